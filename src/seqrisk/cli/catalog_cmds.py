@@ -1,0 +1,187 @@
+"""``seqrisk chains``, ``seqrisk chain ID``, ``seqrisk incidents``, ``seqrisk overview``."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+
+from seqrisk.catalog import EVENT_TYPES, Chain, Incident, risk_entries
+from seqrisk.cli.app import app, state
+from seqrisk.cli.render import JSON_SCHEMA, console, echo_json, table
+from seqrisk.exceptions import UsageError
+from seqrisk.units import format_duration, parse_datetime
+
+__all__: list[str] = []
+
+
+def chain_doc(c: Chain) -> dict[str, Any]:
+    d = c.model_dump(mode="json")
+    d["l2beat_stage_number"] = c.stage
+    d["risk"] = [r.model_dump(mode="json") for r in risk_entries(c)]
+    return d
+
+
+def incident_doc(i: Incident) -> dict[str, Any]:
+    d = i.model_dump(mode="json")
+    d["start_utc"] = i.start_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    d.update(deliberate=i.deliberate, planned=i.planned, also_reorg=i.also_reorg,
+             also_da_delay=i.also_da_delay, duration_s=i.duration_s)
+    lo, hi = i.duration_bounds_s()
+    d["duration_bounds_s"] = [lo, hi if hi != float("inf") else None]
+    return d
+
+
+def _unknown(v: object) -> str:
+    return "unknown" if v is None else str(v)
+
+
+@app.command("chains")
+def chains_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List the chains in the catalog with their design and incident counts."""
+    cat = state.catalog
+    counts = Counter(i.chain for i in cat.incidents)
+    if as_json:
+        echo_json({"schema": JSON_SCHEMA, "chains": [chain_doc(c) | {"incidents": counts.get(c.id, 0)}
+                                                      for c in cat.chains]})
+        return
+    t = table(None, "id", "launch", "sequencer", "forced incl.", "DA", "stage", "inc", right=("inc",))
+    for c in cat.chains:
+        fi = (format_duration(c.forced_inclusion_delay_s) if c.forced_inclusion_delay_s is not None
+              else _unknown(c.forced_inclusion))
+        t.add_row(c.id, _unknown(c.mainnet_launch_date), _unknown(c.sequencer), fi,
+                  _unknown(c.data_availability), _unknown(c.stage if c.stage is not None else "n/a"),
+                  str(counts.get(c.id, 0)))
+    console().print(t)
+
+
+@app.command("chain")
+def chain_cmd(
+    chain_id: Annotated[str, typer.Argument(metavar="ID", help="Chain id, e.g. arbitrum.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show one chain: profile, risk entries and incidents."""
+    cat = state.catalog
+    c = cat.chain(chain_id)
+    incs = cat.select(chain=c.id)
+    if as_json:
+        echo_json({"schema": JSON_SCHEMA, "chain": chain_doc(c), "incidents": [incident_doc(i) for i in incs]})
+        return
+    out = console()
+    out.print(f"[bold]{c.name}[/] ({c.id}) - {c.layer} on {c.settles_on}, {c.stack} stack")
+    prof = table(None, "field", "value")
+    for label, v in (
+        ("launch", c.mainnet_launch_date), ("sunset", c.sunset_date or "-"),
+        ("sequencer", f"{_unknown(c.sequencer)}, {_unknown(c.sequencer_operator)}"),
+        ("forced incl.", f"{_unknown(c.forced_inclusion)}"
+         + (f", {format_duration(c.forced_inclusion_delay_s)}" if c.forced_inclusion_delay_s else "")),
+        ("DA", c.data_availability), ("proofs", c.proof_system), ("L2BEAT stage", c.l2beat_stage),
+        ("block time", f"{c.block_time_s}s" if c.block_time_s else None),
+        ("backfills", {True: "yes", False: "no"}.get(c.empty_blocks_backfilled) if
+         c.empty_blocks_backfilled is not None else None),
+        ("uptime feed", c.chainlink_uptime_feed), ("groups", ", ".join(c.groups)),
+        ("confidence", c.confidence),
+    ):
+        prof.add_row(label, _unknown(v))
+    out.print(prof)
+    risk = table("\nRisk", "risk", "value", "sentiment")
+    for r in risk_entries(c):
+        risk.add_row(r.name, r.value, r.sentiment)
+    out.print(risk)
+    for r in risk_entries(c):
+        out.print(f"  {r.name}: {r.description}")
+    it = table(f"\nIncidents ({len(incs)})", "id", "type", "start", "duration")
+    for i in incs:
+        it.add_row(i.id, i.type, i.start_utc.strftime("%Y-%m-%d"), _dur(i))
+    out.print(it)
+    out.print("\nSources:")
+    for s in c.sources:
+        out.print(f"  {s.url}", soft_wrap=True)
+
+
+def _dur(i: Incident) -> str:
+    if i.duration_min is None and i.duration_min_low is None and i.duration_min_high is None:
+        return "unknown"
+    lo, hi = i.duration_bounds_s()
+    best = i.duration_s
+    txt = format_duration(best) if best is not None else "?"
+    if lo != hi:
+        txt += f" [{format_duration(lo)}-{format_duration(hi)}]"
+    return txt
+
+
+def _parse_when(v: str | None, field: str) -> datetime | None:
+    return parse_datetime(v, field=field) if v else None
+
+
+@app.command("incidents")
+def incidents_cmd(
+    chain: Annotated[list[str] | None, typer.Option("--chain", "-c", help="Chain id (repeatable).")] = None,
+    type_: Annotated[list[str] | None, typer.Option("--type", "-t", help="Event type (repeatable).")] = None,
+    since: Annotated[str | None, typer.Option(help="Start on or after (YYYY-MM-DD or ISO time, UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="Start before (YYYY-MM-DD or ISO time, UTC).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV output.")] = False,
+) -> None:
+    """List incidents, filtered by chain, type and start time."""
+    if as_json and as_csv:
+        raise UsageError("choose one of --json and --csv", field="--json/--csv")
+    for t in type_ or []:
+        if t not in EVENT_TYPES:
+            raise UsageError(f"unknown event type (known: {', '.join(EVENT_TYPES)})", field="--type", value=t)
+    cat = state.catalog
+    incs = cat.select(chain=chain, type=type_, since=_parse_when(since, "--since"),
+                      until=_parse_when(until, "--until"))
+    if as_json:
+        echo_json({"schema": JSON_SCHEMA, "incidents": [incident_doc(i) for i in incs]})
+        return
+    if as_csv:
+        cols = ["id", "chain", "type", "start_utc", "start_precision", "duration_min", "duration_min_low",
+                "duration_min_high", "tags", "funds_lost", "scope", "confidence", "cause", "sources"]
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(cols)
+        for i in incs:
+            d = incident_doc(i)
+            d["tags"] = ";".join(i.tags)
+            d["scope"] = "+".join(i.scope)
+            d["sources"] = " | ".join(s.url for s in i.sources)
+            w.writerow(["" if d[k] is None else d[k] for k in cols])
+        return
+    tbl = table(None, "id", "chain", "type", "start", "duration", "tags")
+    for i in incs:
+        tbl.add_row(i.id, i.chain, i.type, i.start_utc.strftime("%Y-%m-%d"), _dur(i), ",".join(i.tags) or "")
+    out = console()
+    out.print(tbl)
+    out.print(f"{len(incs)} incidents")
+
+
+@app.command("overview")
+def overview_cmd() -> None:
+    """The catalog at a glance: chains, incidents per chain, the longest outages."""
+    cat = state.catalog
+    out = console()
+    now = datetime.now(UTC)
+    out.print(f"[bold]seqrisk catalog[/]: {len(cat.chains)} chains, {len(cat.incidents)} incidents "
+              f"({cat.incidents[0].start_utc:%Y-%m} to {cat.incidents[-1].start_utc:%Y-%m})")
+    by_chain = Counter(i.chain for i in cat.incidents)
+    t = table("\nIncidents per chain", "chain", "incidents", "downtime", "years live", right=(
+        "incidents", "downtime", "years live"))
+    for cid, n in by_chain.most_common():
+        c = cat.chain(cid)
+        down = sum(1 for i in cat.incidents if i.chain == cid and i.type == "downtime")
+        start = c.exposure_start()
+        years = (c.exposure_end(now) - start).days / 365.0 if start else float("nan")
+        t.add_row(cid, str(n), str(down), f"{years:.1f}")
+    out.print(t)
+    longest = sorted((i for i in cat.incidents if i.type == "downtime" and i.duration_s),
+                     key=lambda i: -(i.duration_s or 0))[:8]
+    lt2 = table("\nLongest downtimes", "id", "duration", "cause")
+    for i in longest:
+        lt2.add_row(i.id, _dur(i), i.cause[:48] + ("..." if len(i.cause) > 48 else ""))
+    out.print(lt2)

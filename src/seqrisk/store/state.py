@@ -1,0 +1,202 @@
+"""Operational state in SQLite (WAL): cursors, detected events, observations, alerts.
+
+WAL mode lets one writer (a monitor, an ingest) and several readers (the CLI,
+the web service) use the file at once; every write is one transaction, so a
+process killed mid-write leaves the last committed state. The schema is
+versioned with ``PRAGMA user_version`` and upgraded by ordered migrations.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seqrisk.exceptions import StoreError
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "DetectedEvent", "StateStore"]
+
+#: Ordered migrations; migration ``i`` brings the schema from version i to i + 1.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE ingest_cursors (
+        chain TEXT PRIMARY KEY,
+        next_block INTEGER NOT NULL,
+        last_hash TEXT,
+        updated_utc REAL NOT NULL
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        chain TEXT NOT NULL,
+        type TEXT NOT NULL,
+        start_utc REAL NOT NULL,
+        end_utc REAL,
+        ongoing INTEGER NOT NULL DEFAULT 0,
+        confidence REAL NOT NULL,
+        detector TEXT NOT NULL,
+        evidence TEXT NOT NULL DEFAULT '{}',
+        created_utc REAL NOT NULL,
+        UNIQUE (chain, type, detector, start_utc)
+    );
+    CREATE INDEX events_chain_start ON events (chain, start_utc);
+    CREATE TABLE observations (
+        chain TEXT NOT NULL,
+        observed_utc REAL NOT NULL,
+        head_number INTEGER,
+        head_time_utc REAL,
+        lag_s REAL,
+        status TEXT NOT NULL,
+        PRIMARY KEY (chain, observed_utc)
+    );
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        chain TEXT NOT NULL,
+        raised_utc REAL NOT NULL,
+        kind TEXT NOT NULL,
+        message TEXT NOT NULL,
+        cleared_utc REAL
+    );
+    CREATE TABLE user_incidents (id TEXT PRIMARY KEY, record TEXT NOT NULL, added_utc REAL NOT NULL);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class DetectedEvent:
+    """An event found in block data (or entered by a user), as the statistics read it.
+
+    Times are UTC epoch seconds; ``end_utc`` is None while ongoing (right-censored).
+    """
+
+    chain: str
+    type: str
+    start_utc: float
+    end_utc: float | None
+    confidence: float
+    detector: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    ongoing: bool = False
+    id: int | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.end_utc is None else self.end_utc - self.start_utc
+
+
+class StateStore:
+    """The SQLite state file of one seqrisk home."""
+
+    def __init__(self, path: Path | str, *, timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self.migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open state store: {exc}", file=str(self.path)) from None
+
+    # -- schema ---------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> int:
+        """Apply pending migrations, each in its own transaction; return the new version."""
+        v = self.version
+        if v > SCHEMA_VERSION:
+            raise StoreError(f"state store has schema {v}, newer than this seqrisk ({SCHEMA_VERSION}); "
+                             "upgrade seqrisk", file=str(self.path))
+        for i in range(v, SCHEMA_VERSION):
+            try:
+                self._conn.executescript("BEGIN IMMEDIATE;" + MIGRATIONS[i] + f";PRAGMA user_version={i + 1};COMMIT;")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+        return self.version
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled back on any exception."""
+        c = self._conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            yield c
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        c.execute("COMMIT")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- cursors ---------------------------------------------------------------
+    def cursor(self, chain: str) -> tuple[int, str | None] | None:
+        row = self._conn.execute("SELECT next_block, last_hash FROM ingest_cursors WHERE chain=?",
+                                 (chain,)).fetchone()
+        return (int(row[0]), row[1]) if row else None
+
+    def set_cursor(self, chain: str, next_block: int, last_hash: str | None,
+                   conn: sqlite3.Connection | None = None) -> None:
+        sql = ("INSERT INTO ingest_cursors(chain, next_block, last_hash, updated_utc) VALUES (?,?,?,?) "
+               "ON CONFLICT(chain) DO UPDATE SET next_block=excluded.next_block, "
+               "last_hash=excluded.last_hash, updated_utc=excluded.updated_utc")
+        args = (chain, next_block, last_hash, time.time())
+        if conn is not None:
+            conn.execute(sql, args)
+        else:
+            with self.transaction() as c:
+                c.execute(sql, args)
+
+    # -- events ----------------------------------------------------------------
+    def add_events(self, events: Sequence[DetectedEvent]) -> int:
+        """Insert or update events (keyed by chain, type, detector, start); return rows written."""
+        now = time.time()
+        with self.transaction() as c:
+            for e in events:
+                c.execute(
+                    "INSERT INTO events(chain,type,start_utc,end_utc,ongoing,confidence,detector,evidence,"
+                    "created_utc) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(chain,type,detector,start_utc) DO "
+                    "UPDATE SET end_utc=excluded.end_utc, ongoing=excluded.ongoing, "
+                    "confidence=excluded.confidence, evidence=excluded.evidence",
+                    (e.chain, e.type, e.start_utc, e.end_utc, int(e.ongoing), e.confidence, e.detector,
+                     json.dumps(e.evidence, sort_keys=True), now))
+        return len(events)
+
+    def events(self, chain: str | None = None, type: str | None = None,
+               since_utc: float | None = None, until_utc: float | None = None) -> list[DetectedEvent]:
+        q = "SELECT id,chain,type,start_utc,end_utc,ongoing,confidence,detector,evidence FROM events WHERE 1=1"
+        args: list[Any] = []
+        for col, op, val in (("chain", "=", chain), ("type", "=", type), ("start_utc", ">=", since_utc),
+                             ("start_utc", "<", until_utc)):
+            if val is not None:
+                q += f" AND {col} {op} ?"
+                args.append(val)
+        rows = self._conn.execute(q + " ORDER BY start_utc, id", args).fetchall()
+        return [DetectedEvent(id=r[0], chain=r[1], type=r[2], start_utc=r[3], end_utc=r[4], ongoing=bool(r[5]),
+                              confidence=r[6], detector=r[7], evidence=json.loads(r[8])) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Row count per table."""
+        tables = [r[0] for r in self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        return {t: int(self._conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0]) for t in tables}
+
+    def integrity_ok(self) -> bool:
+        return bool(self._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
