@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats as sps
-
 from seqrisk._typing import FloatArray
 from seqrisk.exceptions import DataError
 
@@ -71,6 +69,8 @@ class DurationLaw:
 
     def frozen(self) -> Any:
         """The equivalent ``scipy.stats`` frozen distribution (None for ``fixed``)."""
+        from scipy import stats as sps  # imported here: scipy.stats costs ~1 s at CLI start-up
+
         p = self.params
         if self.family == "lognormal":
             return sps.lognorm(s=p["sigma"], scale=p["median_s"])

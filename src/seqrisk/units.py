@@ -79,8 +79,13 @@ def format_duration(seconds: float) -> str:
         return "inf" if seconds > 0 else "n/a"
     for unit, size in (("d", DAY_S), ("h", HOUR_S), ("m", MINUTE_S)):
         if abs(seconds) >= size:
-            return f"{seconds / size:.3g}{unit}"
-    return f"{seconds:.3g}s"
+            return f"{_num(seconds / size)}{unit}"
+    return f"{_num(seconds)}s"
+
+
+def _num(v: float) -> str:
+    """Three significant digits, never in exponent notation."""
+    return f"{v:.0f}" if abs(v) >= 999.5 else f"{v:.3g}"
 
 
 def format_usd(amount: float) -> str:

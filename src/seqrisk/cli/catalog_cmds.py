@@ -102,7 +102,7 @@ def chain_cmd(
     out.print(it)
     out.print("\nSources:")
     for s in c.sources:
-        out.print(f"  {s.url}", soft_wrap=True)
+        out.print(f"  {s.url}", overflow="fold")
 
 
 def _dur(i: Incident) -> str:

@@ -1,0 +1,5 @@
+"""``python -m seqrisk``: the CLI."""
+
+from seqrisk.cli import main
+
+main()

@@ -1,0 +1,75 @@
+"""Parquet block store: atomic partitions, newest write wins, truncation, compaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from seqrisk.exceptions import DataError
+from seqrisk.store import BLOCK_SCHEMA, BlockStore
+
+
+def _headers(first: int, last: int, salt: int = 0) -> pa.Table:
+    n = list(range(first, last + 1))
+    return pa.table({
+        "number": n,
+        "timestamp": [1_700_000_000 + 2 * x for x in n],
+        "hash": [x.to_bytes(31, "big") + bytes([salt]) for x in n],
+        "parent_hash": [max(x - 1, 0).to_bytes(31, "big") + bytes([salt]) for x in n],
+        "tx_count": [x % 7 for x in n],
+        "gas_used": [21_000 * (x % 7) for x in n],
+    })
+
+
+def test_write_read_range(tmp_path: Path) -> None:
+    bs = BlockStore(tmp_path)
+    bs.write("base", _headers(0, 99))
+    bs.write("base", _headers(100, 199))
+    t = bs.read("base", 50, 149)
+    assert t.schema == BLOCK_SCHEMA
+    assert t.column("number").to_pylist() == list(range(50, 150))
+    assert bs.head("base") == 199
+    assert bs.chains() == ["base"]
+    assert bs.read("arbitrum").num_rows == 0
+
+
+def test_newer_partition_replaces_overlap_and_truncation(tmp_path: Path) -> None:
+    bs = BlockStore(tmp_path)
+    bs.write("base", _headers(0, 99))
+    bs.write("base", _headers(90, 95, salt=1))  # a reorg replaced 90..95
+    bs.truncate_above("base", 95)                # and the chain is now shorter
+    t = bs.read("base")
+    assert t.num_rows == 96
+    assert t.column("hash")[92].as_py()[-1] == 1
+    assert t.column("hash")[89].as_py()[-1] == 0
+    bs.write("base", _headers(96, 120, salt=2))
+    assert bs.head("base") == 120
+    before = bs.read("base")
+    bs.compact("base")
+    assert len(bs.partitions("base")) == 1
+    assert bs.read("base").equals(before)
+
+
+@pytest.mark.parametrize("bad", [
+    pa.table({"number": [1, 3]}),
+    _headers(0, 5).drop_columns(["hash"]),
+])
+def test_bad_batches_write_nothing(tmp_path: Path, bad: pa.Table) -> None:
+    bs = BlockStore(tmp_path)
+    with pytest.raises(DataError):
+        bs.write("base", bad)
+    assert bs.partitions("base") == []
+    assert not any(tmp_path.rglob("*.tmp"))
+
+
+def test_noncontiguous_rejected(tmp_path: Path) -> None:
+    t = pa.concat_tables([_headers(0, 3), _headers(5, 6)])
+    with pytest.raises(DataError, match="contiguous"):
+        BlockStore(tmp_path).write("base", t)
+
+
+def test_bad_chain_slug(tmp_path: Path) -> None:
+    with pytest.raises(DataError):
+        BlockStore(tmp_path).write("../etc", _headers(0, 1))
