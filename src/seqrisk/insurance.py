@@ -1,0 +1,437 @@
+"""Insurance against sequencer outages: parametric and indemnity covers, priced and stacked.
+
+* **Parametric cover** on chain ``c``: pays ``payout_usd`` if an outage of one of
+  the covered types on ``c`` lasts longer than ``trigger_s`` within the cover
+  period ``T``. Outages hitting ``c`` come from the chain's own process and from
+  every common-shock group it belongs to (Marshall-Olkin). Thinning the Poisson
+  processes gives the closed form
+
+      P(pay) = 1 - exp(-T * sum_k lambda_k * P(D_k > h)),
+
+  (``per_event=True`` pays each qualifying outage: E[payout] = X T sum_k ...).
+* **Indemnity cover**: pays ``min(limit, (1 - coinsurance) * max(0, L - deductible))``
+  on the simulated attributable loss ``L`` of the cover period.
+* **Price** = E[payout] (1 + loading) + cost_of_capital_per_year x T_years x
+  ES_level(payout): the insurer holds capital equal to the expected shortfall of
+  the cover's payout over the period and charges its annual cost.
+
+The Monte Carlo sampler :func:`sample_outages` draws outages of the Poisson /
+Marshall-Olkin part of an :class:`~seqrisk.outage.OutageModel` (rates at the
+reference volatility, i.e. ``beta`` coupling off, no Hawkes clustering; say so
+when the model has them). It is used for books of covers, where the insurer's
+tail depends on the common shocks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from seqrisk._typing import BoolArray, FloatArray, IntArray
+from seqrisk.allocation import tail_measures
+from seqrisk.exceptions import DataError, UnknownChainError, UsageError
+from seqrisk.outage import CommonShock, DurationLaw, OutageModel
+from seqrisk.rng import block_generator
+from seqrisk.units import YEAR_S
+
+__all__ = [
+    "BLOCK_PATHS",
+    "BuyerTail",
+    "IndemnityCover",
+    "InsurerTail",
+    "OutageSample",
+    "ParametricCover",
+    "Pricing",
+    "Quote",
+    "buyer_tail",
+    "insurer_tail",
+    "parametric_payouts",
+    "price_indemnity",
+    "price_parametric",
+    "price_payouts",
+    "sample_outages",
+    "trigger_rate_per_year",
+    "without_common_shocks",
+]
+
+#: Paths per random-number block of :func:`sample_outages` (chunking never changes a number).
+BLOCK_PATHS = 4096
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """How an insurer turns a payout distribution into a premium.
+
+    ``loading`` multiplies the expected payout (0.2 = 20 % margin);
+    ``cost_of_capital_per_year`` is charged on capital held at ``ES_es_level``
+    of the payout for the cover period.
+    """
+
+    loading: float = 0.2
+    cost_of_capital_per_year: float = 0.10
+    es_level: float = 0.99
+
+    def __post_init__(self) -> None:
+        if self.loading < 0 or self.cost_of_capital_per_year < 0 or not 0 < self.es_level < 1:
+            raise UsageError("pricing needs loading >= 0, cost of capital >= 0, 0 < ES level < 1",
+                             field="pricing", value=(self.loading, self.cost_of_capital_per_year, self.es_level))
+
+
+@dataclass(frozen=True)
+class ParametricCover:
+    """Pays ``payout_usd`` when an outage on ``chain`` lasts longer than ``trigger_s``."""
+
+    chain: str
+    payout_usd: float
+    trigger_s: float
+    period_s: float = YEAR_S
+    types: tuple[str, ...] = ("downtime",)
+    #: pay every qualifying outage instead of at most once per period
+    per_event: bool = False
+
+    def __post_init__(self) -> None:
+        if not (self.payout_usd > 0 and self.trigger_s >= 0 and self.period_s > 0):
+            raise UsageError("parametric cover needs payout > 0, trigger >= 0 s and period > 0 s",
+                             field="cover", value=(self.payout_usd, self.trigger_s, self.period_s))
+
+
+@dataclass(frozen=True)
+class IndemnityCover:
+    """Pays ``min(limit, (1 - coinsurance) * max(0, loss - deductible))`` (USD)."""
+
+    deductible_usd: float = 0.0
+    limit_usd: float = math.inf
+    #: share of the loss above the deductible the insured keeps
+    coinsurance: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.deductible_usd < 0 or self.limit_usd <= 0 or not 0 <= self.coinsurance < 1:
+            raise UsageError("indemnity cover needs deductible >= 0, limit > 0, 0 <= coinsurance < 1",
+                             field="cover", value=(self.deductible_usd, self.limit_usd, self.coinsurance))
+
+    def payout(self, loss_usd: FloatArray) -> FloatArray:
+        """Payout (USD) per path for losses ``loss_usd``."""
+        above = np.maximum(np.asarray(loss_usd, float) - self.deductible_usd, 0.0)
+        return np.minimum(self.limit_usd, (1.0 - self.coinsurance) * above)
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A premium and its parts (USD for the cover period), each with its Monte Carlo error.
+
+    Closed-form quotes have zero standard errors and ``n_paths = 0``.
+    """
+
+    method: str
+    period_s: float
+    p_payout: float
+    p_payout_se: float
+    expected_payout_usd: float
+    expected_payout_se: float
+    es_payout_usd: float
+    es_payout_se: float
+    capital_cost_usd: float
+    premium_usd: float
+    premium_se: float
+    pricing: Pricing
+    n_paths: int = 0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def loss_ratio(self) -> float:
+        """Expected payout over premium."""
+        return self.expected_payout_usd / self.premium_usd if self.premium_usd > 0 else math.nan
+
+
+def _model_notes(model: OutageModel) -> tuple[str, ...]:
+    notes = []
+    if model.beta != 0.0:
+        notes.append(f"volatility coupling beta={model.beta:g} not applied: rates at the reference volatility")
+    if model.hawkes is not None:
+        notes.append("self-excitation (Hawkes) not applied: outages drawn as Poisson")
+    return tuple(notes)
+
+
+def _check_chain(model: OutageModel, chain: str) -> None:
+    known = set(model.chains) | {m for s in model.shocks for m in s.members}
+    if chain not in known:
+        import difflib
+        raise UnknownChainError(chain, difflib.get_close_matches(chain, sorted(known), n=3), field="chain")
+
+
+def trigger_rate_per_year(model: OutageModel, chain: str, trigger_s: float,
+                          types: Sequence[str] = ("downtime",)) -> float:
+    """Rate (per year) of outages hitting ``chain`` that last longer than ``trigger_s``.
+
+    Own rate per covered type times its survival ``P(D > h)``, plus every common
+    shock the chain is a member of.
+    """
+    _check_chain(model, chain)
+    rate = 0.0
+    law = model.chains.get(chain)
+    if law is not None:
+        for t in types:
+            r = law.rates_per_year.get(t, 0.0)
+            if r > 0:
+                rate += r * float(law.durations[t].sf(trigger_s))
+    for s in model.shocks:
+        if chain in s.members and s.type in types:
+            rate += s.rate_per_year * float(s.duration.sf(trigger_s))
+    return rate
+
+
+def price_parametric(model: OutageModel, cover: ParametricCover, pricing: Pricing = Pricing()) -> Quote:
+    """Closed-form premium (USD) of a parametric cover.
+
+    ``P(pay) = 1 - exp(-lambda_h T)`` with ``lambda_h`` from :func:`trigger_rate_per_year`.
+    For a single payout, ES at level ``a`` of ``X * Bernoulli(p)`` is ``X min(p, 1 - a) / (1 - a)``.
+    With ``per_event`` the payout count is Poisson(``lambda_h T``); its ES is computed exactly.
+    """
+    lam_t = trigger_rate_per_year(model, cover.chain, cover.trigger_s, cover.types) * cover.period_s / YEAR_S
+    x, a = cover.payout_usd, pricing.es_level
+    p = -math.expm1(-lam_t)
+    if cover.per_event:
+        mean = x * lam_t
+        es = x * _poisson_es(lam_t, a)
+    else:
+        mean = x * p
+        es = x * min(p, 1.0 - a) / (1.0 - a)
+    cap = pricing.cost_of_capital_per_year * cover.period_s / YEAR_S * es
+    return Quote(method="closed form", period_s=cover.period_s, p_payout=p, p_payout_se=0.0,
+                 expected_payout_usd=mean, expected_payout_se=0.0, es_payout_usd=es, es_payout_se=0.0,
+                 capital_cost_usd=cap, premium_usd=mean * (1 + pricing.loading) + cap, premium_se=0.0,
+                 pricing=pricing, notes=_model_notes(model))
+
+
+def _poisson_es(mu: float, a: float) -> float:
+    """ES at level ``a`` of a Poisson(mu) count: mean of its worst ``1 - a`` of mass."""
+    from scipy import stats as sps
+    hi = int(sps.poisson.ppf(1 - 1e-15, mu)) + 2
+    k = np.arange(hi + 1)
+    pmf = sps.poisson.pmf(k, mu)
+    mass, acc, tot = 1.0 - a, 0.0, 0.0
+    for kk in k[::-1]:
+        take = min(float(pmf[kk]), mass - acc)
+        if take <= 0:
+            break
+        tot += take * kk
+        acc += take
+    return tot / mass
+
+
+def price_payouts(payouts_usd: FloatArray, pricing: Pricing, period_s: float, *, method: str = "monte carlo",
+                  notes: tuple[str, ...] = ()) -> Quote:
+    """Premium (USD) from a sample of per-path payouts over the cover period, with standard errors.
+
+    The premium's error combines the errors of E[payout] and ES (added in
+    quadrature, ignoring their positive correlation, so it is slightly low).
+    """
+    y = np.asarray(payouts_usd, float)
+    tm = tail_measures(y, pricing.es_level)
+    hit = y > 0
+    p = float(hit.mean())
+    cc = pricing.cost_of_capital_per_year * period_s / YEAR_S
+    cap = cc * tm.es
+    prem = tm.mean * (1 + pricing.loading) + cap
+    prem_se = math.hypot(tm.mean_se * (1 + pricing.loading), cc * tm.es_se)
+    return Quote(method=method, period_s=period_s, p_payout=p, p_payout_se=math.sqrt(p * (1 - p) / y.size),
+                 expected_payout_usd=tm.mean, expected_payout_se=tm.mean_se, es_payout_usd=tm.es,
+                 es_payout_se=tm.es_se, capital_cost_usd=cap, premium_usd=prem, premium_se=prem_se,
+                 pricing=pricing, n_paths=int(y.size), notes=notes)
+
+
+def price_indemnity(losses_usd: FloatArray, cover: IndemnityCover, pricing: Pricing = Pricing(),
+                    *, period_s: float = YEAR_S) -> Quote:
+    """Premium (USD) of an indemnity cover on simulated per-path losses of one cover period."""
+    return price_payouts(cover.payout(losses_usd), pricing, period_s)
+
+
+@dataclass(frozen=True)
+class BuyerTail:
+    """The buyer's loss (USD per period) before and after cover: EL and ES with errors.
+
+    After cover the loss is ``loss - payout + premium``; the reduction of ES per
+    dollar of premium is ``es_reduction_per_usd``. Differences are paired (same paths).
+    """
+
+    alpha: float
+    el_before: float
+    el_after: float
+    el_diff_se: float
+    es_before: float
+    es_before_se: float
+    es_after: float
+    es_after_se: float
+    es_diff_se: float
+    premium_usd: float
+
+    @property
+    def es_reduction_per_usd(self) -> float:
+        return (self.es_before - self.es_after) / self.premium_usd if self.premium_usd > 0 else math.nan
+
+
+def _es_influence(x: FloatArray, alpha: float) -> FloatArray:
+    tm = tail_measures(x, alpha)
+    return np.maximum(x - tm.var, 0.0) / (1 - alpha) + tm.var - tm.es
+
+
+def buyer_tail(losses_usd: FloatArray, payouts_usd: FloatArray, premium_usd: float,
+               alpha: float = 0.99) -> BuyerTail:
+    """How a cover changes the buyer's EL and ES (USD) on the same simulated paths."""
+    before = np.asarray(losses_usd, float)
+    after = before - np.asarray(payouts_usd, float) + premium_usd
+    tb, ta = tail_measures(before, alpha), tail_measures(after, alpha)
+    n = before.size
+    d_if = _es_influence(after, alpha) - _es_influence(before, alpha)
+    return BuyerTail(alpha=alpha, el_before=tb.mean, el_after=ta.mean,
+                     el_diff_se=float((after - before).std(ddof=1) / math.sqrt(n)),
+                     es_before=tb.es, es_before_se=tb.es_se, es_after=ta.es, es_after_se=ta.es_se,
+                     es_diff_se=float(d_if.std(ddof=1) / math.sqrt(n)), premium_usd=premium_usd)
+
+
+# --- outage sampler ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutageSample:
+    """Outages over ``[0, period_s)`` on ``n_paths`` paths, one row per event.
+
+    ``hits[source, chain]`` says which chains an event source hits: the first
+    sources are the chains' own (chain, type) processes, then the common shocks.
+    """
+
+    n_paths: int
+    period_s: float
+    chains: tuple[str, ...]
+    source_type: tuple[str, ...]
+    hits: BoolArray
+    path: IntArray
+    source: IntArray
+    start_s: FloatArray
+    duration_s: FloatArray
+
+    def exceed_count(self, chain: str, trigger_s: float, types: Sequence[str] = ("downtime",)) -> IntArray:
+        """Per path, the number of outages hitting ``chain`` longer than ``trigger_s``."""
+        ci = self.chains.index(chain)
+        ok_src = self.hits[:, ci] & np.isin(np.array(self.source_type), list(types))
+        sel = ok_src[self.source] & (self.duration_s > trigger_s)
+        return np.bincount(self.path[sel], minlength=self.n_paths).astype(np.int64)
+
+
+def _sources(model: OutageModel, types: Sequence[str]) -> tuple[list[str], list[tuple[str, float, DurationLaw]],
+                                                                  list[set[str]]]:
+    chains = sorted(set(model.chains) | {m for s in model.shocks for m in s.members})
+    src: list[tuple[str, float, DurationLaw]] = []
+    members: list[set[str]] = []
+    for c in sorted(model.chains):
+        law = model.chains[c]
+        for t in sorted(law.rates_per_year):
+            r = law.rates_per_year[t]
+            if t in types and r > 0:
+                src.append((t, r, law.durations[t]))
+                members.append({c})
+    for s in model.shocks:
+        if s.type in types and s.rate_per_year > 0:
+            src.append((s.type, s.rate_per_year, s.duration))
+            members.append(set(s.members))
+    return chains, src, members
+
+
+def sample_outages(model: OutageModel, *, period_s: float = YEAR_S, n_paths: int = 100_000, seed: int = 0,
+                   types: Sequence[str] = ("downtime",)) -> OutageSample:
+    """Draw outages of ``types`` for every chain and common shock over ``period_s`` seconds.
+
+    Each source is a Poisson process (rate per year x period); a common-shock
+    event hits all its members at once with one duration. Block ``b`` of
+    :data:`BLOCK_PATHS` paths and source ``s`` draw from
+    ``block_generator(seed, b, stream=s + 1)``, so results do not depend on chunking.
+    """
+    if n_paths < 1 or period_s <= 0:
+        raise UsageError("need n_paths >= 1 and period > 0", field="n_paths", value=n_paths)
+    chains, src, members = _sources(model, types)
+    hits = np.array([[c in m for c in chains] for m in members], dtype=bool).reshape(len(src), len(chains))
+    paths: list[IntArray] = []
+    sources: list[IntArray] = []
+    starts: list[FloatArray] = []
+    durs: list[FloatArray] = []
+    for b0 in range(0, n_paths, BLOCK_PATHS):
+        nb = min(BLOCK_PATHS, n_paths - b0)
+        for si, (_t, rate, law) in enumerate(src):
+            g = block_generator(seed, b0 // BLOCK_PATHS, stream=si + 1)
+            cnt = g.poisson(rate * period_s / YEAR_S, BLOCK_PATHS)[:nb]
+            m = int(cnt.sum())
+            # full-block draws then prefix: a partial last block is a prefix of the full one
+            u = g.random((m, 2))
+            paths.append(np.repeat(np.arange(b0, b0 + nb), cnt))
+            sources.append(np.full(m, si, dtype=np.int64))
+            starts.append(u[:, 0] * period_s)
+            durs.append(np.asarray(law.ppf(u[:, 1]), float).reshape(m))
+    def ints(xs: list[IntArray]) -> IntArray:
+        return np.concatenate(xs).astype(np.int64) if xs else np.zeros(0, np.int64)
+
+    def floats(xs: list[FloatArray]) -> FloatArray:
+        return np.concatenate(xs).astype(float) if xs else np.zeros(0)
+
+    return OutageSample(n_paths=n_paths, period_s=period_s, chains=tuple(chains),
+                        source_type=tuple(t for t, _, _ in src), hits=hits, path=ints(paths),
+                        source=ints(sources), start_s=floats(starts), duration_s=floats(durs))
+
+
+def parametric_payouts(sample: OutageSample, cover: ParametricCover) -> FloatArray:
+    """Per-path payout (USD) of a parametric cover on sampled outages."""
+    if abs(sample.period_s - cover.period_s) > 1e-6 * cover.period_s:
+        raise UsageError("cover period differs from the sampled period", field="period_s", value=cover.period_s)
+    n = sample.exceed_count(cover.chain, cover.trigger_s, cover.types)
+    return cover.payout_usd * (n if cover.per_event else (n > 0)).astype(float)
+
+
+@dataclass(frozen=True)
+class InsurerTail:
+    """An insurer's book of parametric covers: per-cover quotes and the book's total payout tail (USD)."""
+
+    quotes: tuple[Quote, ...]
+    total: Quote
+    #: the same book with every common shock replaced by independent per-member copies
+    total_independent: Quote
+    sum_of_es_usd: float
+
+
+def without_common_shocks(model: OutageModel) -> OutageModel:
+    """The model with each common shock split into independent per-member shocks (same marginals)."""
+    shocks = tuple(CommonShock(f"{s.group}:{m}", (m,), s.rate_per_year, s.duration, s.type)
+                   for s in model.shocks for m in s.members)
+    return replace(model, shocks=shocks)
+
+
+def insurer_tail(model: OutageModel, covers: Sequence[ParametricCover], pricing: Pricing = Pricing(), *,
+                 n_paths: int = 100_000, seed: int = 0) -> InsurerTail:
+    """Monte Carlo quotes for each cover and the tail of the book's total payout, common shocks included.
+
+    ``total_independent`` prices the same covers with the group shocks made
+    independent: the gap to ``total`` is what the common shocks cost the insurer.
+    """
+    if not covers:
+        raise UsageError("an insurer's book needs at least one cover", field="covers")
+    period = covers[0].period_s
+    if any(abs(c.period_s - period) > 1e-6 * period for c in covers):
+        raise UsageError("all covers of a book must share one period", field="period_s")
+    types = sorted({t for c in covers for t in c.types})
+    for c in covers:
+        _check_chain(model, c.chain)
+    notes = _model_notes(model)
+
+    def run(m: OutageModel) -> tuple[list[Quote], Quote]:
+        smp = sample_outages(m, period_s=period, n_paths=n_paths, seed=seed, types=types)
+        pays = [parametric_payouts(smp, c) for c in covers]
+        qs = [price_payouts(p, pricing, period, notes=notes) for p in pays]
+        return qs, price_payouts(np.sum(pays, axis=0), pricing, period, notes=notes)
+
+    qs, tot = run(model)
+    _, ind = run(without_common_shocks(model))
+    if not np.isfinite(tot.premium_usd):
+        raise DataError("insurer tail is not finite", field="covers")
+    return InsurerTail(quotes=tuple(qs), total=tot, total_independent=ind,
+                       sum_of_es_usd=float(sum(q.es_payout_usd for q in qs)))
