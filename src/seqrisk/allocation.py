@@ -25,8 +25,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import sparse
-from scipy.optimize import linprog
 
 from seqrisk._typing import FloatArray
 from seqrisk.exceptions import DataError, UsageError
@@ -157,6 +155,9 @@ def allocate(
     the Rockafellar-Uryasev LP with ``scipy.optimize.linprog(method="highs")``:
     variables ``w`` (chains), ``t`` (VaR), ``u_j >= max(0, L_j w - t)``.
     """
+    from scipy import sparse  # imported here: scipy costs CLI start-up time
+    from scipy.optimize import linprog
+
     _check_alpha(alpha)
     L = np.asarray(losses, dtype=float)
     if L.ndim != 2 or L.shape[1] != len(chains) or L.shape[0] < 2:
