@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh ``$SEQRISK_HOME`` (and no user catalog dir) for one test."""
     h = tmp_path / "home"
     monkeypatch.setenv("SEQRISK_HOME", str(h))
     monkeypatch.delenv("SEQRISK_CATALOG_DIR", raising=False)
-    yield h
+    return h

@@ -1,0 +1,109 @@
+"""Plotly figures for the report, built from catalog data and simulation arrays.
+
+Every axis says its unit. Functions return ``plotly.graph_objects.Figure``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from seqrisk.catalog import Incident
+
+__all__ = ["incident_timeline", "liquidation_curves", "loss_distribution", "stress_heatmap"]
+
+_TYPE_COLOURS = {"downtime": "#b3261e", "degraded": "#e08a00", "censorship": "#7b3fb5", "reorg": "#2f5fd0",
+                 "da_delay": "#188a8d", "other": "#7d8796"}
+
+
+def _go() -> Any:
+    import plotly.graph_objects as go
+
+    return go
+
+
+def _layout(fig: Any, title: str, **kw: Any) -> Any:
+    fig.update_layout(title={"text": title, "x": 0.01}, template="plotly_white", height=kw.pop("height", 380),
+                      margin={"l": 60, "r": 20, "t": 50, "b": 50}, legend={"orientation": "h", "y": -0.2}, **kw)
+    return fig
+
+
+def incident_timeline(incidents: Sequence[Incident]) -> Any:
+    """Each incident as a marker at its start, one row per chain, size by duration (minutes)."""
+    go = _go()
+    fig = go.Figure()
+    for etype, colour in _TYPE_COLOURS.items():
+        rows = [i for i in incidents if i.type == etype]
+        if not rows:
+            continue
+        dur_min = np.array([(i.duration_s or 0.0) / 60.0 for i in rows])
+        size = 8 + 10 * np.log10(1 + dur_min)
+        fig.add_trace(go.Scatter(
+            x=[i.start_utc.isoformat() for i in rows], y=[i.chain for i in rows], mode="markers", name=etype,
+            marker={"size": size, "color": colour, "opacity": 0.8, "line": {"width": 0.5, "color": "#222"}},
+            text=[f"{i.id}<br>{i.type}, {'%.0f min' % (i.duration_s / 60) if i.duration_s else 'duration unknown'}"
+                  f"<br>{i.cause[:80]}" for i in rows],
+            hovertemplate="%{text}<extra></extra>"))
+    chains = sorted({i.chain for i in incidents})
+    return _layout(fig, "Incident timeline (marker size grows with duration)", height=max(320, 26 * len(chains) + 120),
+                   xaxis_title="start (UTC)", yaxis={"categoryorder": "category descending", "title": "chain"})
+
+
+def loss_distribution(losses_usd: np.ndarray, weights: np.ndarray | None, marks: dict[str, float],
+                      title: str) -> Any:
+    """Exceedance curve P(L > x) on log axes, with VaR/ES levels marked (USD)."""
+    go = _go()
+    x = np.asarray(losses_usd, dtype=float)
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    pos = x > 0
+    fig = go.Figure()
+    if pos.any():
+        order = np.argsort(x[pos])[::-1]
+        xs = x[pos][order]
+        ex = np.cumsum(w[pos][order]) / w.sum()
+        keep = np.unique(np.linspace(0, len(xs) - 1, min(len(xs), 2000)).astype(int))
+        fig.add_trace(go.Scatter(x=xs[keep], y=ex[keep], mode="lines", name="P(loss > x)", line={"width": 2}))
+    for label, value in marks.items():
+        if value > 0:
+            fig.add_vline(x=value, line_dash="dot", annotation_text=label, annotation_position="top")
+    return _layout(fig, title, xaxis={"type": "log", "title": "loss over the horizon (USD)"},
+                   yaxis={"type": "log", "title": "probability of exceeding"})
+
+
+def stress_heatmap(durations_s: Sequence[float], moves: Sequence[float], values: np.ndarray, title: str,
+                   unit: str = "USD") -> Any:
+    """A grid of outage duration (rows) against price move during it (columns)."""
+    go = _go()
+    labels = [_dur_label(d) for d in durations_s]
+    cols = [f"{m:+.0%}" for m in moves]
+    text = [[_money(v) for v in row] for row in values]
+    fig = go.Figure(go.Heatmap(z=values, x=cols, y=labels, text=text, texttemplate="%{text}", colorscale="Reds",
+                               colorbar={"title": unit}, hovertemplate="outage %{y}, move %{x}: %{text}<extra></extra>"))
+    return _layout(fig, title, xaxis_title="price move over the outage", yaxis_title="outage duration",
+                   height=60 + 34 * len(labels) + 80)
+
+
+def liquidation_curves(durations_s: Sequence[float], curves: dict[str, np.ndarray], title: str) -> Any:
+    """P(liquidation at restart) against outage duration, one line per position."""
+    go = _go()
+    fig = go.Figure()
+    xs = np.asarray(durations_s, dtype=float) / 3600.0
+    for name, p in curves.items():
+        fig.add_trace(go.Scatter(x=xs, y=p, mode="lines+markers", name=name))
+    return _layout(fig, title, xaxis={"type": "log", "title": "outage duration (hours)"},
+                   yaxis={"title": "probability of liquidation", "range": [0, 1]})
+
+
+def _dur_label(s: float) -> str:
+    return f"{s / 3600:g} h" if s >= 3600 else f"{s / 60:g} min"
+
+
+def _money(v: float) -> str:
+    a = abs(v)
+    if a >= 1e6:
+        return f"${v / 1e6:.2f}M"
+    if a >= 1e3:
+        return f"${v / 1e3:.1f}k"
+    return f"${v:.0f}"
