@@ -1,0 +1,296 @@
+"""The levers of MODEL.md section 5 as frozen, composable objects.
+
+Each lever's ``apply`` returns a new :class:`~seqrisk.mitigation.base.Setup`;
+costs are USD over the scenario's horizon. What the engine does with the
+scenario fields is the engine's (``grace_period_s``, ``top_up_share``,
+``margin_buffer``, ``forced_inclusion``, ``l1_inclusion_s``); a lever only sets them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from seqrisk.exceptions import UsageError
+from seqrisk.mitigation.base import Setup, replace_fields
+from seqrisk.outage import ChainOutageLaw, CommonShock, DurationLaw, OutageModel
+from seqrisk.units import YEAR_S, format_duration
+
+__all__ = [
+    "ForcedInclusion",
+    "GracePeriod",
+    "MarginBuffer",
+    "Move",
+    "SharedSequencer",
+    "horizon_s",
+    "initial_margin_usd",
+    "scale_duration",
+]
+
+
+def horizon_s(scenario: Any) -> float:
+    """The scenario's horizon in seconds."""
+    h = getattr(scenario, "horizon_s", None)
+    if h is None:
+        raise UsageError("scenario has no horizon_s", field="horizon_s")
+    return float(h)
+
+
+def _spot(book: Any, asset: str) -> float:
+    return float(book.assets[asset].spot_usd)
+
+
+def initial_margin_usd(book: Any) -> float:
+    """Collateral (USD) the book posts at spot: perps ``|q| S / L``, loans' collateral value.
+
+    Options carry no margin here (a short option's margin is the venue's rule).
+    """
+    tot = 0.0
+    for p in book.positions:
+        if p.type == "perp":
+            notional = p.notional_usd if p.size is None else abs(p.size) * _spot(book, p.asset)
+            tot += notional / p.leverage
+        elif p.type == "loan":
+            tot += p.collateral_amount * _spot(book, p.collateral_asset)
+    return tot
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+@dataclass(frozen=True)
+class GracePeriod:
+    """Oracle grace period (Aave PriceOracleSentinel / Chainlink uptime feed).
+
+    No liquidation until ``grace_s`` after a restart; a share ``top_up_share`` of
+    holders tops up in time. The price keeps moving during the grace period and
+    nobody is liquidated, so health can keep falling (first failure mode: the
+    engine prices the liquidation at restart + G). ``repay_blocked`` is the second
+    failure mode: the venue's repay / top-up path also checks the oracle and
+    reverts, so nobody can top up (the effective share is 0).
+    """
+
+    grace_s: float
+    top_up_share: float = 1.0
+    repay_blocked: bool = False
+
+    def __post_init__(self) -> None:
+        if self.grace_s < 0 or not 0 <= self.top_up_share <= 1:
+            raise UsageError("grace period needs G >= 0 and 0 <= q <= 1", field="grace",
+                             value=(self.grace_s, self.top_up_share))
+
+    @property
+    def label(self) -> str:
+        s = f"grace={format_duration(self.grace_s)},q={_fmt(self.top_up_share)}"
+        return s + (",repay-blocked" if self.repay_blocked else "")
+
+    def apply(self, setup: Setup) -> Setup:
+        q = 0.0 if self.repay_blocked else self.top_up_share
+        sc = replace_fields(setup.scenario, "scenario", grace_period_s=float(self.grace_s), top_up_share=q)
+        return replace(setup, scenario=sc)
+
+
+@dataclass(frozen=True)
+class ForcedInclusion:
+    """Act through L1 after the chain's forced-inclusion delay: exposure = min(D, F_c + l1).
+
+    The delays F_c come from the outage model (filled from the catalog by the
+    fit) unless ``delays_s`` overrides them. ``l1_cost_usd`` is the cost of one
+    forced transaction; the expected number used is the rate of outages
+    longer than F_c on the book's chains over the horizon.
+    """
+
+    l1_inclusion_s: float = 900.0
+    l1_cost_usd: float = 0.0
+    delays_s: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"forced-inclusion,l1={format_duration(self.l1_inclusion_s)}"
+
+    def apply(self, setup: Setup) -> Setup:
+        model = setup.model
+        if self.delays_s:
+            chains = dict(model.chains)
+            for c, d in self.delays_s.items():
+                if c not in chains:
+                    raise UsageError("forced-inclusion delay for a chain the model does not have", chain=c)
+                chains[c] = replace(chains[c], forced_inclusion_delay_s=float(d))
+            model = replace(model, chains=chains)
+        sc = replace_fields(setup.scenario, "scenario", forced_inclusion=True,
+                            l1_inclusion_s=float(self.l1_inclusion_s))
+        out = replace(setup, scenario=sc, model=model)
+        if self.l1_cost_usd > 0:
+            from seqrisk.insurance import trigger_rate_per_year
+
+            years = horizon_s(setup.scenario) / YEAR_S
+            uses = 0.0
+            for c in setup.book.chains:
+                law = model.chains.get(c)
+                if law is not None and law.forced_inclusion_delay_s is not None:
+                    n_pos = sum(1 for p in setup.book.positions if p.chain == c)
+                    uses += n_pos * trigger_rate_per_year(model, c, law.forced_inclusion_delay_s) * years
+            out = out.with_cost("L1 gas", uses * self.l1_cost_usd)
+        return out
+
+
+@dataclass(frozen=True)
+class MarginBuffer:
+    """Extra collateral: a share ``k`` of the book's posted collateral (k = 1 doubles it).
+
+    Cost: the extra collateral times ``capital_rate_per_year`` over the horizon.
+    """
+
+    k: float
+    capital_rate_per_year: float = 0.10
+
+    def __post_init__(self) -> None:
+        if self.k < 0 or self.capital_rate_per_year < 0:
+            raise UsageError("margin buffer needs k >= 0 and a capital rate >= 0", field="buffer", value=self.k)
+
+    @property
+    def label(self) -> str:
+        return f"buffer={_fmt(self.k)}"
+
+    def apply(self, setup: Setup) -> Setup:
+        sc = replace_fields(setup.scenario, "scenario", margin_buffer=float(self.k))
+        extra = self.k * initial_margin_usd(setup.book)
+        cost = extra * self.capital_rate_per_year * horizon_s(setup.scenario) / YEAR_S
+        return replace(setup, scenario=sc).with_cost("capital", cost)
+
+
+def _scaled(p: Any, f: float, **update: Any) -> Any:
+    if p.type == "perp":
+        if p.size is not None:
+            update["size"] = p.size * f
+        else:
+            update["notional_usd"] = p.notional_usd * f
+    elif p.type == "option":
+        update["quantity"] = p.quantity * f
+    else:
+        update["collateral_amount"] = p.collateral_amount * f
+        update["debt_usd"] = p.debt_usd * f
+    return p.model_copy(update=update)
+
+
+def _notional_usd(book: Any, p: Any) -> float:
+    if p.type == "perp":
+        return float(p.notional_usd if p.size is None else abs(p.size) * _spot(book, p.asset))
+    if p.type == "option":
+        return abs(p.quantity) * _spot(book, p.asset)
+    return p.collateral_amount * _spot(book, p.collateral_asset)
+
+
+@dataclass(frozen=True)
+class Move:
+    """Diversification: move a share ``fraction`` of every position on ``source`` to ``target``.
+
+    A position is split in two (``id`` keeps ``1 - fraction`` on the source,
+    ``id@target`` takes ``fraction``); ``fraction = 1`` moves it whole. Cost:
+    ``cost_bps`` of the moved notional (bridge and trading fees).
+    """
+
+    source: str
+    target: str
+    fraction: float = 1.0
+    cost_bps: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction <= 1 or self.source == self.target or self.cost_bps < 0:
+            raise UsageError("move needs two different chains, 0 < fraction <= 1 and cost >= 0", field="move",
+                             value=(self.source, self.target, self.fraction))
+
+    @property
+    def label(self) -> str:
+        return f"move={self.source}:{self.target}:{_fmt(self.fraction)}"
+
+    def apply(self, setup: Setup) -> Setup:
+        book = setup.book
+        if self.source not in book.chains:
+            raise UsageError("the book holds nothing on the chain to move from", chain=self.source, field="move")
+        out, moved = [], 0.0
+        for p in book.positions:
+            if p.chain != self.source:
+                out.append(p)
+                continue
+            moved += self.fraction * _notional_usd(book, p)
+            if self.fraction >= 1.0:
+                out.append(p.model_copy(update={"chain": self.target}))
+            else:
+                out.append(_scaled(p, 1.0 - self.fraction))
+                out.append(_scaled(p, self.fraction, id=f"{p.id}@{self.target}", chain=self.target))
+        markets = list(book.markets)
+        new = book.model_copy(update={"positions": out, "markets": markets})
+        res = replace(setup, book=new)
+        return res.with_cost("fees", moved * self.cost_bps * 1e-4) if self.cost_bps else res
+
+
+def scale_duration(law: DurationLaw, factor: float) -> DurationLaw:
+    """The law of ``factor * D`` (seconds) for a duration law of ``D``."""
+    p = dict(law.params)
+    for k in ("median_s", "scale_s", "mean_s", "duration_s"):
+        if k in p:
+            p[k] *= factor
+    return DurationLaw(law.family, p)
+
+
+@dataclass(frozen=True)
+class SharedSequencer:
+    """A decentralized or shared sequencer for ``chains``.
+
+    Each chain's own outage rates are multiplied by ``rate_factor`` and its
+    durations by ``duration_factor``; a new common-shock group ``group`` (the
+    shared sequencer failing) hits all of them at once with
+    ``shock_rate_per_year`` and ``shock_duration`` (default: the first chain's
+    downtime law scaled by ``duration_factor``). ``cost_usd_per_year`` is an
+    optional fee.
+    """
+
+    chains: tuple[str, ...]
+    rate_factor: float = 0.5
+    duration_factor: float = 0.5
+    shock_rate_per_year: float = 0.5
+    shock_duration: DurationLaw | None = None
+    group: str = "shared-sequencer"
+    cost_usd_per_year: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.chains or self.rate_factor < 0 or self.duration_factor <= 0 or self.shock_rate_per_year < 0:
+            raise UsageError("shared sequencer needs chains, rate factor >= 0, duration factor > 0, "
+                             "shock rate >= 0", field="shared", value=self.chains)
+
+    @property
+    def label(self) -> str:
+        return (f"shared={'/'.join(self.chains)},rate={_fmt(self.rate_factor)},dur={_fmt(self.duration_factor)},"
+                f"shock={_fmt(self.shock_rate_per_year)}")
+
+    def transform(self, model: OutageModel) -> OutageModel:
+        """The outage model with the shared sequencer in place."""
+        chains: dict[str, ChainOutageLaw] = dict(model.chains)
+        for c in self.chains:
+            if c not in chains:
+                raise UsageError("shared sequencer names a chain the model does not have", chain=c)
+            law = chains[c]
+            chains[c] = replace(
+                law, rates_per_year={t: r * self.rate_factor for t, r in law.rates_per_year.items()},
+                durations={t: scale_duration(d, self.duration_factor) for t, d in law.durations.items()},
+                rate_intervals={t: (lo * self.rate_factor, hi * self.rate_factor)
+                                for t, (lo, hi) in law.rate_intervals.items()})
+        dur = self.shock_duration
+        if dur is None:
+            first = model.chains[self.chains[0]]
+            base = first.durations.get("downtime") or next(iter(first.durations.values()), None)
+            if base is None:
+                raise UsageError("give the shared sequencer's outage duration", field="shock_duration")
+            dur = scale_duration(base, self.duration_factor)
+        shocks = (*model.shocks, CommonShock(self.group, tuple(self.chains), self.shock_rate_per_year, dur))
+        return replace(model, chains=chains, shocks=shocks)
+
+    def apply(self, setup: Setup) -> Setup:
+        out = replace(setup, model=self.transform(setup.model))
+        if self.cost_usd_per_year:
+            out = out.with_cost("fees", self.cost_usd_per_year * horizon_s(setup.scenario) / YEAR_S)
+        return out
+
