@@ -1,0 +1,183 @@
+"""Restart cascades on one asset (MODEL.md section 4, "Cascades").
+
+Round k tests every live participant at the current price ``P_k``, closes the
+failing ones at ``P_k`` and moves the price by the square-root impact of their
+signed notional ``X_k`` (sold longs and seized loan collateral count
+positive): ``P_{k+1} = P_k * (1 - sign(X_k) * eta * sqrt(|X_k| / ADV))``, until
+a round closes nobody or ``max_rounds`` is reached (then the last impact is
+applied and ``cap_hit`` is set).
+
+Participants:
+
+- perps with equity ``e0 + s u (x - P0)`` (``e0`` the collateral at the outage
+  start), liquidated when equity < ``m u x``; holder loss
+  ``max(0, E(P_1)) - max(0, E(P_k) - pen u P_k)``, venue bad debt
+  ``max(0, -E(P_k))``;
+- Aave-style loans (collateral ``C`` units, debt ``D`` USD), liquidated while
+  ``C x LT < D``: each round repays ``r = min(cf D, C x / (1 + bonus))`` and
+  seizes ``r (1 + bonus) / x`` units; once the collateral is gone the rest of
+  the debt is bad debt; holder loss is the bonus paid, at most ``max(0, E(P_1))``;
+- rest-of-market perps, which move the price but whose losses are not the book's.
+
+``scale`` multiplies every participant's notional and losses (the share of
+holders that did not top up within a grace period).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from seqrisk._typing import BoolArray, FloatArray
+from seqrisk.market.impact import sqrt_impact_factor
+
+__all__ = ["CascadeResult", "SortedSide", "cascade_sorted", "run_cascade", "sorted_side"]
+
+
+@dataclass
+class CascadeResult:
+    """Per-participant outcome (book perps then book loans) and the final price."""
+
+    perp_liquidated: BoolArray
+    perp_close_usd: FloatArray
+    perp_holder_usd: FloatArray
+    perp_venue_usd: FloatArray
+    loan_liquidated: BoolArray
+    loan_holder_usd: FloatArray
+    loan_venue_usd: FloatArray
+    loan_notional_usd: FloatArray
+    final_price_usd: float
+    rounds: int
+    cap_hit: bool
+
+
+def run_cascade(p1: float, p0: float, *, perp_e0: FloatArray, perp_side: FloatArray, perp_units: FloatArray,
+                perp_mm: FloatArray, perp_pen: FloatArray, loan_c: FloatArray, loan_d: FloatArray,
+                loan_lt: FloatArray, loan_bonus: FloatArray, loan_cf: FloatArray, mkt_e0: FloatArray,
+                mkt_side: FloatArray, mkt_units: FloatArray, mkt_mm: FloatArray, eta: float, adv_usd: float,
+                max_rounds: int = 1000, scale: float = 1.0) -> CascadeResult:
+    """Run one restart cascade starting at price ``p1`` (USD); perps were margined at ``p0``."""
+    n_p, n_l = perp_e0.size, loan_c.size
+    live_p = np.ones(n_p, bool)
+    live_l = np.ones(n_l, bool)
+    live_m = np.ones(mkt_e0.size, bool)
+    close = np.full(n_p, np.nan)
+    c = loan_c.astype(float).copy()
+    d = loan_d.astype(float).copy()
+    bonus_paid = np.zeros(n_l)
+    loan_notional = np.zeros(n_l)
+    loan_bad = np.zeros(n_l)
+    loan_liq = np.zeros(n_l, bool)
+    price = p1
+    rounds = 0
+    cap_hit = False
+    for k in range(max_rounds):
+        lp = live_p & (perp_e0 + perp_side * perp_units * (price - p0) < perp_mm * perp_units * price)
+        lm = live_m & (mkt_e0 + mkt_side * mkt_units * (price - p0) < mkt_mm * mkt_units * price)
+        ll = live_l & (c * price * loan_lt < d)
+        if not (lp.any() or lm.any() or ll.any()):
+            break
+        rounds += 1
+        x = float(np.sum(perp_side[lp] * perp_units[lp])) * price + float(np.sum(mkt_side[lm] * mkt_units[lm])) * price
+        close[lp] = price
+        live_p &= ~lp
+        live_m &= ~lm
+        if ll.any():
+            idx = np.flatnonzero(ll)
+            r = np.minimum(loan_cf[idx] * d[idx], c[idx] * price / (1.0 + loan_bonus[idx]))
+            seized = r * (1.0 + loan_bonus[idx]) / price
+            x += float(np.sum(seized)) * price
+            bonus_paid[idx] += loan_bonus[idx] * r
+            loan_notional[idx] += seized * price
+            c[idx] -= seized
+            d[idx] -= r
+            loan_liq[idx] = True
+            gone = c[idx] * price <= 1e-9 * np.maximum(d[idx], 1.0)
+            loan_bad[idx[gone]] += np.maximum(d[idx[gone]], 0.0)
+            d[idx[gone]] = 0.0
+            c[idx[gone]] = 0.0
+            live_l[idx[gone]] = False
+        price = price * float(sqrt_impact_factor(scale * x, eta, adv_usd))
+        if k == max_rounds - 1:
+            cap_hit = True
+    e1 = perp_e0 + perp_side * perp_units * (p1 - p0)
+    liq = ~np.isnan(close)
+    ec = np.where(liq, perp_e0 + perp_side * perp_units * (np.nan_to_num(close) - p0), 0.0)
+    holder = np.where(liq, np.maximum(e1, 0.0) - np.maximum(ec - perp_pen * perp_units * np.nan_to_num(close), 0.0),
+                      0.0)
+    venue = np.where(liq, np.maximum(-ec, 0.0), 0.0)
+    le1 = loan_c * p1 - loan_d
+    loan_holder = np.minimum(bonus_paid, np.maximum(le1, 0.0))
+    return CascadeResult(
+        perp_liquidated=liq, perp_close_usd=close, perp_holder_usd=scale * holder, perp_venue_usd=scale * venue,
+        loan_liquidated=loan_liq, loan_holder_usd=scale * loan_holder, loan_venue_usd=scale * loan_bad,
+        loan_notional_usd=scale * loan_notional, final_price_usd=price, rounds=rounds, cap_hit=cap_hit)
+
+
+@dataclass(frozen=True)
+class SortedSide:
+    """One side of a (chain, asset) group's perps sorted by liquidation trigger.
+
+    All perps start the outage at the same margin rule (initial margin plus
+    buffer at ``P0``), so each is liquidated exactly when the price ratio
+    ``P / P0`` crosses its fixed trigger: below ``ratio`` for longs (sorted
+    descending), above it for shorts (sorted ascending). ``cum_units[k]`` is the
+    total units of the first k; ``index`` the book position (-1: rest of market).
+    """
+
+    key: list[float]        # -ratio for longs, ratio for shorts (ascending)
+    cum_units: list[float]
+    index: np.ndarray
+    units: FloatArray
+
+
+def sorted_side(ratio: FloatArray, units: FloatArray, index: np.ndarray, long: bool) -> SortedSide:
+    """Build a :class:`SortedSide` from triggers ``ratio`` (relative to ``P0``)."""
+    key = -ratio if long else ratio
+    o = np.argsort(key, kind="stable")
+    return SortedSide(key=key[o].tolist(), cum_units=np.concatenate([[0.0], np.cumsum(units[o])]).tolist(),
+                      index=index[o], units=units[o])
+
+
+def cascade_sorted(p1: float, p0: float, longs: SortedSide, shorts: SortedSide, *, eta: float, adv_usd: float,
+                   max_rounds: int = 1000, scale: float = 1.0) -> tuple[int, int, FloatArray, FloatArray, float, int,
+                                                                            bool]:
+    """The cascade of :func:`run_cascade` for perps only, in O(rounds * log n).
+
+    Returns (liquidated longs n_l, shorts n_s, close prices of those longs and
+    shorts in sorted order, final price, rounds, cap hit).
+    """
+    import bisect
+
+    price = p1
+    n_l = n_s = 0
+    close_l: list[tuple[int, float]] = []
+    close_s: list[tuple[int, float]] = []
+    rounds = 0
+    cap = False
+    for k in range(max_rounds):
+        r = price / p0
+        new_l = bisect.bisect_left(longs.key, -r)
+        new_s = bisect.bisect_left(shorts.key, r)
+        if new_l <= n_l and new_s <= n_s:
+            break
+        rounds += 1
+        x = 0.0
+        if new_l > n_l:
+            x += (longs.cum_units[new_l] - longs.cum_units[n_l]) * price
+            close_l.append((new_l - n_l, price))
+            n_l = new_l
+        if new_s > n_s:
+            x -= (shorts.cum_units[new_s] - shorts.cum_units[n_s]) * price
+            close_s.append((new_s - n_s, price))
+            n_s = new_s
+        x *= scale
+        f = 1.0 - (1.0 if x > 0 else -1.0 if x < 0 else 0.0) * eta * math.sqrt(abs(x) / adv_usd)
+        price *= max(f, 1e-6)
+        if k == max_rounds - 1:
+            cap = True
+    cl = np.repeat([p for _, p in close_l], [c for c, _ in close_l]) if close_l else np.zeros(0)
+    cs = np.repeat([p for _, p in close_s], [c for c, _ in close_s]) if close_s else np.zeros(0)
+    return n_l, n_s, cl, cs, price, rounds, cap

@@ -1,0 +1,421 @@
+"""What each event costs each position (MODEL.md section 4), per path, for one chunk.
+
+Events are processed in the order of their evaluation time on each path (rank
+by rank, vectorized over paths) because restart cascades move prices
+permanently and liquidated positions stay closed. The rare paths with impacts
+or closed positions are tracked in dictionaries.
+
+Per event type:
+
+- ``downtime``: perps and loans at restart (``t_eff + grace``): cascade per
+  asset over the book's positions on the chain and the chain's rest-of-market
+  model; delta-hedged options: hedging error over ``[t0, t_eff]``; expiries
+  inside settle at the venue's rule; capital stuck for ``t_eff - t0``.
+- ``censorship``: the holder cannot act but liquidators can: perps and loans
+  are liquidated at their trigger price if the price path touches it
+  (Brownian-bridge crossing probability, used as an expectation); delta-hedged
+  options: hedging error over the event.
+- ``reorg``: trades in the reverted window redone at the new price:
+  ``|S(t0 + D)/S(t0) - 1| * turnover * notional * D / 1 day``.
+- ``degraded``: ``bps * turnover * notional * D / 1 day``.
+- ``da_delay``: ``cost_of_capital * withdrawal_share * capital * D / 1 year``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from seqrisk._typing import FloatArray, IntArray
+from seqrisk.engine.cascade import SortedSide, cascade_sorted, run_cascade, sorted_side
+from seqrisk.engine.prepare import COMPONENTS, Prepared
+from seqrisk.engine.sampling import ChunkSample
+from seqrisk.engine.scenario import Scenario
+from seqrisk.market.paths import bridge_cross_probability
+from seqrisk.market.pricing import bs_delta, bs_price, payoff
+from seqrisk.portfolio.arrays import KIND_LOAN, KIND_OPTION, KIND_PERP
+from seqrisk.units import DAY_S, YEAR_S
+
+__all__ = ["ChunkLosses", "evaluate_chunk"]
+
+_C = {c: i for i, c in enumerate(COMPONENTS)}
+
+
+@dataclass
+class ChunkLosses:
+    """Per-path outcomes of a chunk (USD) and sparse per-position records."""
+
+    holder_total: FloatArray
+    holder_attr: FloatArray
+    venue_total: FloatArray
+    venue_attr: FloatArray
+    liq_any: FloatArray
+    liq_notional: FloatArray
+    bad_debt: FloatArray
+    chain_holder: FloatArray      # (n, C) attributable
+    chain_venue: FloatArray
+    comp_holder: FloatArray       # (n, K) total basis
+    comp_venue: FloatArray
+    rec_path: list[IntArray] = field(default_factory=list)
+    rec_pos: list[IntArray] = field(default_factory=list)
+    rec_holder: list[FloatArray] = field(default_factory=list)   # attributable
+    rec_venue: list[FloatArray] = field(default_factory=list)
+    rec_liq: list[FloatArray] = field(default_factory=list)
+    lin_cap: FloatArray | None = None   # (n, C, A): sum of k * P for capital-type costs (per path)
+    lin_cap_b: FloatArray | None = None
+    lin_not: FloatArray | None = None
+    max_rounds: int = 0
+    cap_hits: int = 0
+    n_cascades: int = 0
+
+
+class _Evaluator:
+    def __init__(self, prep: Prepared, sc: Scenario, cs: ChunkSample) -> None:
+        self.prep, self.sc, self.cs = prep, sc, cs
+        n, c_n, k_n, a_n = cs.n, len(prep.chains), len(COMPONENTS), len(prep.assets)
+        z = np.zeros
+        self.out = ChunkLosses(z(n), z(n), z(n), z(n), z(n), z(n), z(n), z((n, c_n)), z((n, c_n)), z((n, k_n)),
+                               z((n, k_n)), lin_cap=z((n, c_n, a_n)), lin_cap_b=z((n, c_n, a_n)),
+                               lin_not=z((n, c_n, a_n)))
+        self.impacts: dict[int, list[tuple[float, int, float]]] = {}
+        self._sorted: dict[tuple[int, int, int, int], tuple[SortedSide, SortedSide]] = {}
+        self.closed: dict[int, np.ndarray] = {}
+        pos = prep.pos
+        self.by_chain: list[dict[str, IntArray]] = []
+        for ci in range(c_n):
+            on = pos.chain == ci
+            self.by_chain.append({"perp": np.flatnonzero(on & (pos.kind == KIND_PERP)),
+                                  "loan": np.flatnonzero(on & (pos.kind == KIND_LOAN)),
+                                  "option": np.flatnonzero(on & (pos.kind == KIND_OPTION)),
+                                  "mkt": np.flatnonzero(pos.mkt_chain == ci)})
+        k = sc.margin_buffer
+        self.r_long = np.where(pos.side > 0, (1 - pos.inv_leverage - k) / (1 - pos.maintenance), -np.inf)
+        self.r_short = np.where(pos.side < 0, (1 + pos.inv_leverage + k) / (1 + pos.maintenance), np.inf)
+        self.m_long = np.where(pos.mkt_side > 0, (1 - pos.mkt_inv_leverage) / (1 - pos.mkt_maintenance), -np.inf)
+        self.m_short = np.where(pos.mkt_side < 0, (1 + pos.mkt_inv_leverage) / (1 + pos.mkt_maintenance), np.inf)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.loan_trigger = np.where(pos.kind == KIND_LOAN, pos.debt / (pos.units * pos.threshold), 0.0)
+
+    # -- helpers ---------------------------------------------------------------
+    def _mult(self, ev: IntArray, t: FloatArray) -> FloatArray:
+        """Impact multipliers (events, assets) at times ``t``."""
+        m = np.ones((ev.size, len(self.prep.assets)))
+        if self.impacts:
+            for j, e in enumerate(ev):
+                for (ti, a, f) in self.impacts.get(int(self.cs.path[e]), ()):
+                    if ti < t[j]:
+                        m[j, a] *= f
+        return m
+
+    def _record(self, path: IntArray, pos: IntArray, holder_t: FloatArray, holder_a: FloatArray,
+                venue: FloatArray, liq: FloatArray, notional: FloatArray, comp: int) -> None:
+        o = self.out
+        chain = self.prep.pos.chain[pos]
+        np.add.at(o.holder_total, path, holder_t)
+        np.add.at(o.holder_attr, path, holder_a)
+        np.add.at(o.venue_total, path, venue)
+        np.add.at(o.venue_attr, path, venue)
+        np.add.at(o.chain_holder, (path, chain), holder_a)
+        np.add.at(o.chain_venue, (path, chain), venue)
+        np.add.at(o.comp_holder, (path, np.full(path.size, comp)), holder_t)
+        np.add.at(o.comp_venue, (path, np.full(path.size, comp)), venue)
+        np.maximum.at(o.liq_any, path, liq)
+        np.add.at(o.liq_notional, path, notional)
+        if comp == _C["liquidation"]:
+            np.add.at(o.bad_debt, path, venue)
+        o.rec_path.append(path)
+        o.rec_pos.append(pos)
+        o.rec_holder.append(holder_a)
+        o.rec_venue.append(venue)
+        o.rec_liq.append(liq)
+
+    def _linear(self, ev: IntArray, k_cap: FloatArray, k_not: FloatArray, p0: FloatArray, comp_cap: int,
+                comp_not: int) -> None:
+        """Costs linear in the price: capital (alpha P + beta) and traded notional (units P), per (chain, asset)."""
+        o, prep, cs = self.out, self.prep, self.cs
+        path, chain = cs.path[ev], cs.chain[ev]
+        a_cap = prep.ca_alpha[chain] * p0 + prep.ca_beta[chain]       # (E, A)
+        a_not = prep.ca_units[chain] * p0
+        cap = k_cap[:, None] * a_cap
+        nott = k_not[:, None] * a_not
+        tot_cap, tot_not = cap.sum(axis=1), nott.sum(axis=1)
+        for arr in (o.holder_total, o.holder_attr):
+            np.add.at(arr, path, tot_cap + tot_not)
+        np.add.at(o.chain_holder, (path, chain), tot_cap + tot_not)
+        np.add.at(o.comp_holder, (path, np.full(path.size, comp_cap)), tot_cap)
+        np.add.at(o.comp_holder, (path, np.full(path.size, comp_not)), tot_not)
+        assert o.lin_cap is not None and o.lin_cap_b is not None and o.lin_not is not None
+        np.add.at(o.lin_cap, (path, chain), k_cap[:, None] * p0)
+        np.add.at(o.lin_cap_b, (path, chain), np.broadcast_to(k_cap[:, None], p0.shape))
+        np.add.at(o.lin_not, (path, chain), k_not[:, None] * p0)
+
+    # -- event types -------------------------------------------------------------
+    def run(self) -> ChunkLosses:
+        cs = self.cs
+        if cs.path.size == 0:
+            return self.out
+        order = np.lexsort((cs.t_eval, cs.path))
+        first = np.searchsorted(cs.path[order], np.arange(cs.n))
+        rank = np.empty(order.size, np.int64)
+        rank[order] = np.arange(order.size) - first[cs.path[order]]
+        for r in range(int(rank.max()) + 1):
+            batch = np.flatnonzero(rank == r)
+            for typ, fn in ((0, self._downtime), (1, self._degraded), (2, self._censorship), (3, self._reorg),
+                            (4, self._da_delay)):
+                ev = batch[cs.type[batch] == typ]
+                if ev.size:
+                    fn(ev)
+        return self.out
+
+    def _prices(self, ev: IntArray, x: FloatArray, t: FloatArray) -> FloatArray:
+        return self.prep.spot * np.exp(x[ev]) * self._mult(ev, t[ev])
+
+    def _downtime(self, ev: IntArray) -> None:
+        cs, prep, sc = self.cs, self.prep, self.sc
+        p0 = self._prices(ev, cs.x0, cs.t0)
+        p_eff = self._prices(ev, cs.x_eff, cs.t_eff)
+        p_ev = self._prices(ev, cs.x_eval, cs.t_eval)
+        dt = cs.t_eff[ev] - cs.t0[ev]
+        self._linear(ev, sc.cost_of_capital * dt / YEAR_S, np.zeros(ev.size), p0, _C["capital"], _C["reorg"])
+        self._options(ev, p0, p_eff)
+        for ci in np.unique(cs.chain[ev]):
+            grp = self.by_chain[ci]
+            if not (grp["perp"].size or grp["loan"].size):
+                continue
+            sel = np.flatnonzero(cs.chain[ev] == ci)
+            for a in range(len(prep.assets)):
+                perps = grp["perp"][prep.pos.asset[grp["perp"]] == a]
+                loans = grp["loan"][prep.pos.asset[grp["loan"]] == a]
+                mkts = grp["mkt"][prep.pos.mkt_asset[grp["mkt"]] == a]
+                if not (perps.size or loans.size):
+                    continue
+                self._restart(ev[sel], p0[sel, a], p_ev[sel, a], a, perps, loans, mkts)
+
+    def _restart(self, ev: IntArray, p0: FloatArray, p1: FloatArray, a: int, perps: IntArray, loans: IntArray,
+                 mkts: IntArray) -> None:
+        cs, prep, sc, pos = self.cs, self.prep, self.sc, self.prep.pos
+        ratio = p1 / p0
+        lo = max(self.r_long[perps].max(initial=-np.inf), self.m_long[mkts].max(initial=-np.inf))
+        hi = min(self.r_short[perps].min(initial=np.inf), self.m_short[mkts].min(initial=np.inf))
+        ltr = self.loan_trigger[loans].max(initial=0.0)
+        flag = (ratio < lo) | (ratio > hi) | (p1 < ltr) | (p0 < ltr)
+        if loans.size:
+            # counterfactual: without the outage a loan is liquidated at its trigger if the path touches it
+            var = cs.v_eff[ev, a] - cs.v0[ev, a]
+            lt = self.loan_trigger[loans]
+            pc = bridge_cross_probability(np.log(p0)[:, None], np.log(p1)[:, None], np.log(lt)[None, :],
+                                          var[:, None], lower=True)
+            live0 = p0[:, None] >= lt[None, :]
+            rep = np.minimum(pos.close_factor[loans] * pos.debt[loans],
+                             pos.units[loans] * lt / (1 + pos.bonus[loans]))
+            cf = np.where(live0, pc * pos.bonus[loans] * rep, 0.0)
+            nz = np.nonzero(cf > 0)
+            if nz[0].size:
+                z = np.zeros(nz[0].size)
+                self._record(cs.path[ev[nz[0]]], loans[nz[1]], z, -cf[nz], z, z, z, _C["liquidation"])
+        scale = 1.0 - sc.top_up_share if sc.grace_period_s > 0 else 1.0
+        o = self.out
+        for j in np.flatnonzero(flag):
+            e, path = int(ev[j]), int(cs.path[ev[j]])
+            closed = self.closed.get(path)
+            if closed is None and not loans.size:
+                self._fast_cascade(e, path, float(p0[j]), float(p1[j]), a, perps, mkts, scale)
+                continue
+            lp = perps if closed is None else perps[~closed[perps]]
+            ll = loans if closed is None else loans[~closed[loans]]
+            dead = ll[pos.units[ll] * p0[j] * pos.threshold[ll] < pos.debt[ll]]
+            ll = ll[pos.units[ll] * p0[j] * pos.threshold[ll] >= pos.debt[ll]]
+            if dead.size:
+                self.closed.setdefault(path, np.zeros(pos.n, bool))[dead] = True
+            res = run_cascade(
+                float(p1[j]), float(p0[j]), perp_e0=pos.units[lp] * p0[j] * (pos.inv_leverage[lp] + sc.margin_buffer),
+                perp_side=pos.side[lp], perp_units=pos.units[lp], perp_mm=pos.maintenance[lp],
+                perp_pen=pos.penalty[lp], loan_c=pos.units[ll], loan_d=pos.debt[ll], loan_lt=pos.threshold[ll],
+                loan_bonus=pos.bonus[ll], loan_cf=pos.close_factor[ll],
+                mkt_e0=pos.mkt_units[mkts] * p0[j] * pos.mkt_inv_leverage[mkts], mkt_side=pos.mkt_side[mkts],
+                mkt_units=pos.mkt_units[mkts], mkt_mm=pos.mkt_maintenance[mkts], eta=float(prep.eta[a]),
+                adv_usd=float(prep.adv_usd[a]), max_rounds=sc.max_cascade_rounds, scale=scale)
+            o.n_cascades += 1
+            o.max_rounds = max(o.max_rounds, res.rounds)
+            o.cap_hits += int(res.cap_hit)
+            if res.rounds == 0:
+                continue
+            ip = np.flatnonzero(res.perp_liquidated)
+            il = np.flatnonzero(res.loan_liquidated)
+            ids = np.concatenate([lp[ip], ll[il]])
+            if ids.size:
+                holder = np.concatenate([res.perp_holder_usd[ip], res.loan_holder_usd[il]])
+                venue = np.concatenate([res.perp_venue_usd[ip], res.loan_venue_usd[il]])
+                notional = np.concatenate([scale * pos.units[lp[ip]] * res.perp_close_usd[ip],
+                                           res.loan_notional_usd[il]])
+                pp = np.full(ids.size, path)
+                self._record(pp, ids, holder, holder, venue, np.full(ids.size, scale), notional, _C["liquidation"])
+                self.closed.setdefault(path, np.zeros(pos.n, bool))[ids] = True
+            if res.final_price_usd != p1[j]:
+                self.impacts.setdefault(path, []).append((float(cs.t_eval[e]), a, res.final_price_usd / float(p1[j])))
+
+    def _sides(self, a: int, perps: IntArray, mkts: IntArray) -> tuple[SortedSide, SortedSide]:
+        key = (a, int(perps[0]) if perps.size else -1, perps.size, mkts.size)
+        got = self._sorted.get(key)
+        if got is None:
+            pos = self.prep.pos
+            ratio_l = np.concatenate([self.r_long[perps], self.m_long[mkts]])
+            ratio_s = np.concatenate([self.r_short[perps], self.m_short[mkts]])
+            units = np.concatenate([pos.units[perps], pos.mkt_units[mkts]])
+            index = np.concatenate([perps, np.full(mkts.size, -1)])
+            side = np.concatenate([pos.side[perps], pos.mkt_side[mkts]])
+            lg, sh = side > 0, side < 0
+            got = (sorted_side(ratio_l[lg], units[lg], index[lg], True),
+                   sorted_side(ratio_s[sh], units[sh], index[sh], False))
+            self._sorted[key] = got
+        return got
+
+    def _fast_cascade(self, e: int, path: int, p0: float, p1: float, a: int, perps: IntArray, mkts: IntArray,
+                      scale: float) -> None:
+        prep, sc, pos, o = self.prep, self.sc, self.prep.pos, self.out
+        longs, shorts = self._sides(a, perps, mkts)
+        n_l, n_s, cl, csh, final, rounds, cap = cascade_sorted(
+            p1, p0, longs, shorts, eta=float(prep.eta[a]), adv_usd=float(prep.adv_usd[a]),
+            max_rounds=sc.max_cascade_rounds, scale=scale)
+        o.n_cascades += 1
+        o.max_rounds = max(o.max_rounds, rounds)
+        o.cap_hits += int(cap)
+        if rounds == 0:
+            return
+        idx = np.concatenate([longs.index[:n_l], shorts.index[:n_s]])
+        close = np.concatenate([cl, csh])
+        book = idx >= 0
+        ids, close = idx[book], close[book]
+        if ids.size:
+            u, s_ = pos.units[ids], pos.side[ids]
+            e0 = u * p0 * (pos.inv_leverage[ids] + sc.margin_buffer)
+            e1 = e0 + s_ * u * (p1 - p0)
+            ec = e0 + s_ * u * (close - p0)
+            holder = scale * (np.maximum(e1, 0.0) - np.maximum(ec - pos.penalty[ids] * u * close, 0.0))
+            venue = scale * np.maximum(-ec, 0.0)
+            pp = np.full(ids.size, path)
+            self._record(pp, ids, holder, holder, venue, np.full(ids.size, scale), scale * u * close,
+                         _C["liquidation"])
+            self.closed.setdefault(path, np.zeros(pos.n, bool))[ids] = True
+        if final != p1:
+            self.impacts.setdefault(path, []).append((float(self.cs.t_eval[e]), a, final / p1))
+
+    def _options(self, ev: IntArray, p0: FloatArray, p1: FloatArray, expiries: bool = True) -> None:
+        cs, prep, sc, pos = self.cs, self.prep, self.sc, self.prep.pos
+        for ci in np.unique(cs.chain[ev]):
+            opts = self.by_chain[ci]["option"]
+            if not opts.size:
+                continue
+            sel = np.flatnonzero(cs.chain[ev] == ci)
+            e = ev[sel]
+            a = pos.asset[opts]
+            s0, s1 = p0[sel][:, a], p1[sel][:, a]
+            t0, t1 = cs.t0[e][:, None], cs.t_eff[e][:, None]
+            texp = pos.expiry_s[opts][None, :]
+            k, vol, call = pos.strike[opts], pos.implied_vol[opts], pos.is_call[opts]
+            qs = (pos.side * pos.units)[opts]
+            alive = texp > t0
+            v0 = bs_price(s0, k, (texp - t0) / YEAR_S, vol, call)
+            d0 = bs_delta(s0, k, (texp - t0) / YEAR_S, vol, call)
+            inside = alive & (texp <= t1)
+            if expiries and inside.any():
+                x_exp = cs.x_exp[e][:, prep.expiry_index[opts], a]
+                s_exp = np.where(inside, prep.spot[a] * np.exp(np.nan_to_num(x_exp)) * self._mult(e, cs.t0[e])[:, a],
+                                 s1)
+            else:
+                s_exp = s1
+            s_end = np.where(inside, s_exp, s1)
+            v1 = np.where(inside, payoff(s_end, k, call), bs_price(s_end, k, (texp - t1) / YEAR_S, vol, call))
+            pnl = qs * (v1 - v0 - d0 * (s_end - s0))
+            hedge_loss = np.where(alive & pos.hedged[opts], -pnl, 0.0)
+            settle_h = np.zeros_like(hedge_loss)
+            settle_v = np.zeros_like(hedge_loss)
+            if sc.settlement == "stale":
+                diff = qs * (payoff(s_end, k, call) - payoff(s0, k, call))
+                settle_h = np.where(inside, np.maximum(diff, 0.0), 0.0)
+                settle_v = np.where(inside, np.maximum(-diff, 0.0), 0.0)
+            nz = np.nonzero((hedge_loss != 0) | (settle_h != 0) | (settle_v != 0))
+            if nz[0].size:
+                paths = cs.path[e[nz[0]]]
+                z = np.zeros(nz[0].size)
+                self._record(paths, opts[nz[1]], hedge_loss[nz], hedge_loss[nz], z, z, z, _C["hedging"])
+                if sc.settlement == "stale":
+                    self._record(paths, opts[nz[1]], settle_h[nz], settle_h[nz], settle_v[nz], z, z,
+                                 _C["settlement"])
+
+    def _censorship(self, ev: IntArray) -> None:
+        cs, sc, pos = self.cs, self.sc, self.prep.pos
+        p0 = self._prices(ev, cs.x0, cs.t0)
+        p1 = self._prices(ev, cs.x_eff, cs.t_eff)
+        self._options(ev, p0, p1, expiries=False)
+        share = sc.censored_share
+        for ci in np.unique(cs.chain[ev]):
+            grp = self.by_chain[ci]
+            ids = np.concatenate([grp["perp"], grp["loan"]])
+            if not ids.size or share == 0:
+                continue
+            sel = np.flatnonzero(cs.chain[ev] == ci)
+            e = ev[sel]
+            a = pos.asset[ids]
+            s0, s1 = p0[sel][:, a], p1[sel][:, a]
+            var = (cs.v_eff[e] - cs.v0[e])[:, a]
+            is_perp = pos.kind[ids] == KIND_PERP
+            ratio = np.where(pos.side[ids] > 0, self.r_long[ids], self.r_short[ids])
+            barrier = np.where(is_perp, s0 * ratio, self.loan_trigger[ids][None, :])
+            pc = bridge_cross_probability(np.log(s0), np.log(s1), np.log(barrier), var,
+                                          lower=(pos.side[ids] > 0)[None, :])
+            pc = np.where(is_perp | (s0 >= barrier), pc, 0.0)
+            loss_perp = np.minimum(pos.maintenance[ids], pos.penalty[ids]) * pos.units[ids] * barrier
+            rep = np.minimum(pos.close_factor[ids] * pos.debt[ids],
+                             pos.units[ids] * barrier / (1 + pos.bonus[ids]))
+            holder = share * pc * np.where(is_perp, loss_perp, pos.bonus[ids] * rep)
+            attr = np.where(is_perp, holder, 0.0)  # loans are liquidated at the trigger without the event too
+            notional = share * pc * np.where(is_perp, pos.units[ids] * barrier, rep * (1 + pos.bonus[ids]))
+            nz = np.nonzero(pc > 1e-12)
+            if nz[0].size:
+                z = np.zeros(nz[0].size)
+                self._record(cs.path[e[nz[0]]], ids[nz[1]], holder[nz], attr[nz], z, pc[nz], notional[nz],
+                             _C["liquidation"])
+
+    def _reorg(self, ev: IntArray) -> None:
+        cs, sc = self.cs, self.sc
+        p0 = self._prices(ev, cs.x0, cs.t0)
+        p1 = self._prices(ev, cs.x_eff, cs.t_eff)
+        d = cs.t1[ev] - cs.t0[ev]
+        ret = np.abs(p1 / p0 - 1.0)
+        # per asset return enters through the notional term: cost = |ret_a| * turnover * units_ca * P0 * D/day
+        k = sc.turnover_per_day * d / DAY_S
+        self._linear_assets(ev, k[:, None] * ret, p0, _C["reorg"])
+
+    def _degraded(self, ev: IntArray) -> None:
+        cs, sc = self.cs, self.sc
+        p0 = self._prices(ev, cs.x0, cs.t0)
+        d = cs.t1[ev] - cs.t0[ev]
+        k = sc.degraded_cost_bps * 1e-4 * sc.turnover_per_day * d / DAY_S
+        self._linear_assets(ev, np.broadcast_to(k[:, None], p0.shape), p0, _C["degraded"])
+
+    def _da_delay(self, ev: IntArray) -> None:
+        cs, sc = self.cs, self.sc
+        p0 = self._prices(ev, cs.x0, cs.t0)
+        d = cs.t1[ev] - cs.t0[ev]
+        self._linear(ev, sc.cost_of_capital * sc.withdrawal_share * d / YEAR_S, np.zeros(ev.size), p0,
+                     _C["capital"], _C["degraded"])
+
+    def _linear_assets(self, ev: IntArray, k_a: FloatArray, p0: FloatArray, comp: int) -> None:
+        """Notional costs with a per-asset factor ``k_a`` (events, assets)."""
+        o, prep, cs = self.out, self.prep, self.cs
+        path, chain = cs.path[ev], cs.chain[ev]
+        cost = k_a * prep.ca_units[chain] * p0
+        tot = cost.sum(axis=1)
+        np.add.at(o.holder_total, path, tot)
+        np.add.at(o.holder_attr, path, tot)
+        np.add.at(o.chain_holder, (path, chain), tot)
+        np.add.at(o.comp_holder, (path, np.full(path.size, comp)), tot)
+        assert o.lin_not is not None
+        np.add.at(o.lin_not, (path, chain), k_a * p0)
+
+
+def evaluate_chunk(prep: Prepared, sc: Scenario, cs: ChunkSample) -> ChunkLosses:
+    """Losses of every path of a sampled chunk."""
+    return _Evaluator(prep, sc, cs).run()

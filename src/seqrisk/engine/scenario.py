@@ -1,0 +1,145 @@
+"""Scenario configuration of a simulation (pydantic; YAML/JSON at the edges).
+
+Durations accept human strings (``90m``, ``1d``) and are stored in seconds;
+rates are per year unless named otherwise; money in USD.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from seqrisk.exceptions import DataError, ValidationError
+from seqrisk.units import parse_duration
+
+__all__ = ["BLOCK_PATHS", "Regime", "Scenario", "StressOutage", "load_scenario"]
+
+#: Paths per random-number block: block b always draws from SeedSequence(seed, spawn_key=(b, stream)).
+BLOCK_PATHS = 4096
+
+
+class _Cfg(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class Regime(_Cfg):
+    """A volatility regime; ``switch_rates_per_year`` maps other regime names to switching rates."""
+
+    name: str
+    switch_rates_per_year: dict[str, float] = Field(default_factory=dict)
+
+
+class StressOutage(_Cfg):
+    """A given outage: chain, duration (seconds or ``2h``), start (seconds from now), type."""
+
+    chain: str
+    duration_s: float = Field(gt=0)
+    start_s: float = Field(0.0, ge=0)
+    type: Literal["downtime", "degraded", "censorship", "reorg", "da_delay"] = "downtime"
+
+    @field_validator("duration_s", "start_s", mode="before")
+    @classmethod
+    def _dur(cls, v: Any) -> Any:
+        return parse_duration(v) if isinstance(v, str) else v
+
+    @classmethod
+    def parse(cls, text: str) -> StressOutage:
+        """Parse ``CHAIN=DURATION[@TIME]`` (e.g. ``arbitrum=2h@30m``); TIME is from now."""
+        from seqrisk.exceptions import UsageError
+
+        if "=" not in text:
+            raise UsageError("stress outage must be CHAIN=DURATION[@TIME], e.g. arbitrum=2h", value=text)
+        chain, rest = text.split("=", 1)
+        dur, _, at = rest.partition("@")
+        return cls(chain=chain.strip(), duration_s=parse_duration(dur, field="outage"),
+                   start_s=parse_duration(at, field="outage") if at else 0.0)
+
+
+class Scenario(_Cfg):
+    """Everything a run needs besides the book and the outage model.
+
+    Mitigation parameters (``grace_period_s``, ``top_up_share``,
+    ``margin_buffer``, ``forced_inclusion``) do not change any random number:
+    two runs with the same seed and ``chains`` share the market and outage
+    paths (common random numbers), so paired differences are precise.
+    """
+
+    horizon_s: float = Field(86400.0, gt=0)
+    paths: int = Field(100_000, ge=1)
+    seed: int = Field(0, ge=0)
+    chunk_paths: int = Field(16 * BLOCK_PATHS, ge=1, description="paths per vectorized chunk (rounded to blocks)")
+    workers: int = Field(1, ge=1)
+    chains: list[str] | None = Field(None, description="chains whose outages are simulated (default: the book's)")
+    regimes: list[Regime] = Field(default_factory=lambda: [Regime(name="calm")])
+    initial_regime: str | None = Field(None, description="regime at t = 0 (default: stationary distribution)")
+    reference_asset: str | None = Field(None, description="asset whose volatility drives the hazard coupling")
+    beta: float | None = Field(None, description="override the model's volatility coupling beta")
+    hawkes: bool = Field(True, description="use the model's self-excitation if it has one")
+    shocks: bool = Field(True, description="use the model's common-shock groups")
+    grace_period_s: float = Field(0.0, ge=0)
+    top_up_share: float = Field(0.0, ge=0, le=1, description="share of holders topping up within the grace period")
+    settlement: Literal["stale", "true"] = Field("true", description="expiry settlement inside a downtime")
+    turnover_per_day: float = Field(0.5, ge=0, description="notional traded per day, share of the position")
+    degraded_cost_bps: float = Field(10.0, ge=0, description="extra cost of trading during a degraded event")
+    cost_of_capital: float = Field(0.08, ge=0, description="annual rate on capital that cannot move")
+    withdrawal_share: float = Field(0.1, ge=0, le=1, description="share of capital in transit during a da_delay")
+    censored_share: float = Field(1.0, ge=0, le=1, description="share of the book censored in a censorship event")
+    forced_inclusion: bool = True
+    l1_inclusion_s: float = Field(1800.0, ge=0)
+    margin_buffer: float = Field(0.0, ge=0, description="extra collateral, share of notional")
+    stress_outages: list[StressOutage] = Field(default_factory=list)
+    background_outages: bool | None = Field(None, description="sample random outages too (default: only without "
+                                            "stress outages)")
+    conditional_sampling: bool = Field(True, description="condition paths on >= 1 outage (rare-event method)")
+    max_cascade_rounds: int = Field(1000, ge=1)
+    restart_depth_multiplier: float = Field(1.0, gt=0, description="multiplier on depth after a restart")
+    keep_paths: bool = Field(True, description="keep per-path losses (for paired comparisons)")
+
+    @field_validator("horizon_s", "grace_period_s", "l1_inclusion_s", mode="before")
+    @classmethod
+    def _dur(cls, v: Any) -> Any:
+        return parse_duration(v) if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _check(self) -> Scenario:
+        names = [r.name for r in self.regimes]
+        if not names or len(set(names)) != len(names):
+            raise ValueError("regimes need distinct names")
+        for r in self.regimes:
+            for other, rate in r.switch_rates_per_year.items():
+                if other not in names or other == r.name or rate < 0:
+                    raise ValueError(f"regime {r.name}: bad switch rate to {other!r}")
+        if self.initial_regime is not None and self.initial_regime not in names:
+            raise ValueError(f"initial_regime {self.initial_regime!r} is not a regime")
+        return self
+
+    @property
+    def with_background(self) -> bool:
+        return self.background_outages if self.background_outages is not None else not self.stress_outages
+
+    def replace(self, **changes: Any) -> Scenario:
+        """A copy with ``changes`` applied and validated."""
+        return Scenario.model_validate(self.model_dump() | changes)
+
+
+def load_scenario(path: Path | str, **overrides: Any) -> Scenario:
+    """Read a scenario from YAML/JSON, apply ``overrides`` (None values ignored) and validate."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise DataError(f"cannot read scenario: {exc}", file=str(p)) from None
+    if not isinstance(data, dict):
+        raise DataError("a scenario is a mapping", file=str(p))
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Scenario.model_validate(data)
+    except pydantic.ValidationError as exc:
+        err = exc.errors()[0]
+        fld = ".".join(str(x) for x in err["loc"]) or None
+        raise ValidationError(err["msg"], file=str(p), field=fld,
+                              value=data.get(str(err["loc"][0])) if err["loc"] else None) from None

@@ -1,0 +1,182 @@
+"""The Monte Carlo loss engine: ``simulate(book, model, scenario) -> SimulationResult``.
+
+Work is split into blocks of ``BLOCK_PATHS`` paths with their own random
+streams; chunks of whole blocks are sampled and evaluated vectorized, and
+every statistic is reduced per block and merged in block order, so a seed
+fixes every number whatever the chunk size or number of workers. Memory is
+bounded by the chunk: no (paths x positions) array is held for the run; the
+tails needed for VaR and ES are merged exactly (see ``measures``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from seqrisk._typing import FloatArray, IntArray
+from seqrisk.engine.losses import ChunkLosses, evaluate_chunk
+from seqrisk.engine.measures import TailBuffer, WeightedTotals
+from seqrisk.engine.prepare import Prepared, prepare
+from seqrisk.engine.results import SimulationResult
+from seqrisk.engine.sampling import ChunkSample, sample_chunk
+from seqrisk.engine.scenario import BLOCK_PATHS, Scenario
+from seqrisk.outage import OutageModel
+from seqrisk.portfolio.models import Book
+
+__all__ = ["simulate"]
+
+SERIES = ("holder_attributable", "holder_total", "venue_attributable", "venue_total")
+KEEP_MASS = 0.1
+
+
+@dataclass
+class _BlockStats:
+    totals: WeightedTotals
+    pos_loss: FloatArray      # per position: sum_j p_j * attributable holder loss
+    pos_bad: FloatArray
+    pos_liq: FloatArray
+    pos_liq2: FloatArray
+
+
+@dataclass
+class _ChunkOut:
+    blocks: list[_BlockStats]
+    tails: dict[str, TailBuffer]
+    kept: dict[str, FloatArray | IntArray] = field(default_factory=dict)
+    diag: dict[str, float] = field(default_factory=dict)
+
+
+def _reduce(prep: Prepared, sc: Scenario, cs: ChunkSample, lo: ChunkLosses) -> _ChunkOut:
+    n_pos = prep.pos.n
+    p = cs.p_event
+    q = 1.0 - p
+    carry = prep.carry_cost_usd
+    holder_total = lo.holder_total + carry
+    atoms = {"holder_attributable": 0.0, "holder_total": carry, "venue_attributable": 0.0, "venue_total": 0.0}
+    series = {"holder_attributable": lo.holder_attr, "holder_total": holder_total,
+              "venue_attributable": lo.venue_attr, "venue_total": lo.venue_total}
+    # per (path, position) aggregation of the sparse records
+    h: FloatArray
+    v: FloatArray
+    liq: FloatArray
+    if lo.rec_path:
+        rp = np.concatenate(lo.rec_path)
+        rq = np.concatenate(lo.rec_pos)
+        key = rp * n_pos + rq
+        uk, inv = np.unique(key, return_inverse=True)
+        h = np.bincount(inv, weights=np.concatenate(lo.rec_holder), minlength=uk.size).astype(float)
+        v = np.bincount(inv, weights=np.concatenate(lo.rec_venue), minlength=uk.size).astype(float)
+        liq = np.zeros(uk.size)
+        np.maximum.at(liq, inv, np.concatenate(lo.rec_liq))
+        up, uq = uk // n_pos, uk % n_pos
+    else:
+        up = uq = np.zeros(0, np.int64)
+        h, v, liq = np.zeros(0), np.zeros(0), np.zeros(0)
+    bounds = np.append(cs.block_first, cs.n)
+    blocks = []
+    tails = {s: TailBuffer(KEEP_MASS, sc.paths) for s in SERIES}
+    gid = np.concatenate([np.arange(bounds[i], bounds[i + 1]) - bounds[i] + int(b) * BLOCK_PATHS
+                          for i, b in enumerate(cs.block_ids)])
+    assert lo.lin_cap is not None and lo.lin_cap_b is not None and lo.lin_not is not None
+    for i in range(len(cs.block_ids)):
+        s, e = int(bounds[i]), int(bounds[i + 1])
+        pb, qb = p[s:e], q[s:e]
+        wt = WeightedTotals(n=e - s, sum_p=float(pb.sum()), sum_p2=float((pb * pb).sum()))
+        for name, x in series.items():
+            wt.add(name, pb * x[s:e] + qb * atoms[name])
+        wt.add("p_liquidation", pb * lo.liq_any[s:e])
+        wt.add("liquidated_notional", pb * lo.liq_notional[s:e])
+        wt.add("bad_debt", pb * lo.bad_debt[s:e])
+        wt.add("chain_holder", pb[:, None] * lo.chain_holder[s:e])
+        wt.add("chain_venue", pb[:, None] * lo.chain_venue[s:e])
+        wt.add("comp_holder", pb[:, None] * lo.comp_holder[s:e])
+        wt.add("comp_venue", pb[:, None] * lo.comp_venue[s:e])
+        wt.add("lin_cap", pb[:, None, None] * lo.lin_cap[s:e])
+        wt.add("lin_cap_b", pb[:, None, None] * lo.lin_cap_b[s:e])
+        wt.add("lin_not", pb[:, None, None] * lo.lin_not[s:e])
+        sel = (up >= s) & (up < e)
+        w = p[up[sel]]
+        blocks.append(_BlockStats(
+            totals=wt,
+            pos_loss=np.bincount(uq[sel], weights=w * h[sel], minlength=n_pos).astype(float),
+            pos_bad=np.bincount(uq[sel], weights=w * v[sel], minlength=n_pos).astype(float),
+            pos_liq=np.bincount(uq[sel], weights=w * liq[sel], minlength=n_pos).astype(float),
+            pos_liq2=np.bincount(uq[sel], weights=(w * liq[sel]) ** 2, minlength=n_pos).astype(float)))
+        for name, x in series.items():
+            tails[name].add(x[s:e], pb, gid[s:e])
+    kept: dict[str, FloatArray | IntArray] = {}
+    if sc.keep_paths:
+        kept = {"path": gid, "p_event": p, **{k: v for k, v in series.items()},
+                "chain_holder": lo.chain_holder, "chain_venue": lo.chain_venue}
+    diag = {"events": float(cs.path.size), "arrivals": float(cs.n_arrivals.sum()),
+            "max_rounds": float(lo.max_rounds), "cap_hits": float(lo.cap_hits), "cascades": float(lo.n_cascades),
+            "restarts_past_horizon": float(np.sum((cs.type == 0) & (cs.t1 >= sc.horizon_s))),
+            "outage_paths": float(np.unique(cs.path).size)}
+    return _ChunkOut(blocks=blocks, tails=tails, kept=kept, diag=diag)
+
+
+def _run_chunk(args: tuple[Prepared, Scenario, list[int]]) -> _ChunkOut:
+    prep, sc, blocks = args
+    cs = sample_chunk(prep, sc, blocks)
+    return _reduce(prep, sc, cs, evaluate_chunk(prep, sc, cs))
+
+
+def simulate(book: Book, model: OutageModel, scenario: Scenario | None = None, *,
+             progress: Callable[[int, int], None] | None = None) -> SimulationResult:
+    """Simulate what sequencer outages cost ``book`` under ``model`` (USD, over ``scenario.horizon_s``).
+
+    ``progress(done_paths, total_paths)`` is called after each chunk.
+    """
+    sc = scenario or Scenario()
+    prep = prepare(book, model, sc)
+    n_blocks = math.ceil(sc.paths / BLOCK_PATHS)
+    per_chunk = max(1, sc.chunk_paths // BLOCK_PATHS)
+    chunks = [list(range(b, min(b + per_chunk, n_blocks))) for b in range(0, n_blocks, per_chunk)]
+    tasks = [(prep, sc, c) for c in chunks]
+    outs: list[_ChunkOut] = []
+    done = 0
+
+    def consume(o: _ChunkOut, blocks: list[int]) -> None:
+        nonlocal done
+        outs.append(o)
+        done += sum(min(BLOCK_PATHS, sc.paths - b * BLOCK_PATHS) for b in blocks)
+        if progress is not None:
+            progress(done, sc.paths)
+
+    if sc.workers > 1 and len(chunks) > 1:
+        with ProcessPoolExecutor(max_workers=sc.workers) as ex:
+            for o, c in zip(ex.map(_run_chunk, tasks), chunks, strict=True):
+                consume(o, c)
+    else:
+        for t in tasks:
+            consume(_run_chunk(t), t[2])
+    return _merge(prep, sc, outs)
+
+
+def _merge(prep: Prepared, sc: Scenario, outs: list[_ChunkOut]) -> SimulationResult:
+    totals = WeightedTotals()
+    n_pos = prep.pos.n
+    pos_loss, pos_bad, pos_liq, pos_liq2 = (np.zeros(n_pos) for _ in range(4))
+    tails = {s: TailBuffer(KEEP_MASS, sc.paths) for s in SERIES}
+    diag: dict[str, float] = {}
+    kept: dict[str, list[np.ndarray]] = {}
+    for o in outs:
+        for b in o.blocks:
+            totals.merge(b.totals)
+            pos_loss += b.pos_loss
+            pos_bad += b.pos_bad
+            pos_liq += b.pos_liq
+            pos_liq2 += b.pos_liq2
+        for s in SERIES:
+            tails[s].merge(o.tails[s])
+        for k, v in o.diag.items():
+            diag[k] = max(diag.get(k, 0.0), v) if k == "max_rounds" else diag.get(k, 0.0) + v
+        for k, arr in o.kept.items():
+            kept.setdefault(k, []).append(np.asarray(arr))
+    paths = {k: np.concatenate(v) for k, v in kept.items()} if kept else None
+    return SimulationResult(prep=prep, scenario=sc, totals=totals, tails=tails, pos_loss=pos_loss, pos_bad=pos_bad,
+                            pos_liq=pos_liq, pos_liq2=pos_liq2, diagnostics=diag, paths=paths)

@@ -1,0 +1,117 @@
+"""A book as flat arrays, the form the loss kernels take (axis: positions)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from seqrisk._typing import BoolArray, FloatArray, IntArray
+from seqrisk.portfolio.models import Book, Loan, Option, Perp
+
+__all__ = ["KIND_LOAN", "KIND_OPTION", "KIND_PERP", "PositionArrays", "position_arrays"]
+
+KIND_PERP, KIND_OPTION, KIND_LOAN = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class PositionArrays:
+    """One entry per position (book order), plus the rest-of-market bins (``mkt_*``).
+
+    ``units`` is |size| for perps, |quantity| for options and the collateral
+    amount for loans; ``side`` is +1 long / -1 short (+1 for loans: long the
+    collateral). Money in USD, expiries in seconds from t = 0.
+    """
+
+    ids: tuple[str, ...]
+    kind: IntArray
+    chain: IntArray
+    asset: IntArray
+    side: FloatArray
+    units: FloatArray
+    inv_leverage: FloatArray
+    maintenance: FloatArray
+    penalty: FloatArray
+    strike: FloatArray
+    expiry_s: FloatArray
+    is_call: BoolArray
+    implied_vol: FloatArray
+    hedged: BoolArray
+    debt: FloatArray
+    threshold: FloatArray
+    bonus: FloatArray
+    close_factor: FloatArray
+    mkt_chain: IntArray
+    mkt_asset: IntArray
+    mkt_side: FloatArray
+    mkt_units: FloatArray
+    mkt_inv_leverage: FloatArray
+    mkt_maintenance: FloatArray
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+
+def position_arrays(book: Book, chains: Sequence[str]) -> PositionArrays:
+    """Flatten ``book`` with chain indices into ``chains`` and asset indices into ``book.assets``."""
+    assets = book.asset_names
+    ci = {c: i for i, c in enumerate(chains)}
+    n = len(book.positions)
+    f = {k: np.zeros(n) for k in ("side", "units", "inv_leverage", "maintenance", "penalty", "strike", "expiry_s",
+                                  "implied_vol", "debt", "threshold", "bonus", "close_factor")}
+    kind = np.zeros(n, np.int64)
+    is_call = np.zeros(n, bool)
+    hedged = np.zeros(n, bool)
+    for i, p in enumerate(book.positions):
+        spot = book.assets[p.asset].spot_usd
+        if isinstance(p, Perp):
+            size = p.size if p.size is not None else (1 if p.side == "long" else -1) * (p.notional_usd or 0) / spot
+            f["side"][i] = np.sign(size)
+            f["units"][i] = abs(size)
+            f["inv_leverage"][i] = 1.0 / p.leverage
+            f["maintenance"][i] = p.maintenance_margin
+            f["penalty"][i] = p.liquidation_penalty
+        elif isinstance(p, Option):
+            kind[i] = KIND_OPTION
+            f["side"][i] = np.sign(p.quantity)
+            f["units"][i] = abs(p.quantity)
+            f["strike"][i] = p.strike_usd
+            f["expiry_s"][i] = p.expiry_s
+            f["implied_vol"][i] = p.implied_vol
+            is_call[i] = p.kind == "call"
+            hedged[i] = p.delta_hedged
+        elif isinstance(p, Loan):
+            kind[i] = KIND_LOAN
+            f["side"][i] = 1.0
+            f["units"][i] = p.collateral_amount
+            f["debt"][i] = p.debt_usd
+            f["threshold"][i] = p.liquidation_threshold
+            f["bonus"][i] = p.liquidation_bonus
+            f["close_factor"][i] = p.close_factor
+    mk: dict[str, list[float]] = {k: [] for k in ("chain", "asset", "side", "units", "inv_leverage", "maintenance")}
+    for m in book.markets:
+        if m.chain not in ci:
+            continue
+        spot = book.assets[m.asset].spot_usd
+        w = m.weights or [1.0 / len(m.leverage)] * len(m.leverage)
+        for side, share in ((1.0, m.long_share), (-1.0, 1.0 - m.long_share)):
+            for lev, wt in zip(m.leverage, w, strict=True):
+                if share * wt <= 0:
+                    continue
+                mk["chain"].append(ci[m.chain])
+                mk["asset"].append(assets.index(m.asset))
+                mk["side"].append(side)
+                mk["units"].append(m.open_interest_usd * share * wt / spot)
+                mk["inv_leverage"].append(1.0 / lev)
+                mk["maintenance"].append(m.maintenance_margin)
+    return PositionArrays(
+        ids=tuple(p.id for p in book.positions), kind=kind,
+        chain=np.array([ci[p.chain] for p in book.positions], np.int64),
+        asset=np.array([assets.index(p.asset) for p in book.positions], np.int64),
+        is_call=is_call, hedged=hedged, **f,
+        mkt_chain=np.array(mk["chain"], np.int64), mkt_asset=np.array(mk["asset"], np.int64),
+        mkt_side=np.array(mk["side"]), mkt_units=np.array(mk["units"]),
+        mkt_inv_leverage=np.array(mk["inv_leverage"]), mkt_maintenance=np.array(mk["maintenance"]),
+    )

@@ -1,0 +1,132 @@
+"""Load a book from YAML or JSON; every error names the file, position id, field and value."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydantic
+import yaml
+
+from seqrisk.exceptions import DataError, UnknownChainError, ValidationError
+from seqrisk.portfolio.models import Book
+
+__all__ = ["book_from_dict", "load_book"]
+
+
+def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
+    cur = data
+    for part in loc:
+        in_map = isinstance(cur, Mapping) and part in cur
+        in_list = isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)
+        if in_map or in_list:
+            cur = cur[part]
+        else:
+            return None
+    return cur
+
+
+def _translate(exc: pydantic.ValidationError, data: Any, file: str | None) -> ValidationError:
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    position = None
+    rest = loc
+    if len(loc) >= 2 and loc[0] in ("positions", "markets") and isinstance(loc[1], int):
+        item = _lookup(data, loc[:2])
+        position = item.get("id", f"{loc[0]}[{loc[1]}]") if isinstance(item, Mapping) else f"{loc[0]}[{loc[1]}]"
+        rest = loc[2:]
+        if rest and rest[0] in ("perp", "option", "loan"):
+            rest = rest[1:]
+        value = _lookup(item, rest) if rest else None
+    else:
+        value = _lookup(data, loc)
+    field = ".".join(str(p) for p in rest) or None
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if field == "expiry_s":
+        field = "expiry"
+    if field is None and position is not None:
+        for key in ("maintenance_margin", "size", "leverage", "weights"):
+            if key.replace("_", " ") in msg:
+                field, value = key, _lookup(data, (*loc[:2], key))
+                break
+    return ValidationError(msg, file=file, position=position, field=field, value=value)
+
+
+def book_from_dict(data: Any, *, file: str | None = None, chains: Iterable[str] | None = None) -> Book:
+    """Validate a parsed document into a :class:`Book`.
+
+    ``chains`` is the set of known chain ids (default: the bundled catalog's).
+    """
+    if not isinstance(data, Mapping):
+        raise DataError("a book is a mapping with assets and positions", file=file)
+    try:
+        book = Book.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise _translate(exc, data, file) from None
+    if chains is None:
+        from seqrisk.catalog import load_catalog
+
+        chains = load_catalog().chain_ids()
+    known = set(chains)
+    for p in book.positions:
+        if p.chain not in known:
+            import difflib
+
+            raise UnknownChainError(p.chain, difflib.get_close_matches(p.chain, sorted(known), n=3),
+                                    file=file, position=p.id, field="chain")
+        asset = p.asset
+        if asset not in book.assets:
+            raise ValidationError("unknown asset (declare it under assets)", file=file, position=p.id,
+                                  field="collateral_asset" if p.type == "loan" else "asset", value=asset)
+        if p.type == "loan":
+            spot = book.assets[asset].spot_usd
+            hf = p.collateral_amount * spot * p.liquidation_threshold / p.debt_usd
+            if hf < 1.0:
+                raise ValidationError(f"loan is already liquidatable at spot (health factor {hf:.3f} < 1)",
+                                      file=file, position=p.id, field="debt_usd", value=p.debt_usd)
+    for m in book.markets:
+        if m.chain not in known:
+            raise UnknownChainError(m.chain, file=file, field="markets.chain")
+        if m.asset not in book.assets:
+            raise ValidationError("unknown asset in market model", file=file, field="markets.asset", value=m.asset)
+    regimes = {frozenset(a.vol) for a in book.assets.values() if isinstance(a.vol, dict)}
+    if len(regimes) > 1:
+        raise ValidationError("assets with per-regime volatility must name the same regimes", file=file,
+                              field="assets.vol")
+    corr = correlation_matrix(book)
+    if np.linalg.eigvalsh(corr).min() <= 1e-10:
+        raise ValidationError("correlation matrix is not positive definite", file=file, field="correlations")
+    return book
+
+
+def correlation_matrix(book: Book) -> np.ndarray:
+    """The assets' correlation matrix in ``book.assets`` order (identity where not given)."""
+    names = book.asset_names
+    c = np.eye(len(names))
+    for a, b, rho in book.correlations:
+        i, j = names.index(a), names.index(b)
+        c[i, j] = c[j, i] = rho
+    return c
+
+
+def load_book(path: Path | str, *, chains: Iterable[str] | None = None) -> Book:
+    """Read a book from a ``.yaml``/``.yml`` or ``.json`` file.
+
+    Raises :class:`~seqrisk.exceptions.DataError` (or a subclass) naming the
+    file, the position id, the field and the value of the first problem.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read book: {exc}", file=str(p)) from None
+    try:
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise DataError(f"cannot parse book: {str(exc).splitlines()[0]}", file=str(p)) from None
+    return book_from_dict(data, file=str(p), chains=chains)
