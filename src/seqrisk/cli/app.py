@@ -82,6 +82,7 @@ def _root(
 COMMAND_MODULES = (
     "seqrisk.cli.catalog_cmds",
     "seqrisk.cli.store_cmds",
+    "seqrisk.cli.simulate_cmds",
 )
 for _m in COMMAND_MODULES:
     importlib.import_module(_m)
