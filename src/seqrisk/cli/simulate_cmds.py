@@ -54,12 +54,16 @@ def simulate_cmd(
     if model is not None:
         om = OutageModel.load(model)
     else:
+        import importlib
+
         try:
-            from seqrisk.stats import fit_outage_model  # type: ignore[attr-defined]
+            fit = getattr(importlib.import_module("seqrisk.stats"), "fit_outage_model", None)
         except ImportError:
+            fit = None
+        if fit is None:
             raise UsageError("no outage model: pass --model FILE (seqrisk.stats.fit_outage_model is "
-                             "not available)") from None
-        om = fit_outage_model(cat)
+                             "not available)")
+        om = fit(cat)
     for s in sc.stress_outages:
         if s.chain not in book.chains:
             raise UsageError("stress outage on a chain without positions", chain=s.chain)
@@ -98,7 +102,7 @@ def _render(res: Any, name: str, sc: Any) -> None:
     pl = res.value("p_liquidation")
     ln = res.value("expected_liquidated_notional")
     bd = res.value("expected_bad_debt", perspective="venue")
-    c.print(f"P(any liquidation) {_fmt(*pl, money=False)}; expected liquidated notional {_fmt(*ln)}; "
+    c.print(f"P(any liquidation) {_fmt(pl[0], pl[1], money=False)}; expected liquidated notional {_fmt(*ln)}; "
             f"expected bad debt {_fmt(*bd)}")
     ch = table("By chain (attributable, USD)", "chain", "holder EL", "venue EL")
     for r in res.chains.itertuples():
