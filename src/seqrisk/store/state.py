@@ -64,6 +64,28 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE user_incidents (id TEXT PRIMARY KEY, record TEXT NOT NULL, added_utc REAL NOT NULL);
     """,
+    # 1 -> 2 (ingestion, issue 7): L1 batch postings of a chain, and head / safe / finalized observations.
+    """
+    CREATE TABLE batch_postings (
+        chain TEXT NOT NULL,
+        l1_block INTEGER NOT NULL,
+        l1_time_utc REAL NOT NULL,
+        tx_hash TEXT NOT NULL,
+        PRIMARY KEY (chain, tx_hash)
+    );
+    CREATE INDEX batch_postings_time ON batch_postings (chain, l1_time_utc);
+    CREATE TABLE head_observations (
+        chain TEXT NOT NULL,
+        observed_utc REAL NOT NULL,
+        head_number INTEGER NOT NULL,
+        head_time_utc REAL NOT NULL,
+        safe_number INTEGER,
+        safe_time_utc REAL,
+        finalized_number INTEGER,
+        finalized_time_utc REAL,
+        PRIMARY KEY (chain, observed_utc)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
