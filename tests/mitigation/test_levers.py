@@ -33,6 +33,7 @@ from .conftest import ToyScenario
 def test_spec_round_trip_and_errors() -> None:
     s = parse_strategy("grace=90m,q=0.5,repay-blocked+buffer=0.25,rate=0.08")
     assert s.levers == (GracePeriod(5400.0, 0.5, True), MarginBuffer(0.25, 0.08))
+    assert parse_lever(MarginBuffer(0.1).label) == MarginBuffer(0.1)
     assert parse_lever("forced-inclusion,l1=10m,gas=5") == ForcedInclusion(600.0, 5.0)
     assert parse_lever("move=arbitrum:base:0.5,bps=3") == Move("arbitrum", "base", 0.5, 3.0)
     assert parse_lever(GracePeriod(3600.0, 0.5).label) == GracePeriod(3600.0, 0.5)
@@ -60,12 +61,13 @@ def test_sweep_factory_keeps_other_levers() -> None:
 def test_grace_and_buffer_set_the_scenario_and_costs(book: Book, model: OutageModel) -> None:
     setup = Setup(book=book, scenario=ToyScenario(horizon_s=YEAR_S / 2), model=model)
     out = Strategy.of(GracePeriod(3600.0, 0.7, repay_blocked=True), MarginBuffer(0.5, 0.1)).apply(setup)
+    assert MarginBuffer(0.5).apply(setup).costs_usd["capital"] == pytest.approx(0.5 * 1.4e6 * 0.1 / 2)
     assert out.scenario.grace_period_s == 3600.0
     assert out.scenario.top_up_share == 0.0  # repay blocked: nobody can top up
     assert out.scenario.margin_buffer == 0.5
     margin = 1e6 / 10 + 200 * 2000 / 5 + 100 * 2000
     assert initial_margin_usd(book) == pytest.approx(margin)
-    assert out.costs_usd["capital"] == pytest.approx(0.5 * margin * 0.1 / 2)
+    assert out.costs_usd["capital"] == pytest.approx(0.5 * (1e6 + 200 * 2000) * 0.1 / 2)
 
 
 def test_forced_inclusion_cost_counts_outages_longer_than_the_delay(book: Book, model: OutageModel) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from seqrisk._typing import BoolArray, FloatArray
+from seqrisk._typing import FloatArray
 from seqrisk.exceptions import DataError, UsageError
 from seqrisk.outage import OutageModel
 
@@ -34,23 +34,29 @@ __all__ = [
 class Outcome:
     """Per-path results of one engine run (USD over the horizon), axis 0 = paths.
 
-    ``holder_usd`` and ``venue_usd`` are the sequencer-attributable losses;
-    ``liquidated`` says whether any position was liquidated on the path;
-    ``weights`` are path weights when the engine uses importance sampling
-    (None = equal weights); ``extra`` holds engine arrays covers may need
-    (e.g. ``outage_s`` per chain).
+    ``holder_usd`` and ``venue_usd`` are the sequencer-attributable losses.
+    With conditional sampling (``p_event`` given) path ``j`` stands for mass
+    ``1/N``: its losses with probability ``p_event[j]``, zero otherwise.
+    ``liquidated`` (per path, 0..1: share of the book's liquidations that
+    happen, as the engine scales them by the top-up share) gives paired
+    liquidation figures; without it ``p_liquidation`` is the engine's
+    ``(value, std_error)``. ``extra`` holds engine arrays covers or scores use
+    (``chain_holder``/``chain_venue``: (paths, chains) losses; ``chains``).
     """
 
     holder_usd: FloatArray
     venue_usd: FloatArray
-    liquidated: BoolArray
-    weights: FloatArray | None = None
+    p_event: FloatArray | None = None
+    liquidated: FloatArray | None = None
+    p_liquidation: tuple[float, float] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = np.shape(self.holder_usd)[0]
-        if np.shape(self.venue_usd)[0] != n or np.shape(self.liquidated)[0] != n:
-            raise DataError("outcome arrays must share the path axis", field="outcome")
+        for name in ("venue_usd", "p_event", "liquidated"):
+            a = getattr(self, name)
+            if a is not None and np.shape(a)[0] != n:
+                raise DataError("outcome arrays must share the path axis", field=name)
 
     @property
     def n_paths(self) -> int:

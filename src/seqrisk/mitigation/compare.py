@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from seqrisk.exceptions import UsageError
-from seqrisk.mitigation.base import Mitigation, Outcome, Setup, Strategy, as_strategies
+from seqrisk.mitigation.base import Mitigation, Outcome, Setup, Strategy, as_strategies, replace_fields
 from seqrisk.mitigation.measures import Estimate, PairedDiff, measure, paired_diff
 from seqrisk.outage import OutageModel
 
@@ -43,10 +43,25 @@ Simulate = Callable[[Any, OutageModel, Any], Any]
 
 
 def to_outcome(result: Any) -> Outcome:
-    """Per-path arrays of an engine :class:`SimulationResult` (or an :class:`Outcome`, returned as is)."""
+    """Per-path arrays of an engine :class:`~seqrisk.engine.SimulationResult` (an :class:`Outcome` is returned as is).
+
+    Uses the attributable holder and venue losses, ``p_event`` and the
+    per-chain columns of ``result.path_losses()``; P(liquidation) is the
+    engine's figure unless the per-path table has a ``liquidated`` column.
+    """
     if isinstance(result, Outcome):
         return result
-    raise UsageError(f"cannot read per-path losses from a {type(result).__name__}", field="result")
+    if not hasattr(result, "path_losses"):
+        raise UsageError(f"cannot read per-path losses from a {type(result).__name__}", field="result")
+    df = result.path_losses()
+    chains = tuple(c[len("holder:"):] for c in df.columns if c.startswith("holder:"))
+    extra = {"chains": chains,
+             "chain_holder": df[[f"holder:{c}" for c in chains]].to_numpy(float),
+             "chain_venue": df[[f"venue:{c}" for c in chains]].to_numpy(float)}
+    liq = df["liquidated"].to_numpy(float) if "liquidated" in df.columns else None
+    return Outcome(holder_usd=df["holder_attributable"].to_numpy(float),
+                   venue_usd=df["venue_attributable"].to_numpy(float), p_event=df["p_event"].to_numpy(float),
+                   liquidated=liq, p_liquidation=result.value("p_liquidation", perspective="holder"), extra=extra)
 
 
 def _engine_simulate() -> Simulate:
@@ -102,13 +117,21 @@ class StrategyResult:
         return -d.value / self.cost_usd
 
 
+def _p_liq(out: Outcome) -> Estimate:
+    if out.liquidated is not None:
+        return measure(np.asarray(out.liquidated, float), "p", out.p_event)[0]
+    if out.p_liquidation is not None:
+        return Estimate(*out.p_liquidation)
+    return Estimate(math.nan, math.nan)
+
+
 def _measures(out: Outcome) -> dict[str, Estimate]:
     res: dict[str, Estimate] = {}
     for p in PERSPECTIVES:
         x = _series(out, p)
         for m in MEASURES:
-            res[f"{p}.{m}"] = measure(x, m, out.weights)[0]
-    res["p_liquidation"] = measure(np.asarray(out.liquidated, float), "p", out.weights)[0]
+            res[f"{p}.{m}"] = measure(x, m, out.p_event)[0]
+    res["p_liquidation"] = _p_liq(out)
     return res
 
 
@@ -119,9 +142,13 @@ def _diffs(base: Outcome, out: Outcome) -> dict[str, PairedDiff]:
     for p in PERSPECTIVES:
         xb, xo = _series(base, p), _series(out, p)
         for m in MEASURES:
-            res[f"{p}.{m}"] = paired_diff(m, xb, xo, base.weights, out.weights)
-    res["p_liquidation"] = paired_diff("p", np.asarray(base.liquidated, float), np.asarray(out.liquidated, float),
-                                       base.weights, out.weights)
+            res[f"{p}.{m}"] = paired_diff(m, xb, xo, base.p_event, out.p_event)
+    if base.liquidated is not None and out.liquidated is not None:
+        res["p_liquidation"] = paired_diff("p", np.asarray(base.liquidated, float),
+                                           np.asarray(out.liquidated, float), base.p_event, out.p_event)
+    else:  # the engine gives no per-path liquidation flags: only the unpaired error is known
+        a, b = _p_liq(base), _p_liq(out)
+        res["p_liquidation"] = PairedDiff(b.value - a.value, math.nan, math.hypot(a.se, b.se))
     return res
 
 
@@ -168,10 +195,11 @@ def compare(book: Any, model: OutageModel, scenario: Any,
     """
     strats = [baseline or Strategy("baseline"), *as_strategies(strategies)]
     start = Setup(book=book, scenario=scenario, model=model)
+    setups = [s.apply(start) for s in strats]
+    setups = _common_chains(setups)
     results: list[StrategyResult] = []
     outcomes: list[Outcome] = []
-    for s in strats:
-        setup = s.apply(start)
+    for s, setup in zip(strats, setups, strict=True):
         out, costs = run_setup(setup, simulate)
         outcomes.append(out)
         results.append(StrategyResult(
@@ -179,6 +207,22 @@ def compare(book: Any, model: OutageModel, scenario: Any,
             cost_usd=float(sum(costs.values())), costs_usd=costs, measures=_measures(out),
             diffs=_diffs(outcomes[0], out) if len(outcomes) > 1 else {}))
     return Comparison(tuple(results), tuple(outcomes))
+
+
+def _common_chains(setups: list[Setup]) -> list[Setup]:
+    """Simulate the same chains in every run (the union of the books' chains) so outage paths are shared.
+
+    Only when the scenario leaves ``chains`` to the book (engine scenarios); the
+    engine draws outages per simulated chain, so a strategy that moves positions
+    to a new chain would otherwise change every random stream.
+    """
+    sc = setups[0].scenario
+    if getattr(type(sc), "model_fields", None) is None or "chains" not in type(sc).model_fields:
+        return setups
+    if any(getattr(s.scenario, "chains", None) is not None for s in setups):
+        return setups
+    union = list(dict.fromkeys(c for s in setups for c in s.book.chains))
+    return [replace(s, scenario=replace_fields(s.scenario, "scenario", chains=union)) for s in setups]
 
 
 @dataclass(frozen=True)
@@ -201,12 +245,12 @@ class SweepResult:
     comparison: Comparison
 
 
-def _objective(out: Outcome, key: str, cost: float) -> np.ndarray:
+def _objective(out: Outcome, key: str) -> np.ndarray:
     persp, _, m = key.partition(".")
-    if m != "el":
+    if m != "el" or persp not in PERSPECTIVES:
         raise UsageError("a sweep objective is an expected loss: holder.el, venue.el or total.el", field="objective",
                          value=key)
-    return _series(out, persp) + cost
+    return _series(out, persp)
 
 
 def sweep(book: Any, model: OutageModel, scenario: Any, param: str, values: Sequence[float],
@@ -221,11 +265,14 @@ def sweep(book: Any, model: OutageModel, scenario: Any, param: str, values: Sequ
         strats.append(s if isinstance(s, Strategy) else Strategy(f"{param}={v:g}", (s,)))
     cmp = compare(book, model, scenario, strats, simulate=simulate)
     rows, outs = cmp.results[1:], cmp.outcomes[1:]
-    ys = [_objective(o, objective, r.cost_usd if with_cost else 0.0) for r, o in zip(rows, outs, strict=True)]
-    w = outs[0].weights
-    curve = tuple(measure(y, "el", w)[0] for y in ys)
+    ys = [_objective(o, objective) for o in outs]
+    ps = [o.p_event for o in outs]
+    cost = [r.cost_usd if with_cost else 0.0 for r in rows]  # known exactly: added to the mean, no error
+    curve = tuple(Estimate(e.value + c, e.se) for e, c in
+                  ((measure(y, "el", p)[0], c) for y, p, c in zip(ys, ps, cost, strict=True)))
     ib = int(np.argmin([c.value for c in curve]))
-    vs = tuple(paired_diff("el", ys[ib], y, w, w) for y in ys)
+    vs = tuple(PairedDiff(d.value + c - cost[ib], d.se, d.se_unpaired) for d, c in
+               ((paired_diff("el", ys[ib], y, ps[ib], p), c) for y, p, c in zip(ys, ps, cost, strict=True)))
     near = tuple(float(v) for v, d in zip(values, vs, strict=True) if d.value <= 2 * d.se)
     return SweepResult(param=param, values=tuple(float(v) for v in values), objective=objective, with_cost=with_cost,
                        curve=curve, best_value=float(values[ib]), vs_best=vs, near_best=near, comparison=cmp)

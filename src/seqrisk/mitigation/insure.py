@@ -64,8 +64,8 @@ class Insure:
 
             def pay(out: Outcome) -> tuple[Outcome, Mapping[str, float]]:
                 payout = ind.payout(np.asarray(out.holder_usd, float))
-                mean = measure(payout, "el", out.weights)[0].value
-                es = measure(payout, f"es{pricing.es_level * 100:g}", out.weights)[0].value
+                mean = measure(payout, "el", out.p_event)[0].value
+                es = measure(payout, f"es{pricing.es_level * 100:g}", out.p_event)[0].value
                 prem = mean * (1 + pricing.loading) + pricing.cost_of_capital_per_year * period / YEAR_S * es
                 return replace(out, holder_usd=np.asarray(out.holder_usd, float) - payout), {"premium": prem}
 

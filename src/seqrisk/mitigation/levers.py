@@ -25,6 +25,7 @@ __all__ = [
     "SharedSequencer",
     "horizon_s",
     "initial_margin_usd",
+    "perp_notional_usd",
     "scale_duration",
 ]
 
@@ -136,28 +137,38 @@ class ForcedInclusion:
         return out
 
 
+def perp_notional_usd(book: Any) -> float:
+    """Notional (USD at spot) of the book's perps: what a margin buffer is a share of."""
+    return float(sum(_notional_usd(book, p) for p in book.positions if p.type == "perp"))
+
+
 @dataclass(frozen=True)
 class MarginBuffer:
-    """Extra collateral: a share ``k`` of the book's posted collateral (k = 1 doubles it).
+    """Extra collateral on every perp: a share ``k`` of its notional (the engine's ``margin_buffer``).
 
-    Cost: the extra collateral times ``capital_rate_per_year`` over the horizon.
+    k = 0.1 on a 10x perp doubles its collateral; k = 1 makes a long
+    unliquidatable. Cost: the extra collateral times ``capital_rate_per_year``
+    (default: the scenario's ``cost_of_capital``) over the horizon.
     """
 
     k: float
-    capital_rate_per_year: float = 0.10
+    capital_rate_per_year: float | None = None
 
     def __post_init__(self) -> None:
-        if self.k < 0 or self.capital_rate_per_year < 0:
+        if self.k < 0 or (self.capital_rate_per_year is not None and self.capital_rate_per_year < 0):
             raise UsageError("margin buffer needs k >= 0 and a capital rate >= 0", field="buffer", value=self.k)
 
     @property
     def label(self) -> str:
-        return f"buffer={_fmt(self.k)}"
+        rate = "" if self.capital_rate_per_year is None else f",rate={_fmt(self.capital_rate_per_year)}"
+        return f"buffer={_fmt(self.k)}{rate}"
 
     def apply(self, setup: Setup) -> Setup:
         sc = replace_fields(setup.scenario, "scenario", margin_buffer=float(self.k))
-        extra = self.k * initial_margin_usd(setup.book)
-        cost = extra * self.capital_rate_per_year * horizon_s(setup.scenario) / YEAR_S
+        rate = self.capital_rate_per_year
+        if rate is None:
+            rate = float(getattr(setup.scenario, "cost_of_capital", 0.10))
+        cost = self.k * perp_notional_usd(setup.book) * rate * horizon_s(setup.scenario) / YEAR_S
         return replace(setup, scenario=sc).with_cost("capital", cost)
 
 

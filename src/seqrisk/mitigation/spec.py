@@ -5,7 +5,8 @@ A *strategy* is levers joined by ``+``; a lever is ``kind[=value]`` followed by
 
     grace=1h,q=0.5                 oracle grace period 1 h, half the holders top up
     grace=2h,q=1,repay-blocked     ... and the repay path checks the oracle (nobody can top up)
-    buffer=0.5[,rate=0.08]         50 % extra collateral, capital at 8 %/year (default 10 %)
+    buffer=0.1[,rate=0.08]         extra collateral 10 % of notional, capital at 8 %/year
+                                   (default: the scenario's cost_of_capital)
     forced-inclusion[,l1=15m][,gas=20]   act through L1 after the chain's delay (+ L1 time, $ per tx)
     move=arbitrum:base[:0.5][,bps=5]     move (a share of) the arbitrum positions to base
     shared=base/optimism[,rate=0.5][,dur=0.5][,shock=0.5][,shock-median=1h][,fee=10k]
@@ -78,8 +79,9 @@ def _build(kind: str, val: str | None, opts: dict[str, str], text: str) -> Mitig
         lever = GracePeriod(parse_duration(val or opts.pop("grace", "1h"), field="grace"),
                             _num(opts.pop("q", "1"), "q", 0, 1), opts.pop("repay-blocked", "false") == "true")
     elif kind == "buffer":
-        lever = MarginBuffer(_num(val or opts.pop("buffer", "0.5"), "buffer", 0), _num(opts.pop("rate", "0.1"),
-                                                                                       "rate", 0))
+        rate = opts.pop("rate", None)
+        lever = MarginBuffer(_num(val or opts.pop("buffer", "0.5"), "buffer", 0),
+                             None if rate is None else _num(rate, "rate", 0))
     elif kind in ("forced-inclusion", "fi"):
         lever = ForcedInclusion(parse_duration(val or opts.pop("l1", "15m"), field="l1"),
                                 parse_usd(opts.pop("gas", "0"), field="gas"))
