@@ -83,6 +83,8 @@ COMMAND_MODULES = (
     "seqrisk.cli.catalog_cmds",
     "seqrisk.cli.store_cmds",
     "seqrisk.cli.simulate_cmds",
+    "seqrisk.cli.report_cmds",
+    "seqrisk.cli.fit_cmds",
 )
 for _m in COMMAND_MODULES:
     importlib.import_module(_m)

@@ -291,6 +291,16 @@ class DurationFitter:
         fam: Literal["weibull", "loglogistic"] = "weibull" if self.family == "weibull" else "loglogistic"
         return DurationLaw(fam, {"scale_s": float(np.exp(mu)), "shape": 1.0 / self.sigma_})
 
+    def sf(self, t_s: Any, chain: str | None = None) -> FloatArray:
+        """Survival P(D > t) at ``t_s`` seconds: of ``chain``, or marginal over the chain effect for None."""
+        self._check()
+        lt = np.log(np.maximum(np.asarray(t_s, dtype=float), 1e-300))
+        if chain is not None or self.tau_ <= 0:
+            return np.asarray(np.exp(_logsf(self.family, (lt - self.location(chain)) / self.sigma_)))
+        loc = self.mu_ + np.sqrt(2.0) * self.tau_ * _GH_X
+        z = (lt[..., None] - loc) / self.sigma_
+        return np.asarray(np.exp(_logsf(self.family, z)) @ np.exp(_LOG_GH_W))
+
     def quantile(self, p: float, chain: str | None = None) -> tuple[float, float, float]:
         """Duration quantile ``p`` (s) with its delta-method interval on the log scale."""
         mu = self.location(chain)

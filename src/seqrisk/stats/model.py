@@ -46,6 +46,7 @@ class OutageStatistics:
     chains: list[str]
     rates: dict[str, GammaPoissonPooling]
     durations: dict[str, DurationFitter]
+    duration_fits: dict[str, dict[str, DurationFitter]]
     duration_comparison: dict[str, pd.DataFrame]
     duration_source: dict[str, str]
     shocks: list[GroupShock]
@@ -88,7 +89,7 @@ MIN_CHAIN_EFFECT_DURATIONS = 5
 
 
 def _fit_durations(low: np.ndarray, high: np.ndarray, chains: list[str],
-                   min_n: int = 2) -> tuple[DurationFitter, pd.DataFrame]:
+                   min_n: int = 2) -> tuple[dict[str, DurationFitter], pd.DataFrame]:
     info = [c for c, lo, hi in zip(chains, low, high, strict=True) if not (lo <= 0 and hi == np.inf)]
     if len(info) < min_n:
         raise DataError(f"{len(info)} informative duration(s), fewer than {min_n}")
@@ -96,7 +97,7 @@ def _fit_durations(low: np.ndarray, high: np.ndarray, chains: list[str],
     fits, table = compare_families(low, high, chains=chains, chain_effect=effect)
     if not fits:
         raise DataError("; ".join(sorted(set(table["error"]))))
-    return fits[str(table.index[0])], table
+    return fits, table
 
 
 def _live_counts(es: EventSet, times: np.ndarray) -> np.ndarray:
@@ -195,23 +196,24 @@ def fit_outage_statistics(
     low_all = np.array([e.low_s for e in all_ev])
     high_all = np.array([e.high_s for e in all_ev])
     ch_all = [e.chain for e in all_ev]
-    durations: dict[str, DurationFitter] = {}
+    family_fits: dict[str, dict[str, DurationFitter]] = {}
     comparison: dict[str, pd.DataFrame] = {}
     source: dict[str, str] = {}
-    pooled_all: tuple[DurationFitter, pd.DataFrame] | None = None
+    pooled_all: tuple[dict[str, DurationFitter], pd.DataFrame] | None = None
     for t in types:
         sel = [i for i, e in enumerate(all_ev) if e.type == t]
         try:
-            durations[t], comparison[t] = _fit_durations(low_all[sel], high_all[sel], [ch_all[i] for i in sel],
-                                                         MIN_OWN_DURATIONS)
+            family_fits[t], comparison[t] = _fit_durations(low_all[sel], high_all[sel], [ch_all[i] for i in sel],
+                                                           MIN_OWN_DURATIONS)
             source[t] = "own"
         except DataError as exc:
             if pooled_all is None:
                 pooled_all = _fit_durations(low_all, high_all, ch_all)
-            durations[t], comparison[t] = pooled_all
+            family_fits[t], comparison[t] = pooled_all
             source[t] = "all-types"
             notes.append(f"{t}: durations cannot identify a law alone ({exc.message}); "
                          "using the fit pooled over all modelled types")
+    durations = {t: family_fits[t][str(comparison[t].index[0])] for t in types}
     # clustering: pooled failure events, a joint group event counted once
     first_of_joint = {min(s_idx) for s in shocks for s_idx in s.joint_indices}
     idx = [i for i in range(len(all_ev)) if i not in joint or i in first_of_joint]
@@ -263,7 +265,7 @@ def fit_outage_statistics(
         sigma_ref=coupling.sigma_ref_ if coupling else 0.6,
         hawkes=Hawkes(hawkes.branching_, hawkes.decay_per_day_) if use_hawkes and hawkes else None,
         meta=meta)
-    return OutageStatistics(es, chains, rates, durations, comparison, source, shocks, joint, hawkes,
+    return OutageStatistics(es, chains, rates, durations, family_fits, comparison, source, shocks, joint, hawkes,
                             hawkes_groups, coupling, model, notes)
 
 

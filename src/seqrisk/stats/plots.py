@@ -1,0 +1,94 @@
+"""Plotly figures of the outage statistics (pure: they build figures, the CLI writes them).
+
+* :func:`km_figure`: Kaplan-Meier survival of one event type's durations (all
+  chains) with its 95% band, against each fitted family's survival curve
+  (marginal over the chain effect).
+* :func:`forest_figure`: per chain, the raw rate with its Garwood interval and
+  the pooled (empirical-Bayes) rate with its posterior interval.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from seqrisk.exceptions import DataError
+from seqrisk.stats.model import OutageStatistics
+from seqrisk.stats.survival import kaplan_meier, km_points_from_bounds
+from seqrisk.units import HOUR_S
+
+__all__ = ["forest_figure", "forest_plot", "km_figure", "survival_plot"]
+
+_COLOURS = {"lognormal": "#1f77b4", "weibull": "#d62728", "loglogistic": "#2ca02c"}
+
+
+def km_figure(stats: OutageStatistics, type_: str = "downtime") -> go.Figure:
+    """Kaplan-Meier of ``type_`` durations (hours, log axis) against the fitted families."""
+    if type_ not in stats.durations:
+        raise DataError("no fitted durations for this type", field="type", value=type_)
+    ev = [e for e in stats.events.events if e.type == type_]
+    if stats.duration_source[type_] != "own":
+        ev = list(stats.events.events)
+    t, obs = km_points_from_bounds([e.low_s for e in ev], [e.high_s for e in ev])
+    fig = go.Figure()
+    x_max = 1.0
+    if t.size:
+        km = kaplan_meier(t, obs)
+        x = np.concatenate([[t.min() * 0.5], km["time_s"].to_numpy()]) / HOUR_S
+        s = np.concatenate([[1.0], km["survival"].to_numpy()])
+        lo = np.concatenate([[1.0], km["low"].to_numpy()])
+        hi = np.concatenate([[1.0], km["high"].to_numpy()])
+        fig.add_trace(go.Scatter(x=x, y=hi, mode="lines", line={"shape": "hv", "width": 0},
+                                 showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=x, y=lo, mode="lines", line={"shape": "hv", "width": 0}, fill="tonexty",
+                                 fillcolor="rgba(0,0,0,0.12)", name="95% band (Greenwood, log-log)"))
+        fig.add_trace(go.Scatter(x=x, y=s, mode="lines", line={"shape": "hv", "color": "black"},
+                                 name=f"Kaplan-Meier (n={t.size}, {int((~obs).sum())} censored)"))
+        x_max = float(t.max()) * 3 / HOUR_S
+    grid = np.geomspace(60.0 / HOUR_S, max(x_max, 2.0), 200)
+    for fam, fit in stats.duration_fits[type_].items():
+        chosen = " (chosen by AIC)" if fit is stats.durations[type_] else ""
+        fig.add_trace(go.Scatter(x=grid, y=fit.sf(grid * HOUR_S), mode="lines",
+                                 line={"color": _COLOURS.get(fam), "dash": "solid" if chosen else "dash"},
+                                 name=f"{fam}, AIC {fit.aic_:.1f}{chosen}"))
+    src = "" if stats.duration_source[type_] == "own" else " (all modelled types pooled)"
+    fig.update_layout(title=f"{type_} durations: Kaplan-Meier vs fitted laws{src}",
+                      xaxis={"title": "duration (hours)", "type": "log"},
+                      yaxis={"title": "P(duration > t)", "range": [0, 1.02]}, template="plotly_white")
+    return fig
+
+
+def forest_figure(stats: OutageStatistics, type_: str = "downtime") -> go.Figure:
+    """Raw (Garwood) vs pooled (posterior) rates per chain, events per year, 95% intervals."""
+    if type_ not in stats.rates:
+        raise DataError("no events of this type", field="type", value=type_)
+    p = stats.rates[type_]
+    order = np.argsort(p.rates_per_year_)
+    labels = [f"{stats.chains[i]} ({int(p.counts_[i])} in {p.exposures_years_[i]:.1f}y)" for i in order]
+    raw = np.nan_to_num(p.raw_rates_per_year_[order], nan=0.0)
+    fig = go.Figure()
+    y = np.arange(order.size)
+    fig.add_trace(go.Scatter(
+        x=raw, y=y + 0.18, mode="markers", marker={"symbol": "square-open", "color": "#7f7f7f"},
+        name="raw rate, Garwood 95%",
+        error_x={"type": "data", "symmetric": False,
+                 "array": np.where(np.isfinite(p.raw_intervals_[order, 1]), p.raw_intervals_[order, 1] - raw, 0),
+                 "arrayminus": raw - p.raw_intervals_[order, 0]}))
+    fig.add_trace(go.Scatter(
+        x=p.rates_per_year_[order], y=y - 0.18, mode="markers", marker={"color": "#1f77b4"},
+        name="pooled (empirical Bayes), 95% posterior",
+        error_x={"type": "data", "symmetric": False,
+                 "array": p.intervals_[order, 1] - p.rates_per_year_[order],
+                 "arrayminus": p.rates_per_year_[order] - p.intervals_[order, 0]}))
+    fig.add_vline(x=p.prior_mean_per_year_, line_dash="dot",
+                  annotation_text=f"prior mean {p.prior_mean_per_year_:.2f}/yr")
+    fig.update_layout(title=f"{type_}: raw vs pooled rates (events per year)",
+                      xaxis={"title": "events per year"},
+                      yaxis={"tickvals": y, "ticktext": labels, "automargin": True},
+                      height=max(400, 22 * order.size + 120), template="plotly_white")
+    return fig
+
+
+#: Aliases under the names the report builder uses.
+survival_plot = km_figure
+forest_plot = forest_figure
