@@ -1,0 +1,53 @@
+"""Chain scores: ranking by money, availability closed form, agreement with single-chain runs."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from seqrisk.catalog import load_catalog
+from seqrisk.engine import Scenario, simulate
+from seqrisk.outage import ChainOutageLaw, CommonShock, DurationLaw, OutageModel
+from seqrisk.scoring import availability, reference_book, score_chains
+from seqrisk.units import HOUR_S, YEAR_S
+
+LAW = DurationLaw("lognormal", {"median_s": 2 * 3600.0, "sigma": 1.0})
+
+
+def _model() -> OutageModel:
+    rates = {"arbitrum": 0.5, "base": 5.0, "optimism": 1.0}
+    chains = {c: ChainOutageLaw(c, {"downtime": r}, {"downtime": LAW}, rate_intervals={"downtime": (r / 2, 2 * r)})
+              for c, r in rates.items()}
+    return OutageModel(chains=chains, shocks=(CommonShock("op", ("base", "optimism"), 0.5, LAW),))
+
+
+def test_availability_is_rate_times_mean_duration() -> None:
+    m = _model()
+    dt, av = availability(m, "optimism")
+    mean = LAW.mean()
+    assert dt.value == pytest.approx((1.0 + 0.5) * mean / HOUR_S)
+    assert dt.low == pytest.approx((0.5 + 0.5) * mean / HOUR_S)
+    assert dt.high == pytest.approx((2.0 + 0.5) * mean / HOUR_S)
+    assert av.value == pytest.approx(1 - dt.value * HOUR_S / YEAR_S)
+    assert av.low < av.value < av.high
+
+
+def test_scores_rank_by_money_and_agree_with_single_chain_runs() -> None:
+    m, cat = _model(), load_catalog()
+    s = score_chains(m, cat, chains=["arbitrum", "base", "optimism"], paths=3000, seed=2, horizon_s=YEAR_S / 4)
+    assert [r.chain for r in s.rows][-1] == "base"  # ten times arbitrum's rate
+    by = {r.chain: r for r in s.rows}
+    assert by["base"].expected_loss.value > by["arbitrum"].expected_loss.value
+    for r in s.rows:
+        assert r.expected_loss.se > 0
+        assert r.es99.value >= r.expected_loss.value
+        assert {e.name for e in r.risk} >= {"sequencer_failure", "forced_inclusion", "data_availability", "proofs"}
+    # the joint run's column for optimism is the book on optimism alone, in distribution
+    alone = simulate(reference_book(["optimism"]), m, Scenario(paths=3000, seed=9, horizon_s=YEAR_S / 4))
+    el_h, se_h = alone.value("expected_loss")
+    el_v, se_v = alone.value("expected_loss", perspective="venue")
+    opt = by["optimism"].expected_loss
+    assert abs(opt.value - (el_h + el_v)) < 4 * math.hypot(opt.se, se_h + se_v)
+    df = s.summary()
+    assert list(df.chain) == [r.chain for r in s.rows]
