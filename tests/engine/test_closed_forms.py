@@ -1,0 +1,174 @@
+"""The engine against closed forms and numerical integration (MODEL.md sections 2-4)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, stats
+
+from seqrisk.engine import Scenario, StressOutage, liquidation_probability, simulate
+from seqrisk.engine.events import build_cells, sample_block_events
+from seqrisk.market import bs_delta, bs_price
+from seqrisk.units import DAY_S, YEAR_S
+
+from .conftest import lognormal_model, make_book
+
+SIG = 0.8
+D = DAY_S  # a one-day frozen interval makes liquidations common enough to test
+PLAIN = dict(forced_inclusion=False, turnover_per_day=0.0, cost_of_capital=0.0, keep_paths=False)
+
+
+def _stress(book, paths: int = 100_000, **kw) -> Scenario:  # type: ignore[no-untyped-def]
+    return Scenario(paths=paths, seed=11, horizon_s=D, stress_outages=[StressOutage(chain="arbitrum", duration_s=D)],
+                    **(PLAIN | kw))
+
+
+def _z(a: float, b: float, se: float) -> float:
+    return abs(a - b) / se if se > 0 else (0.0 if a == b else math.inf)
+
+
+@pytest.mark.parametrize("side", ["long", "short"])
+def test_single_perp_under_fixed_outage(side: str) -> None:
+    """P(liquidation) = P(P1 beyond the trigger); bad debt = |q| x a Black-Scholes put (call for shorts)."""
+    lev, m, pen, p0, units = 8.0, 0.05, 0.05, 2000.0, 100.0
+    book = make_book([{"id": "x", "type": "perp", "chain": "arbitrum", "asset": "ETH",
+                       "size": units if side == "long" else -units, "leverage": lev,
+                       "maintenance_margin": m, "liquidation_penalty": pen}], vol=SIG)
+    res = simulate(book, lognormal_model({}), _stress(book))
+    s = SIG * math.sqrt(D / YEAR_S)
+    if side == "long":
+        trig = p0 * (1 - 1 / lev) / (1 - m)
+        p_liq = stats.norm.cdf((math.log(trig / p0) + 0.5 * s * s) / s)
+        k = p0 * (1 - 1 / lev)                    # bankruptcy price
+        bad = units * float(bs_price(p0, k, s * s, 1.0, False))
+    else:
+        trig = p0 * (1 + 1 / lev) / (1 + m)
+        p_liq = 1 - stats.norm.cdf((math.log(trig / p0) + 0.5 * s * s) / s)
+        k = p0 * (1 + 1 / lev)
+        bad = units * float(bs_price(p0, k, s * s, 1.0, True))
+    dens = stats.lognorm(s=s, scale=p0 * math.exp(-0.5 * s * s)).pdf
+    sgn = 1.0 if side == "long" else -1.0
+
+    def holder(p1: float) -> float:
+        e1 = units * p0 / lev + sgn * units * (p1 - p0)
+        return (max(e1, 0.0) - max(e1 - pen * units * p1, 0.0)) * dens(p1)
+
+    lo, hi = (1e-6, trig) if side == "long" else (trig, p0 * 5)
+    el = integrate.quad(holder, lo, hi, limit=200)[0]
+    pl, pl_se = res.value("p_liquidation")
+    assert _z(pl, p_liq, pl_se) < 4
+    h, h_se = res.value("expected_loss")
+    assert _z(h, el, h_se) < 4
+    v, v_se = res.value("expected_loss", perspective="venue")
+    assert _z(v, bad, v_se) < 4
+    bd, _ = res.value("expected_bad_debt", perspective="venue")
+    assert bd == pytest.approx(v)
+    lp = liquidation_probability(book, [D])
+    assert float(lp.p_liquidation.iloc[0]) == pytest.approx(p_liq, rel=1e-10)
+
+
+def test_grace_period_and_top_up_scale_losses() -> None:
+    """With a grace period G the test happens at D + G; a top-up share q scales losses by 1 - q exactly."""
+    book = make_book([{"id": "x", "type": "perp", "chain": "arbitrum", "asset": "ETH", "size": 100.0,
+                       "leverage": 8.0}], vol=SIG, eta=0.0)
+    g = 6 * 3600.0
+    r0 = simulate(book, lognormal_model({}), _stress(book, paths=50_000, grace_period_s=g))
+    r1 = simulate(book, lognormal_model({}), _stress(book, paths=50_000, grace_period_s=g, top_up_share=0.3))
+    h0, _ = r0.value("expected_loss")
+    h1, _ = r1.value("expected_loss")
+    assert h1 == pytest.approx(0.7 * h0, rel=1e-12)
+    s = SIG * math.sqrt((D + g) / YEAR_S)
+    p_liq = stats.norm.cdf((math.log((1 - 1 / 8) / 0.95) + 0.5 * s * s) / s)
+    pl, se = r0.value("p_liquidation")
+    assert _z(pl, p_liq, se) < 4
+
+
+def test_delta_hedged_option_hedging_error() -> None:
+    """Attributable loss of a delta-hedged short call frozen for D: -q (V(S1, t1) - V(S0, t0) - Delta0 (S1 - S0))."""
+    q, k, texp, iv, p0 = -100.0, 2100.0, 14 * DAY_S, 0.8, 2000.0
+    dd = 6 * 3600.0
+    book = make_book([{"id": "c", "type": "option", "chain": "arbitrum", "asset": "ETH", "kind": "call",
+                       "quantity": q, "strike_usd": k, "expiry": texp, "implied_vol": iv}], vol=SIG)
+    sc = Scenario(paths=60_000, seed=5, horizon_s=dd, stress_outages=[StressOutage(chain="arbitrum", duration_s=dd)],
+                  **PLAIN)
+    res = simulate(book, lognormal_model({}), sc)
+    s = SIG * math.sqrt(dd / YEAR_S)
+    v0 = float(bs_price(p0, k, texp / YEAR_S, iv, True))
+    d0 = float(bs_delta(p0, k, texp / YEAR_S, iv, True))
+    law = stats.lognorm(s=s, scale=p0 * math.exp(-0.5 * s * s))
+
+    def loss(p1: float) -> float:
+        return -q * (float(bs_price(p1, k, (texp - dd) / YEAR_S, iv, True)) - v0 - d0 * (p1 - p0))
+
+    el = integrate.quad(lambda x: loss(x) * law.pdf(x), law.ppf(1e-12), law.ppf(1 - 1e-12), limit=200)[0]
+    h, h_se = res.value("expected_loss")
+    assert _z(h, el, h_se) < 4
+    # the loss is convex in S1 (short gamma): its 95% quantile comes from the two tails of S1
+    grid = np.linspace(law.ppf(1e-9), law.ppf(1 - 1e-9), 20001)
+    vals = np.array([loss(x) for x in grid])
+    cdf_w = law.pdf(grid) * np.gradient(grid)
+
+    def cdf(x: float) -> float:
+        return float(np.sum(cdf_w[vals <= x]))
+
+    var, var_se = res.value("var", level=0.95)
+    assert cdf(var - 4 * var_se - 1.0) < 0.95 < cdf(var + 4 * var_se + 1.0)
+    comp = res.components.set_index("component")
+    assert comp.loc["hedging", "holder_expected_loss_usd"] == pytest.approx(h)
+
+
+def test_expiry_inside_downtime_stale_settlement() -> None:
+    """A call expiring inside the outage settles at the stale price S(t0) under the 'stale' rule."""
+    dd = 6 * 3600.0
+    book = make_book([{"id": "c", "type": "option", "chain": "arbitrum", "asset": "ETH", "kind": "call",
+                       "quantity": 10.0, "strike_usd": 2000.0, "expiry": 3600.0, "implied_vol": 0.8,
+                       "delta_hedged": False}], vol=SIG)
+    sc = Scenario(paths=40_000, seed=2, horizon_s=dd, stress_outages=[StressOutage(chain="arbitrum", duration_s=dd)],
+                  settlement="stale", **PLAIN)
+    res = simulate(book, lognormal_model({}), sc)
+    # stale settlement pays max(S0 - K, 0) = 0 (S0 = K): the long holder loses E[(S(1h) - K)^+] = BS call
+    s2 = SIG ** 2 * 3600.0 / YEAR_S
+    ref = 10.0 * float(bs_price(2000.0, 2000.0, s2, 1.0, True))
+    h, se = res.value("expected_loss")
+    assert _z(h, ref, se) < 4
+    v, _ = res.value("expected_loss", perspective="venue")
+    assert v == 0.0
+
+
+def test_poisson_event_counts() -> None:
+    """Arrivals per path are Poisson(lambda T); conditioned paths carry p = 1 - exp(-lambda T)."""
+    model = lognormal_model({"arbitrum": 0.1}, median_s=1.0, sigma=0.1)
+    cells = build_cells(model, ["arbitrum"])
+    rng = np.random.default_rng(4)
+    n, t = 200_000, 10 * DAY_S
+    seg = np.zeros((n, 1))
+    mult = np.ones((n, 1))
+    ev = sample_block_events(rng, n, t, cells, seg, mult, conditional=False)
+    counts = np.bincount(ev.n_arrivals, minlength=8)[:8]
+    expected = n * stats.poisson.pmf(np.arange(8), 1.0)
+    chi2 = float(np.sum((counts[:6] - expected[:6]) ** 2 / expected[:6]))
+    assert chi2 < stats.chi2.ppf(0.999, 5)
+    assert np.all((ev.t0 >= 0) & (ev.t0 < t))
+    assert stats.kstest(ev.t0 / t, "uniform").pvalue > 1e-3
+    evc = sample_block_events(np.random.default_rng(5), n, t, cells, seg, mult, conditional=True)
+    assert evc.n_arrivals.min() == 1
+    assert evc.p_event == pytest.approx(np.full(n, 1 - math.exp(-1.0)))
+    trunc = stats.poisson.pmf(np.arange(1, 6), 1.0) / (1 - math.exp(-1.0))
+    got = np.bincount(evc.n_arrivals, minlength=6)[1:6] / n
+    assert np.all(np.abs(got - trunc) < 5 * np.sqrt(trunc / n))
+
+
+def test_common_shock_hits_all_members() -> None:
+    from seqrisk.outage import CommonShock, DurationLaw, OutageModel
+
+    law = DurationLaw("fixed", {"duration_s": 600.0})
+    model = OutageModel(chains={}, shocks=(CommonShock("op", ("base", "optimism"), 36.5, law),))
+    cells = build_cells(model, ["base", "optimism"])
+    ev = sample_block_events(np.random.default_rng(0), 5000, DAY_S, cells, np.zeros((5000, 1)), np.ones((5000, 1)),
+                             conditional=True)
+    # every shock event appears once per member chain at the same time
+    assert ev.path.size == 2 * ev.n_arrivals.sum()
+    by = {c: ev.t0[ev.chain == c] for c in (0, 1)}
+    np.testing.assert_array_equal(np.sort(by[0]), np.sort(by[1]))
