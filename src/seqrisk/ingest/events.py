@@ -1,0 +1,124 @@
+"""Detection over the store, and detected events for the outage statistics.
+
+:func:`run_detection` reads a chain's stored headers, L1 postings and head
+observations, runs :func:`seqrisk.detect.detect_all` and replaces the chain's
+detector events in the state store (reorg events from ingestion are kept).
+:func:`chain_history` / :func:`events_for_fit` hand detected events and their
+exposure windows to ``seqrisk.stats.fit_outage_model(catalog, events=...,
+exposures=...)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from seqrisk.catalog import Chain
+from seqrisk.detect import DetectConfig, Event, detect_all
+from seqrisk.store import DetectedEvent, Home
+
+__all__ = ["DETECTORS", "chain_history", "config_for_chain", "events_for_fit", "run_detection"]
+
+#: Detectors whose events :func:`run_detection` owns (replaced on every run).
+DETECTORS = ("gap", "backfill", "throughput", "batch-cadence", "safe-lag")
+
+
+def config_for_chain(chain: Chain | None, **overrides: Any) -> DetectConfig:
+    """Detector thresholds for a catalog chain: back-filled stalls where the catalog says the chain
+    back-fills, one system transaction per block on the OP Stack (its L1-attributes deposit)."""
+    base: dict[str, Any] = {}
+    if chain is not None:
+        base["backfilled"] = chain.empty_blocks_backfilled is True
+        base["system_txs_per_block"] = 1 if chain.stack == "op-stack" else 0
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return DetectConfig(**base)
+
+
+def _to_stored(e: Event) -> DetectedEvent:
+    return DetectedEvent(chain=e.chain, type=e.type, start_utc=e.start_utc, end_utc=e.end_utc,
+                         confidence=e.confidence, detector=e.detector, evidence=e.evidence, ongoing=e.ongoing)
+
+
+def run_detection(home: Home, chain: str, cfg: DetectConfig, *, since_utc: float | None = None,
+                  now_utc: float | None = None, write: bool = True) -> list[DetectedEvent]:
+    """Detect events on ``chain``'s stored data; write them (replacing earlier detector events).
+
+    The whole stored history feeds the baselines; only events starting at or
+    after ``since_utc`` are returned and replaced. ``now_utc`` (for ongoing
+    events) defaults to the newest head observation when it saw the stored head.
+    """
+    t = home.blocks().read(chain)
+    num = t.column("number").to_numpy()
+    ts = t.column("timestamp").to_numpy()
+    txc = t.column("tx_count").to_numpy()
+    with home.state() as st:
+        con = st._conn
+        post = np.array([r[0] for r in con.execute(
+            "SELECT l1_time_utc FROM batch_postings WHERE chain=? ORDER BY l1_time_utc", (chain,))], dtype=float)
+        rows = con.execute("SELECT observed_utc, head_number, head_time_utc, safe_time_utc FROM head_observations "
+                           "WHERE chain=? ORDER BY observed_utc", (chain,)).fetchall()
+    obs = None
+    if rows:
+        obs = {"observed_utc": np.array([r[0] for r in rows], float),
+               "head_time_utc": np.array([r[2] for r in rows], float),
+               "safe_time_utc": np.array([np.nan if r[3] is None else r[3] for r in rows], float)}
+        if now_utc is None and len(num) and rows[-1][1] == int(num[-1]):
+            now_utc = float(rows[-1][0])
+    events = detect_all(chain, num, ts, txc, cfg, now_utc=now_utc,
+                        posting_utc=post if len(post) else None, observations=obs)
+    if since_utc is not None:
+        events = [e for e in events if e.start_utc >= since_utc]
+    stored = [_to_stored(e) for e in events]
+    if write:
+        with home.state() as st:
+            with st.transaction() as c:
+                q = f"DELETE FROM events WHERE chain=? AND detector IN ({','.join('?' * len(DETECTORS))})"
+                args: list[Any] = [chain, *DETECTORS]
+                if since_utc is not None:
+                    q += " AND start_utc >= ?"
+                    args.append(since_utc)
+                c.execute(q, args)
+            st.add_events(stored)
+    return stored
+
+
+def chain_history(home: Home, chain: str, *, types: Iterable[str] | None = None,
+                  min_confidence: float = 0.0) -> tuple[list[DetectedEvent], tuple[datetime, datetime] | None]:
+    """A chain's detected events (from the state store) and its exposure window.
+
+    The exposure window runs from the first to the last stored block time (UTC);
+    None when no block is stored. Events outside the window are dropped.
+    """
+    blocks = home.blocks()
+    head = blocks.head(chain)
+    if head is None:
+        return [], None
+    first = min(p.first for p in blocks.partitions(chain) if p.last <= head or p.first <= head)
+    lo = blocks.read(chain, first, first + 10_000).column("timestamp")
+    hi = blocks.read(chain, head, head).column("timestamp")
+    window = (datetime.fromtimestamp(int(lo[0].as_py()), UTC), datetime.fromtimestamp(int(hi[0].as_py()), UTC))
+    with home.state() as st:
+        evs = st.events(chain=chain)
+    keep = set(types) if types is not None else None
+    a, b = window[0].timestamp(), window[1].timestamp()
+    out = [e for e in evs if (keep is None or e.type in keep) and e.confidence >= min_confidence
+           and a <= e.start_utc <= b]
+    return [dataclasses.replace(e) for e in out], window
+
+
+def events_for_fit(home: Home, chains: Iterable[str] | None = None, *, min_confidence: float = 0.5
+                   ) -> tuple[list[DetectedEvent], dict[str, tuple[datetime, datetime]]]:
+    """Detected events and exposure windows of every stored chain, as ``fit_outage_model`` takes them."""
+    names = list(chains) if chains is not None else home.blocks().chains()
+    events: list[DetectedEvent] = []
+    exposures: dict[str, tuple[datetime, datetime]] = {}
+    for c in names:
+        evs, window = chain_history(home, c, min_confidence=min_confidence)
+        if window is not None:
+            events += evs
+            exposures[c] = window
+    return events, exposures

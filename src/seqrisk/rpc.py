@@ -1,0 +1,410 @@
+"""Ethereum JSON-RPC client (edge layer): batched, bounded, retrying, failing over.
+
+:class:`RpcClient` talks to one chain through one or more endpoints. Every call
+is a JSON-RPC batch over httpx; batches run on a bounded thread pool. Transport
+failures, HTTP 429/5xx, malformed or truncated bodies and retryable JSON-RPC
+errors are retried with exponential backoff and full jitter (a ``Retry-After``
+header is honoured), then the next endpoint is tried. Whatever cannot be
+served raises a typed :class:`~seqrisk.exceptions.RpcError` naming the
+endpoint, the method and the block. A ``null`` block, a response for another
+block number, a malformed header or an endpoint on another chain id are errors,
+never data.
+
+>>> client = RpcClient(["http://127.0.0.1:8545"], chain_id=31337)   # doctest: +SKIP
+>>> client.headers(range(100, 200))                                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from seqrisk.exceptions import RpcError
+
+__all__ = [
+    "ChainIdMismatchError",
+    "Header",
+    "RpcClient",
+    "RpcMalformedError",
+    "RpcNullBlockError",
+    "RpcRemoteError",
+    "RpcTransportError",
+    "parse_header",
+]
+
+_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
+_QTY = re.compile(r"^0x[0-9a-fA-F]{1,64}$")
+#: JSON-RPC error codes worth retrying (rate limits, internal and server errors).
+_RETRYABLE_CODES = {-32000, -32002, -32005, -32603, 429}
+
+
+class RpcTransportError(RpcError):
+    """The endpoint could not be reached or answered with HTTP 429/5xx after all retries."""
+
+
+class RpcMalformedError(RpcError):
+    """A response was not valid JSON-RPC (truncated body, missing ids, wrong shapes or fields)."""
+
+
+class RpcNullBlockError(RpcError):
+    """The endpoint returned ``null`` for a block that should exist."""
+
+
+class RpcRemoteError(RpcError):
+    """The endpoint answered with a JSON-RPC error object; ``code`` holds its code."""
+
+    def __init__(self, message: str, code: int | None = None, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.code = code
+
+
+class ChainIdMismatchError(RpcError):
+    """An endpoint serves another chain than the one asked for."""
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """One block header as stored: hashes are 32 raw bytes, timestamp in UTC epoch seconds."""
+
+    number: int
+    timestamp: int
+    hash: bytes
+    parent_hash: bytes
+    tx_count: int
+    gas_used: int
+
+
+def _qty(v: Any, what: str) -> int:
+    if not isinstance(v, str) or not _QTY.match(v):
+        raise ValueError(f"{what} is not a hex quantity: {v!r:.80}")
+    return int(v, 16)
+
+
+def _hash(v: Any, what: str) -> bytes:
+    if not isinstance(v, str) or not _HASH.match(v):
+        raise ValueError(f"{what} is not a 32-byte hex hash: {v!r:.80}")
+    return bytes.fromhex(v[2:])
+
+
+def parse_header(obj: Any, number: int | None = None) -> Header:
+    """Validate one ``eth_getBlockByNumber(n, false)`` result and return its :class:`Header`.
+
+    Raises ``ValueError`` (the client turns it into :class:`RpcMalformedError`)
+    for anything that is not a complete header of block ``number``.
+    """
+    if not isinstance(obj, dict):
+        raise ValueError(f"block is not an object: {type(obj).__name__}")
+    txs = obj.get("transactions")
+    if not isinstance(txs, list):
+        raise ValueError("block has no transactions list")
+    h = Header(number=_qty(obj.get("number"), "number"), timestamp=_qty(obj.get("timestamp"), "timestamp"),
+               hash=_hash(obj.get("hash"), "hash"), parent_hash=_hash(obj.get("parentHash"), "parentHash"),
+               tx_count=len(txs), gas_used=_qty(obj.get("gasUsed"), "gasUsed"))
+    if number is not None and h.number != number:
+        raise ValueError(f"asked for block {number}, got block {h.number}")
+    return h
+
+
+class _Retryable(Exception):
+    """Internal: a failure that backoff, then failover, may cure."""
+
+    def __init__(self, err: RpcError, retry_after_s: float | None = None) -> None:
+        super().__init__(str(err))
+        self.err = err
+        self.retry_after_s = retry_after_s
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    v = resp.headers.get("retry-after")
+    if v is None:
+        return None
+    try:
+        return max(0.0, float(v))
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+class RpcClient:
+    """A JSON-RPC client for one chain over one or more endpoints (tried in order).
+
+    Parameters: ``chain_id`` expected from every endpoint (None: take the first
+    endpoint's and require the others to agree); ``batch_size`` calls per HTTP
+    request; ``concurrency`` requests in flight; ``timeout_s`` per request;
+    ``max_retries`` per endpoint before failing over; backoff
+    ``min(backoff_max_s, backoff_base_s * 2**attempt)`` scaled by a uniform
+    jitter in [0.5, 1] (a ``Retry-After`` header, capped at
+    ``retry_after_max_s``, replaces it). ``transport`` and ``sleep`` are
+    injectable for tests.
+    """
+
+    def __init__(self, endpoints: Sequence[str], *, chain_id: int | None = None, batch_size: int = 500,
+                 concurrency: int = 4, timeout_s: float = 20.0, max_retries: int = 4, backoff_base_s: float = 0.25,
+                 backoff_max_s: float = 8.0, retry_after_max_s: float = 60.0,
+                 transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
+                 seed: int | None = None) -> None:
+        if not endpoints:
+            raise RpcError("no RPC endpoint given")
+        self.endpoints = list(endpoints)
+        self.chain_id = chain_id
+        self.batch_size = max(1, int(batch_size))
+        self.concurrency = max(1, int(concurrency))
+        self.max_retries = max(0, int(max_retries))
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        self.retry_after_max_s = retry_after_max_s
+        self._sleep = sleep
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._checked: set[str] = set()
+        self._preferred = 0
+        limits = httpx.Limits(max_connections=self.concurrency * len(self.endpoints),
+                              max_keepalive_connections=self.concurrency * len(self.endpoints))
+        self._http = httpx.Client(timeout=httpx.Timeout(timeout_s), limits=limits, transport=transport,
+                                  headers={"content-type": "application/json"})
+        self._pool: ThreadPoolExecutor | None = None
+        #: Counters: JSON-RPC calls and HTTP requests made (retries included), retries, failovers.
+        self.calls = 0
+        self.requests = 0
+        self.retries = 0
+        self.failovers = 0
+
+    # -- lifecycle -------------------------------------------------------------
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        self._http.close()
+
+    def __enter__(self) -> RpcClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- one HTTP request ------------------------------------------------------
+    def _post(self, endpoint: str, calls: list[tuple[str, list[Any]]], block: int | None) -> list[Any]:
+        """One batch on one endpoint; results in call order. Raises _Retryable or RpcError."""
+        method = calls[0][0]
+        ctx = {"endpoint": endpoint, "method": method, "block": block}
+        body = json.dumps([{"jsonrpc": "2.0", "id": i, "method": m, "params": p}
+                           for i, (m, p) in enumerate(calls)]).encode()
+        with self._lock:
+            self.requests += 1
+            self.calls += len(calls)
+        try:
+            resp = self._http.post(endpoint, content=body)
+        except httpx.TimeoutException as exc:
+            raise _Retryable(RpcTransportError(f"timed out ({type(exc).__name__})", **ctx)) from None
+        except httpx.TransportError as exc:
+            raise _Retryable(RpcTransportError(f"transport failed: {type(exc).__name__}: {exc}", **ctx)) from None
+        if resp.status_code == 429 or resp.status_code >= 500:
+            raise _Retryable(RpcTransportError(f"HTTP {resp.status_code}", **ctx), _retry_after(resp))
+        if resp.status_code != 200:
+            raise RpcTransportError(f"HTTP {resp.status_code}: {resp.text[:120]!r}", **ctx)
+        try:
+            doc = json.loads(resp.content)
+        except ValueError as exc:
+            raise _Retryable(RpcMalformedError(f"response is not JSON ({exc}; {len(resp.content)} bytes)",
+                                               **ctx)) from None
+        if isinstance(doc, dict) and "error" in doc:
+            err = doc["error"] if isinstance(doc["error"], dict) else {}
+            e = RpcRemoteError(f"batch refused: {err.get('message', doc['error'])}", code=err.get("code"), **ctx)
+            raise _Retryable(e)
+        if not isinstance(doc, list) or len(doc) != len(calls):
+            raise _Retryable(RpcMalformedError(
+                f"expected a batch of {len(calls)} responses, got "
+                f"{len(doc) if isinstance(doc, list) else type(doc).__name__}", **ctx))
+        out: list[Any] = [None] * len(calls)
+        seen = set()
+        for item in doc:
+            if not isinstance(item, dict) or not isinstance(item.get("id"), int) or not 0 <= item["id"] < len(calls):
+                raise _Retryable(RpcMalformedError(f"batch item without a valid id: {str(item)[:80]!r}", **ctx))
+            i = item["id"]
+            if i in seen:
+                raise _Retryable(RpcMalformedError(f"duplicate id {i} in batch", **ctx))
+            seen.add(i)
+            if item.get("error") is not None:
+                err = item["error"] if isinstance(item["error"], dict) else {"message": item["error"]}
+                code = err.get("code")
+                e = RpcRemoteError(f"JSON-RPC error {code}: {err.get('message')}", code=code,
+                                   endpoint=endpoint, method=calls[i][0], block=_block_of(calls[i]))
+                if code in _RETRYABLE_CODES:
+                    raise _Retryable(e)
+                raise e
+            if "result" not in item:
+                raise _Retryable(RpcMalformedError(f"batch item {i} has neither result nor error", **ctx))
+            out[i] = item["result"]
+        return out
+
+    def _backoff_s(self, attempt: int, retry_after_s: float | None) -> float:
+        if retry_after_s is not None:
+            return min(retry_after_s, self.retry_after_max_s)
+        with self._lock:
+            jitter = 0.5 + 0.5 * self._rng.random()
+        return min(self.backoff_max_s, self.backoff_base_s * 2.0 ** attempt) * jitter
+
+    # -- chain id --------------------------------------------------------------
+    def _check_chain(self, endpoint: str) -> None:
+        if endpoint in self._checked:
+            return
+        got = None
+        for attempt in range(self.max_retries + 1):
+            try:
+                got = _qty(self._post(endpoint, [("eth_chainId", [])], None)[0], "chain id")
+                break
+            except _Retryable as r:
+                if attempt == self.max_retries:
+                    raise r.err from None
+                self._sleep(self._backoff_s(attempt, r.retry_after_s))
+            except ValueError as exc:
+                raise RpcMalformedError(str(exc), endpoint=endpoint, method="eth_chainId") from None
+        with self._lock:
+            if self.chain_id is None:
+                self.chain_id = got
+            if got != self.chain_id:
+                raise ChainIdMismatchError(f"endpoint serves chain id {got}, expected {self.chain_id}",
+                                           endpoint=endpoint, method="eth_chainId", value=got)
+            self._checked.add(endpoint)
+
+    # -- calls with retries and failover --------------------------------------
+    def call_batch(self, calls: list[tuple[str, list[Any]]], *, block: int | None = None,
+                   validate: Callable[[list[Any]], Any] | None = None) -> Any:
+        """Run ``calls`` as one batch, with retries and failover; return ``validate(results)``.
+
+        ``validate`` raises ``ValueError`` for a result that must not be
+        accepted (it is then retried like a malformed response, and reported as
+        :class:`RpcMalformedError` or :class:`RpcNullBlockError`).
+        """
+        last: RpcError | None = None
+        n = len(self.endpoints)
+        start = self._preferred
+        for k in range(n):
+            endpoint = self.endpoints[(start + k) % n]
+            if k:
+                with self._lock:
+                    self.failovers += 1
+            try:
+                self._check_chain(endpoint)
+            except ChainIdMismatchError:
+                raise
+            except RpcError as exc:
+                last = exc
+                continue
+            for attempt in range(self.max_retries + 1):
+                try:
+                    res = self._post(endpoint, calls, block)
+                    out = validate(res) if validate else res
+                    if k:
+                        self._preferred = (start + k) % n
+                    return out
+                except _Retryable as r:
+                    last = r.err
+                    retry_after = r.retry_after_s
+                except _NullBlock as nb:
+                    last = RpcNullBlockError(f"endpoint returned null for block {nb.block}", endpoint=endpoint,
+                                             method=calls[0][0], block=nb.block)
+                    retry_after = None
+                except ValueError as exc:
+                    last = RpcMalformedError(f"invalid result: {exc}", endpoint=endpoint, method=calls[0][0],
+                                             block=block)
+                    retry_after = None
+                if attempt < self.max_retries:
+                    with self._lock:
+                        self.retries += 1
+                    self._sleep(self._backoff_s(attempt, retry_after))
+        assert last is not None
+        raise last
+
+    def call(self, method: str, params: list[Any] | None = None) -> Any:
+        """One JSON-RPC call (sent as a batch of one) with retries and failover."""
+        return self.call_batch([(method, list(params or []))])[0]
+
+    def chain_id_checked(self) -> int:
+        """The chain id of the first endpoint that answers (checked against the expected one)."""
+        self.call("eth_chainId")
+        assert self.chain_id is not None
+        return self.chain_id
+
+    # -- headers ---------------------------------------------------------------
+    def _header_batch(self, numbers: list[int]) -> list[Header]:
+        def validate(res: list[Any]) -> list[Header]:
+            out = []
+            for n, r in zip(numbers, res, strict=True):
+                if r is None:
+                    raise _NullBlock(n)
+                out.append(parse_header(r, n))
+            return out
+        return self.call_batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers], block=numbers[0],
+                               validate=validate)
+
+    def headers(self, numbers: Iterable[int]) -> list[Header]:
+        """Headers of ``numbers`` (in the order given), batched and fetched concurrently."""
+        nums = list(numbers)
+        chunks = [nums[i:i + self.batch_size] for i in range(0, len(nums), self.batch_size)]
+        if not chunks:
+            return []
+        if len(chunks) == 1 or self.concurrency == 1:
+            results = [self._header_batch(c) for c in chunks]
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="seqrisk-rpc")
+            results = list(self._pool.map(self._header_batch, chunks))
+        return [h for r in results for h in r]
+
+    def header(self, tag: int | str) -> Header:
+        """One header by number or tag (``latest``, ``safe``, ``finalized``)."""
+        param = hex(tag) if isinstance(tag, int) else tag
+
+        def validate(res: list[Any]) -> Header:
+            if res[0] is None:
+                raise _NullBlock(tag if isinstance(tag, int) else None)
+            return parse_header(res[0], tag if isinstance(tag, int) else None)
+        return self.call_batch([("eth_getBlockByNumber", [param, False])],
+                               block=tag if isinstance(tag, int) else None, validate=validate)
+
+    def block_number(self) -> int:
+        """The endpoint's head block number."""
+        def validate(res: list[Any]) -> int:
+            return _qty(res[0], "block number")
+        return self.call_batch([("eth_blockNumber", [])], validate=validate)
+
+    def blocks_with_txs(self, numbers: Sequence[int]) -> list[dict[str, Any]]:
+        """Full blocks (transactions as objects) for ``numbers``, validated like headers."""
+        def one(chunk: list[int]) -> list[dict[str, Any]]:
+            def validate(res: list[Any]) -> list[dict[str, Any]]:
+                for n, r in zip(chunk, res, strict=True):
+                    if r is None:
+                        raise _NullBlock(n)
+                    if not isinstance(r, dict) or not isinstance(r.get("transactions"), list):
+                        raise ValueError(f"block {n} has no transactions list")
+                    h = parse_header({**r, "transactions": []}, n)
+                    if any(not isinstance(t, dict) for t in r["transactions"]):
+                        raise ValueError(f"block {n}: transactions are not objects")
+                    r["_header"] = h
+                return res
+            return self.call_batch([("eth_getBlockByNumber", [hex(n), True]) for n in chunk], block=chunk[0],
+                                   validate=validate)
+        nums = list(numbers)
+        size = max(1, self.batch_size // 10)
+        return [b for i in range(0, len(nums), size) for b in one(nums[i:i + size])]
+
+
+class _NullBlock(ValueError):
+    def __init__(self, block: int | None) -> None:
+        super().__init__(f"null block {block}")
+        self.block = block
+
+
+def _block_of(call: tuple[str, list[Any]]) -> int | None:
+    if call[0].startswith("eth_getBlockBy") and call[1] and isinstance(call[1][0], str) and _QTY.match(call[1][0]):
+        return int(call[1][0], 16)
+    return None
