@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,9 @@ __all__ = [
     "AllocationResult",
     "TailMeasures",
     "allocate",
+    "allocate_book",
     "cvar",
+    "scenario_losses",
     "tail_measures",
 ]
 
@@ -199,3 +202,48 @@ def allocate(
         expected_loss_se=float(port.std(ddof=1) / math.sqrt(n)) if weights is None else float("nan"),
         cost_usd=float(cost @ w), objective_usd=float(res.fun), single_chain_es_usd=single,
         equal_split_es_usd=cvar(L.mean(axis=1) * total, alpha, weights), n_paths=n, status=str(res.message))
+
+
+def scenario_losses(book: Any, model: Any, scenario: Any, chains: Sequence[str], *,
+                    simulate: Any = None) -> tuple[FloatArray, FloatArray]:
+    """The loss matrix of ``book`` placed whole on each of ``chains`` (one engine run, common random numbers).
+
+    Returns ``(losses, probabilities)``: ``losses`` is ``(paths + 1, chains)``
+    attributable holder + venue loss (USD over the horizon) and its last row is
+    the no-outage outcome (zero), ``probabilities`` the mass of each row (the
+    engine's conditional-sampling weights ``p_event / N``, and the rest on the last row).
+    """
+    from seqrisk.mitigation.compare import to_outcome
+    from seqrisk.scoring import reference_book
+
+    ids = list(dict.fromkeys(chains))
+    if len(ids) < 2:
+        raise UsageError("allocation needs at least two chains", field="chains", value=ids)
+    if simulate is None:
+        from seqrisk.engine import simulate as engine_simulate
+
+        simulate = engine_simulate
+    out = to_outcome(simulate(reference_book(ids, book), model, scenario.replace(chains=ids)))
+    names = list(out.extra["chains"])
+    cols = [names.index(c) for c in ids]
+    loss = np.asarray(out.extra["chain_holder"])[:, cols] + np.asarray(out.extra["chain_venue"])[:, cols]
+    n = loss.shape[0]
+    p = np.ones(n) if out.p_event is None else np.asarray(out.p_event, float)
+    probs = np.concatenate([p / n, [max(0.0, 1.0 - float(p.sum()) / n)]])
+    return np.vstack([loss, np.zeros((1, len(ids)))]), probs
+
+
+def allocate_book(book: Any, model: Any, scenario: Any, chains: Sequence[str], **kw: Any) -> AllocationResult:
+    """The ES-minimising split of ``book`` across ``chains`` (see :func:`allocate` for the keywords)."""
+    simulate = kw.pop("simulate", None)
+    losses, probs = scenario_losses(book, model, scenario, chains, simulate=simulate)
+    ids = list(dict.fromkeys(chains))
+    res = allocate(losses, ids, weights=probs, **kw)
+    # standard errors on the engine's paths (the last row is the no-outage mass)
+    from seqrisk.mitigation.measures import measure
+
+    p_event = probs[:-1] * (losses.shape[0] - 1)
+    port = losses[:-1] @ np.array([res.weights[c] for c in ids]) * kw.get("total", 1.0)
+    es = measure(port, f"es{res.alpha * 100:g}", p_event)[0]
+    el = measure(port, "el", p_event)[0]
+    return replace(res, es_se=es.se, expected_loss_se=el.se)

@@ -31,7 +31,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from seqrisk._typing import BoolArray, FloatArray, IntArray
-from seqrisk.allocation import tail_measures
 from seqrisk.exceptions import DataError, UnknownChainError, UsageError
 from seqrisk.outage import CommonShock, DurationLaw, OutageModel
 from seqrisk.rng import block_generator
@@ -223,30 +222,35 @@ def _poisson_es(mu: float, a: float) -> float:
 
 
 def price_payouts(payouts_usd: FloatArray, pricing: Pricing, period_s: float, *, method: str = "monte carlo",
-                  notes: tuple[str, ...] = ()) -> Quote:
+                  notes: tuple[str, ...] = (), p_event: FloatArray | None = None) -> Quote:
     """Premium (USD) from a sample of per-path payouts over the cover period, with standard errors.
 
-    The premium's error combines the errors of E[payout] and ES (added in
-    quadrature, ignoring their positive correlation, so it is slightly low).
+    ``p_event`` are the engine's path weights under conditional sampling (a
+    path's payout holds with probability ``p_event``, else 0). ES is the
+    engine's Rockafellar-Uryasev convention. The premium's error adds the
+    errors of E[payout] and ES in quadrature (ignoring their positive
+    correlation, so it is slightly low).
     """
+    from seqrisk.mitigation.measures import measure  # same layer; imported late to avoid an import cycle
+
     y = np.asarray(payouts_usd, float)
-    tm = tail_measures(y, pricing.es_level)
-    hit = y > 0
-    p = float(hit.mean())
+    mean = measure(y, "el", p_event)[0]
+    es = measure(y, f"es{pricing.es_level * 100:g}", p_event)[0]
+    p_hit = measure((y > 0).astype(float), "p", p_event)[0]
     cc = pricing.cost_of_capital_per_year * period_s / YEAR_S
-    cap = cc * tm.es
-    prem = tm.mean * (1 + pricing.loading) + cap
-    prem_se = math.hypot(tm.mean_se * (1 + pricing.loading), cc * tm.es_se)
-    return Quote(method=method, period_s=period_s, p_payout=p, p_payout_se=math.sqrt(p * (1 - p) / y.size),
-                 expected_payout_usd=tm.mean, expected_payout_se=tm.mean_se, es_payout_usd=tm.es,
-                 es_payout_se=tm.es_se, capital_cost_usd=cap, premium_usd=prem, premium_se=prem_se,
+    cap = cc * es.value
+    prem = mean.value * (1 + pricing.loading) + cap
+    prem_se = math.hypot(mean.se * (1 + pricing.loading), cc * es.se)
+    return Quote(method=method, period_s=period_s, p_payout=p_hit.value, p_payout_se=p_hit.se,
+                 expected_payout_usd=mean.value, expected_payout_se=mean.se, es_payout_usd=es.value,
+                 es_payout_se=es.se, capital_cost_usd=cap, premium_usd=prem, premium_se=prem_se,
                  pricing=pricing, n_paths=int(y.size), notes=notes)
 
 
 def price_indemnity(losses_usd: FloatArray, cover: IndemnityCover, pricing: Pricing = Pricing(),
-                    *, period_s: float = YEAR_S) -> Quote:
+                    *, period_s: float = YEAR_S, p_event: FloatArray | None = None) -> Quote:
     """Premium (USD) of an indemnity cover on simulated per-path losses of one cover period."""
-    return price_payouts(cover.payout(losses_usd), pricing, period_s)
+    return price_payouts(cover.payout(losses_usd), pricing, period_s, p_event=p_event)
 
 
 @dataclass(frozen=True)
@@ -273,23 +277,25 @@ class BuyerTail:
         return (self.es_before - self.es_after) / self.premium_usd if self.premium_usd > 0 else math.nan
 
 
-def _es_influence(x: FloatArray, alpha: float) -> FloatArray:
-    tm = tail_measures(x, alpha)
-    return np.maximum(x - tm.var, 0.0) / (1 - alpha) + tm.var - tm.es
-
-
 def buyer_tail(losses_usd: FloatArray, payouts_usd: FloatArray, premium_usd: float,
-               alpha: float = 0.99) -> BuyerTail:
-    """How a cover changes the buyer's EL and ES (USD) on the same simulated paths."""
+               alpha: float = 0.99, *, p_event: FloatArray | None = None) -> BuyerTail:
+    """How a cover changes the buyer's EL and ES (USD) on the same simulated paths.
+
+    The premium is paid on every path (also the no-outage mass of a
+    conditionally sampled path), so it shifts the loss distribution by its amount.
+    """
+    from seqrisk.mitigation.measures import measure, paired_diff
+
     before = np.asarray(losses_usd, float)
-    after = before - np.asarray(payouts_usd, float) + premium_usd
-    tb, ta = tail_measures(before, alpha), tail_measures(after, alpha)
-    n = before.size
-    d_if = _es_influence(after, alpha) - _es_influence(before, alpha)
-    return BuyerTail(alpha=alpha, el_before=tb.mean, el_after=ta.mean,
-                     el_diff_se=float((after - before).std(ddof=1) / math.sqrt(n)),
-                     es_before=tb.es, es_before_se=tb.es_se, es_after=ta.es, es_after_se=ta.es_se,
-                     es_diff_se=float(d_if.std(ddof=1) / math.sqrt(n)), premium_usd=premium_usd)
+    gross = before - np.asarray(payouts_usd, float)
+    name = f"es{alpha * 100:g}"
+    eb, eg = measure(before, name, p_event)[0], measure(gross, name, p_event)[0]
+    mb, mg = measure(before, "el", p_event)[0], measure(gross, "el", p_event)[0]
+    d_el = paired_diff("el", before, gross, p_event, p_event)
+    d_es = paired_diff(name, before, gross, p_event, p_event)
+    return BuyerTail(alpha=alpha, el_before=mb.value, el_after=mg.value + premium_usd, el_diff_se=d_el.se,
+                     es_before=eb.value, es_before_se=eb.se, es_after=eg.value + premium_usd, es_after_se=eg.se,
+                     es_diff_se=d_es.se, premium_usd=premium_usd)
 
 
 # --- outage sampler ---------------------------------------------------------------------------

@@ -80,3 +80,29 @@ def test_costs_and_min_bounds_move_the_split() -> None:
 def test_infeasible_bounds_raise() -> None:
     with pytest.raises(UsageError):
         allocate(np.zeros((10, 2)), ["a", "b"], max_weight=0.4)
+
+
+def test_allocate_book_on_the_engine() -> None:
+    from seqrisk.allocation import allocate_book, scenario_losses
+    from seqrisk.engine import Scenario
+    from seqrisk.outage import ChainOutageLaw, CommonShock, DurationLaw, OutageModel
+    from seqrisk.portfolio import book_from_dict
+
+    law = DurationLaw("lognormal", {"median_s": 7200.0, "sigma": 1.0})
+    model = OutageModel(chains={c: ChainOutageLaw(c, {"downtime": r}, {"downtime": law})
+                                for c, r in (("arbitrum", 4.0), ("base", 2.0), ("optimism", 2.0))},
+                        shocks=(CommonShock("op", ("base", "optimism"), 2.0, law),))
+    book = book_from_dict({"assets": {"ETH": {"spot_usd": 2000.0, "vol": 0.8}}, "positions": [
+        {"id": "a", "chain": "arbitrum", "type": "perp", "asset": "ETH", "side": "long", "notional_usd": 1e6,
+         "leverage": 10}]}, chains=["arbitrum", "base", "optimism"])
+    sc = Scenario(paths=3000, seed=4, horizon_s=90 * 86400.0)
+    chains = ["arbitrum", "base", "optimism"]
+    res = allocate_book(book, model, sc, chains, alpha=0.99)
+    assert sum(res.weights.values()) == pytest.approx(1.0)
+    assert res.es_usd <= min(res.single_chain_es_usd.values()) + 1e-6
+    assert res.es_se > 0
+    losses, probs = scenario_losses(book, model, sc, chains)
+    assert probs.sum() == pytest.approx(1.0)
+    w = np.array([res.weights[c] for c in chains])
+    assert res.es_usd == pytest.approx(cvar(losses @ w, 0.99, probs), rel=1e-9)
+    assert res.es_usd <= res.equal_split_es_usd + 1e-6
