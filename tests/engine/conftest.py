@@ -14,11 +14,14 @@ CHAINS = ["arbitrum", "base", "optimism", "zksync-era", "starknet"]
 
 def make_book(positions: list[dict[str, Any]], *, vol: Any = 0.8, spot: float = 2000.0, eta: float = 0.1,
               depth: float = 1e9, jumps: dict[str, float] | None = None, extra_assets: dict[str, Any] | None = None,
-              correlations: list[Any] | None = None, markets: list[dict[str, Any]] | None = None) -> Book:
+              correlations: list[Any] | None = None, markets: list[dict[str, Any]] | None = None,
+              assets_override: dict[str, Any] | None = None) -> Book:
     assets: dict[str, Any] = {"ETH": {"spot_usd": spot, "vol": vol, "impact_eta": eta, "depth_usd": depth}}
     if jumps:
         assets["ETH"]["jumps"] = jumps
     assets.update(extra_assets or {})
+    if assets_override is not None:
+        assets = assets_override
     return book_from_dict({"name": "t", "assets": assets, "positions": positions,
                            "correlations": correlations or [], "markets": markets or []}, chains=CHAINS)
 
