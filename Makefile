@@ -36,8 +36,10 @@ browser:
 
 setup: $(STAMP) $(NODE_STAMP) browser
 
+# The main job: a risk report on the bundled derivatives-desk book.
 demo: $(STAMP)
-	$(BIN)/seqrisk overview
+	$(BIN)/seqrisk report examples/desk.yaml --out report.html --horizon 1y --paths 20000 --seed 0
+	@echo "open $(CURDIR)/report.html in a browser (it works offline)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools

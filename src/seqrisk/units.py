@@ -77,6 +77,8 @@ def format_duration(seconds: float) -> str:
     """Render seconds in the largest unit that keeps the number readable (``'1.5h'``)."""
     if not math.isfinite(seconds):
         return "inf" if seconds > 0 else "n/a"
+    if abs(seconds) >= YEAR_S and abs(seconds / YEAR_S - round(seconds / YEAR_S)) < 1e-9:
+        return f"{round(seconds / YEAR_S)}y"
     for unit, size in (("d", DAY_S), ("h", HOUR_S), ("m", MINUTE_S)):
         if abs(seconds) >= size:
             return f"{_num(seconds / size)}{unit}"

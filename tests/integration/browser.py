@@ -67,10 +67,10 @@ def open_offline(html_path: Path, screenshot: Path, script: str) -> PageVisit:
 PLOT_CHECK = """() => {
   const out = {plots: []};
   for (const d of document.querySelectorAll('.plotly-graph-div')) {
-    const data = d.data || [];
+    const data = d._fullData || [];
     let points = 0;
     for (const t of data) {
-      const n = (t.x && t.x.length) || (t.z && t.z.length) || (t.y && t.y.length) || (t.values && t.values.length) || 0;
+      const n = (t.x && t.x.length) || (t.z && t.z.length) || (t.y && t.y.length) || 0;
       points += n;
     }
     out.plots.push({id: d.id, svg: d.querySelectorAll('svg.main-svg').length, traces: data.length, points});

@@ -85,6 +85,7 @@ COMMAND_MODULES = (
     "seqrisk.cli.simulate_cmds",
     "seqrisk.cli.report_cmds",
     "seqrisk.cli.fit_cmds",
+    "seqrisk.cli.chain_cmds",
 )
 for _m in COMMAND_MODULES:
     importlib.import_module(_m)

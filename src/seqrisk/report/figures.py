@@ -72,17 +72,22 @@ def loss_distribution(losses_usd: np.ndarray, weights: np.ndarray | None, marks:
                    yaxis={"type": "log", "title": "probability of exceeding"})
 
 
-def stress_heatmap(durations_s: Sequence[float], moves: Sequence[float], values: np.ndarray, title: str,
-                   unit: str = "USD") -> Any:
-    """A grid of outage duration (rows) against price move during it (columns)."""
+def stress_heatmap(durations_s: Sequence[float], moves: Sequence[float], holder: np.ndarray, venue: np.ndarray,
+                   liquidated: np.ndarray, title: str) -> Any:
+    """Outage duration (rows) against price move (columns); colour = holder + venue loss (USD).
+
+    Each cell reads ``H`` holder loss, ``V`` venue loss (bad debt) and ``L`` liquidated notional.
+    """
     go = _go()
     labels = [_dur_label(d) for d in durations_s]
     cols = [f"{m:+.0%}" for m in moves]
-    text = [[_money(v) for v in row] for row in values]
-    fig = go.Figure(go.Heatmap(z=values, x=cols, y=labels, text=text, texttemplate="%{text}", colorscale="Reds",
-                               colorbar={"title": unit}, hovertemplate="outage %{y}, move %{x}: %{text}<extra></extra>"))
-    return _layout(fig, title, xaxis_title="price move over the outage", yaxis_title="outage duration",
-                   height=60 + 34 * len(labels) + 80)
+    text = [[f"H {_money(h)}<br>V {_money(v)}<br>L {_money(q)}" for h, v, q in zip(hr, vr, qr, strict=True)]
+            for hr, vr, qr in zip(holder, venue, liquidated, strict=True)]
+    fig = go.Figure(go.Heatmap(z=holder + venue, x=cols, y=labels, text=text, texttemplate="%{text}",
+                               textfont={"size": 9}, colorscale="Reds", colorbar={"title": "USD"},
+                               hovertemplate="outage %{y}, move %{x}<br>%{text}<extra></extra>"))
+    return _layout(fig, title, xaxis_title="price move of the book's assets over the outage",
+                   yaxis_title="outage duration", height=110 + 52 * len(labels))
 
 
 def liquidation_curves(durations_s: Sequence[float], curves: dict[str, np.ndarray], title: str) -> Any:

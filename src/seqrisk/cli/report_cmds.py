@@ -1,0 +1,110 @@
+"""``seqrisk report PORTFOLIO``: fit, simulate, stress and write one self-contained HTML report."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from seqrisk.cli.app import app, state
+from seqrisk.cli.render import console, table
+from seqrisk.units import format_duration, format_usd, parse_duration
+
+__all__: list[str] = []
+
+
+@app.command("report")
+def report_cmd(
+    portfolio: Annotated[Path, typer.Argument(help="Book file (YAML or JSON), e.g. examples/desk.yaml.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("report.html"),
+    horizon: Annotated[str, typer.Option("--horizon", help="Horizon, e.g. 1d, 30d, 1y.")] = "1y",
+    paths: Annotated[int, typer.Option("--paths", help="Monte Carlo paths.", min=100)] = 20_000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed (fixes every number).", min=0)] = 0,
+    config: Annotated[Path | None, typer.Option("--config", help="Scenario file (YAML/JSON).")] = None,
+    model: Annotated[Path | None, typer.Option("--model", help="Outage model file (default: fitted from the "
+                                                "catalog).")] = None,
+    mitigations: Annotated[bool, typer.Option("--mitigations/--no-mitigations",
+                                              help="Compare the standard levers on the same paths.")] = True,
+) -> None:
+    """Write a risk report a desk can act on: summary, chains, loss tail, stress grid, mitigations, method."""
+    from seqrisk import __version__
+    from seqrisk.engine import Scenario, load_scenario, simulate
+    from seqrisk.outage import OutageModel
+    from seqrisk.portfolio import load_book
+    from seqrisk.report import ReportInputs, build_report, liquidation_for_book, stress_for_book
+
+    t0 = time.perf_counter()
+    out_c = console()
+    cat = state.catalog
+    book = load_book(portfolio, chains=cat.chain_ids())
+    overrides: dict[str, Any] = {"paths": paths, "seed": seed, "horizon_s": parse_duration(horizon, field="--horizon")}
+    sc = load_scenario(config, **overrides) if config is not None else Scenario.model_validate(overrides)
+    statistics = None
+    if model is not None:
+        om = OutageModel.load(model)
+    else:
+        from seqrisk.stats import fit_outage_statistics
+
+        with out_c.status("fitting the outage model to the incident catalog"):
+            statistics = fit_outage_statistics(cat)
+        om = statistics.model
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
+                  TimeRemainingColumn(), console=out_c, transient=True) as bar:
+        task = bar.add_task("simulating paths", total=sc.paths)
+        res = simulate(book, om, sc, progress=lambda done, total: bar.update(task, completed=done))
+    with out_c.status("stress grid and liquidation curves"):
+        stress = stress_for_book(book, sc)
+        liq = liquidation_for_book(book, sc)
+    mit_table = mit_curve = None
+    note = None
+    if mitigations:
+        try:
+            from seqrisk.report.mitigations import standard_comparison
+        except ImportError:
+            note = "mitigation comparison is not available in this build."
+        else:
+            with out_c.status("comparing mitigations on the same paths"):
+                mit_table, mit_curve, note = standard_comparison(book, om, sc, cat)
+    else:
+        note = "mitigations not requested (--no-mitigations)."
+    command = "seqrisk " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("seqrisk") \
+        else f"seqrisk report {shlex.quote(str(portfolio))} --horizon {horizon} --paths {paths} --seed {seed}"
+    html = build_report(ReportInputs(
+        book=book, book_path=str(portfolio), scenario=sc, model=om, result=res, catalog=cat, command=command,
+        version=__version__, statistics=statistics, stress=stress, liquidation=liq, mitigation=mit_table,
+        mitigation_curve=mit_curve, mitigation_note=note))
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(out)
+    _print_summary(res, book.name, sc, mit_table)
+    out_c.print(f"\nreport written to [bold]{out.resolve()}[/] ({out.stat().st_size / 1e6:.1f} MB, "
+                f"{time.perf_counter() - t0:.0f} s); open it in a browser, it works offline.")
+
+
+def _print_summary(res: Any, name: str, sc: Any, mit: Any) -> None:
+    c = console()
+    c.print(f"[bold]{name}[/]: sequencer risk over {format_duration(sc.horizon_s)}, {res.n_paths:,} paths, "
+            f"seed {sc.seed}")
+    t = table(None, "attributable", "EL", "ES 99%", "ES 99.9%", right=("EL", "ES 99%", "ES 99.9%"))
+    for persp in ("holder", "venue"):
+        cells = []
+        for meas, lvl in (("expected_loss", None), ("es", 0.99), ("es", 0.999)):
+            v, se = res.value(meas, perspective=persp, level=lvl)
+            cells.append(f"{format_usd(v)} ± {format_usd(se)}")
+        t.add_row(persp, *cells)
+    c.print(t)
+    pl, pl_se = res.value("p_liquidation")
+    top = res.chains.sort_values("holder_expected_loss_usd", ascending=False).iloc[0]
+    c.print(f"P(any liquidation) {pl:.3g} ± {pl_se:.2g}; most risk on {top.chain} "
+            f"({format_usd(top.holder_expected_loss_usd)} holder EL)")
+    if mit is not None and len(mit):
+        best = mit[mit.strategy != "baseline"].sort_values("reduction_per_usd", ascending=False).head(3)
+        for r in best.itertuples():
+            c.print(f"lever {r.strategy}: cuts EL by {format_usd(r.reduction_usd)} ± {format_usd(r.reduction_se)} "
+                    f"for {format_usd(r.cost_usd)}")

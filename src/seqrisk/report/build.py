@@ -1,0 +1,332 @@
+"""The risk report: one self-contained HTML file a desk can read, forward and act on.
+
+:func:`build_report` takes what the CLI computed (book, fitted statistics,
+simulation result, stress grids, mitigation comparison) and renders the page.
+It computes nothing random itself, so the page is a pure function of its inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seqrisk.catalog import Catalog
+from seqrisk.engine import Scenario, SimulationResult
+from seqrisk.outage import OutageModel
+from seqrisk.portfolio import Book
+from seqrisk.report import figures as F
+from seqrisk.report.html import Page, esc, html_table
+from seqrisk.units import format_duration, format_usd
+
+__all__ = ["DEFAULT_DURATIONS_S", "DEFAULT_MOVES", "ReportInputs", "build_report"]
+
+#: Stress grid rows: outage durations from 5 minutes to 24 hours (seconds).
+DEFAULT_DURATIONS_S = (300.0, 900.0, 1800.0, 3600.0, 7200.0, 4 * 3600.0, 8 * 3600.0, 24 * 3600.0)
+#: Stress grid columns: price move of the book's assets over the outage.
+DEFAULT_MOVES = (-0.30, -0.20, -0.10, -0.05, -0.02, 0.0, 0.02, 0.05, 0.10, 0.20, 0.30)
+Z95 = 1.959963984540054
+
+
+@dataclass
+class ReportInputs:
+    """Everything the page shows; the CLI fills it."""
+
+    book: Book
+    book_path: str
+    scenario: Scenario
+    model: OutageModel
+    result: SimulationResult
+    catalog: Catalog
+    command: str
+    version: str
+    statistics: Any | None = None               # seqrisk.stats.OutageStatistics
+    stress: Mapping[str, pd.DataFrame] = field(default_factory=dict)   # chain -> stress_grid rows
+    liquidation: pd.DataFrame | None = None     # liquidation_probability rows
+    mitigation: pd.DataFrame | None = None      # compare() table, one row per strategy
+    mitigation_curve: pd.DataFrame | None = None  # grace-period sweep
+    mitigation_note: str | None = None
+    extra_notes: list[str] = field(default_factory=list)
+
+
+def _ci(v: float, se: float) -> str:
+    if not math.isfinite(se) or se == 0:
+        return "exact" if se == 0 else "no error estimate"
+    return f"95% CI {format_usd(max(v - Z95 * se, 0.0))} to {format_usd(v + Z95 * se)}"
+
+
+def _kpi(label: str, v: float, se: float) -> str:
+    return (f'<div class="kpi"><div class="label">{esc(label)}</div><div class="value">{esc(format_usd(v))}</div>'
+            f'<div class="ci">± {esc(format_usd(se))} (s.e.), {esc(_ci(v, se))}</div></div>')
+
+
+def _summary(page: Page, d: ReportInputs) -> None:
+    r = d.result
+    hz = format_duration(d.scenario.horizon_s)
+    sec = page.section("summary", "Summary")
+    cards = []
+    for persp, who in (("holder", "Holder"), ("venue", "Venue (bad debt)")):
+        el, el_se = r.value("expected_loss", perspective=persp)
+        es, es_se = r.value("es", perspective=persp, level=0.99)
+        cards.append(_kpi(f"{who}: expected loss over {hz}", el, el_se))
+        cards.append(_kpi(f"{who}: ES 99% over {hz}", es, es_se))
+    pl, pl_se = r.value("p_liquidation")
+    sec.text(f'<p class="lead">What sequencer outages can cost <b>{esc(d.book.name)}</b> over {esc(hz)}: losses '
+             "attributable to outages (the same market path with and without the outage), from "
+             f"{r.n_paths:,} simulated paths, seed {d.scenario.seed}. Every figure carries its Monte Carlo "
+             "standard error.</p>")
+    sec.text(f'<div class="kpis">{"".join(cards)}</div>')
+    ch = r.chains.sort_values("holder_expected_loss_usd", ascending=False)
+    pos = r.positions.sort_values("expected_loss_usd", ascending=False)
+    top_chain = ch.iloc[0] if len(ch) else None
+    total_el = float(ch.holder_expected_loss_usd.sum()) or 1.0
+    bullets = [f"Probability that an outage liquidates at least one position: <b>{pl:.3g}</b> ± {pl_se:.2g}."]
+    if top_chain is not None:
+        bullets.append(f"Most of the risk sits on <b>{esc(top_chain.chain)}</b>: "
+                       f"{format_usd(top_chain.holder_expected_loss_usd)} of holder expected loss "
+                       f"({top_chain.holder_expected_loss_usd / total_el:.0%} of the book's).")
+    top = pos.head(3)
+    bullets.append("Largest positions by expected loss: " + ", ".join(
+        f"<b>{esc(p.id)}</b> ({esc(p.chain)}, {esc(format_usd(p.expected_loss_usd))}, "
+        f"P(liquidation) {p.p_liquidation:.2g})" for p in top.itertuples()) + ".")
+    if d.mitigation is not None and len(d.mitigation):
+        m = d.mitigation
+        base = m[m.strategy == "baseline"]
+        others = m[m.strategy != "baseline"].copy()
+        if len(others) and len(base):
+            best = others.sort_values("reduction_per_usd", ascending=False).iloc[0]
+            bullets.append(
+                f"Best lever per dollar: <b>{esc(best.strategy)}</b>, cutting holder + venue expected loss by "
+                f"{format_usd(best.reduction_usd)} ± {format_usd(best.reduction_se)} for "
+                f"{format_usd(best.cost_usd)} of cost. See <a href=\"#mitigations\">Mitigations</a>.")
+    else:
+        bullets.append("Mitigations: " + esc(d.mitigation_note or "not yet available in this version."))
+    sec.text("<ul>" + "".join(f"<li>{b}</li>" for b in bullets) + "</ul>")
+
+
+def _chains(page: Page, d: ReportInputs) -> None:
+    sec = page.section("chains", "Chains: incidents and fitted outage rates")
+    book_chains = list(d.book.chains)
+    incs = [i for i in d.catalog.incidents if i.chain in book_chains]
+    sec.text(f'<p class="lead">Reported incidents of the book\'s chains ({len(incs)} of '
+             f"{len(d.catalog.incidents)} in the catalog) and the outage model the simulation used. Rates are "
+             "outages per year; pooled rates borrow strength across all chains (empirical-Bayes gamma-Poisson), "
+             "which matters because most chains have a handful of incidents.</p>")
+    sec.figure(F.incident_timeline(incs))
+    rows = []
+    st = d.statistics
+    raw = st.rates["downtime"].summary() if st is not None and "downtime" in st.rates else None
+    for c in book_chains:
+        law = d.model.chains.get(c)
+        rate = law.rates_per_year.get("downtime", 0.0) if law else 0.0
+        lo, hi = (law.rate_intervals.get("downtime", (math.nan, math.nan)) if law else (math.nan, math.nan))
+        dur = law.durations.get("downtime") if law else None
+        p50 = format_duration(float(dur.ppf(0.5))) if dur else "n/a"
+        p99 = format_duration(float(dur.ppf(0.99))) if dur else "n/a"
+        chain = d.catalog.chain(c)
+        fi = format_duration(chain.forced_inclusion_delay_s) if chain.forced_inclusion_delay_s else (
+            chain.forced_inclusion or "unknown")
+        if raw is not None and c in raw.index:
+            rr = raw.loc[c]
+            raw_txt = f"{rr.raw_rate_per_year:.2f} [{rr.raw_low:.2f}, {rr.raw_high:.2f}] ({int(rr.events)} in " \
+                      f"{rr.exposure_years:.1f} y)"
+        else:
+            raw_txt = "n/a"
+        rows.append([c, raw_txt, f"{rate:.2f} [{lo:.2f}, {hi:.2f}]", p50, p99, fi])
+    sec.text("<h3>Downtime rates and durations</h3>" + html_table(
+        ["chain", "raw rate /yr [95% CI]", "pooled rate /yr [95% CI]", "median outage", "p99 outage",
+         "forced inclusion"], rows))
+    if st is not None:
+        try:
+            from seqrisk.stats import plots as sp
+
+            sec.figure(sp.forest_plot(st, "downtime"))
+            sec.figure(sp.survival_plot(st, "downtime"))
+        except (ImportError, AttributeError, KeyError) as exc:  # plots are optional in the page
+            sec.text(f'<p class="note">Statistics plots unavailable: {esc(exc)}</p>')
+    beta = d.model.beta
+    bi = d.model.beta_interval
+    sec.text(f'<p class="note">Volatility coupling beta = {beta:.2f}'
+             + (f" (95% CI {bi[0]:.2f} to {bi[1]:.2f})" if bi else "")
+             + "; intensity scales as (sigma / sigma_ref)^beta. Common-shock groups in the model: "
+             + (", ".join(f"{esc(s.group)} ({s.rate_per_year:.2f}/yr: {', '.join(s.members)})"
+                          for s in d.model.shocks if set(s.members) & set(book_chains)) or "none touching the book")
+             + ".</p>")
+
+
+def _losses(page: Page, d: ReportInputs) -> None:
+    r = d.result
+    sec = page.section("losses", "Loss distribution")
+    sec.text('<p class="lead">Exceedance probability of the attributable loss over the horizon (log scales), with '
+             "VaR and ES marked. Tail measures come from exact order statistics of the simulated paths; the "
+             "table gives each with its standard error.</p>")
+    try:
+        pl = r.path_losses()
+    except Exception:  # keep_paths off: the table still stands
+        pl = None
+    if pl is not None:
+        n = r.n_paths
+        p_event = pl.p_event.to_numpy()
+        for persp in ("holder", "venue"):
+            marks = {f"VaR 99% {format_usd(r.value('var', perspective=persp, level=0.99)[0])}":
+                     r.value("var", perspective=persp, level=0.99)[0],
+                     f"ES 99% {format_usd(r.value('es', perspective=persp, level=0.99)[0])}":
+                     r.value("es", perspective=persp, level=0.99)[0]}
+            sec.figure(F.loss_distribution(pl[f"{persp}_attributable"].to_numpy(), p_event / n * len(pl), marks,
+                                           f"{persp.capitalize()}: P(attributable loss > x)"))
+    rows = []
+    for persp in ("holder", "venue"):
+        for basis in ("attributable", "total"):
+            cells = [persp, basis]
+            for meas, lvl in (("expected_loss", None), ("var", 0.95), ("var", 0.99), ("var", 0.999), ("es", 0.99),
+                              ("es", 0.999)):
+                v, se = r.value(meas, perspective=persp, basis=basis, level=lvl)
+                cells.append(f"{format_usd(v)} ± {format_usd(se)}")
+            rows.append(cells)
+    sec.text(html_table(["perspective", "basis", "EL", "VaR 95%", "VaR 99%", "VaR 99.9%", "ES 99%", "ES 99.9%"],
+                        rows, numeric=(2, 3, 4, 5, 6, 7)))
+    comp = r.components
+    sec.text("<h3>By cost component (expected, USD)</h3>" + html_table(
+        ["component", "holder", "venue"],
+        [[c.component, f"{format_usd(c.holder_expected_loss_usd)} ± {format_usd(c.holder_std_error)}",
+          f"{format_usd(c.venue_expected_loss_usd)} ± {format_usd(c.venue_std_error)}"] for c in comp.itertuples()],
+        numeric=(1, 2)))
+    pos = r.positions.sort_values("expected_loss_usd", ascending=False)
+    sec.text("<h3>By position</h3>" + html_table(
+        ["position", "chain", "P(liquidation)", "expected loss", "expected bad debt"],
+        [[p.id, p.chain, f"{p.p_liquidation:.3g} ± {p.p_liquidation_std_error:.2g}", format_usd(p.expected_loss_usd),
+          format_usd(p.expected_bad_debt_usd)] for p in pos.itertuples()], numeric=(2, 3, 4)))
+
+
+def _stress(page: Page, d: ReportInputs) -> None:
+    sec = page.section("stress", "Stress grid: outage duration against price move")
+    sec.text('<p class="lead">In the style of exchange portfolio-margin grids: an outage on one chain starting '
+             "now, lasting the row's duration, while the book's assets move by the column's return. Each cell is a "
+             "deterministic revaluation with the restart cascade (no Monte Carlo).</p>")
+    for chain, g in d.stress.items():
+        durs = sorted(g.duration_s.unique())
+        moves = sorted(g.price_move.unique())
+
+        def grid(col: str, g: pd.DataFrame = g, durs: list[float] = durs, moves: list[float] = moves) -> np.ndarray:
+            return g.pivot_table(index="duration_s", columns="price_move", values=col).reindex(
+                index=durs, columns=moves).to_numpy()
+
+        sec.figure(F.stress_heatmap(durs, moves, grid("holder_loss_usd"), grid("venue_loss_usd"),
+                                    grid("liquidated_notional_usd"),
+                                    f"Outage on {chain}: H holder loss, V venue bad debt, L liquidated notional"))
+    if d.liquidation is not None and len(d.liquidation):
+        lq = d.liquidation
+        big = [p.id for p in sorted(d.book.positions, key=lambda p: -_notional(p))][:8]
+        curves = {pid: lq[lq.id == pid].sort_values("duration_s").p_liquidation.to_numpy() for pid in big
+                  if (lq.id == pid).any()}
+        durs = sorted(lq.duration_s.unique())
+        sec.figure(F.liquidation_curves(durs, curves, "Probability of liquidation at restart, by outage duration"))
+
+
+def _notional(p: Any) -> float:
+    for attr in ("notional_usd", "debt_usd"):
+        v = getattr(p, attr, None)
+        if v:
+            return float(v)
+    return 0.0
+
+
+def _mitigations(page: Page, d: ReportInputs) -> None:
+    sec = page.section("mitigations", "Mitigations")
+    if d.mitigation is None or not len(d.mitigation):
+        sec.text(f'<p class="note">{esc(d.mitigation_note or "Mitigation comparison not yet available.")}</p>')
+        return
+    sec.text('<p class="lead">Each lever re-run on the same random numbers as the baseline (common random '
+             "numbers), so the differences carry small paired standard errors. Reduction = baseline minus "
+             "strategy of holder + venue expected loss; cost = capital cost of extra collateral, premiums, fees "
+             f"over the horizon. {esc(d.mitigation_note or '')}.</p>")
+    m = d.mitigation
+    rows = []
+    for r in m.itertuples():
+        rows.append([r.strategy, f"{format_usd(r.holder_el)} ", f"{format_usd(r.venue_el)}",
+                     f"{format_usd(r.es_99)}", f"{r.p_liquidation:.3g}", format_usd(r.cost_usd),
+                     f"{format_usd(r.reduction_usd)} ± {format_usd(r.reduction_se)}",
+                     "n/a" if not math.isfinite(r.reduction_per_usd) else f"{r.reduction_per_usd:.3g}"])
+    sec.text(html_table(["strategy", "holder EL", "venue EL", "holder ES 99%", "P(liq.)", "cost", "reduction",
+                         "reduction per $"], rows, numeric=(1, 2, 3, 4, 5, 6, 7)))
+    if d.mitigation_curve is not None and len(d.mitigation_curve):
+        import plotly.graph_objects as go
+
+        c = d.mitigation_curve
+        fig = go.Figure()
+        for col, name in (("holder_el", "holder liquidation loss"), ("venue_el", "venue bad debt"),
+                          ("objective", "sum")):
+            if col in c:
+                fig.add_trace(go.Scatter(x=c.value / 3600.0, y=c[col], mode="lines+markers", name=name))
+        fig.update_layout(title="Grace period sweep (expected loss, USD)", xaxis_title="grace period (hours)",
+                          yaxis_title="USD over the horizon", template="plotly_white", height=380)
+        sec.figure(fig)
+
+
+def _method(page: Page, d: ReportInputs) -> None:
+    sec = page.section("method", "Method and reproducibility")
+    sc = d.scenario
+    diag = d.result.diagnostics
+    meta = dict(d.model.meta)
+    rows = [
+        ["seqrisk version", d.version],
+        ["command", d.command],
+        ["book", d.book_path],
+        ["horizon", format_duration(sc.horizon_s)],
+        ["paths", f"{d.result.n_paths:,}"],
+        ["seed", str(sc.seed)],
+        ["rare-event method", "paths conditioned on at least one outage, weighted by its probability"
+         if sc.conditional_sampling else "plain Monte Carlo"],
+        ["effective sample size", f"{diag.get('effective_sample_size', float('nan')):,.0f} "
+         f"(= {diag.get('plain_mc_equivalent_paths', float('nan')):,.0f} plain Monte Carlo paths)"],
+        ["grace period / top-up share", f"{format_duration(sc.grace_period_s)} / {sc.top_up_share:.0%}"],
+        ["forced inclusion", f"{'on' if sc.forced_inclusion else 'off'}, L1 inclusion "
+                             f"{format_duration(sc.l1_inclusion_s)}"],
+        ["expiry settlement in downtime", sc.settlement],
+        ["volatility coupling beta", f"{d.model.beta:.3f}"],
+        ["outage model", str(meta.get("source", "fitted from the bundled catalog"))],
+        ["incident catalog", f"{len(d.catalog.incidents)} incidents, {len(d.catalog.chains)} chains "
+                             "(public post-mortems, status pages, L2BEAT configs; sources per row)"],
+        ["price history", "Binance spot ETHUSDT/BTCUSDT hourly and daily candles (see PRICES-SOURCE.md)"],
+    ]
+    sec.text(html_table(["item", "value"], rows))
+    notes = list(d.extra_notes) + [str(n) for n in meta.get("notes", [])][:6]
+    if notes:
+        sec.text("<h3>Notes</h3><ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
+    sec.text("<h3>Sources of the book's chains</h3><ul>" + "".join(
+        f'<li>{esc(c)}: ' + ", ".join(f"<code>{esc(s.url)}</code>" for s in d.catalog.chain(c).sources) + "</li>"
+        for c in d.book.chains) + "</ul>")
+
+
+def build_report(d: ReportInputs) -> str:
+    """Render the report as one self-contained HTML string."""
+    page = Page(title=f"seqrisk report: {d.book.name}",
+                subtitle=f"Layer-2 sequencer risk over {format_duration(d.scenario.horizon_s)}, "
+                         f"{d.result.n_paths:,} paths, seed {d.scenario.seed}, seqrisk {d.version}")
+    _summary(page, d)
+    _chains(page, d)
+    _losses(page, d)
+    _stress(page, d)
+    _mitigations(page, d)
+    _method(page, d)
+    return page.render()
+
+
+def stress_for_book(book: Book, scenario: Scenario, durations_s: Sequence[float] = DEFAULT_DURATIONS_S,
+                    moves: Sequence[float] = DEFAULT_MOVES) -> dict[str, pd.DataFrame]:
+    """The stress grid of every chain the book uses (deterministic)."""
+    from seqrisk.engine import stress_grid
+
+    return {c: stress_grid(book, c, durations_s, moves, scenario=scenario) for c in book.chains}
+
+
+def liquidation_for_book(book: Book, scenario: Scenario,
+                         durations_s: Sequence[float] = tuple(np.geomspace(300, 86400, 12))) -> pd.DataFrame:
+    from seqrisk.engine import liquidation_probability
+
+    return liquidation_probability(book, durations_s, grace_period_s=scenario.grace_period_s,
+                                   margin_buffer=scenario.margin_buffer)
