@@ -1,0 +1,117 @@
+"""Result layout (JSON of issue 4 part 9, Parquet, summary), stress mode, the stress grid and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from seqrisk.engine import Scenario, StressOutage, liquidation_probability, simulate, stress_grid
+from seqrisk.exceptions import UsageError
+from seqrisk.portfolio import load_book
+
+from .conftest import CHAINS, lognormal_model, make_book
+from .test_cascade import GOLDEN, spec_book
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def desk_result():  # type: ignore[no-untyped-def]
+    from seqrisk.outage import OutageModel
+
+    book = load_book(ROOT / "examples" / "desk.yaml", chains=CHAINS)
+    model = OutageModel.load(ROOT / "examples" / "outage-model.json")
+    return simulate(book, model, Scenario(paths=8192, seed=1))
+
+
+def test_json_layout(desk_result) -> None:  # type: ignore[no-untyped-def]
+    doc = json.loads(desk_result.to_json())
+    assert doc["kind"] == "seqrisk.simulation"
+    keys = {"perspective", "basis", "measure", "level", "value", "std_error"}
+    assert all(set(r) == keys for r in doc["measures"])
+    measures = {r["measure"] for r in doc["measures"]}
+    assert measures == {"expected_loss", "var", "es", "p_liquidation", "expected_bad_debt",
+                        "expected_liquidated_notional"}
+    assert {r["level"] for r in doc["measures"] if r["measure"] in ("var", "es")} == {0.95, 0.99, 0.999}
+    assert {r["perspective"] for r in doc["measures"]} == {"holder", "venue"}
+    assert {r["basis"] for r in doc["measures"]} == {"attributable", "total"}
+    pos_keys = {"id", "chain", "p_liquidation", "p_liquidation_std_error", "expected_loss_usd",
+                "expected_bad_debt_usd"}
+    assert all(set(r) == pos_keys for r in doc["positions"])
+    assert len(doc["positions"]) == 11
+    assert doc["diagnostics"]["effective_sample_size"] > 0
+
+
+def test_tables_are_consistent(desk_result, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    r = desk_result
+    el, _ = r.value("expected_loss")
+    assert r.chains.holder_expected_loss_usd.sum() == pytest.approx(el, rel=1e-9, abs=1e-9)
+    tot, _ = r.value("expected_loss", basis="total")
+    assert r.components.holder_expected_loss_usd.sum() == pytest.approx(tot, rel=1e-9, abs=1e-9)
+    assert r.positions.expected_loss_usd.sum() == pytest.approx(el, rel=1e-6, abs=1e-6)
+    var95, _ = r.value("var", level=0.95)
+    var99, _ = r.value("var", level=0.99)
+    es99, _ = r.value("es", level=0.99)
+    assert var95 <= var99 <= es99
+    s = r.summary()
+    assert list(s.columns[:4]) == ["perspective", "basis", "expected_loss_usd", "expected_loss_se"]
+    r.to_parquet(tmp_path / "m.parquet")
+    back = pd.read_parquet(tmp_path / "m.parquet")
+    assert len(back) == len(r.measures)
+    assert (tmp_path / "m.positions.parquet").exists()
+    pl = r.path_losses()
+    m, _ = r.expected_from_paths("holder_attributable")
+    assert m == pytest.approx(el, rel=1e-9, abs=1e-9)
+    assert {f"holder:{c}" for c in CHAINS} <= set(pl.columns)
+
+
+def test_stress_mode_conditions_on_the_outage() -> None:
+    book = make_book([{"id": "x", "type": "perp", "chain": "arbitrum", "asset": "ETH", "size": 10.0,
+                       "leverage": 15}])
+    sc = Scenario(paths=4096, seed=3, stress_outages=[StressOutage.parse("arbitrum=2h@30m")])
+    assert sc.stress_outages[0].duration_s == 7200 and sc.stress_outages[0].start_s == 1800
+    res = simulate(book, lognormal_model({"arbitrum": 0.01}), sc)
+    assert res.diagnostics["mean_p_event"] == 1.0
+    assert res.diagnostics["events"] == 4096
+    with pytest.raises(UsageError):
+        StressOutage.parse("arbitrum")
+
+
+def test_stress_grid_reproduces_the_spec_golden_rows() -> None:
+    side, q, lev = spec_book()
+    pos = [{"id": f"p{i}", "type": "perp", "chain": "arbitrum", "asset": "ETH", "size": float(side[i] * q[i]),
+            "leverage": float(lev[i])} for i in range(1000)]
+    book = make_book(pos)
+    grid = stress_grid(book, "arbitrum", [3600.0], [g[0] / 2000.0 - 1 for g in GOLDEN],
+                       scenario=Scenario(forced_inclusion=False))
+    for row, g in zip(grid.itertuples(), GOLDEN, strict=True):
+        assert row.n_liquidated == g[2]
+        assert row.final_price_usd == pytest.approx(g[3], rel=1e-12)
+        assert row.holder_loss_usd == pytest.approx(g[4], rel=1e-9)
+        assert row.venue_loss_usd == pytest.approx(g[5], rel=1e-9, abs=1e-6)
+    lp = liquidation_probability(book, [600.0, 3600.0, 86400.0])
+    by = lp.groupby("duration_s").p_liquidation.mean()
+    assert np.all(np.diff(by.to_numpy()) > 0)
+
+
+def test_cli_simulate_json_and_stress(tmp_path: Path) -> None:
+    from seqrisk.cli.app import app
+
+    runner = CliRunner()
+    args = ["simulate", str(ROOT / "examples" / "first-steps.yaml"), "--model",
+            str(ROOT / "examples" / "outage-model.json"), "--paths", "4096", "--seed", "5", "--json"]
+    out = runner.invoke(app, args)
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert doc["measures"] and doc["positions"]
+    out2 = runner.invoke(app, [*args[:-1], "--outage", "arbitrum=2h", "--out", str(tmp_path / "r.parquet")])
+    assert out2.exit_code == 0, out2.output
+    assert "stress: arbitrum down 2h" in out2.stdout
+    assert (tmp_path / "r.parquet").exists()
+    out3 = runner.invoke(app, [*args, "--outage", "base=1h"])
+    assert out3.exit_code != 0
