@@ -36,6 +36,16 @@ def incident_doc(i: Incident) -> dict[str, Any]:
     return d
 
 
+_SHORT = {"ethereum-blobs": "blobs", "ethereum-calldata": "calldata", "ethereum-state-diffs": "state-diffs",
+          "centralized": "central", "centralized-ha": "central-ha", "decentralized": "decentr.",
+          "self-sequence": "self", "force-via-l1": "via-L1"}
+
+
+def _short(v: object) -> str:
+    """Compact table spelling of a catalog value (the JSON and ``seqrisk chain`` keep the full one)."""
+    return _SHORT.get(str(v), _unknown(v))
+
+
 def _unknown(v: object) -> str:
     return "unknown" if v is None else str(v)
 
@@ -55,8 +65,8 @@ def chains_cmd(
     for c in cat.chains:
         fi = (format_duration(c.forced_inclusion_delay_s) if c.forced_inclusion_delay_s is not None
               else _unknown(c.forced_inclusion))
-        t.add_row(c.id, _unknown(c.mainnet_launch_date), _unknown(c.sequencer), fi,
-                  _unknown(c.data_availability), _unknown(c.stage if c.stage is not None else "n/a"),
+        t.add_row(c.id, _unknown(c.mainnet_launch_date), _short(c.sequencer), _short(fi),
+                  _short(c.data_availability), _unknown(c.stage if c.stage is not None else "n/a"),
                   str(counts.get(c.id, 0)))
     console().print(t)
 
