@@ -16,7 +16,8 @@ Detectors (each event says which one found it, with its evidence):
   system_txs_per_block``) lasting ``>= stall_threshold_s``. Confidence is the
   probability that the trailing baseline user-transaction rate r (per second)
   would have produced at least one transaction in the run's duration D:
-  ``1 - exp(-r D)``.
+  ``1 - exp(-r D)``; runs below ``min_confidence`` (0.99) are not reported (a quiet
+  chain has long empty runs too).
 - ``throughput`` -> ``degraded``: user transactions per ``bucket_s`` bucket
   below ``degraded_ratio`` times the trailing baseline mean and with Poisson
   probability ``P(X <= count | mean) < degraded_alpha``; confidence ``1 - p``.
@@ -55,7 +56,7 @@ class DetectConfig:
     backfilled: bool = False
     system_txs_per_block: int = 0
     stall_threshold_s: float = 120.0
-    min_confidence: float = 0.5
+    min_confidence: float = 0.99
     bucket_s: float = 600.0
     degraded_ratio: float = 0.2
     degraded_alpha: float = 1e-6

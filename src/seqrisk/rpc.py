@@ -164,6 +164,7 @@ class RpcClient:
         self._sleep = sleep
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        self._check_lock = threading.Lock()
         self._checked: set[str] = set()
         self._preferred = 0
         limits = httpx.Limits(max_connections=self.concurrency * len(self.endpoints),
@@ -256,6 +257,11 @@ class RpcClient:
     def _check_chain(self, endpoint: str) -> None:
         if endpoint in self._checked:
             return
+        with self._check_lock:  # one eth_chainId per endpoint, even with threads racing here
+            if endpoint not in self._checked:
+                self._check_chain_locked(endpoint)
+
+    def _check_chain_locked(self, endpoint: str) -> None:
         got = None
         for attempt in range(self.max_retries + 1):
             try:

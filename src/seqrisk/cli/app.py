@@ -86,6 +86,7 @@ COMMAND_MODULES = (
     "seqrisk.cli.report_cmds",
     "seqrisk.cli.fit_cmds",
     "seqrisk.cli.chain_cmds",
+    "seqrisk.cli.decide_cmds",
 )
 for _m in COMMAND_MODULES:
     importlib.import_module(_m)

@@ -1,0 +1,279 @@
+"""``seqrisk ingest``, ``seqrisk scan``, ``seqrisk detect``: reading real chains over JSON-RPC."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from seqrisk.cli.app import app, state
+from seqrisk.cli.render import JSON_SCHEMA, console, echo_json, table
+from seqrisk.exceptions import UsageError
+from seqrisk.ingest import (
+    Ingestor,
+    IngestResult,
+    adaptive_scan,
+    block_at_time,
+    config_for_chain,
+    full_scan,
+    ingest_batch_postings,
+    l1_cursor_key,
+    run_detection,
+)
+from seqrisk.rpc import RpcClient
+from seqrisk.units import format_duration, parse_datetime, parse_duration
+
+__all__: list[str] = []
+
+RpcOpt = Annotated[list[str], typer.Option("--rpc", help="JSON-RPC endpoint URL; repeat for failover, tried in order.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="JSON output.")]
+
+
+def _iso(t: float | None) -> str | None:
+    return None if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@contextmanager
+def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr (silent when ``quiet`` or not a terminal); yields ``update(done, total)``."""
+    err = Console(stderr=True)
+    if quiet or not err.is_terminal:
+        yield lambda done, total: None
+        return
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
+                  transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+        yield update
+
+
+def _client(rpc: list[str], chain_id: int | None, batch_size: int, concurrency: int, timeout_s: float,
+            retries: int) -> RpcClient:
+    if not rpc:
+        raise UsageError("give at least one --rpc URL", field="--rpc")
+    return RpcClient(rpc, chain_id=chain_id, batch_size=batch_size, concurrency=concurrency, timeout_s=timeout_s,
+                     max_retries=retries)
+
+
+def _since_block(client: RpcClient, since: str) -> int:
+    t = parse_datetime(since, field="--since").timestamp()
+    head = client.block_number()
+    block, _ = block_at_time(lambda ns: [h.timestamp for h in client.headers(ns)], t, 0, head)
+    return block
+
+
+def _result_doc(r: IngestResult) -> dict[str, Any]:
+    return {"chain": r.chain, "from": r.start, "to": r.end, "written": r.written, "seconds": round(r.seconds, 3),
+            "headers_per_s": round(r.written / r.seconds, 1) if r.seconds > 0 else None, "calls": r.calls,
+            "http_requests": r.requests,
+            "reorgs": [{"depth": e.evidence["depth"], "first_orphaned": e.evidence["first_orphaned"],
+                        "start_utc": _iso(e.start_utc)} for e in r.reorgs]}
+
+
+@app.command("ingest")
+def ingest_cmd(
+    chain: Annotated[str, typer.Argument(help="Chain id from the catalog (e.g. base, arbitrum).")],
+    rpc: RpcOpt = [],  # noqa: B006 (typer reads the default)
+    from_block: Annotated[int | None, typer.Option("--from", help="First block.")] = None,
+    to_block: Annotated[int | None, typer.Option("--to", help="Last block (default: the node's head).")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Start at the first block at or after this UTC "
+                                              "date/time (found by binary search).")] = None,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep ingesting new blocks until interrupted.")] = False,
+    poll: Annotated[str, typer.Option("--poll", help="Polling interval with --follow.")] = "5s",
+    confirmations: Annotated[int, typer.Option("--confirmations", help="Stay this many blocks behind the head.")] = 0,
+    chain_id: Annotated[int | None, typer.Option("--chain-id", help="Expected EVM chain id (default: the one "
+                                                 "recorded at the first ingest of this chain).")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="JSON-RPC calls per HTTP request.")] = 500,
+    concurrency: Annotated[int, typer.Option("--concurrency", help="HTTP requests in flight.")] = 4,
+    chunk: Annotated[int, typer.Option("--chunk", help="Headers per stored partition (and cursor step).")] = 20_000,
+    timeout: Annotated[str, typer.Option("--timeout", help="Per-request timeout.")] = "20s",
+    retries: Annotated[int, typer.Option("--retries", help="Retries per endpoint before failing over.")] = 4,
+    l1_rpc: Annotated[list[str], typer.Option("--l1-rpc", help="L1 endpoint, to read batch postings.")] = [],  # noqa: B006
+    batch_inbox: Annotated[str | None, typer.Option("--batch-inbox", help="The chain's batch inbox address on L1.")]
+    = None,
+    batch_sender: Annotated[str | None, typer.Option("--batch-sender", help="Only postings from this address.")]
+    = None,
+    l1_from: Annotated[int | None, typer.Option("--l1-from", help="First L1 block to read postings from.")] = None,
+    l1_to: Annotated[int | None, typer.Option("--l1-to", help="Last L1 block (default: L1 head).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Store block headers of CHAIN from JSON-RPC: resumable, idempotent, crash-safe, reorg-aware."""
+    state.catalog.chain(chain)
+    home = state.home
+    modes = sum(x is not None for x in (from_block, since)) + int(follow)
+    if sum(x is not None for x in (from_block, since)) > 1:
+        raise UsageError("give --from or --since, not both", field="--from")
+    docs: list[dict[str, Any]] = []
+    l1_doc: dict[str, Any] | None = None
+    with _client(rpc, chain_id, batch_size, concurrency, parse_duration(timeout, field="--timeout"), retries) as c, \
+            _progress(f"ingest {chain}", quiet or as_json) as update:
+            ing = Ingestor(c, home, chain, chunk_blocks=chunk, progress=update)
+            if follow:
+                start = from_block if from_block is not None else (_since_block(c, since) if since else None)
+                with suppress(KeyboardInterrupt):
+                    ing.follow(from_block=start, poll_s=parse_duration(poll, field="--poll"),
+                               confirmations=confirmations,
+                               on_round=lambda r: None if as_json or quiet else console().print(
+                                   f"{chain}: +{r.written} blocks to {r.end}"))
+            else:
+                if modes == 0:
+                    with home.state() as st:
+                        cur = st.cursor(chain)
+                    if cur is None:
+                        raise UsageError("no cursor for this chain yet: give --from N, --since DATE or --follow",
+                                         chain=chain, field="--from")
+                    start = cur[0]
+                else:
+                    start = from_block if from_block is not None else _since_block(c, str(since))
+                end = to_block if to_block is not None else c.block_number()
+                docs.append(_result_doc(ing.run(start, end)))
+                ing.observe()
+    if batch_inbox is not None or l1_rpc:
+        if batch_inbox is None or not l1_rpc:
+            raise UsageError("L1 postings need both --l1-rpc and --batch-inbox", field="--batch-inbox")
+        with RpcClient(l1_rpc, batch_size=batch_size, concurrency=concurrency,
+                       max_retries=retries) as l1, _progress(f"L1 postings {chain}", quiet or as_json) as update:
+            if l1_from is None:
+                with home.state() as st:
+                    cur = st.cursor(l1_cursor_key(chain))
+                if cur is None:
+                    raise UsageError("give --l1-from for the first L1 postings run", field="--l1-from")
+                l1_from = cur[0]
+            end = l1_to if l1_to is not None else l1.block_number()
+            pr = ingest_batch_postings(l1, home, chain, batch_inbox, l1_from, end, sender=batch_sender,
+                                       progress=update)
+            l1_doc = {"l1_from": pr.start, "l1_to": pr.end, "postings": pr.postings}
+    if as_json:
+        echo_json({"schema": JSON_SCHEMA, "runs": docs, "l1": l1_doc})
+        return
+    out = console()
+    for d in docs:
+        rate = f"{d['headers_per_s']:,.0f} headers/s" if d["headers_per_s"] else "-"
+        out.print(f"{chain}: blocks {d['from']}..{d['to']}: {d['written']} stored in {d['seconds']:.2f}s ({rate}), "
+                  f"{d['calls']} calls in {d['http_requests']} HTTP requests")
+        for r in d["reorgs"]:
+            out.print(f"  reorg of depth {r['depth']} at block {r['first_orphaned']} ({r['start_utc']}): replaced")
+    if l1_doc:
+        out.print(f"{chain}: L1 blocks {l1_doc['l1_from']}..{l1_doc['l1_to']}: {l1_doc['postings']} batch postings")
+
+
+@app.command("scan")
+def scan_cmd(
+    chain: Annotated[str, typer.Argument(help="Chain id from the catalog.")],
+    rpc: RpcOpt = [],  # noqa: B006
+    since: Annotated[str | None, typer.Option("--since", help="Scan from this UTC date/time.")] = None,
+    from_block: Annotated[int | None, typer.Option("--from", help="Scan from this block.")] = None,
+    to_block: Annotated[int | None, typer.Option("--to", help="Scan to this block (default: head).")] = None,
+    threshold: Annotated[str, typer.Option("--threshold", help="Gap threshold (e.g. 120s, 10m).")] = "120s",
+    min_interval: Annotated[float, typer.Option("--min-interval", help="Guaranteed minimum seconds between "
+                                                "consecutive blocks (1 where timestamps strictly increase; 0 is "
+                                                "always safe).")] = 0.0,
+    block_time: Annotated[float | None, typer.Option("--block-time", help="Seconds per block (default: the "
+                                                     "catalog's, else estimated).")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Also run the full scan and compare.")] = False,
+    chain_id: Annotated[int | None, typer.Option("--chain-id", help="Expected EVM chain id.")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="JSON-RPC calls per HTTP request.")] = 500,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find timestamp gaps without fetching every header (adaptive sampling and bisection)."""
+    cat_chain = state.catalog.chain(chain)
+    thr = parse_duration(threshold, field="--threshold")
+    with _client(rpc, chain_id, batch_size, 4, 20.0, 4) as c:
+        def fetch(ns: Any) -> list[int]:
+            return [h.timestamp for h in c.headers(ns)]
+        head = c.block_number()
+        end = head if to_block is None else min(to_block, head)
+        if from_block is not None:
+            start = from_block
+        elif since is not None:
+            start = _since_block(c, since)
+        else:
+            raise UsageError("give --since DATE or --from N", field="--since")
+        bt = block_time if block_time is not None else cat_chain.block_time_s
+        t0 = time.perf_counter()
+        res = adaptive_scan(fetch, start, end, threshold_s=thr, block_time_s=bt, min_interval_s=min_interval)
+        secs = time.perf_counter() - t0
+        ref = full_scan(fetch, start, end, threshold_s=thr, batch=max(batch_size, 1)) if full else None
+    doc = {"schema": JSON_SCHEMA, "chain": chain, "from": start, "to": end, "threshold_s": thr, "step": res.step,
+           "min_interval_s": min_interval, "calls": res.calls, "rounds": res.rounds,
+           "full_scan_calls": res.full_scan_calls, "fraction": res.fraction, "seconds": round(secs, 3),
+           "gaps": [{"block": g.block, "start_utc": _iso(g.start_utc), "gap_s": g.gap_s} for g in res.gaps],
+           "full_scan_agrees": None if ref is None else [g.block for g in ref.gaps] == [g.block for g in res.gaps]}
+    if as_json:
+        echo_json(doc)
+        return
+    out = console()
+    t = table(f"Gaps >= {format_duration(thr)} on {chain}, blocks {start}..{end}", "after block", "start (UTC)",
+              "gap", right=("after block", "gap"))
+    for g in res.gaps:
+        t.add_row(str(g.block), str(_iso(g.start_utc)), format_duration(g.gap_s))
+    out.print(t if res.gaps else f"No gap >= {format_duration(thr)} on {chain}, blocks {start}..{end}.")
+    out.print(f"requests: {res.calls:,} block fetches in {res.rounds} rounds, against {res.full_scan_calls:,} for "
+              f"a full scan ({100 * res.fraction:.3g}%), step {res.step} blocks")
+    if ref is not None:
+        out.print(f"full scan: {len(ref.gaps)} gaps, {'same' if doc['full_scan_agrees'] else 'DIFFERENT'} blocks")
+
+
+@app.command("detect")
+def detect_cmd(
+    chain: Annotated[str, typer.Argument(help="Chain id from the catalog (headers ingested first).")],
+    since: Annotated[str | None, typer.Option("--since", help="Report events from this UTC date/time.")] = None,
+    gap_threshold: Annotated[str, typer.Option("--gap-threshold", help="Absolute downtime threshold.")] = "120s",
+    z: Annotated[float, typer.Option("--z", help="Relative threshold: z-score of a block interval.")] = 15.0,
+    window: Annotated[str, typer.Option("--window", help="Rolling baseline window.")] = "30d",
+    stall_threshold: Annotated[str, typer.Option("--stall-threshold", help="Back-filled stall threshold.")] = "120s",
+    bucket: Annotated[str, typer.Option("--bucket", help="Throughput bucket for degraded detection.")] = "10m",
+    system_txs: Annotated[int | None, typer.Option("--system-txs", help="System transactions per block (default: "
+                                                   "1 on the OP Stack, else 0).")] = None,
+    backfilled: Annotated[bool | None, typer.Option("--backfilled/--not-backfilled", help="Whether the chain "
+                                                    "back-fills stalls with empty blocks (default: catalog).")] = None,
+    posting_gap: Annotated[str, typer.Option("--posting-gap", help="L1 batch posting delay threshold.")] = "1h",
+    safe_lag: Annotated[str, typer.Option("--safe-lag", help="Safe-head lag threshold.")] = "1h",
+    no_write: Annotated[bool, typer.Option("--no-write", help="Do not store the events.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Detect downtime, back-filled stalls, degraded throughput and DA delays in stored headers; store events."""
+    cat_chain = state.catalog.chain(chain)
+    home = state.home
+    if home.blocks().head(chain) is None:
+        raise UsageError("no headers stored for this chain: run `seqrisk ingest` first", chain=chain)
+    cfg = config_for_chain(
+        cat_chain, gap_threshold_s=parse_duration(gap_threshold, field="--gap-threshold"), z_threshold=z,
+        baseline_window_s=parse_duration(window, field="--window"),
+        stall_threshold_s=parse_duration(stall_threshold, field="--stall-threshold"),
+        bucket_s=parse_duration(bucket, field="--bucket"), system_txs_per_block=system_txs, backfilled=backfilled,
+        posting_gap_s=parse_duration(posting_gap, field="--posting-gap"),
+        safe_lag_s=parse_duration(safe_lag, field="--safe-lag"))
+    since_utc = parse_datetime(since, field="--since").timestamp() if since else None
+    run_detection(home, chain, cfg, since_utc=since_utc, write=not no_write)
+    with home.state() as st:
+        events = st.events(chain=chain, since_utc=since_utc)
+    if no_write:
+        events = [e for e in events if e.detector == "ingest-reorg"] + run_detection(
+            home, chain, cfg, since_utc=since_utc, write=False)
+        events.sort(key=lambda e: e.start_utc)
+    rows = [{"type": e.type, "start_utc": _iso(e.start_utc), "end_utc": _iso(e.end_utc), "ongoing": e.ongoing,
+             "duration_s": e.duration_s, "confidence": e.confidence, "detector": e.detector, "evidence": e.evidence}
+            for e in events]
+    if as_json:
+        echo_json({"schema": JSON_SCHEMA, "chain": chain, "config": cfg.__dict__, "events": rows})
+        return
+    out = console()
+    if not rows:
+        out.print(f"No events detected on {chain}.")
+        return
+    t = table(f"Events detected on {chain}", "type", "start (UTC)", "duration", "conf.", "detector",
+              right=("duration", "conf."))
+    for e in events:
+        dur = "ongoing" if e.ongoing else format_duration(e.duration_s or 0.0)
+        t.add_row(e.type, str(_iso(e.start_utc)), dur, f"{e.confidence:.2f}", e.detector)
+    out.print(t)
