@@ -203,3 +203,41 @@ class ChainBuilder:
     def gap(self, seconds: int) -> None:
         """The next block comes ``seconds`` (plus its own interval) after the newest one."""
         self._pending_gap += seconds
+
+
+#: The batch inbox of the L1 test chain (any address works: postings are plain transactions to it).
+INBOX = "0x00000000000000000000000000000000000ba7c4"
+
+
+def build_outage_chain(node: Anvil) -> dict[str, int]:
+    """Chain A (not back-filled): a 302 s gap after block 200, a 41 s gap after block 300 (relative rule
+    only), 300 empty blocks 551..850 at 2 s (a throughput collapse), then traffic again to block 1000.
+    Normal traffic: one transaction per block, intervals cycling 1, 2, 3 s."""
+    b = ChainBuilder(node)
+    b.tx_blocks(200, [1, 2, 3])
+    b.gap(300)
+    b.tx_blocks(100, [1, 2, 3])
+    b.gap(40)
+    b.tx_blocks(150, [1, 2, 3])
+    empty = b.empty_blocks(300, 2)
+    b.tx_blocks(150, [1, 2, 3])
+    return {"abs_gap_after": 200, "rel_gap_after": 300, "empty_first": empty[0], "empty_last": empty[-1],
+            "head": b.n}
+
+
+def build_backfilled_chain(node: Anvil) -> dict[str, int]:
+    """Chain B (back-filled, like the OP Stack): 200 empty blocks 201..400 at 2 s, no timestamp gap."""
+    b = ChainBuilder(node)
+    b.tx_blocks(200, [1, 2, 3])
+    empty = b.empty_blocks(200, 2)
+    b.tx_blocks(100, [1, 2, 3])
+    return {"empty_first": empty[0], "empty_last": empty[-1], "head": b.n}
+
+
+def build_l1_postings(node: Anvil) -> dict[str, int]:
+    """L1: 20 postings to INBOX 60 s apart, 30 blocks (1,800 s) of other traffic, 20 postings again."""
+    b = ChainBuilder(node)
+    first = b.tx_blocks(20, 60, to=INBOX)
+    b.tx_blocks(30, 60)
+    second = b.tx_blocks(20, 60, to=INBOX)
+    return {"last_before_gap": first[-1], "first_after_gap": second[0], "head": b.n}

@@ -1,0 +1,144 @@
+"""Ingestion, detection and the adaptive scan against a real node (anvil): exactly the injected events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from integration.anvil import Anvil, ChainBuilder, build_backfilled_chain, build_l1_postings, build_outage_chain
+from seqrisk.catalog import load_catalog
+from seqrisk.cli.app import app
+from seqrisk.ingest import Ingestor, chain_history, config_for_chain, events_for_fit, run_detection
+from seqrisk.rpc import RpcClient
+from seqrisk.store import Home
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def chain_a(anvil_binary: Path) -> Iterator[tuple[Anvil, dict[str, int]]]:
+    node = Anvil(chain_id=42161)
+    try:
+        node.start()
+        yield node, build_outage_chain(node)
+    finally:
+        node.stop()
+
+
+def ts(node: Anvil, n: int) -> float:
+    return float(int(node.block(n)["timestamp"], 16))
+
+
+def cli(*args: str) -> dict:  # type: ignore[type-arg]
+    r = CliRunner().invoke(app, list(args))
+    assert r.exit_code == 0, (r.output, r.exception)
+    return json.loads(r.output) if "--json" in args else {"output": r.output}
+
+
+def test_outages_and_reorg_detected_exactly(chain_a: tuple[Anvil, dict[str, int]], tmp_path: Path) -> None:
+    node, k = chain_a
+    home = Home(tmp_path / "home")
+    with RpcClient([node.url], batch_size=100) as c:
+        ing = Ingestor(c, home, "arbitrum", chunk_blocks=256)
+        r1 = ing.run(0, k["head"])
+        assert r1.written == k["head"] + 1 and r1.reorgs == []
+        # a reorg of depth 3 with a transaction (hashes really change), then new blocks
+        old = {n: node.block(n)["hash"] for n in range(k["head"] - 3, k["head"] + 1)}
+        b = ChainBuilder(node)
+        node.rpc("anvil_reorg", 3, [[{"from": b.sender, "to": b.to, "value": "0x2"}, 1]])
+        b.t = int(ts(node, k["head"] - 3)) + 6  # keep the original cadence after the replaced blocks
+        b.tx_blocks(20, [1, 2, 3])
+        r2 = ing.run(0, node.head())
+    assert [e.evidence["depth"] for e in r2.reorgs] == [3]
+    assert r2.written == 3 + 20
+    stored = home.blocks().read("arbitrum")
+    assert stored.num_rows == node.head() + 1
+    for n in range(k["head"] - 3, k["head"] + 1):
+        new = node.block(n)["hash"]
+        assert "0x" + stored.column("hash")[n].as_py().hex() == new
+        assert (new != old[n]) == (n > k["head"] - 3)
+    hashes = stored.column("hash").to_pylist()
+    assert stored.column("parent_hash").to_pylist()[1:] == hashes[:-1]
+
+    cfg = config_for_chain(load_catalog().chain("arbitrum"), bucket_s=60.0)
+    run_detection(home, "arbitrum", cfg)
+    with home.state() as st:
+        events = st.events(chain="arbitrum")
+    got = sorted((e.type, e.detector) for e in events)
+    assert got == [("degraded", "throughput"), ("downtime", "gap"), ("downtime", "gap"), ("reorg", "ingest-reorg")]
+    gaps = [e for e in events if e.detector == "gap"]
+    assert [(e.start_utc, e.end_utc) for e in gaps] == [
+        (ts(node, 200), ts(node, 201)), (ts(node, 300), ts(node, 301))]
+    assert gaps[0].evidence["rules"] == ["absolute", "relative"] and gaps[1].evidence["rules"] == ["relative"]
+    (deg,) = [e for e in events if e.type == "degraded"]
+    assert abs(deg.start_utc - ts(node, k["empty_first"] - 1)) <= 60
+    assert abs(deg.end_utc - ts(node, k["empty_last"] + 1)) <= 60  # type: ignore[operator]
+    (reorg,) = [e for e in events if e.type == "reorg"]
+    assert reorg.evidence["first_orphaned"] == k["head"] - 2 and reorg.confidence == 1.0
+    # detection again: the same events, not twice
+    run_detection(home, "arbitrum", cfg)
+    with home.state() as st:
+        assert len(st.events(chain="arbitrum")) == 4
+    # the statistics' view: detected events and the exposure window
+    evs, window = chain_history(home, "arbitrum")
+    assert len(evs) == 4 and window is not None
+    assert window[0].timestamp() == ts(node, 0) and window[1].timestamp() == ts(node, node.head())
+    evs2, exposures = events_for_fit(home)
+    assert set(exposures) == {"arbitrum"} and len(evs2) == 4
+
+
+def test_ingest_is_idempotent_and_observes_heads(chain_a: tuple[Anvil, dict[str, int]], tmp_path: Path) -> None:
+    node, _ = chain_a
+    home = Home(tmp_path / "home")
+    with RpcClient([node.url], batch_size=64, concurrency=2) as c:
+        ing = Ingestor(c, home, "arbitrum", chunk_blocks=300)
+        head = node.head()
+        assert ing.run(0, head).written == head + 1
+        parts = home.blocks().partitions("arbitrum")
+        again = ing.run(0, head)
+        assert again.written == 0 and home.blocks().partitions("arbitrum") == parts
+        obs = ing.observe()
+    assert obs["head_number"] == head and obs["safe_number"] == head - 32
+    assert obs["safe_time_utc"] == ts(node, head - 32)
+    with home.state() as st:
+        assert st.cursor("arbitrum") == (head + 1, node.block(head)["hash"])
+
+
+def test_scan_on_a_real_node(chain_a: tuple[Anvil, dict[str, int]], home: Path) -> None:
+    node, k = chain_a
+    doc = cli("scan", "arbitrum", "--rpc", node.url, "--from", "0", "--to", str(k["head"]), "--threshold", "120s",
+              "--block-time", "2", "--full", "--json")
+    assert [g["block"] for g in doc["gaps"]] == [200] and doc["full_scan_agrees"] is True
+    assert doc["calls"] < doc["full_scan_calls"] / 10
+    doc = cli("scan", "arbitrum", "--rpc", node.url, "--from", "0", "--to", str(k["head"]), "--threshold", "30s",
+              "--min-interval", "1", "--full", "--json")
+    assert [g["block"] for g in doc["gaps"]] == [200, 300] and doc["full_scan_agrees"] is True
+
+
+def test_backfilled_stall_and_l1_posting_delay_via_cli(anvil_factory: Callable[..., Anvil], home: Path) -> None:
+    l2 = anvil_factory(chain_id=8453)
+    l1 = anvil_factory(chain_id=1)
+    kb = build_backfilled_chain(l2)
+    kl = build_l1_postings(l1)
+    from integration.anvil import INBOX
+    run = cli("ingest", "base", "--rpc", l2.url, "--from", "0", "--chunk", "128", "--l1-rpc", l1.url,
+              "--batch-inbox", INBOX, "--l1-from", "0", "--json")
+    assert run["runs"][0]["written"] == kb["head"] + 1 and run["l1"]["postings"] == 40
+    doc = cli("detect", "base", "--system-txs", "0", "--bucket", "60s", "--posting-gap", "10m", "--json")
+    got = [(e["type"], e["detector"]) for e in doc["events"]]
+    assert sorted(got) == [("da_delay", "batch-cadence"), ("downtime", "backfill")]
+    stall = next(e for e in doc["events"] if e["detector"] == "backfill")
+    assert stall["evidence"]["first_empty_block"] == kb["empty_first"]
+    assert stall["evidence"]["last_empty_block"] == kb["empty_last"]
+    assert stall["duration_s"] == ts(l2, kb["empty_last"] + 1) - ts(l2, kb["empty_first"] - 1)
+    assert stall["confidence"] > 0.99
+    delay = next(e for e in doc["events"] if e["type"] == "da_delay")
+    assert delay["duration_s"] == ts(l1, kl["first_after_gap"]) - ts(l1, kl["last_before_gap"])
+    # the same chain without the catalog's back-fill flag: the empty run is only a throughput collapse
+    doc2 = cli("detect", "base", "--system-txs", "0", "--bucket", "60s", "--posting-gap", "10m",
+               "--not-backfilled", "--no-write", "--json")
+    assert sorted(e["type"] for e in doc2["events"]) == ["da_delay", "degraded"]
