@@ -1,0 +1,156 @@
+"""``seqrisk compare``, ``insure``, ``allocate`` and ``score`` through typer's runner (small, seeded runs)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from seqrisk.cli.app import app
+from seqrisk.exceptions import UsageError
+from seqrisk.insurance import ParametricCover, Pricing, price_parametric
+from seqrisk.outage import ChainOutageLaw, CommonShock, DurationLaw, OutageModel
+
+runner = CliRunner()
+LAW = DurationLaw("lognormal", {"median_s": 3 * 3600.0, "sigma": 1.0})
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    model = OutageModel(
+        chains={c: ChainOutageLaw(c, {"downtime": r}, {"downtime": LAW}, forced_inclusion_delay_s=d)
+                for c, r, d in (("arbitrum", 6.0, 86400.0), ("base", 3.0, 43200.0), ("optimism", 2.0, 43200.0))},
+        shocks=(CommonShock("op-stack", ("base", "optimism"), 1.0, LAW),))
+    mp = tmp_path / "model.json"
+    model.save(mp)
+    book = tmp_path / "book.yaml"
+    book.write_text(
+        "name: test\nassets: {ETH: {spot_usd: 2000, vol: 0.8}}\npositions:\n"
+        "  - {id: l, type: perp, chain: arbitrum, asset: ETH, side: long, notional_usd: 1.0e6, leverage: 15,"
+        " maintenance_margin: 0.03}\n"
+        "  - {id: s, type: perp, chain: base, asset: ETH, side: short, notional_usd: 1.0e6, leverage: 10}\n",
+        encoding="utf-8")
+    return book, mp
+
+
+def run(home: Path, *args: str) -> tuple[int, str]:
+    r = runner.invoke(app, ["--home", str(home), *args], catch_exceptions=False, env={"COLUMNS": "80"})
+    return r.exit_code, r.output
+
+
+def test_compare_table_fits_80_columns(home: Path, files: tuple[Path, Path]) -> None:
+    book, model = files
+    code, out = run(home, "compare", str(book), "--model", str(model), "-m", "grace=1h,q=0.5", "-m",
+                    "buffer=0.05+forced-inclusion", "-m", "move=arbitrum:optimism:0.5", "--paths", "1500",
+                    "--horizon", "30d", "--seed", "3")
+    assert code == 0, out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "grace=1h,q=0.5" in out
+    assert "±" in out
+
+
+def test_compare_json_pairs_and_costs(home: Path, files: tuple[Path, Path]) -> None:
+    book, model = files
+    code, out = run(home, "compare", str(book), "--model", str(model), "-m", "buffer=0.05", "-m",
+                    "insure=indemnity,deductible=1k", "--paths", "1500", "--horizon", "30d", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["kind"] == "seqrisk.comparison"
+    names = [s["name"] for s in doc["strategies"]]
+    assert names == ["baseline", "buffer=0.05", "insure=indemnity,deductible=1k"]
+    buf = doc["strategies"][1]
+    # capital cost of the buffer: 5% of the perps' notional at the scenario's 8%/year over 30 days
+    assert buf["costs_usd"]["capital"] == pytest.approx(0.05 * 2e6 * 0.08 * 30 / 365)
+    d = buf["diffs"]["total.el"]
+    assert d["std_error"] < d["std_error_unpaired"]
+    assert doc["strategies"][2]["costs_usd"]["premium"] > 0
+
+
+def test_compare_sweep_returns_curve_and_minimiser(home: Path, files: tuple[Path, Path]) -> None:
+    book, model = files
+    code, out = run(home, "compare", str(book), "--model", str(model), "--sweep", "grace=0:2h:3", "-m",
+                    "grace=0,q=1", "--paths", "1500", "--horizon", "30d", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert [p["value"] for p in doc["curve"]] == [0.0, 3600.0, 7200.0]
+    objective = [p["objective"]["value"] for p in doc["curve"]]
+    assert doc["best_value"] == doc["curve"][objective.index(min(objective))]["value"]
+    # everyone tops up during a grace period: liquidations vanish
+    assert doc["curve"][0]["p_liquidation"]["value"] > 0
+    assert doc["curve"][1]["p_liquidation"]["value"] == 0
+    code, out = run(home, "compare", str(book), "--model", str(model), "--sweep", "buffer=0:0.1:3", "--paths",
+                    "1500", "--horizon", "30d")
+    assert code == 0
+    assert "minimiser: buffer" in out
+
+
+def test_insure_parametric_matches_closed_form(home: Path, files: tuple[Path, Path]) -> None:
+    _, model = files
+    code, out = run(home, "insure", "--chain", "base", "--chain", "optimism", "--payout", "100k", "--trigger",
+                    "6h", "--model", str(model), "--paths", "20000", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    om = OutageModel.load(model)
+    cf = price_parametric(om, ParametricCover("base", 1e5, 6 * 3600.0), Pricing())
+    cov = doc["covers"][0]
+    assert cov["closed_form"]["premium_usd"] == pytest.approx(cf.premium_usd)
+    mc = cov["monte_carlo"]
+    assert abs(mc["expected_payout_usd"] - cf.expected_payout_usd) < 4 * mc["expected_payout_se"]
+    book = doc["book"]
+    assert book["total"]["es_payout_usd"] >= book["independent"]["es_payout_usd"]
+    code, out = run(home, "insure", "--chain", "base", "--chain", "optimism", "--model", str(model),
+                    "--paths", "5000")
+    assert code == 0
+    assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_insure_indemnity_shows_the_buyer_tail(home: Path, files: tuple[Path, Path]) -> None:
+    book, model = files
+    code, out = run(home, "insure", str(book), "--deductible", "5k", "--limit", "200k", "--period", "30d",
+                    "--model", str(model), "--paths", "2000", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    q, b = doc["quote"], doc["buyer"]
+    assert q["premium_usd"] >= q["expected_payout_usd"] * 1.2
+    assert b["es_after"] < b["es_before"]
+    assert b["el_after"] > b["el_before"]  # the loading costs the buyer on average
+    code, out = run(home, "insure", str(book), "--deductible", "5k", "--period", "30d", "--model", str(model),
+                    "--paths", "2000")
+    assert code == 0
+    assert "Buyer's loss" in out
+
+
+def test_allocate_and_score(home: Path, files: tuple[Path, Path]) -> None:
+    book, model = files
+    code, out = run(home, "allocate", str(book), "--chains", "arbitrum,base,optimism", "--max", "0.6", "--model",
+                    str(model), "--paths", "2000", "--horizon", "90d", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert sum(doc["weights"].values()) == pytest.approx(1.0)
+    assert max(doc["weights"].values()) <= 0.6 + 1e-9
+    assert doc["es_usd"] <= doc["equal_split_es_usd"] + 1e-6
+    code, out = run(home, "score", "--chain", "arbitrum", "--chain", "base", "--chain", "optimism", "--model",
+                    str(model), "--paths", "1000", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert [c["chain"] for c in doc["chains"]][-1] == "arbitrum"  # twice base's own rate, no shared shock
+    for c in doc["chains"]:
+        assert math.isfinite(c["expected_loss"]["std_error"])
+        assert c["availability"]["low"] <= c["availability"]["value"] <= c["availability"]["high"]
+    code, out = run(home, "score", "--chain", "arbitrum", "--chain", "base", "--model", str(model), "--paths",
+                    "500")
+    assert code == 0
+    assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_usage_errors_name_the_option(home: Path, files: tuple[Path, Path]) -> None:
+    book, model = files
+    with pytest.raises(UsageError, match="unknown mitigation"):
+        run(home, "compare", str(book), "--model", str(model), "-m", "teleport=1")
+    with pytest.raises(UsageError, match="--mitigation"):
+        run(home, "compare", str(book), "--model", str(model))
+    with pytest.raises(UsageError):
+        run(home, "insure", "--model", str(model))
