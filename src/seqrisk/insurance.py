@@ -329,20 +329,17 @@ class OutageSample:
 
 def _sources(model: OutageModel, types: Sequence[str]) -> tuple[list[str], list[tuple[str, float, DurationLaw]],
                                                                   list[set[str]]]:
+    """Event sources of ``types``: the engine's cells (own processes, then common shocks), rates per year."""
+    from seqrisk.engine.events import EVENT_CODES, build_cells
+
     chains = sorted(set(model.chains) | {m for s in model.shocks for m in s.members})
+    names = {v: k for k, v in EVENT_CODES.items()}
     src: list[tuple[str, float, DurationLaw]] = []
     members: list[set[str]] = []
-    for c in sorted(model.chains):
-        law = model.chains[c]
-        for t in sorted(law.rates_per_year):
-            r = law.rates_per_year[t]
-            if t in types and r > 0:
-                src.append((t, r, law.durations[t]))
-                members.append({c})
-    for s in model.shocks:
-        if s.type in types and s.rate_per_year > 0:
-            src.append((s.type, s.rate_per_year, s.duration))
-            members.append(set(s.members))
+    for cell in build_cells(model, chains, shocks=True):
+        if names[cell.type] in types:
+            src.append((names[cell.type], cell.rate_per_s * YEAR_S, cell.law))
+            members.append({chains[i] for i in cell.members})
     return chains, src, members
 
 

@@ -64,9 +64,9 @@ def _p(n: int, p_event: FloatArray | None) -> FloatArray:
 
 def _tail(x: FloatArray, p: FloatArray, alpha: float) -> dict[str, float]:
     n = x.size
-    buf = TailBuffer(max(0.1, 2 * (1 - alpha)), n)
+    buf = TailBuffer(max(0.1, 2 * (1 - alpha)), n, atom=0.0)
     buf.add(x, p, np.arange(n))
-    return tail_measures(buf, 0.0, n, float(p.sum()), float((p * p).sum()), (alpha,))[alpha]
+    return tail_measures(buf, n, float(p.sum()), float((p * p).sum()), (alpha,))[alpha]
 
 
 def _var(x: FloatArray, p: FloatArray, alpha: float) -> float:
