@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+
 from seqrisk._typing import FloatArray
 from seqrisk.exceptions import DataError
 
