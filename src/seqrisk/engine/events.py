@@ -27,7 +27,15 @@ from scipy.special import ndtri
 from seqrisk._typing import FloatArray, IntArray
 from seqrisk.outage import DurationLaw, OutageModel
 
-__all__ = ["EVENT_CODES", "Cell", "EventSet", "build_cells", "merge_downtimes", "sample_block_events"]
+__all__ = [
+    "EVENT_CODES",
+    "Cell",
+    "EventSet",
+    "build_cells",
+    "merge_downtimes",
+    "poisson_inverse",
+    "sample_block_events",
+]
 
 EVENT_CODES = {"downtime": 0, "degraded": 1, "censorship": 2, "reorg": 3, "da_delay": 4}
 DAY_S = 86400.0
@@ -79,6 +87,29 @@ def _ppf(law: DurationLaw, u: FloatArray) -> FloatArray:
     return np.full(u.shape, p["duration_s"])
 
 
+def poisson_inverse(u: FloatArray, lam: FloatArray) -> IntArray:
+    """Poisson quantiles ``min {k : F(k; lam) >= u}`` by a vectorized search from 0 (fast for the small means
+    of outage counts; scipy takes over for large means or far tails)."""
+    count = np.zeros(u.size, np.int64)
+    pmf = np.exp(-lam)
+    idx = np.flatnonzero((u > pmf) & (lam > 0))
+    cdf = pmf[idx].copy()
+    term = pmf[idx].copy()
+    lm = lam[idx]
+    uu = u[idx]
+    k = 0
+    while idx.size and k < 200:
+        k += 1
+        term = term * lm / k
+        cdf = cdf + term
+        more = uu > cdf
+        count[idx] = k
+        idx, cdf, term, lm, uu = idx[more], cdf[more], term[more], lm[more], uu[more]
+    if idx.size:
+        count[idx] = sps.poisson.ppf(uu, lm).astype(np.int64)
+    return count
+
+
 @dataclass
 class EventSet:
     """Raw events of one block: local path index, chain index, type, start and duration (seconds)."""
@@ -113,13 +144,11 @@ def sample_block_events(rng: np.random.Generator, n: int, horizon_s: float, cell
     u = rng.random(n)
     if conditional:
         p_event = -np.expm1(-lam)
-        p0 = np.exp(-lam)
-        count = np.where(lam > 0, sps.poisson.ppf(p0 + u * p_event, np.where(lam > 0, lam, 1.0)), 0.0)
-        count = np.maximum(count, (lam > 0).astype(float))
+        count = poisson_inverse(np.exp(-lam) + u * p_event, lam)
+        count = np.maximum(count, (lam > 0).astype(np.int64))
     else:
         p_event = np.ones(n)
-        count = np.where(lam > 0, sps.poisson.ppf(u, np.where(lam > 0, lam, 1.0)), 0.0)
-    count = count.astype(np.int64)
+        count = poisson_inverse(u, lam)
     m = int(count.sum())
     path = np.repeat(np.arange(n), count)
     u_cell, u_seg, u_time, u_dur = rng.random(m), rng.random(m), rng.random(m), rng.random(m)

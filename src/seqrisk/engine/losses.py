@@ -80,6 +80,9 @@ class _Evaluator:
                                lin_not=z((n, c_n, a_n)))
         self.impacts: dict[int, list[tuple[float, int, float]]] = {}
         self._sorted: dict[tuple[int, int, int, int], tuple[SortedSide, SortedSide]] = {}
+        self._rec_ht: list[FloatArray] = []
+        self._rec_notional: list[FloatArray] = []
+        self._rec_comp: list[IntArray] = []
         self.closed: dict[int, np.ndarray] = {}
         pos = prep.pos
         self.by_chain: list[dict[str, IntArray]] = []
@@ -110,25 +113,43 @@ class _Evaluator:
 
     def _record(self, path: IntArray, pos: IntArray, holder_t: FloatArray, holder_a: FloatArray,
                 venue: FloatArray, liq: FloatArray, notional: FloatArray, comp: int) -> None:
+        """Queue per-(path, position) outcomes; :meth:`_finish` folds them into the per-path arrays."""
         o = self.out
-        chain = self.prep.pos.chain[pos]
-        np.add.at(o.holder_total, path, holder_t)
-        np.add.at(o.holder_attr, path, holder_a)
-        np.add.at(o.venue_total, path, venue)
-        np.add.at(o.venue_attr, path, venue)
-        np.add.at(o.chain_holder, (path, chain), holder_a)
-        np.add.at(o.chain_venue, (path, chain), venue)
-        np.add.at(o.comp_holder, (path, np.full(path.size, comp)), holder_t)
-        np.add.at(o.comp_venue, (path, np.full(path.size, comp)), venue)
-        np.maximum.at(o.liq_any, path, liq)
-        np.add.at(o.liq_notional, path, notional)
-        if comp == _C["liquidation"]:
-            np.add.at(o.bad_debt, path, venue)
         o.rec_path.append(path)
         o.rec_pos.append(pos)
         o.rec_holder.append(holder_a)
         o.rec_venue.append(venue)
         o.rec_liq.append(liq)
+        self._rec_ht.append(holder_t)
+        self._rec_notional.append(notional)
+        self._rec_comp.append(np.full(path.size, comp, np.int64))
+
+    def _finish(self) -> None:
+        o = self.out
+        if not o.rec_path:
+            return
+        n, c_n, k_n = self.cs.n, len(self.prep.chains), len(COMPONENTS)
+        path = np.concatenate(o.rec_path)
+        pos = np.concatenate(o.rec_pos)
+        ha, ht = np.concatenate(o.rec_holder), np.concatenate(self._rec_ht)
+        ve, liq = np.concatenate(o.rec_venue), np.concatenate(o.rec_liq)
+        comp = np.concatenate(self._rec_comp)
+        chain = self.prep.pos.chain[pos]
+
+        def bc(idx: IntArray, w: FloatArray, size: int) -> FloatArray:
+            return np.asarray(np.bincount(idx, weights=w, minlength=size), dtype=float)
+
+        o.holder_total += bc(path, ht, n)
+        o.holder_attr += bc(path, ha, n)
+        o.venue_total += bc(path, ve, n)
+        o.venue_attr += bc(path, ve, n)
+        o.chain_holder += bc(path * c_n + chain, ha, n * c_n).reshape(n, c_n)
+        o.chain_venue += bc(path * c_n + chain, ve, n * c_n).reshape(n, c_n)
+        o.comp_holder += bc(path * k_n + comp, ht, n * k_n).reshape(n, k_n)
+        o.comp_venue += bc(path * k_n + comp, ve, n * k_n).reshape(n, k_n)
+        np.maximum.at(o.liq_any, path, liq)
+        o.liq_notional += bc(path, np.concatenate(self._rec_notional), n)
+        o.bad_debt += bc(path, np.where(comp == _C["liquidation"], ve, 0.0), n)
 
     def _linear(self, ev: IntArray, k_cap: FloatArray, k_not: FloatArray, p0: FloatArray, comp_cap: int,
                 comp_not: int) -> None:
@@ -166,6 +187,7 @@ class _Evaluator:
                 ev = batch[cs.type[batch] == typ]
                 if ev.size:
                     fn(ev)
+        self._finish()
         return self.out
 
     def _prices(self, ev: IntArray, x: FloatArray, t: FloatArray) -> FloatArray:

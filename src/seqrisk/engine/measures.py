@@ -35,24 +35,49 @@ LEVELS = (0.95, 0.99, 0.999)
 
 @dataclass
 class TailBuffer:
-    """The largest outcomes of a stream: value, event weight ``p`` and global path id."""
+    """The largest outcomes of a stream: value, event weight ``p`` and global path id.
+
+    Outcomes equal to the no-outage value ``atom`` are not stored: they are
+    counted (``n_atom``, and the sums of their ``p`` and ``p**2``) and join the
+    atom's mass, which they are indistinguishable from. What is stored is
+    trimmed to the outcomes with less than ``keep_mass`` of stored mass above
+    them, a superset of the global tail whatever the grouping.
+    """
 
     keep_mass: float
     n_total: int
+    atom: float = 0.0
     value: FloatArray = field(default_factory=lambda: np.zeros(0))
     p: FloatArray = field(default_factory=lambda: np.zeros(0))
     path: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    n_atom: int = 0
+    sum_p_atom: float = 0.0
+    sum_p2_atom: float = 0.0
 
     def add(self, value: FloatArray, p: FloatArray, path: IntArray) -> None:
+        at = value == self.atom
+        if at.any():
+            self.n_atom += int(at.sum())
+            self.sum_p_atom += float(p[at].sum())
+            self.sum_p2_atom += float((p[at] ** 2).sum())
+            keep = ~at
+            value, p, path = value[keep], p[keep], path[keep]
         self.value = np.concatenate([self.value, value])
         self.p = np.concatenate([self.p, p])
         self.path = np.concatenate([self.path, path])
         self._trim()
 
     def merge(self, other: TailBuffer) -> None:
+        self.n_atom += other.n_atom
+        self.sum_p_atom += other.sum_p_atom
+        self.sum_p2_atom += other.sum_p2_atom
         self.add(other.value, other.p, other.path)
 
     def _trim(self) -> None:
+        if self.p.sum() / self.n_total < self.keep_mass:
+            order = np.lexsort((self.path, -self.value))
+            self.value, self.p, self.path = self.value[order], self.p[order], self.path[order]
+            return
         order = np.lexsort((self.path, -self.value))
         v, p, idx = self.value[order], self.p[order], self.path[order]
         mass_before = np.concatenate([[0.0], np.cumsum(p)[:-1]]) / self.n_total
@@ -107,35 +132,43 @@ def _quantile(vals: FloatArray, mass: FloatArray, level: float) -> float:
     return float(vals[ok[-1]]) if ok[-1] < vals.size else float(vals[-1])
 
 
-def tail_measures(buf: TailBuffer, atom_value: float, n: int, sum_p: float, sum_p2: float,
+def tail_measures(buf: TailBuffer, n: int, sum_p: float, sum_p2: float,
                   levels: tuple[float, ...] = LEVELS) -> dict[float, dict[str, float]]:
-    """VaR and ES (with standard errors) at each level, USD."""
+    """VaR and ES (with standard errors) at each level, USD.
+
+    ``n``, ``sum_p`` and ``sum_p2`` are the number of paths and the sums of
+    their event weights and squared weights.
+    """
     n = max(n, 1)
-    atom_mass = (n - sum_p) / n
-    v = np.concatenate([buf.value, [atom_value]])
-    m = np.concatenate([buf.p / n, [atom_mass]])
-    pv = np.concatenate([buf.p, [np.nan]])
-    order = np.argsort(-v, kind="stable")
-    v, m, pv = v[order], m[order], pv[order]
-    s1m = n - 2 * sum_p + sum_p2  # sum over paths of (1 - p)^2
+    a0 = buf.atom
+    atom_mass = (n - sum_p + buf.sum_p_atom) / n
+    order = np.argsort(-np.concatenate([buf.value, [a0]]), kind="stable")
+    v = np.concatenate([buf.value, [a0]])[order]
+    m = np.concatenate([buf.p / n, [atom_mass]])[order]
+    pv = np.concatenate([buf.p, [np.nan]])[order]
+    samp = ~np.isnan(pv)
+    ps = pv[samp]
+    # paths whose outcome differs from the atom ("non-atom"): sums of (1 - p) and (1 - p)^2
+    n_na = n - buf.n_atom
+    s_na1 = n_na - (sum_p - buf.sum_p_atom)
+    s_na2 = n_na - 2 * (sum_p - buf.sum_p_atom) + (sum_p2 - buf.sum_p2_atom)
     out: dict[float, dict[str, float]] = {}
     lo_level = 1.0 - buf.keep_mass
     for a in levels:
         var = _quantile(v, m, a)
-        samp = ~np.isnan(pv)
-        ex = np.where(samp, np.maximum(v - var, 0.0), 0.0)
-        c0 = max(atom_value - var, 0.0)
-        sum_y = float(np.sum(pv[samp] * ex[samp])) + c0 * (n - sum_p)
-        sum_y2 = float(np.sum((pv[samp] * ex[samp]) ** 2 + 2 * pv[samp] * (1 - pv[samp]) * ex[samp] * c0)) \
-            + c0 * c0 * s1m
+        ex = np.maximum(v[samp] - var, 0.0)
+        c0 = max(a0 - var, 0.0)
+        # per path y = p (x - VaR)^+ + (1 - p) c0 (non-atom paths), y = c0 (atom-like paths)
+        sum_y = float(np.sum(ps * ex)) + c0 * (s_na1 + buf.n_atom)
+        sum_y2 = float(np.sum((ps * ex + (1 - ps) * c0) ** 2 - ((1 - ps) * c0) ** 2)) + c0 * c0 * (s_na2 + buf.n_atom)
         mean_y = sum_y / n
         var_y = max(sum_y2 / n - mean_y ** 2, 0.0) * n / max(n - 1, 1)
         es = var + mean_y / (1.0 - a)
         es_se = math.sqrt(var_y / n) / (1.0 - a)
-        ind = samp & (v > var)
-        c1 = 1.0 if atom_value > var else 0.0
-        sum_f = float(np.sum(pv[ind])) + c1 * (n - sum_p)
-        sum_f2 = float(np.sum(pv[ind] ** 2 + 2 * pv[ind] * (1 - pv[ind]) * c1)) + c1 * s1m
+        ind = (v[samp] > var).astype(float)
+        c1 = 1.0 if a0 > var else 0.0
+        sum_f = float(np.sum(ps * ind)) + c1 * (s_na1 + buf.n_atom)
+        sum_f2 = float(np.sum((ps * ind + (1 - ps) * c1) ** 2 - ((1 - ps) * c1) ** 2)) + c1 * (s_na2 + buf.n_atom)
         mf = sum_f / n
         s_f = math.sqrt(max(sum_f2 / n - mf * mf, 0.0) / n)
         hi = _quantile(v, m, min(a + s_f, 1.0 - 1e-15))

@@ -59,14 +59,13 @@ class SimulationResult:
     def _measures(self) -> pd.DataFrame:
         t = self._totals
         rows: list[dict[str, Any]] = []
-        atoms = {"holder_total": self.prep.carry_cost_usd}
         for persp in ("holder", "venue"):
             for basis in ("attributable", "total"):
                 name = f"{persp}_{basis}"
                 m, se = t.mean_se(name)
                 rows.append(dict(perspective=persp, basis=basis, measure="expected_loss", level=None,
                                  value=float(m), std_error=float(se)))
-                tm = tail_measures(self._tails[name], atoms.get(name, 0.0), t.n, t.sum_p, t.sum_p2)
+                tm = tail_measures(self._tails[name], t.n, t.sum_p, t.sum_p2)
                 for lv in LEVELS:
                     rows.append(dict(perspective=persp, basis=basis, measure="var", level=lv,
                                      value=tm[lv]["var"], std_error=tm[lv]["var_se"]))

@@ -78,26 +78,34 @@ def _reduce(prep: Prepared, sc: Scenario, cs: ChunkSample, lo: ChunkLosses) -> _
         h, v, liq = np.zeros(0), np.zeros(0), np.zeros(0)
     bounds = np.append(cs.block_first, cs.n)
     blocks = []
-    tails = {s: TailBuffer(KEEP_MASS, sc.paths) for s in SERIES}
+    tails = {s: TailBuffer(KEEP_MASS, sc.paths, atoms[s]) for s in SERIES}
     gid = np.concatenate([np.arange(bounds[i], bounds[i + 1]) - bounds[i] + int(b) * BLOCK_PATHS
                           for i, b in enumerate(cs.block_ids)])
     assert lo.lin_cap is not None and lo.lin_cap_b is not None and lo.lin_not is not None
+    active = np.zeros(cs.n, bool)
+    active[cs.path] = True
+    active |= p < 1.0
     for i in range(len(cs.block_ids)):
         s, e = int(bounds[i]), int(bounds[i + 1])
-        pb, qb = p[s:e], q[s:e]
-        wt = WeightedTotals(n=e - s, sum_p=float(pb.sum()), sum_p2=float((pb * pb).sum()))
+        # rows without events and p = 1 hold the no-outage outcome: counted in closed form
+        act = s + np.flatnonzero(active[s:e])
+        n_idle = (e - s) - act.size
+        pb, qb = p[act], q[act]
+        wt = WeightedTotals(n=e - s, sum_p=float(pb.sum()) + n_idle, sum_p2=float((pb * pb).sum()) + n_idle)
         for name, x in series.items():
-            wt.add(name, pb * x[s:e] + qb * atoms[name])
-        wt.add("p_liquidation", pb * lo.liq_any[s:e])
-        wt.add("liquidated_notional", pb * lo.liq_notional[s:e])
-        wt.add("bad_debt", pb * lo.bad_debt[s:e])
-        wt.add("chain_holder", pb[:, None] * lo.chain_holder[s:e])
-        wt.add("chain_venue", pb[:, None] * lo.chain_venue[s:e])
-        wt.add("comp_holder", pb[:, None] * lo.comp_holder[s:e])
-        wt.add("comp_venue", pb[:, None] * lo.comp_venue[s:e])
-        wt.add("lin_cap", pb[:, None, None] * lo.lin_cap[s:e])
-        wt.add("lin_cap_b", pb[:, None, None] * lo.lin_cap_b[s:e])
-        wt.add("lin_not", pb[:, None, None] * lo.lin_not[s:e])
+            wt.add(name, pb * x[act] + qb * atoms[name])
+            if n_idle and atoms[name] != 0.0:
+                wt.add(name, np.full(n_idle, atoms[name]))
+        wt.add("p_liquidation", pb * lo.liq_any[act])
+        wt.add("liquidated_notional", pb * lo.liq_notional[act])
+        wt.add("bad_debt", pb * lo.bad_debt[act])
+        wt.add("chain_holder", pb[:, None] * lo.chain_holder[act])
+        wt.add("chain_venue", pb[:, None] * lo.chain_venue[act])
+        wt.add("comp_holder", pb[:, None] * lo.comp_holder[act])
+        wt.add("comp_venue", pb[:, None] * lo.comp_venue[act])
+        wt.add("lin_cap", pb[:, None, None] * lo.lin_cap[act])
+        wt.add("lin_cap_b", pb[:, None, None] * lo.lin_cap_b[act])
+        wt.add("lin_not", pb[:, None, None] * lo.lin_not[act])
         sel = (up >= s) & (up < e)
         w = p[up[sel]]
         blocks.append(_BlockStats(
@@ -106,8 +114,8 @@ def _reduce(prep: Prepared, sc: Scenario, cs: ChunkSample, lo: ChunkLosses) -> _
             pos_bad=np.bincount(uq[sel], weights=w * v[sel], minlength=n_pos).astype(float),
             pos_liq=np.bincount(uq[sel], weights=w * liq[sel], minlength=n_pos).astype(float),
             pos_liq2=np.bincount(uq[sel], weights=(w * liq[sel]) ** 2, minlength=n_pos).astype(float)))
-        for name, x in series.items():
-            tails[name].add(x[s:e], pb, gid[s:e])
+    for name, x in series.items():
+        tails[name].add(x, p, gid)
     kept: dict[str, FloatArray | IntArray] = {}
     if sc.keep_paths:
         kept = {"path": gid, "p_event": p, **{k: v for k, v in series.items()},
@@ -161,7 +169,8 @@ def _merge(prep: Prepared, sc: Scenario, outs: list[_ChunkOut]) -> SimulationRes
     totals = WeightedTotals()
     n_pos = prep.pos.n
     pos_loss, pos_bad, pos_liq, pos_liq2 = (np.zeros(n_pos) for _ in range(4))
-    tails = {s: TailBuffer(KEEP_MASS, sc.paths) for s in SERIES}
+    tails = {s: TailBuffer(KEEP_MASS, sc.paths, prep.carry_cost_usd if s == "holder_total" else 0.0)
+             for s in SERIES}
     diag: dict[str, float] = {}
     kept: dict[str, list[np.ndarray]] = {}
     for o in outs:
