@@ -145,12 +145,12 @@ def simulate(book: Book, model: OutageModel, scenario: Scenario | None = None, *
     per_chunk = max(1, sc.chunk_paths // BLOCK_PATHS)
     chunks = [list(range(b, min(b + per_chunk, n_blocks))) for b in range(0, n_blocks, per_chunk)]
     tasks = [(prep, sc, c) for c in chunks]
-    outs: list[_ChunkOut] = []
+    acc = _Accumulator(prep, sc)
     done = 0
 
     def consume(o: _ChunkOut, blocks: list[int]) -> None:
         nonlocal done
-        outs.append(o)
+        acc.add(o)  # merged in block order as chunks arrive: memory stays bounded by a chunk
         done += sum(min(BLOCK_PATHS, sc.paths - b * BLOCK_PATHS) for b in blocks)
         if progress is not None:
             progress(done, sc.paths)
@@ -162,30 +162,36 @@ def simulate(book: Book, model: OutageModel, scenario: Scenario | None = None, *
     else:
         for t in tasks:
             consume(_run_chunk(t), t[2])
-    return _merge(prep, sc, outs)
+    return acc.result()
 
 
-def _merge(prep: Prepared, sc: Scenario, outs: list[_ChunkOut]) -> SimulationResult:
-    totals = WeightedTotals()
-    n_pos = prep.pos.n
-    pos_loss, pos_bad, pos_liq, pos_liq2 = (np.zeros(n_pos) for _ in range(4))
-    tails = {s: TailBuffer(KEEP_MASS, sc.paths, prep.carry_cost_usd if s == "holder_total" else 0.0)
-             for s in SERIES}
-    diag: dict[str, float] = {}
-    kept: dict[str, list[np.ndarray]] = {}
-    for o in outs:
+class _Accumulator:
+    """Merges chunk outputs in block order."""
+
+    def __init__(self, prep: Prepared, sc: Scenario) -> None:
+        self.prep, self.sc = prep, sc
+        self.totals = WeightedTotals()
+        n_pos = prep.pos.n
+        self.pos = [np.zeros(n_pos) for _ in range(4)]
+        self.tails = {s: TailBuffer(KEEP_MASS, sc.paths, prep.carry_cost_usd if s == "holder_total" else 0.0)
+                      for s in SERIES}
+        self.diag: dict[str, float] = {}
+        self.kept: dict[str, list[np.ndarray]] = {}
+
+    def add(self, o: _ChunkOut) -> None:
         for b in o.blocks:
-            totals.merge(b.totals)
-            pos_loss += b.pos_loss
-            pos_bad += b.pos_bad
-            pos_liq += b.pos_liq
-            pos_liq2 += b.pos_liq2
+            self.totals.merge(b.totals)
+            for acc, x in zip(self.pos, (b.pos_loss, b.pos_bad, b.pos_liq, b.pos_liq2), strict=True):
+                acc += x
         for s in SERIES:
-            tails[s].merge(o.tails[s])
+            self.tails[s].merge(o.tails[s])
         for k, v in o.diag.items():
-            diag[k] = max(diag.get(k, 0.0), v) if k == "max_rounds" else diag.get(k, 0.0) + v
+            self.diag[k] = max(self.diag.get(k, 0.0), v) if k == "max_rounds" else self.diag.get(k, 0.0) + v
         for k, arr in o.kept.items():
-            kept.setdefault(k, []).append(np.asarray(arr))
-    paths = {k: np.concatenate(v) for k, v in kept.items()} if kept else None
-    return SimulationResult(prep=prep, scenario=sc, totals=totals, tails=tails, pos_loss=pos_loss, pos_bad=pos_bad,
-                            pos_liq=pos_liq, pos_liq2=pos_liq2, diagnostics=diag, paths=paths)
+            self.kept.setdefault(k, []).append(np.asarray(arr))
+
+    def result(self) -> SimulationResult:
+        paths = {k: np.concatenate(v) for k, v in self.kept.items()} if self.kept else None
+        return SimulationResult(prep=self.prep, scenario=self.sc, totals=self.totals, tails=self.tails,
+                                pos_loss=self.pos[0], pos_bad=self.pos[1], pos_liq=self.pos[2], pos_liq2=self.pos[3],
+                                diagnostics=self.diag, paths=paths)
