@@ -104,8 +104,8 @@ def fit_cmd(
     out = console()
     if save is not None:
         out.print(f"model file written: {save}")
-    for p in written:
-        out.print(f"plot written: {p}")
+    for w in written:
+        out.print(f"plot written: {w}")
 
 
 def _print(doc: dict[str, Any], stats: Any, types: list[str]) -> None:

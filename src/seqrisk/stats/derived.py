@@ -1,8 +1,8 @@
 """Derived figures of one chain and event type, with intervals by parametric bootstrap.
 
-From a rate posterior ``Gamma(shape, rate_years)`` (per year) and a fitted
-duration law with the asymptotic normal of its ``(mu, log sigma)``, draws
-``n_boot`` pairs and reports each figure's point value (posterior-mean rate,
+From draws of the rate posterior (per year) and a fitted duration law with the
+asymptotic normal of its ``(mu, log sigma)``, pairs one duration-parameter draw
+with each rate draw and reports each figure's point value (posterior-mean rate,
 MLE duration) and the equal-tailed percentile interval of its draws:
 
 ========================  ==========================================  ========
@@ -61,18 +61,19 @@ def _figures(lam: Any, mu: Any, sigma: Any, family: str, horizon_s: float) -> di
     return out
 
 
-def derived_figures(rate_shape: float, rate_years: float, fit: DurationFitter, *, chain: str | None = None,
-                    horizon_s: float = YEAR_S, n_boot: int = 2000, seed: int = 0,
-                    level: float = 0.95, extra_rate_per_year: float = 0.0) -> dict[str, dict[str, Any]]:
+def derived_figures(rate_per_year: float, rate_draws: Any, fit: DurationFitter, *, chain: str | None = None,
+                    horizon_s: float = YEAR_S, seed: int = 0, level: float = 0.95,
+                    extra_rate_per_year: float = 0.0) -> dict[str, dict[str, Any]]:
     """Derived figures (see module doc): ``{name: {estimate, low, high, unit}}``.
 
-    ``extra_rate_per_year`` (e.g. the common-shock rates that also hit the
-    chain) is added to every rate draw as a constant.
+    ``rate_per_year`` is the point rate, ``rate_draws`` posterior draws of it
+    (one duration-parameter draw is paired with each). ``extra_rate_per_year``
+    (e.g. the common-shock rates that also hit the chain) is added as a constant.
     """
     rng = np.random.default_rng(seed)
-    lam_hat = rate_shape / rate_years + extra_rate_per_year
-    lam = rng.gamma(rate_shape, 1.0 / rate_years, n_boot) + extra_rate_per_year
-    mu, sigma = fit.sample_params(rng, n_boot, chain)
+    lam_hat = rate_per_year + extra_rate_per_year
+    lam = np.asarray(rate_draws, dtype=float) + extra_rate_per_year
+    mu, sigma = fit.sample_params(rng, lam.size, chain)
     point = _figures(lam_hat, fit.location(chain), fit.sigma_, fit.family, horizon_s)
     draws = _figures(lam, mu, sigma, fit.family, horizon_s)
     a = (1 - level) / 2
