@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy.special import pdtr
 
 from seqrisk.units import DAY_S
 
@@ -195,7 +195,7 @@ def detect_degraded(chain: str, timestamp: np.ndarray, tx_count: np.ndarray, cfg
     mean, _, n = rolling_baseline(starts, counts, cfg.baseline_window_s, valid)
     ok = valid & (n >= cfg.min_baseline_buckets) & (mean > 0)
     p = np.ones(nb)
-    p[ok] = stats.poisson.cdf(counts[ok], mean[ok])
+    p[ok] = pdtr(counts[ok], mean[ok])  # Poisson CDF P(X <= count | mean)
     flag = ok & (counts < cfg.degraded_ratio * np.nan_to_num(mean)) & (p < cfg.degraded_alpha)
     out = []
     for i, j in _runs(flag):

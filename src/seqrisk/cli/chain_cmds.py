@@ -103,6 +103,8 @@ def ingest_cmd(
     = None,
     l1_from: Annotated[int | None, typer.Option("--l1-from", help="First L1 block to read postings from.")] = None,
     l1_to: Annotated[int | None, typer.Option("--l1-to", help="Last L1 block (default: L1 head).")] = None,
+    compact_above: Annotated[int, typer.Option("--compact-above", hidden=True,
+                                               help="Compact when a chain has more partitions.")] = 64,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -116,7 +118,7 @@ def ingest_cmd(
     l1_doc: dict[str, Any] | None = None
     with _client(rpc, chain_id, batch_size, concurrency, parse_duration(timeout, field="--timeout"), retries) as c, \
             _progress(f"ingest {chain}", quiet or as_json) as update:
-            ing = Ingestor(c, home, chain, chunk_blocks=chunk, progress=update)
+            ing = Ingestor(c, home, chain, chunk_blocks=chunk, compact_above=compact_above, progress=update)
             if follow:
                 start = from_block if from_block is not None else (_since_block(c, since) if since else None)
                 with suppress(KeyboardInterrupt):
