@@ -1,0 +1,80 @@
+"""The block store as ingestion uses it: lossless compact layout, fast head, run-wise compaction, budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seqrisk.ingest import headers_to_table, missing_runs
+from seqrisk.rpc import Header
+from seqrisk.store import BLOCK_SCHEMA, BlockStore
+
+
+def linked(first: int, n: int, seed: int, parent: bytes | None = None) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    hs = [parent or rng.bytes(32)] + [rng.bytes(32) for _ in range(n)]
+    return headers_to_table([Header(first + i, 1_700_000_000 + 2 * (first + i), hs[i + 1], hs[i], i % 7,
+                                    21_000 * (i % 7)) for i in range(n)])
+
+
+def test_parent_hash_elision_is_lossless_even_when_links_break(tmp_path: Path) -> None:
+    bs = BlockStore(tmp_path)
+    t = linked(0, 300, 1)
+    ph = t.column("parent_hash").to_pylist()
+    ph[150] = b"\x07" * 32  # a broken link inside one partition must survive
+    t = t.set_column(3, BLOCK_SCHEMA.field("parent_hash"), pa.array(ph, pa.binary(32)))
+    bs.write("c", t)
+    assert bs.read("c").equals(t)
+    for a, b in [(0, 0), (149, 151), (150, 150), (151, 299), (10, None), (None, 5)]:
+        lo, hi = a or 0, 299 if b is None else b
+        assert bs.read("c", a, b).equals(t.slice(lo, hi - lo + 1)), (a, b)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["write", "truncate", "compact"]), st.integers(0, 120),
+                          st.integers(1, 40)), min_size=1, max_size=8))
+def test_store_matches_a_dict_model(tmp_path_factory: object, ops: list[tuple[str, int, int]]) -> None:
+    bs = BlockStore(tmp_path_factory.mktemp("s"))  # type: ignore[attr-defined]
+    model: dict[int, tuple[object, ...]] = {}
+    for i, (op, first, n) in enumerate(ops):
+        if op == "write":
+            t = linked(first, n, i)
+            bs.write("c", t)
+            for row in t.to_pylist():
+                model[row["number"]] = tuple(row.values())
+        elif op == "truncate":
+            bs.truncate_above("c", first)
+            model = {k: v for k, v in model.items() if k <= first}
+        else:
+            bs.compact("c")
+        got = bs.read("c").to_pylist()
+        assert [tuple(r.values()) for r in got] == [model[k] for k in sorted(model)]
+        assert bs.head("c") == (max(model) if model else None)
+
+
+def test_missing_runs() -> None:
+    assert missing_runs(np.array([], np.int64), 0, 9) == [(0, 9)]
+    assert missing_runs(np.array([0, 1, 2, 5, 9]), 0, 9) == [(3, 4), (6, 8)]
+    assert missing_runs(np.arange(20), 3, 7) == []
+
+
+def test_storage_budget_per_million_headers(tmp_path: Path) -> None:
+    """200,000 linked headers with realistic gas figures; the size scales linearly (one partition)."""
+    n = 200_000
+    rng = np.random.default_rng(3)
+    raw = rng.bytes(32 * (n + 1))
+    hashes = [raw[32 * i:32 * i + 32] for i in range(n + 1)]
+    t = pa.table({"number": np.arange(n, dtype=np.int64),
+                  "timestamp": 1_700_000_000 + np.cumsum(rng.integers(1, 4, n)),
+                  "hash": pa.array(hashes[1:], pa.binary(32)), "parent_hash": pa.array(hashes[:-1], pa.binary(32)),
+                  "tx_count": rng.poisson(15, n).astype(np.int32),
+                  "gas_used": rng.integers(0, 30_000_000, n)})
+    bs = BlockStore(tmp_path)
+    bs.write("c", t)
+    per_million_mb = bs.size_bytes("c") / n * 1e6 / 1e6
+    assert per_million_mb < 40  # 32 MB of block hashes is the floor
+    assert bs.read("c", n - 5, n - 1).equals(t.slice(n - 5, 5).cast(BLOCK_SCHEMA))
