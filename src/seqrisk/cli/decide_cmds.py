@@ -24,12 +24,20 @@ __all__: list[str] = []
 _MODEL_HELP = "Outage model file (default: fitted from the catalog)."
 
 
+def _usd2(x: float) -> str:
+    """A standard error in USD to two significant digits, without the ``$``: ``2.9k``."""
+    r = float(f"{abs(x):.2g}")  # two significant digits, then the unit: 115 -> 120, 995000 -> 1M
+    for suffix, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if r >= size:
+            return f"{r / size:g}{suffix}"
+    return f"{r:g}"
+
+
 def _pm(v: float, se: float) -> str:
-    """``$1.2k±310`` (USD with its standard error, in USD)."""
+    """``$1.23k±310`` (USD with its standard error, in USD)."""
     if not math.isfinite(v):
         return "n/a"
-    err = "n/a" if not math.isfinite(se) else format_usd(se).lstrip("-$")
-    return f"{format_usd(v)}±{err}"
+    return f"{format_usd(v)}±{_usd2(se) if math.isfinite(se) else 'n/a'}"
 
 
 def _pp(v: float, se: float) -> str:
@@ -174,9 +182,14 @@ def _compare_tables(cmp: Any, name: str, sc: Any) -> None:
         nm, df = pairs[0]
         c.print(f"Common random numbers: the s.e. of ΔEL for {nm} is {df.se / df.se_unpaired:.0%} of the "
                 "unpaired one.")
-    best = [(n, v) for n, v in cmp.best_levers("total.es99") if math.isfinite(v) and v > 0]
-    if best:
-        c.print("Best levers per dollar: " + ", ".join(f"{n} ({v:.3g})" for n, v in best[:3]))
+    sig = {r.name for r in cmp.results[1:] if r.diffs["total.es99"].value < -2 * r.diffs["total.es99"].se}
+    ranked = [(n, v) for n, v in cmp.best_levers("total.es99") if n in sig]
+    free = [n for n, v in ranked if math.isinf(v)]
+    paid = [(n, v) for n, v in ranked if math.isfinite(v) and v > 0]
+    if free:
+        c.print("Cut ES 99% by more than 2 s.e. at no cost: " + ", ".join(free))
+    if paid:
+        c.print("Best levers per dollar (ES 99% cut > 2 s.e.): " + ", ".join(f"{n} ({v:.3g})" for n, v in paid[:3]))
 
 
 def _sweep_out(res: Any, name: str, sc: Any, as_json: bool) -> None:
@@ -336,8 +349,8 @@ def _parametric(om: Any, chains: list[str], payout_usd: float, trigger_s: float,
     c.print(t)
     if len(covers) > 1:
         lv = f"{pricing.es_level * 100:g}%"
-        b = table(f"\nInsurer's book of {len(covers)} covers (USD ± s.e.)", "", "E[payout]", f"ES {lv}",
-                  "premium", right=("E[payout]", f"ES {lv}", "premium"))
+        b = table(f"\nInsurer's book of {len(covers)} covers (USD ± s.e.)", "", "E(payout)", f"ES {lv}",
+                  "premium", right=("E(payout)", f"ES {lv}", "premium"))
         for label, q in (("with common shocks", book.total), ("shocks independent", book.total_independent)):
             b.add_row(label, _pm(q.expected_payout_usd, q.expected_payout_se), _pm(q.es_payout_usd, q.es_payout_se),
                       _pm(q.premium_usd, q.premium_se))
@@ -455,15 +468,23 @@ def score_cmd(
     per = "per year" if abs(h - YEAR_S) < 1 else f"per {format_duration(h)}"
     c.print(f"Chain scores: attributable loss of {'the reference book' if tmpl is None else s.book} on each chain "
             f"{per} (USD ± s.e.), {s.n_paths:,} paths, seed {s.seed}; lowest risk first")
-    t = table(None, "#", "chain", "EL", "ES 99%", "down h/y [int.]", "seq.", "forced incl.",
-              right=("#", "EL", "ES 99%", "down h/y [int.]"))
-    for i, r in enumerate(s.rows, 1):
-        risk = {e.name: e for e in r.risk}
-        fi = risk["forced_inclusion"]
-        fi_txt = format_duration(fi.defining_metric) if fi.defining_metric is not None else fi.value
+    t = table(None, "chain", "EL", "ES 99%", "down h/y", "sequencer", "escape",
+              right=("EL", "ES 99%", "down h/y"))
+    short = {"centralized": "central", "centralized-ha": "central+HA", "decentralized": "decentr.",
+             "based": "based"}
+    for r in s.rows:
+        ch = cat.chain(r.chain)
+        mech = {"self-sequence": "self-seq", "force-via-l1": "via L1"}.get(ch.forced_inclusion or "?",
+                                                                          ch.forced_inclusion or "?")
+        fi_txt = (format_duration(ch.forced_inclusion_delay_s) if ch.forced_inclusion_delay_s is not None
+                  else mech + (" ?" if mech in ("self-seq", "via L1") else ""))
         dt = r.downtime_hours
-        t.add_row(str(i), r.chain, _pm(r.expected_loss.value, r.expected_loss.se), _pm(r.es99.value, r.es99.se),
-                  f"{dt.value:.2g} [{dt.low:.2g}-{dt.high:.2g}]", risk["sequencer_failure"].value, fi_txt)
+        down = f"{dt.value:.1f}" if f"{dt.low:.1f}" == f"{dt.high:.1f}" else \
+            f"{dt.value:.1f} [{dt.low:.1f}-{dt.high:.1f}]"
+        seq = next(e.value for e in r.risk if e.name == "sequencer_failure")
+        t.add_row(r.chain, _pm(r.expected_loss.value, r.expected_loss.se), _pm(r.es99.value, r.es99.se),
+                  down, short.get(seq, seq), fi_txt)
     c.print(t)
-    c.print("Reference book: 10x ETH perps, $500k long + $500k short, and a short 1-year ATM ETH call on $1M, "
-            "delta-hedged (docs/mitigations.md). Availability, DA and proof entries: --json.")
+    c.print("down h/y: expected downtime hours per year (in brackets: from the pooled rate's interval); escape: forced "
+            "inclusion delay. Reference book: 10x ETH perps, $500k long + $500k short, and a short 1-year ATM "
+            "ETH call on $1M, delta-hedged (docs/mitigations.md). Availability, DA and proof entries: --json.")
