@@ -112,3 +112,27 @@ def test_paired_errors_on_the_engine_are_smaller_than_unpaired() -> None:
     small = cmp.results[3].diffs
     assert small["total.el"].se < 0.5 * small["total.el"].se_unpaired
     assert small["total.es99"].se < 0.5 * small["total.es99"].se_unpaired
+
+
+def test_parametric_cover_on_the_engine_pays_with_the_closed_form_probability() -> None:
+    import math
+
+    from seqrisk.insurance import ParametricCover, Pricing, price_parametric, trigger_rate_per_year
+    from seqrisk.mitigation import Insure
+
+    book, model = _book(), _model()
+    cover = ParametricCover("arbitrum", 1e5, 6 * 3600.0)
+    free = Pricing(loading=0.0, cost_of_capital_per_year=0.0)
+    cmp = compare(book, model, _sc(paths=8192, cost_of_capital=0.08), [Insure(cover, free)])
+    base, ins = cmp.outcomes
+    payout = np.asarray(base.holder_usd) - np.asarray(ins.holder_usd)
+    assert set(np.unique(np.round(payout))) <= {0.0, 1e5}
+    # rows line up: a path that pays had a downtime, so its frozen collateral cost something
+    assert np.all(np.asarray(base.holder_usd)[payout > 0] > 0)
+    p = np.asarray(base.p_event) * (payout > 0)
+    lam_t = trigger_rate_per_year(model, "arbitrum", 6 * 3600.0) * 30 / 365
+    expect = -math.expm1(-lam_t)
+    assert abs(p.mean() - expect) < 4 * p.std(ddof=1) / math.sqrt(p.size)
+    # the premium charged is the closed form over the scenario's horizon
+    cf = price_parametric(model, ParametricCover("arbitrum", 1e5, 6 * 3600.0, period_s=30 * 86400.0), free)
+    assert cmp.results[1].costs_usd["premium"] == pytest.approx(cf.premium_usd)

@@ -68,8 +68,8 @@ class Outcome:
         return np.asarray(self.holder_usd, float) + np.asarray(self.venue_usd, float)
 
 
-#: A cover: maps the outcome (after the engine run) to a new outcome and the costs it adds (USD).
-Cover = Callable[[Outcome], tuple[Outcome, Mapping[str, float]]]
+#: A cover: maps the outcome of the engine run on a setup to a new outcome and the costs it adds (USD).
+Cover = Callable[[Outcome, "Setup"], tuple[Outcome, Mapping[str, float]]]
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ def to_outcome(result: Any) -> Outcome:
         raise UsageError(f"cannot read per-path losses from a {type(result).__name__}", field="result")
     df = result.path_losses()
     chains = tuple(c[len("holder:"):] for c in df.columns if c.startswith("holder:"))
-    extra = {"chains": chains,
+    extra = {"chains": chains, "path": df["path"].to_numpy(np.int64),
              "chain_holder": df[[f"holder:{c}" for c in chains]].to_numpy(float),
              "chain_venue": df[[f"venue:{c}" for c in chains]].to_numpy(float)}
     liq = df["liquidated"].to_numpy(float) if "liquidated" in df.columns else None
@@ -77,7 +77,7 @@ def run_setup(setup: Setup, simulate: Simulate | None = None) -> tuple[Outcome, 
     out = to_outcome(sim(setup.book, setup.model, setup.scenario))
     costs = dict(setup.costs_usd)
     for cover in setup.covers:
-        out, add = cover(out)
+        out, add = cover(out, setup)
         for k, v in add.items():
             costs[k] = costs.get(k, 0.0) + float(v)
     return out, costs
