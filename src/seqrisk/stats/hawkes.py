@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import special
 from scipy import stats as sps
 
 from seqrisk._typing import FloatArray
 from seqrisk.exceptions import DataError, NotFittedError
 from seqrisk.rng import SeedLike, as_generator
-from seqrisk.stats.durations import numerical_hessian
+from seqrisk.stats.durations import minimize_bounded, numerical_hessian
 
 __all__ = ["HawkesFitter", "simulate_hawkes"]
 
@@ -116,7 +116,7 @@ class HawkesFitter:
         starts = [np.array([np.log(mu0 * (1 - b)), special.logit(b), np.log(d / span)])
                   for b in (0.3,) for d in (0.5, 5.0, 50.0)]
         bounds = [(np.log(mu0) - 10, np.log(mu0) + 3), (-12.0, 8.0), (np.log(1e-3 / span), np.log(1e5 / span))]
-        res = min((optimize.minimize(nll, x0, method="L-BFGS-B", bounds=bounds) for x0 in starts),
+        res = min((minimize_bounded(nll, x0, bounds) for x0 in starts),
                   key=lambda r: r.fun)
         self.theta_ = res.x
         self.mu_ = float(np.exp(res.x[0]))

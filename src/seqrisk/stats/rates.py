@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import special
 from scipy import stats as sps
 
 from seqrisk._typing import FloatArray
 from seqrisk.exceptions import DataError, NotFittedError
+from seqrisk.stats.durations import minimize_bounded
 
 __all__ = ["GammaPoissonPooling", "garwood_interval"]
 
@@ -116,7 +117,7 @@ class GammaPoissonPooling:
             return float(-_nb_loglik(k, t, np.exp(theta[:1]), np.exp(theta[1:]))[0])
 
         bounds = [(np.log(m0) - 10, np.log(m0) + 10), (np.log(a_min), np.log(a_max))]
-        best = min((optimize.minimize(nll, np.array([np.log(m0), np.log(a)]), method="L-BFGS-B", bounds=bounds)
+        best = min((minimize_bounded(nll, np.array([np.log(m0), np.log(a)]), bounds)
                     for a in (0.5 * a_max, 0.01 * a_max)), key=lambda r: r.fun)
         m, a_hat = float(np.exp(best.x[0])), float(np.exp(best.x[1]))
         b = a_hat / m
