@@ -33,7 +33,15 @@ import numpy as np
 from seqrisk._typing import BoolArray, FloatArray
 from seqrisk.market.impact import sqrt_impact_factor
 
-__all__ = ["CascadeResult", "SortedSide", "cascade_sorted", "run_cascade", "sorted_side"]
+__all__ = [
+    "BatchCascade",
+    "CascadeResult",
+    "SortedSide",
+    "cascade_sorted",
+    "cascade_sorted_batch",
+    "run_cascade",
+    "sorted_side",
+]
 
 
 @dataclass
@@ -181,3 +189,74 @@ def cascade_sorted(p1: float, p0: float, longs: SortedSide, shorts: SortedSide, 
     cl = np.repeat([p for _, p in close_l], [c for c, _ in close_l]) if close_l else np.zeros(0)
     cs = np.repeat([p for _, p in close_s], [c for c, _ in close_s]) if close_s else np.zeros(0)
     return n_l, n_s, cl, cs, price, rounds, cap
+
+
+@dataclass
+class BatchCascade:
+    """Outcome of :func:`cascade_sorted_batch`: liquidation segments and final prices per event.
+
+    Segment j closes the sorted positions ``start[j] <= i < stop[j]`` of one
+    side for event ``event[j]`` at ``price[j]`` (USD).
+    """
+
+    long_event: np.ndarray
+    long_start: np.ndarray
+    long_stop: np.ndarray
+    long_price: FloatArray
+    short_event: np.ndarray
+    short_start: np.ndarray
+    short_stop: np.ndarray
+    short_price: FloatArray
+    final_price: FloatArray
+    rounds: np.ndarray
+    cap_hit: np.ndarray
+
+
+def cascade_sorted_batch(p1: FloatArray, p0: FloatArray, longs: SortedSide, shorts: SortedSide, *, eta: float,
+                         adv_usd: float, max_rounds: int = 1000, scale: float = 1.0) -> BatchCascade:
+    """:func:`cascade_sorted` for many events of one (chain, asset) group at once, round by round."""
+    e_n = p1.size
+    key_l, key_s = np.asarray(longs.key), np.asarray(shorts.key)
+    cum_l, cum_s = np.asarray(longs.cum_units), np.asarray(shorts.cum_units)
+    price = p1.astype(float).copy()
+    n_l = np.zeros(e_n, np.int64)
+    n_s = np.zeros(e_n, np.int64)
+    rounds = np.zeros(e_n, np.int64)
+    cap = np.zeros(e_n, bool)
+    act = np.arange(e_n)
+    segs_l: list[tuple[np.ndarray, ...]] = []
+    segs_s: list[tuple[np.ndarray, ...]] = []
+    for k in range(max_rounds):
+        if not act.size:
+            break
+        r = price[act] / p0[act]
+        new_l = np.searchsorted(key_l, -r, side="left")
+        new_s = np.searchsorted(key_s, r, side="left")
+        gl = new_l > n_l[act]
+        gs = new_s > n_s[act]
+        go = gl | gs
+        act, new_l, new_s, gl, gs = act[go], new_l[go], new_s[go], gl[go], gs[go]
+        if not act.size:
+            break
+        pr = price[act]
+        x = (cum_l[new_l] - cum_l[n_l[act]]) * pr - (cum_s[new_s] - cum_s[n_s[act]]) * pr
+        if gl.any():
+            segs_l.append((act[gl], n_l[act][gl], new_l[gl], pr[gl]))
+        if gs.any():
+            segs_s.append((act[gs], n_s[act][gs], new_s[gs], pr[gs]))
+        n_l[act] = np.maximum(n_l[act], new_l)
+        n_s[act] = np.maximum(n_s[act], new_s)
+        rounds[act] += 1
+        x = x * scale
+        price[act] = pr * np.maximum(1.0 - np.sign(x) * eta * np.sqrt(np.abs(x) / adv_usd), 1e-6)
+        if k == max_rounds - 1:
+            cap[act] = True
+
+    def cat(segs: list[tuple[np.ndarray, ...]], i: int, dtype: type) -> np.ndarray:
+        return np.concatenate([s[i] for s in segs]).astype(dtype) if segs else np.zeros(0, dtype)
+
+    return BatchCascade(long_event=cat(segs_l, 0, np.int64), long_start=cat(segs_l, 1, np.int64),
+                        long_stop=cat(segs_l, 2, np.int64), long_price=cat(segs_l, 3, float),
+                        short_event=cat(segs_s, 0, np.int64), short_start=cat(segs_s, 1, np.int64),
+                        short_stop=cat(segs_s, 2, np.int64), short_price=cat(segs_s, 3, float),
+                        final_price=price, rounds=rounds, cap_hit=cap)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from seqrisk._typing import FloatArray, IntArray
-from seqrisk.engine.cascade import SortedSide, cascade_sorted, run_cascade, sorted_side
+from seqrisk.engine.cascade import SortedSide, cascade_sorted_batch, run_cascade, sorted_side
 from seqrisk.engine.prepare import COMPONENTS, Prepared
 from seqrisk.engine.sampling import ChunkSample
 from seqrisk.engine.scenario import Scenario
@@ -105,8 +105,9 @@ class _Evaluator:
         """Impact multipliers (events, assets) at times ``t``."""
         m = np.ones((ev.size, len(self.prep.assets)))
         if self.impacts:
-            for j, e in enumerate(ev):
-                for (ti, a, f) in self.impacts.get(int(self.cs.path[e]), ()):
+            hit = np.flatnonzero(np.isin(self.cs.path[ev], np.fromiter(self.impacts, np.int64, len(self.impacts))))
+            for j in hit:
+                for (ti, a, f) in self.impacts[int(self.cs.path[ev[j]])]:
                     if ti < t[j]:
                         m[j, a] *= f
         return m
@@ -238,12 +239,14 @@ class _Evaluator:
                 self._record(cs.path[ev[nz[0]]], loans[nz[1]], z, -cf[nz], z, z, z, _C["liquidation"])
         scale = 1.0 - sc.top_up_share if sc.grace_period_s > 0 else 1.0
         o = self.out
-        for j in np.flatnonzero(flag):
+        fl = np.flatnonzero(flag)
+        if not loans.size and fl.size:
+            clean = ~np.isin(cs.path[ev[fl]], np.fromiter(self.closed, np.int64, len(self.closed)))
+            self._batch_cascade(ev[fl[clean]], p0[fl[clean]], p1[fl[clean]], a, perps, mkts, scale)
+            fl = fl[~clean]
+        for j in fl:
             e, path = int(ev[j]), int(cs.path[ev[j]])
             closed = self.closed.get(path)
-            if closed is None and not loans.size:
-                self._fast_cascade(e, path, float(p0[j]), float(p1[j]), a, perps, mkts, scale)
-                continue
             lp = perps if closed is None else perps[~closed[perps]]
             ll = loans if closed is None else loans[~closed[loans]]
             dead = ll[pos.units[ll] * p0[j] * pos.threshold[ll] < pos.debt[ll]]
@@ -293,35 +296,54 @@ class _Evaluator:
             self._sorted[key] = got
         return got
 
-    def _fast_cascade(self, e: int, path: int, p0: float, p1: float, a: int, perps: IntArray, mkts: IntArray,
-                      scale: float) -> None:
+    def _batch_cascade(self, ev: IntArray, p0: FloatArray, p1: FloatArray, a: int, perps: IntArray,
+                       mkts: IntArray, scale: float) -> None:
+        """Cascades of many events on perps only (no closed position on their paths), vectorized by round."""
+        if not ev.size:
+            return
         prep, sc, pos, o = self.prep, self.sc, self.prep.pos, self.out
         longs, shorts = self._sides(a, perps, mkts)
-        n_l, n_s, cl, csh, final, rounds, cap = cascade_sorted(
-            p1, p0, longs, shorts, eta=float(prep.eta[a]), adv_usd=float(prep.adv_usd[a]),
-            max_rounds=sc.max_cascade_rounds, scale=scale)
-        o.n_cascades += 1
-        o.max_rounds = max(o.max_rounds, rounds)
-        o.cap_hits += int(cap)
-        if rounds == 0:
-            return
-        idx = np.concatenate([longs.index[:n_l], shorts.index[:n_s]])
-        close = np.concatenate([cl, csh])
-        book = idx >= 0
-        ids, close = idx[book], close[book]
-        if ids.size:
-            u, s_ = pos.units[ids], pos.side[ids]
-            e0 = u * p0 * (pos.inv_leverage[ids] + sc.margin_buffer)
-            e1 = e0 + s_ * u * (p1 - p0)
-            ec = e0 + s_ * u * (close - p0)
-            holder = scale * (np.maximum(e1, 0.0) - np.maximum(ec - pos.penalty[ids] * u * close, 0.0))
-            venue = scale * np.maximum(-ec, 0.0)
-            pp = np.full(ids.size, path)
-            self._record(pp, ids, holder, holder, venue, np.full(ids.size, scale), scale * u * close,
-                         _C["liquidation"])
-            self.closed.setdefault(path, np.zeros(pos.n, bool))[ids] = True
-        if final != p1:
-            self.impacts.setdefault(path, []).append((float(self.cs.t_eval[e]), a, final / p1))
+        res = cascade_sorted_batch(p1, p0, longs, shorts, eta=float(prep.eta[a]), adv_usd=float(prep.adv_usd[a]),
+                                   max_rounds=sc.max_cascade_rounds, scale=scale)
+        o.n_cascades += int(ev.size)
+        o.max_rounds = max(o.max_rounds, int(res.rounds.max(initial=0)))
+        o.cap_hits += int(res.cap_hit.sum())
+        parts = []
+        for side, e_, st, sp, pr in ((longs, res.long_event, res.long_start, res.long_stop, res.long_price),
+                                     (shorts, res.short_event, res.short_start, res.short_stop, res.short_price)):
+            if not e_.size:
+                continue
+            ln = sp - st
+            seg = np.repeat(np.arange(e_.size), ln)
+            within = np.arange(seg.size) - np.repeat(np.cumsum(ln) - ln, ln)
+            idx = side.index[st[seg] + within]
+            parts.append((e_[seg], idx, pr[seg]))
+        if parts:
+            ei = np.concatenate([x[0] for x in parts])
+            ids = np.concatenate([x[1] for x in parts])
+            close = np.concatenate([x[2] for x in parts])
+            book = ids >= 0
+            ei, ids, close = ei[book], ids[book], close[book]
+            order = np.lexsort((ids, ei))
+            ei, ids, close = ei[order], ids[order], close[order]
+            if ids.size:
+                u, s_ = pos.units[ids], pos.side[ids]
+                q0, q1 = p0[ei], p1[ei]
+                e0 = u * q0 * (pos.inv_leverage[ids] + sc.margin_buffer)
+                e1 = e0 + s_ * u * (q1 - q0)
+                ec = e0 + s_ * u * (close - q0)
+                holder = scale * (np.maximum(e1, 0.0) - np.maximum(ec - pos.penalty[ids] * u * close, 0.0))
+                venue = scale * np.maximum(-ec, 0.0)
+                paths = self.cs.path[ev[ei]]
+                self._record(paths, ids, holder, holder, venue, np.full(ids.size, scale), scale * u * close,
+                             _C["liquidation"])
+                cuts = np.flatnonzero(np.diff(ei)) + 1  # records are grouped by event (one event per path)
+                for pth, grp in zip(paths[np.concatenate([[0], cuts])], np.split(ids, cuts), strict=True):
+                    self.closed.setdefault(int(pth), np.zeros(pos.n, bool))[grp] = True
+        moved = np.flatnonzero(res.final_price != p1)
+        for j in moved:
+            self.impacts.setdefault(int(self.cs.path[ev[j]]), []).append(
+                (float(self.cs.t_eval[ev[j]]), a, float(res.final_price[j] / p1[j])))
 
     def _options(self, ev: IntArray, p0: FloatArray, p1: FloatArray, expiries: bool = True) -> None:
         cs, prep, sc, pos = self.cs, self.prep, self.sc, self.prep.pos
