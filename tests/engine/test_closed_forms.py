@@ -172,3 +172,62 @@ def test_common_shock_hits_all_members() -> None:
     assert ev.path.size == 2 * ev.n_arrivals.sum()
     by = {c: ev.t0[ev.chain == c] for c in (0, 1)}
     np.testing.assert_array_equal(np.sort(by[0]), np.sort(by[1]))
+
+
+def test_merton_jumps_in_liquidation_probability() -> None:
+    """With Merton jumps, P(liquidation) sums the Poisson-weighted normal laws of the log return."""
+    lam_y, mu_j, sd_j, sig = 400.0, -0.03, 0.02, 0.3
+    dd = 2 * 86400.0
+    book = make_book([{"id": "x", "type": "perp", "chain": "arbitrum", "asset": "ETH", "size": 10.0,
+                       "leverage": 12.0}], vol=sig, eta=0.0, jumps={"rate_per_year": lam_y, "mean": mu_j,
+                                                                   "sigma": sd_j})
+    sc = Scenario(paths=60_000, seed=8, horizon_s=dd, stress_outages=[StressOutage(chain="arbitrum", duration_s=dd)],
+                  **PLAIN)
+    res = simulate(book, lognormal_model({}), sc)
+    t = dd / YEAR_S
+    lam = lam_y * t
+    kappa = math.exp(mu_j + 0.5 * sd_j ** 2) - 1
+    drift = -0.5 * sig ** 2 * t - lam_y * kappa * t
+    b = math.log((1 - 1 / 12) / 0.95)
+    p = sum(stats.poisson.pmf(k, lam) * stats.norm.cdf((b - drift - k * mu_j) / math.sqrt(sig ** 2 * t + k * sd_j ** 2))
+            for k in range(60))
+    pl, se = res.value("p_liquidation")
+    assert _z(pl, p, se) < 4
+
+
+def test_censorship_first_passage() -> None:
+    """Under censorship liquidators act: P(liquidation) is the first-passage probability of the trigger."""
+    from seqrisk.outage import ChainOutageLaw, OutageModel
+
+    dd = 86400.0
+    book = make_book([{"id": "x", "type": "perp", "chain": "arbitrum", "asset": "ETH", "size": 10.0,
+                       "leverage": 10.0, "maintenance_margin": 0.05, "liquidation_penalty": 0.03}], vol=SIG)
+    sc = Scenario(paths=40_000, seed=4, horizon_s=dd,
+                  stress_outages=[StressOutage(chain="arbitrum", duration_s=dd, type="censorship")], **PLAIN)
+    res = simulate(book, OutageModel(chains={"arbitrum": ChainOutageLaw("arbitrum", {}, {})}), sc)
+    s = SIG * math.sqrt(dd / YEAR_S)
+    mu = -0.5 * s * s
+    b = math.log(0.9 / 0.95)
+    p_fp = stats.norm.cdf((b - mu) / s) + math.exp(2 * mu * b / (s * s)) * stats.norm.cdf((b + mu) / s)
+    pl, se = res.value("p_liquidation")
+    assert _z(pl, p_fp, se) < 4
+    # liquidated at the trigger: the holder loses min(m, penalty) of the notional there, the venue nothing
+    el, el_se = res.value("expected_loss")
+    assert _z(el, p_fp * 0.03 * 10.0 * 2000.0 * 0.9 / 0.95, el_se) < 4
+    assert res.value("expected_loss", perspective="venue")[0] == 0.0
+
+
+def test_volatility_coupling_scales_the_rate() -> None:
+    """lambda(t) = lambda exp(beta (log sigma_t - log sigma_ref)): in a fixed stressed regime the count scales."""
+    from seqrisk.engine import Regime
+
+    book = make_book([{"id": "x", "type": "perp", "chain": "arbitrum", "asset": "ETH", "size": 1.0,
+                       "leverage": 2.0}], vol={"calm": 0.6, "stressed": 1.2})
+    model = lognormal_model({"arbitrum": 1.0}, median_s=60.0, sigma=0.1, beta=1.5, sigma_ref=0.6)
+    regimes = [Regime(name="calm"), Regime(name="stressed")]
+    for regime, mult in (("calm", 1.0), ("stressed", 2.0 ** 1.5)):
+        sc = Scenario(paths=20_000, seed=1, horizon_s=86400.0, regimes=regimes, initial_regime=regime,
+                      conditional_sampling=False, keep_paths=False)
+        res = simulate(book, model, sc)
+        mean = res.diagnostics["arrivals"] / res.n_paths
+        assert mean == pytest.approx(mult, rel=5 * math.sqrt(mult / 20_000) / mult)
