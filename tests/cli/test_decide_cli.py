@@ -154,3 +154,18 @@ def test_usage_errors_name_the_option(home: Path, files: tuple[Path, Path]) -> N
         run(home, "compare", str(book), "--model", str(model))
     with pytest.raises(UsageError):
         run(home, "insure", "--model", str(model))
+
+
+def test_insure_parametric_for_a_book_uses_the_engine_paths(home: Path, files: tuple[Path, Path]) -> None:
+    book, model = files
+    code, out = run(home, "insure", str(book), "--chain", "arbitrum", "--payout", "50k", "--trigger", "3h",
+                    "--period", "30d", "--model", str(model), "--paths", "4096", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["cover"] == "parametric"
+    q = doc["quote"]
+    om = OutageModel.load(model)
+    cf = price_parametric(om, ParametricCover("arbitrum", 5e4, 3 * 3600.0, 30 * 86400.0), Pricing())
+    # no clustering or coupling in this model: the engine's paths reproduce the closed form
+    assert doc["closed_form_premium_usd"] == pytest.approx(cf.premium_usd)
+    assert abs(q["expected_payout_usd"] - cf.expected_payout_usd) < 4 * q["expected_payout_se"]

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 
 from seqrisk.cli.app import app, state
@@ -227,10 +228,12 @@ def _sweep_out(res: Any, name: str, sc: Any, as_json: bool) -> None:
 
 @app.command("insure")
 def insure_cmd(
-    portfolio: Annotated[Path | None, typer.Argument(help="Book file: quote an indemnity cover on its "
-                                                     "simulated loss. Without it: parametric covers.")] = None,
+    portfolio: Annotated[Path | None, typer.Argument(help="Book file: quote a cover against its simulated "
+                                                     "loss and show the buyer's tail. Without it: parametric "
+                                                     "covers and the insurer's tail.")] = None,
     chain: Annotated[list[str] | None, typer.Option("--chain", "-c", help="Parametric: chain covered "
-                                                    "(repeatable: a book of covers).")] = None,
+                                                    "(repeatable: a book of covers). With a PORTFOLIO: a "
+                                                    "parametric instead of an indemnity cover.")] = None,
     payout: Annotated[str, typer.Option("--payout", help="Parametric: payout per cover, e.g. 100k.")] = "100k",
     trigger: Annotated[str, typer.Option("--trigger", help="Parametric: pays if an outage lasts longer, "
                                          "e.g. 2h.")] = "2h",
@@ -265,30 +268,59 @@ def insure_cmd(
                     parse_duration(trigger, field="--trigger"), period_s, pricing, paths, seed, as_json)
         return
     from seqrisk.engine import simulate
-    from seqrisk.insurance import IndemnityCover, buyer_tail, price_indemnity
+    from seqrisk.insurance import (
+        IndemnityCover,
+        ParametricCover,
+        buyer_tail,
+        price_indemnity,
+        price_parametric,
+        price_payouts,
+    )
     from seqrisk.mitigation import to_outcome
+    from seqrisk.mitigation.insure import longest_downtime_s
 
     book = _book(portfolio)
     sc = _scenario(config, paths, seed, None, horizon_s=period_s)
-    cover = IndemnityCover(parse_usd(deductible, field="--deductible"),
-                           parse_usd(limit, field="--limit") if limit else math.inf, coinsurance)
     out = to_outcome(simulate(book, om, sc))
-    q = price_indemnity(out.holder_usd, cover, pricing, period_s=period_s, p_event=out.p_event)
-    bt = buyer_tail(out.holder_usd, cover.payout(out.holder_usd), q.premium_usd, level, p_event=out.p_event)
+    doc: dict[str, Any]
+    if chain:  # parametric covers bought by the book's holder: payouts on the engine's own outage paths
+        ids = [state.catalog.chain(c).id for c in chain]
+        x, h = parse_usd(payout, field="--payout"), parse_duration(trigger, field="--trigger")
+        names, longest = longest_downtime_s(book, om, sc)
+        missing = [c for c in ids if c not in names]
+        if missing:
+            raise UsageError("the book has no position on this chain (cover a chain it holds)", chain=missing[0],
+                             field="--chain")
+        rows = np.asarray(out.extra["path"], np.int64)
+        pays = sum(x * (longest[rows, names.index(c)] > h) for c in ids)
+        cf = sum(price_parametric(om, ParametricCover(c, x, h, period_s), pricing).premium_usd for c in ids)
+        # priced on the engine's paths (its full outage model: clustering, coupling, regimes); the Poisson
+        # closed form is shown next to it
+        q = price_payouts(np.asarray(pays, float), pricing, period_s, p_event=out.p_event)
+        label = (f"parametric cover: {format_usd(x)} if a downtime on {', '.join(ids)} lasts longer than "
+                 f"{format_duration(h)}")
+        doc = {"cover": "parametric", "chains": ids, "payout_usd": x, "trigger_s": h,
+               "closed_form_premium_usd": cf}
+    else:
+        ind = IndemnityCover(parse_usd(deductible, field="--deductible"),
+                             parse_usd(limit, field="--limit") if limit else math.inf, coinsurance)
+        pays = ind.payout(out.holder_usd)
+        q = price_indemnity(out.holder_usd, ind, pricing, period_s=period_s, p_event=out.p_event)
+        label = "indemnity cover on the attributable holder loss"
+        doc = {"cover": "indemnity", "deductible_usd": ind.deductible_usd,
+               "limit_usd": ind.limit_usd if math.isfinite(ind.limit_usd) else None, "coinsurance": ind.coinsurance}
+    bt = buyer_tail(out.holder_usd, np.asarray(pays, float), q.premium_usd, level, p_event=out.p_event)
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.quote", "cover": "indemnity", "book": book.name,
-                   "period_s": period_s, "paths": sc.paths, "seed": sc.seed,
-                   "deductible_usd": cover.deductible_usd,
-                   "limit_usd": cover.limit_usd if math.isfinite(cover.limit_usd) else None,
-                   "coinsurance": cover.coinsurance, "quote": _quote_doc(q),
+        echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.quote", "book": book.name, **doc,
+                   "period_s": period_s, "paths": sc.paths, "seed": sc.seed, "quote": _quote_doc(q),
                    "buyer": {"level": level, "el_before": bt.el_before, "el_after": bt.el_after,
                              "el_change_se": bt.el_diff_se, "es_before": bt.es_before, "es_before_se": bt.es_before_se,
                              "es_after": bt.es_after, "es_after_se": bt.es_after_se, "es_change_se": bt.es_diff_se,
-                             "es_reduction_per_usd": bt.es_reduction_per_usd}})
+                             "es_reduction_per_usd": _f(bt.es_reduction_per_usd)}})
         return
     c = console()
-    c.print(f"[bold]{book.name}[/]: indemnity cover on the attributable holder loss, period "
-            f"{format_duration(period_s)}, {sc.paths:,} paths, seed {sc.seed}")
+    c.print(f"[bold]{book.name}[/]: {label}, period {format_duration(period_s)}, {sc.paths:,} paths, "
+            f"seed {sc.seed}")
     _quote_table(q, "Quote (USD for the period)")
     lv = f"{level * 100:g}%"
     t = table("\nBuyer's loss (USD ± s.e.; after = loss - payout + premium)", "", "before", "after",
@@ -298,6 +330,9 @@ def insure_cmd(
               _pm(bt.es_after - bt.es_before, bt.es_diff_se))
     c.print(t)
     c.print(f"ES {lv} reduction per dollar of premium: {bt.es_reduction_per_usd:.3g}")
+    if "closed_form_premium_usd" in doc:
+        c.print(f"Closed-form premium (Poisson outages at the fitted rates, no clustering or volatility "
+                f"coupling): {format_usd(doc['closed_form_premium_usd'])}")
 
 
 def _quote_doc(q: Any) -> dict[str, Any]:
