@@ -462,8 +462,7 @@ def allocate_cmd(
     c.print(t)
     c.print(f"split: ES {lv} {_pm(res.es_usd, res.es_se)}, EL {_pm(res.expected_loss_usd, res.expected_loss_se)}"
             + (f", cost {format_usd(res.cost_usd)}" if res.cost_usd else "")
-            + f"; equal split ES {lv} {format_usd(res.equal_split_es_usd)} (in-sample optimum: slightly optimistic)",
-            soft_wrap=True)
+            + f"; equal split ES {lv} {format_usd(res.equal_split_es_usd)} (in-sample optimum: slightly optimistic)")
 
 
 # --- score -----------------------------------------------------------------------------------------
