@@ -10,9 +10,13 @@ clustering), ``n`` the branching ratio (expected direct offspring per event,
 ``0 <= n < 1``) and ``beta`` the decay per day. The null model is the
 inhomogeneous Poisson process ``n = 0``.
 
-The LR statistic is referred to the chi-bar-square mixture ``0.5 chi2_0 + 0.5
-chi2_1`` (``n = 0`` lies on the boundary); ``beta`` is not identified under the
-null (Davies' problem), so the p-value is approximate.
+``n = 0`` lies on the boundary and ``beta`` is not identified under the null
+(Davies' problem), so the usual chi-bar-square reference ``0.5 chi2_0 + 0.5
+chi2_1`` is liberal: on simulated Poisson data it rejects about 14% of the time
+at 5%. ``p_value_`` refers the LR statistic to chi2 with 2 degrees of freedom
+(one for the branching ratio, one for the unidentified decay), which keeps the
+size at or below nominal in the same simulations; ``p_value_chibar_`` is the
+mixture p-value for reference.
 """
 
 from __future__ import annotations
@@ -86,7 +90,8 @@ class HawkesFitter:
     ``fit(times_days, horizon_days, baseline_at_events=None, baseline_integral=None)``.
     Learned: ``mu_`` (per day per unit of baseline), ``branching_``, ``decay_per_day_``,
     ``intervals_`` (dict name -> (low, high), Wald on the log / logit scale),
-    ``loglik_``, ``loglik_poisson_``, ``lr_stat_``, ``p_value_``, ``n_events_``.
+    ``loglik_``, ``loglik_poisson_``, ``lr_stat_``, ``p_value_`` (chi2_2 reference, see module doc),
+    ``p_value_chibar_``, ``n_events_``.
     """
 
     def __init__(self, *, level: float = 0.95) -> None:
@@ -125,7 +130,8 @@ class HawkesFitter:
         self.loglik_ = float(-res.fun)
         self.loglik_poisson_ = float(n * np.log(mu0) + np.log(w).sum() - n)
         self.lr_stat_ = max(0.0, 2.0 * (self.loglik_ - self.loglik_poisson_))
-        self.p_value_ = float(0.5 * sps.chi2.sf(self.lr_stat_, 1)) if self.lr_stat_ > 0 else 1.0
+        self.p_value_chibar_ = float(0.5 * sps.chi2.sf(self.lr_stat_, 1)) if self.lr_stat_ > 0 else 1.0
+        self.p_value_ = float(sps.chi2.sf(self.lr_stat_, 2))
         self.n_events_ = n
         self.horizon_days_ = float(horizon_days)
         zq = float(sps.norm.ppf(0.5 + self.level / 2))
