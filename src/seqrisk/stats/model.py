@@ -209,7 +209,12 @@ def fit_outage_statistics(
             source[t] = "own"
         except DataError as exc:
             if pooled_all is None:
-                pooled_all = _fit_durations(low_all, high_all, ch_all)
+                try:
+                    pooled_all = _fit_durations(low_all, high_all, ch_all)
+                except DataError as exc_all:
+                    raise DataError(f"too little duration data to fit any duration law ({exc_all.message}); "
+                                    "add incidents with known durations or a later --as-of",
+                                    value=as_of.date().isoformat()) from None
             family_fits[t], comparison[t] = pooled_all
             source[t] = "all-types"
             notes.append(f"{t}: durations cannot identify a law alone ({exc.message}); "
