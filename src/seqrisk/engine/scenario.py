@@ -99,6 +99,11 @@ class Scenario(_Cfg):
     restart_depth_multiplier: float = Field(1.0, gt=0, description="multiplier on depth after a restart")
     keep_paths: bool = Field(True, description="keep per-path losses (for paired comparisons)")
 
+    @field_validator("settlement", mode="before")
+    @classmethod
+    def _settle(cls, v: Any) -> Any:
+        return "true" if v is True else v  # YAML reads a bare `true` as a boolean
+
     @field_validator("horizon_s", "grace_period_s", "l1_inclusion_s", mode="before")
     @classmethod
     def _dur(cls, v: Any) -> Any:
