@@ -165,4 +165,4 @@ def _print(doc: dict[str, Any], stats: Any, types: list[str]) -> None:
                   f"decay {hk['decay_per_day']:.3g}/day, LR test vs "
                   f"Poisson p = {hk['p_value']:.3g}; {'in' if hk['in_model'] else 'not in'} the model")
     for n in doc["notes"]:
-        out.print(f"note: {n}", soft_wrap=True)
+        out.print(f"note: {n}")
