@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from seqrisk.catalog import load_catalog
-from seqrisk.cli.app import app
+from seqrisk.cli.app import app, main
 
 runner = CliRunner()
 CAT = load_catalog()
@@ -79,13 +79,16 @@ def test_chain_profile(home: Path) -> None:
     (["incidents", "--since", "yesterday"], 2, "--since"),
     (["incidents", "--json", "--csv"], 2, "choose one"),
 ])
-def test_user_errors_are_one_line(home: Path, args: list[str], code: int, needle: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "seqrisk", "--home", str(home), *args], capture_output=True,
-                          text=True, env={**os.environ, "COLUMNS": "200"})
-    assert proc.returncode == code
-    assert needle in proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
+def test_user_errors_are_one_line(home: Path, args: list[str], code: int, needle: str,
+                                  capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit) as exc:
+        main(["--home", str(home), *args])
+    err = capsys.readouterr().err
+    assert exc.value.code == code
+    assert needle in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_bad_user_catalog_is_exit_1(home: Path, tmp_path: Path) -> None:
