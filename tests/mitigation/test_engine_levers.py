@@ -136,3 +136,16 @@ def test_parametric_cover_on_the_engine_pays_with_the_closed_form_probability() 
     # the premium charged is the closed form over the scenario's horizon
     cf = price_parametric(model, ParametricCover("arbitrum", 1e5, 6 * 3600.0, period_s=30 * 86400.0), free)
     assert cmp.results[1].costs_usd["premium"] == pytest.approx(cf.premium_usd)
+
+
+def test_shared_sequencer_cuts_the_loss_but_links_the_chains() -> None:
+    from seqrisk.mitigation import SharedSequencer
+
+    book, model = _book(), _model()
+    lever = SharedSequencer(("arbitrum", "base"), rate_factor=0.25, duration_factor=0.5, shock_rate_per_year=1.0)
+    cmp = compare(book, model, _sc(cost_of_capital=0.08), [lever])
+    d = cmp.results[1].diffs["total.el"]
+    assert d.value < -3 * d.se
+    new = lever.transform(model)
+    assert new.shocks[-1].members == ("arbitrum", "base")
+    assert new.chains["arbitrum"].rates_per_year["downtime"] == pytest.approx(3.0)

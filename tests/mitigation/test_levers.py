@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from seqrisk.exceptions import UsageError
 from seqrisk.insurance import trigger_rate_per_year
@@ -109,3 +111,12 @@ def test_shared_sequencer_changes_rates_durations_and_adds_a_group(model: Outage
     # durations scaled: P(0.25 D > h) = P(D > 4h)
     assert sf == pytest.approx(model.chains["arbitrum"].durations["downtime"].sf(4 * h))
     assert math.isclose(trigger_rate_per_year(new, "base", 0.0), 0.5 + 0.3 + 0.2)
+
+
+@given(g=st.integers(0, 4 * 86400), q=st.floats(0, 1), blocked=st.booleans(), k=st.floats(0, 2), f=st.floats(0.01, 1))
+def test_labels_parse_back_to_the_same_lever(g: int, q: float, blocked: bool, k: float, f: float) -> None:
+    lev = GracePeriod(float(g), q, blocked)
+    assert parse_lever(lev.label) == lev
+    assert parse_lever(MarginBuffer(k).label) == MarginBuffer(k)
+    assert parse_lever(Move("arbitrum", "base", f).label) == Move("arbitrum", "base", f)
+    assert parse_lever(ForcedInclusion(float(g)).label) == ForcedInclusion(float(g))

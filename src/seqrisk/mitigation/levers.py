@@ -15,7 +15,7 @@ from typing import Any
 from seqrisk.exceptions import UsageError
 from seqrisk.mitigation.base import Setup, replace_fields
 from seqrisk.outage import ChainOutageLaw, CommonShock, DurationLaw, OutageModel
-from seqrisk.units import YEAR_S, format_duration
+from seqrisk.units import YEAR_S, format_duration, parse_duration
 
 __all__ = [
     "ForcedInclusion",
@@ -23,6 +23,7 @@ __all__ = [
     "MarginBuffer",
     "Move",
     "SharedSequencer",
+    "duration_label",
     "horizon_s",
     "initial_margin_usd",
     "perp_notional_usd",
@@ -58,7 +59,14 @@ def initial_margin_usd(book: Any) -> float:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:g}"
+    """Short when exact (``0.5``), else the shortest text that reads back exactly."""
+    return f"{x:g}" if float(f"{x:g}") == x else repr(float(x))
+
+
+def duration_label(seconds: float) -> str:
+    """``format_duration`` when it reads back exactly (``'1.5h'``), else whole seconds (``'7488s'``)."""
+    text = format_duration(seconds)
+    return text if parse_duration(text) == seconds else f"{_fmt(seconds)}s"
 
 
 @dataclass(frozen=True)
@@ -84,7 +92,7 @@ class GracePeriod:
 
     @property
     def label(self) -> str:
-        s = f"grace={format_duration(self.grace_s)},q={_fmt(self.top_up_share)}"
+        s = f"grace={duration_label(self.grace_s)},q={_fmt(self.top_up_share)}"
         return s + (",repay-blocked" if self.repay_blocked else "")
 
     def apply(self, setup: Setup) -> Setup:
@@ -109,7 +117,7 @@ class ForcedInclusion:
 
     @property
     def label(self) -> str:
-        return f"forced-inclusion,l1={format_duration(self.l1_inclusion_s)}"
+        return f"forced-inclusion,l1={duration_label(self.l1_inclusion_s)}"
 
     def apply(self, setup: Setup) -> Setup:
         model = setup.model

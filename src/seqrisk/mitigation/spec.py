@@ -27,9 +27,16 @@ from seqrisk.exceptions import UsageError
 from seqrisk.insurance import IndemnityCover, ParametricCover, Pricing
 from seqrisk.mitigation.base import Mitigation, Strategy
 from seqrisk.mitigation.insure import Insure
-from seqrisk.mitigation.levers import ForcedInclusion, GracePeriod, MarginBuffer, Move, SharedSequencer
+from seqrisk.mitigation.levers import (
+    ForcedInclusion,
+    GracePeriod,
+    MarginBuffer,
+    Move,
+    SharedSequencer,
+    duration_label,
+)
 from seqrisk.outage import DurationLaw
-from seqrisk.units import format_duration, parse_duration
+from seqrisk.units import parse_duration
 
 __all__ = ["SWEEP_KEYS", "parse_lever", "parse_strategy", "parse_sweep", "parse_usd", "sweep_factory"]
 
@@ -187,7 +194,7 @@ def sweep_factory(key: str, template: str | None) -> Callable[[float], Strategy]
             opts[key] = repr(float(value))
         levers = [parse_lever(p) for i, p in enumerate(parts) if i != idx]
         levers.insert(idx, _build(k0, val, dict(opts), parts[idx]))
-        shown = format_duration(value) if SWEEP_KEYS[key][1] == "duration" else f"{value:g}"
+        shown = duration_label(value) if SWEEP_KEYS[key][1] == "duration" else f"{value:g}"
         return Strategy(f"{key}={shown}", tuple(levers))
 
     return make
