@@ -156,3 +156,12 @@ def test_plots_build_figures(stats: OutageStatistics) -> None:
     fo = forest_figure(stats, "downtime")
     assert len(fo.data) == 2 and len(fo.data[1].x) == len(CAT.chains)
     assert km_figure(stats, "censorship").layout.title.text.endswith("(all modelled types pooled)")
+
+
+def test_since_shortens_every_exposure_window() -> None:
+    since = datetime(2024, 1, 1, tzinfo=UTC)
+    st = fit_outage_statistics(CAT, as_of=AS_OF, since=since, group_hawkes=False)
+    assert st.events.exposure_years("arbitrum") == pytest.approx(2.0, abs=0.01)
+    assert all(e.start_utc >= since.timestamp() for e in st.events.events)
+    with pytest.raises(UsageError):
+        fit_outage_statistics(CAT, as_of=AS_OF, since=AS_OF)

@@ -47,6 +47,8 @@ def fit_cmd(
                                            "(the store) over the catalog.")] = False,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Fit on data up to this date (YYYY-MM-DD or "
                                               "ISO time, UTC; default now).")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Start every chain's exposure window here "
+                                              "instead of at its launch (YYYY-MM-DD).")] = None,
     horizon: Annotated[str, typer.Option("--horizon", help="Horizon of P(at least one outage), e.g. 30d, "
                                          "1y.")] = "1y",
     as_json: Annotated[bool, typer.Option("--json", help="JSON output (layout in docs/statistics.md).")] = False,
@@ -74,8 +76,9 @@ def fit_cmd(
     if detected:
         with state.home.state() as st:
             events = st.events()
+    start = parse_datetime(since, field="--since") if since else None
     stats = fit_outage_statistics(cat, as_of=when, include_deliberate=include_deliberate,
-                                  include_planned=include_planned, events=events)
+                                  include_planned=include_planned, events=events, since=start)
     missing = [t for t in types if t not in stats.rates]
     if missing and (type_ or as_json):
         raise UsageError("no events of this type in the data (before the as-of date)", field="--type",

@@ -124,11 +124,13 @@ def build_event_set(
     include_planned: bool = False,
     events: Sequence[EventLike] | None = None,
     exposures: Mapping[str, tuple[datetime, datetime]] | None = None,
+    since: datetime | None = None,
 ) -> EventSet:
     """Collect the events and exposure windows the fitters use.
 
-    Catalog chains are exposed from mainnet launch to ``min(sunset, as_of)``
-    (a chain with no launch date, or launched after ``as_of``, has no exposure).
+    Catalog chains are exposed from mainnet launch (or ``since`` if later) to
+    ``min(sunset, as_of)`` (a chain with no launch date, or launched after
+    ``as_of``, has no exposure); incidents before ``since`` are left out.
     Detected ``events`` come with an ``exposures`` window per chain: inside it the
     detected events *replace* the catalog's incidents of that chain (block data
     see every outage in the window), outside it the catalog still counts. Without
@@ -139,9 +141,15 @@ def build_event_set(
     at all (``as_of`` before every launch).
     """
     as_of_s = as_of.timestamp()
+    since_s = since.timestamp() if since is not None else -float("inf")
+    if since_s >= as_of_s:
+        raise UsageError("the start of the data window must be before the as-of date",
+                         value=(since.isoformat() if since else None, as_of.isoformat()))
     windows: dict[str, list[tuple[float, float]]] = {}
     for c in catalog.chains:
         start = c.exposure_start()
+        if start is not None and since is not None:
+            start = max(start, since)
         end = c.exposure_end(as_of)
         windows[c.id] = [(start.timestamp(), end.timestamp())] if start and end > start else []
     detected_win: dict[str, tuple[float, float]] = {}
@@ -158,7 +166,7 @@ def build_event_set(
             windows[chain] = sorted([*kept, (a_s, b_s)])
     out: list[OutageEvent] = []
     for inc in catalog.incidents:
-        if inc.type not in MODELLED_TYPES or inc.start_utc.timestamp() >= as_of_s:
+        if inc.type not in MODELLED_TYPES or not since_s <= inc.start_utc.timestamp() < as_of_s:
             continue
         if (inc.deliberate and not include_deliberate) or (inc.planned and not include_planned):
             continue
@@ -169,7 +177,7 @@ def build_event_set(
         out.append(OutageEvent(inc.chain, inc.type, t, lo, hi, inc.id, _PRECISION_S[inc.start_precision],
                                inc.deliberate, inc.planned))
     for ev in events or ():
-        if ev.type not in MODELLED_TYPES or ev.start_utc >= as_of_s:
+        if ev.type not in MODELLED_TYPES or not since_s <= ev.start_utc < as_of_s:
             continue
         if ev.chain not in windows and (exposures is None or ev.chain not in exposures):
             raise UsageError("detected event on a chain with no exposure window", chain=ev.chain)

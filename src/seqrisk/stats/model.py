@@ -165,15 +165,17 @@ def fit_outage_statistics(
     events: Sequence[EventLike] | None = None,
     exposures: Mapping[str, tuple[datetime, datetime]] | None = None,
     group_hawkes: bool = True,
+    since: datetime | None = None,
 ) -> OutageStatistics:
     """Fit every piece of the outage model to the catalog (and detected events); see the module doc.
 
     ``group_hawkes`` also fits a Hawkes process per common-failure group (for
-    reports; the model file carries the pooled fit only).
+    reports; the model file carries the pooled fit only). ``since`` starts every
+    chain's exposure window at that date instead of its launch.
     """
     as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
     es = build_event_set(catalog, as_of=as_of, include_deliberate=include_deliberate,
-                         include_planned=include_planned, events=events, exposures=exposures)
+                         include_planned=include_planned, events=events, exposures=exposures, since=since)
     if not es.events:
         raise DataError("no events of a modelled type before the as-of date: nothing to fit",
                         value=as_of.date().isoformat())
@@ -255,6 +257,7 @@ def fit_outage_statistics(
     meta: dict[str, Any] = {
         "fitted_by": "seqrisk.stats.fit_outage_model",
         "as_of": as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "since": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if since else None,
         "include_deliberate": include_deliberate, "include_planned": include_planned,
         "n_events": len(all_ev), "detected_events": sum(1 for e in all_ev if e.source.startswith("detected:")),
         "duration_family": {t: durations[t].family for t in types},
