@@ -6,6 +6,8 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seqrisk.allocation import allocate, cvar, tail_measures
 from seqrisk.exceptions import UsageError
@@ -106,3 +108,20 @@ def test_allocate_book_on_the_engine() -> None:
     w = np.array([res.weights[c] for c in chains])
     assert res.es_usd == pytest.approx(cvar(losses @ w, 0.99, probs), rel=1e-9)
     assert res.es_usd <= res.equal_split_es_usd + 1e-6
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), c=st.integers(2, 4), cap=st.floats(0.5, 1.0))
+def test_lp_never_loses_to_a_feasible_corner(seed: int, c: int, cap: float) -> None:
+    rng = np.random.default_rng(seed)
+    L = np.where(rng.random((300, c)) < 0.05, rng.lognormal(size=(300, c)), 0.0)
+    chains = [f"c{i}" for i in range(c)]
+    res = allocate(L, chains, alpha=0.95, max_weight=cap)
+    w = np.array([res.weights[ch] for ch in chains])
+    assert w.sum() == pytest.approx(1.0)
+    assert np.all(w <= cap + 1e-9)
+    assert res.es_usd <= res.equal_split_es_usd + 1e-9
+    for i in range(c):  # any feasible point: cap on chain i, the rest spread evenly
+        v = np.full(c, (1 - cap) / (c - 1))
+        v[i] = cap
+        assert res.es_usd <= cvar(L @ v, 0.95) + 1e-9
