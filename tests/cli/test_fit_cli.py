@@ -90,3 +90,11 @@ def test_main_turns_errors_into_one_line(tmp_path: Path, capsys: pytest.CaptureF
     assert exc.value.code == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and len(err.splitlines()) == 1
+
+
+def test_json_defaults_to_every_modelled_type(tmp_path: Path) -> None:
+    code, out = run(tmp_path, "--json", "--chain", "scroll")
+    doc = json.loads(out)
+    assert code == 0 and set(doc["types"]) == {"downtime", "degraded", "censorship", "reorg", "da_delay"}
+    assert list(doc["chains"]) == ["scroll"]
+    assert doc["types"]["censorship"]["duration"]["source"] == "all-types"

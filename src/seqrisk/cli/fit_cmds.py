@@ -38,7 +38,7 @@ def fit_cmd(
     chain: Annotated[list[str] | None, typer.Option("--chain", "-c", help="Show only these chains "
                                                     "(repeatable; the fit always pools all chains).")] = None,
     type_: Annotated[list[str] | None, typer.Option("--type", "-t", help="Event types to show per chain "
-                                                    "(repeatable; default downtime).")] = None,
+                                                    "(repeatable; default downtime, all with --json).")] = None,
     include_deliberate: Annotated[bool, typer.Option("--include-deliberate", help="Count deliberate halts "
                                                      "and censorship as events.")] = False,
     include_planned: Annotated[bool, typer.Option("--include-planned", help="Count planned maintenance "
@@ -61,7 +61,7 @@ def fit_cmd(
     from seqrisk.stats import MODELLED_TYPES, fit_outage_statistics
     from seqrisk.stats.summary import statistics_doc
 
-    types = list(dict.fromkeys(type_ or ["downtime"]))
+    types = list(dict.fromkeys(type_ or (list(MODELLED_TYPES) if as_json else ["downtime"])))
     for t in types:
         if t not in MODELLED_TYPES:
             raise UsageError(f"unknown or unmodelled event type (modelled: {', '.join(MODELLED_TYPES)})",
@@ -80,7 +80,7 @@ def fit_cmd(
     stats = fit_outage_statistics(cat, as_of=when, include_deliberate=include_deliberate,
                                   include_planned=include_planned, events=events, since=start)
     missing = [t for t in types if t not in stats.rates]
-    if missing and (type_ or as_json):
+    if missing and type_:
         raise UsageError("no events of this type in the data (before the as-of date)", field="--type",
                          value=missing[0])
     types = [t for t in types if t in stats.rates]
