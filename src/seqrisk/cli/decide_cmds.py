@@ -12,7 +12,6 @@ import math
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 
 from seqrisk.cli.app import app, state
@@ -267,6 +266,8 @@ def insure_cmd(
         _parametric(om, [state.catalog.chain(c).id for c in chain], parse_usd(payout, field="--payout"),
                     parse_duration(trigger, field="--trigger"), period_s, pricing, paths, seed, as_json)
         return
+    import numpy as np
+
     from seqrisk.engine import simulate
     from seqrisk.insurance import (
         IndemnityCover,
