@@ -231,3 +231,33 @@ def test_volatility_coupling_scales_the_rate() -> None:
         res = simulate(book, model, sc)
         mean = res.diagnostics["arrivals"] / res.n_paths
         assert mean == pytest.approx(mult, rel=5 * math.sqrt(mult / 20_000) / mult)
+
+
+def test_margined_short_call_liquidation() -> None:
+    """A short call margined at V0 + im S0 is liquidated at restart when its equity falls below mm S1."""
+    from scipy import optimize
+
+    k, texp, iv, im, mm, pen, u, p0 = 2000.0, 30 * DAY_S, 0.8, 0.1, 0.05, 0.02, 10.0, 2000.0
+    book = make_book([{"id": "c", "type": "option", "chain": "arbitrum", "asset": "ETH", "kind": "call",
+                       "quantity": -u, "strike_usd": k, "expiry": texp, "implied_vol": iv, "delta_hedged": False,
+                       "initial_margin": im, "maintenance_margin": mm, "liquidation_penalty": pen}], vol=SIG)
+    res = simulate(book, lognormal_model({}), _stress(book, paths=60_000))
+    s = SIG * math.sqrt(D / YEAR_S)
+    v0 = float(bs_price(p0, k, texp / YEAR_S, iv, True))
+    tau1 = (texp - D) / YEAR_S
+
+    def equity(p1: float) -> float:
+        return u * (v0 + im * p0 - float(bs_price(p1, k, tau1, iv, True)))
+
+    s_star = optimize.brentq(lambda x: equity(x) - mm * u * x, p0, 3 * p0)
+    law = stats.lognorm(s=s, scale=p0 * math.exp(-0.5 * s * s))
+    p_liq = float(law.sf(s_star))
+    hold = integrate.quad(lambda x: (max(equity(x), 0) - max(equity(x) - pen * u * x, 0)) * law.pdf(x), s_star,
+                          law.ppf(1 - 1e-12), limit=200)[0]
+    bad = integrate.quad(lambda x: max(-equity(x), 0) * law.pdf(x), s_star, law.ppf(1 - 1e-12), limit=200)[0]
+    pl, se = res.value("p_liquidation")
+    assert _z(pl, p_liq, se) < 4
+    h, h_se = res.value("expected_loss")
+    assert _z(h, hold, h_se) < 4
+    v, v_se = res.value("expected_loss", perspective="venue")
+    assert _z(v, bad, v_se) < 4

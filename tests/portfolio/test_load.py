@@ -90,6 +90,20 @@ def test_bad_input_names_file_position_field_value(where: tuple[int, str], value
     assert "book.yaml" in str(err) and pid in str(err)
 
 
+def test_option_margin_rules() -> None:
+    with pytest.raises(ValidationError) as ei:
+        book_from_dict({**BASE, "positions": [BASE["positions"][0], {**BASE["positions"][1], "quantity": 10.0,
+                                                                     "initial_margin": 0.1}]},
+                       file="b.yaml", chains=CHAINS)
+    assert ei.value.context["position"] == "o1"
+    with pytest.raises(ValidationError, match="below the initial margin"):
+        book_from_dict({**BASE, "positions": [{**BASE["positions"][1], "initial_margin": 0.1,
+                                               "maintenance_margin": 0.2}]}, chains=CHAINS)
+    ok = book_from_dict({**BASE, "positions": [{**BASE["positions"][1], "initial_margin": 0.1}]}, chains=CHAINS)
+    arr = position_arrays(ok, ["base"])
+    assert arr.inv_leverage[0] == 0.1 and arr.maintenance[0] == 0.05
+
+
 def test_unknown_chain_suggests() -> None:
     with pytest.raises(UnknownChainError) as ei:
         book_from_dict(_bad((0, "chain"), "arbitrom"), file="b.yaml", chains=CHAINS)

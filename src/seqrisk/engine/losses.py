@@ -214,6 +214,53 @@ class _Evaluator:
                 if not (perps.size or loans.size):
                     continue
                 self._restart(ev[sel], p0[sel, a], p_ev[sel, a], a, perps, loans, mkts)
+        self._option_margin(ev, p0, p_ev)
+
+    def _option_margin(self, ev: IntArray, p0: FloatArray, p_ev: FloatArray) -> None:
+        """Margined short options: collateral ``u (V0 + im S0)`` frozen at the outage start; liquidated when
+        the equity ``collateral - u V(x)`` falls below ``mm u x``, tested at the restart price and at the price
+        after the cascade (option close-outs do not move the price)."""
+        cs, sc, pos = self.cs, self.sc, self.prep.pos
+        for ci in np.unique(cs.chain[ev]):
+            opts = self.by_chain[ci]["option"]
+            opts = opts[pos.inv_leverage[opts] > 0]
+            if not opts.size:
+                continue
+            sel = np.flatnonzero(cs.chain[ev] == ci)
+            e = ev[sel]
+            a = pos.asset[opts]
+            s0, s1 = p0[sel][:, a], p_ev[sel][:, a]
+            s_star = self._prices(e, cs.x_eval, cs.t_eval + 1e-6)[:, a] if self.impacts else s1
+            texp = pos.expiry_s[opts][None, :]
+            t0, te = cs.t0[e][:, None], cs.t_eval[e][:, None]
+            k, vol, call, u = pos.strike[opts], pos.implied_vol[opts], pos.is_call[opts], pos.units[opts]
+            alive = texp > te
+            coll = u * (bs_price(s0, k, (texp - t0) / YEAR_S, vol, call) + pos.inv_leverage[opts] * s0)
+
+            tau = (texp - te) / YEAR_S
+            e1 = coll - u * bs_price(s1, k, tau, vol, call)
+            fail1 = alive & (e1 < pos.maintenance[opts] * u * s1)
+            e2 = coll - u * bs_price(s_star, k, tau, vol, call)
+            fail2 = alive & ~fail1 & (e2 < pos.maintenance[opts] * u * s_star)
+            liq = fail1 | fail2
+            if not liq.any():
+                continue
+            close = np.where(fail1, s1, s_star)
+            ec = np.where(fail1, e1, e2)
+            scale = 1.0 - sc.top_up_share if sc.grace_period_s > 0 else 1.0
+            holder = scale * (np.maximum(e1, 0.0) - np.maximum(ec - pos.penalty[opts] * u * close, 0.0))
+            venue = scale * np.maximum(-ec, 0.0)
+            nz = np.nonzero(liq)
+            paths = cs.path[e[nz[0]]]
+            closed_live = np.array([not (int(pth) in self.closed and self.closed[int(pth)][opts[j]])
+                                    for pth, j in zip(paths, nz[1], strict=True)], bool)
+            if not closed_live.any():
+                continue
+            rows, cols = nz[0][closed_live], nz[1][closed_live]
+            self._record(paths[closed_live], opts[cols], holder[rows, cols], holder[rows, cols], venue[rows, cols],
+                         np.full(rows.size, scale), scale * u[cols] * close[rows, cols], _C["liquidation"])
+            for pth, j in zip(paths[closed_live], cols, strict=True):
+                self.closed.setdefault(int(pth), np.zeros(pos.n, bool))[opts[j]] = True
 
     def _restart(self, ev: IntArray, p0: FloatArray, p1: FloatArray, a: int, perps: IntArray, loans: IntArray,
                  mkts: IntArray) -> None:
@@ -372,6 +419,13 @@ class _Evaluator:
             s_end = np.where(inside, s_exp, s1)
             v1 = np.where(inside, payoff(s_end, k, call), bs_price(s_end, k, (texp - t1) / YEAR_S, vol, call))
             pnl = qs * (v1 - v0 - d0 * (s_end - s0))
+            if self.closed:  # options closed earlier on the path (margin liquidation) are gone
+                gone = np.zeros(alive.shape, bool)
+                hit = np.flatnonzero(np.isin(cs.path[e], np.fromiter(self.closed, np.int64, len(self.closed))))
+                for j in hit:
+                    gone[j] = self.closed[int(cs.path[e[j]])][opts]
+                alive = alive & ~gone
+                inside = inside & ~gone
             hedge_loss = np.where(alive & pos.hedged[opts], -pnl, 0.0)
             settle_h = np.zeros_like(hedge_loss)
             settle_v = np.zeros_like(hedge_loss)

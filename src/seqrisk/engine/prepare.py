@@ -129,7 +129,7 @@ def prepare(book: Book, model: OutageModel, sc: Scenario, chains: list[str] | No
     d0 = np.where(is_opt, bs_delta(s_pos, np.where(is_opt, pos.strike, 1.0), tau0, np.where(is_opt, pos.implied_vol,
                                    0.5), pos.is_call), 0.0)
     cap_alpha = np.where(pos.kind == KIND_PERP, pos.units * (pos.inv_leverage + sc.margin_buffer),
-                         np.where(pos.kind == KIND_LOAN, pos.units, 0.0))
+                         np.where(pos.kind == KIND_LOAN, pos.units, pos.units * pos.inv_leverage))
     cap_beta = np.where(is_opt, pos.units * v0, 0.0)
     notional_units = np.where(pos.kind == KIND_PERP, pos.units, np.where(is_opt, pos.units * np.abs(d0), 0.0))
     c_n, a_n = len(sim_chains), len(assets)

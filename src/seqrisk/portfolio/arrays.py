@@ -21,7 +21,10 @@ class PositionArrays:
 
     ``units`` is |size| for perps, |quantity| for options and the collateral
     amount for loans; ``side`` is +1 long / -1 short (+1 for loans: long the
-    collateral). Money in USD, expiries in seconds from t = 0.
+    collateral). Money in USD, expiries in seconds from t = 0. For margined
+    short options ``inv_leverage``, ``maintenance`` and ``penalty`` hold the
+    initial margin, maintenance margin and penalty (shares of the underlying
+    notional); ``inv_leverage`` is 0 for options without a margin model.
     """
 
     ids: tuple[str, ...]
@@ -82,6 +85,10 @@ def position_arrays(book: Book, chains: Sequence[str]) -> PositionArrays:
             f["implied_vol"][i] = p.implied_vol
             is_call[i] = p.kind == "call"
             hedged[i] = p.delta_hedged
+            if p.initial_margin is not None:  # margined short option: reuses the perp margin slots
+                f["inv_leverage"][i] = p.initial_margin
+                f["maintenance"][i] = p.maintenance_margin or 0.5 * p.initial_margin
+                f["penalty"][i] = p.liquidation_penalty
         elif isinstance(p, Loan):
             kind[i] = KIND_LOAN
             f["side"][i] = 1.0

@@ -101,6 +101,11 @@ class Option(_Position):
     expiry_s: float = Field(gt=0, validation_alias="expiry")
     implied_vol: float = Field(gt=0)
     delta_hedged: bool = True
+    initial_margin: float | None = Field(None, gt=0, lt=1, description="short options: collateral is the "
+                                         "option value plus this share of the underlying notional")
+    maintenance_margin: float | None = Field(None, gt=0, lt=1, description="share of the underlying notional "
+                                             "(default: half the initial margin)")
+    liquidation_penalty: float = Field(0.05, ge=0, lt=1, description="share of the underlying notional")
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, populate_by_name=True)
 
@@ -115,6 +120,17 @@ class Option(_Position):
         if v == 0:
             raise ValueError("quantity must not be 0")
         return v
+
+    @model_validator(mode="after")
+    def _margin(self) -> Option:
+        if self.initial_margin is not None and self.quantity > 0:
+            raise ValueError("initial_margin applies to short options only (quantity < 0)")
+        if self.maintenance_margin is not None and self.initial_margin is None:
+            raise ValueError("maintenance_margin needs initial_margin")
+        if (self.initial_margin is not None and self.maintenance_margin is not None
+                and self.maintenance_margin >= self.initial_margin):
+            raise ValueError("maintenance margin must be below the initial margin")
+        return self
 
 
 class Loan(_Position):
