@@ -156,14 +156,22 @@ def _compare_tables(cmp: Any, name: str, sc: Any) -> None:
     for i, r in enumerate(cmp.results):
         c.print(f"  {i}  {r.name}" + (f"  (cost {', '.join(f'{k} {format_usd(v)}' for k, v in r.costs_usd.items())})"
                                       if r.costs_usd else ""))
-    t = table("\nHolder loss + venue bad debt over the horizon (USD ± s.e.)", "#", "cost", "EL", "ES 99%",
-              "ES 99.9%", "P(liquidation)", right=("#", "cost", "EL", "ES 99%", "ES 99.9%", "P(liquidation)"))
+    t = table("\nHolder loss + venue bad debt over the horizon (USD ± s.e.)", "#", "cost", "EL", "VaR 99%",
+              "ES 99%", "VaR 99.9%", "ES 99.9%", right=("#", "cost", "EL", "VaR 99%", "ES 99%", "VaR 99.9%",
+                                                        "ES 99.9%"))
     for i, r in enumerate(cmp.results):
         m = r.measures
-        t.add_row(str(i), format_usd(r.cost_usd), _pm(m["total.el"].value, m["total.el"].se),
-                  _pm(m["total.es99"].value, m["total.es99"].se), _pm(m["total.es99.9"].value, m["total.es99.9"].se),
-                  _pp(m["p_liquidation"].value, m["p_liquidation"].se))
+        t.add_row(str(i), format_usd(r.cost_usd), *(_pm(m[f"total.{k}"].value, m[f"total.{k}"].se)
+                                                    for k in ("el", "var99", "es99", "var99.9", "es99.9")))
     c.print(t)
+    h = table("\nBy perspective (USD ± s.e.)", "#", "holder EL", "holder ES 99%", "bad debt", "P(liquidation)",
+              right=("#", "holder EL", "holder ES 99%", "bad debt", "P(liquidation)"))
+    for i, r in enumerate(cmp.results):
+        m = r.measures
+        h.add_row(str(i), _pm(m["holder.el"].value, m["holder.el"].se), _pm(m["holder.es99"].value,
+                                                                             m["holder.es99"].se),
+                  _pm(m["venue.el"].value, m["venue.el"].se), _pp(m["p_liquidation"].value, m["p_liquidation"].se))
+    c.print(h)
     d = table("\nChange against the baseline 0 (paired s.e.)", "#", "ΔEL", "ΔES 99%", "Δbad debt", "ΔP(liq.)",
               "ΔES/$", right=("#", "ΔEL", "ΔES 99%", "Δbad debt", "ΔP(liq.)", "ΔES/$"))
     for i, r in enumerate(cmp.results[1:], 1):
