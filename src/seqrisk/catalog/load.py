@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -161,6 +162,8 @@ class Catalog:
     chains: tuple[Chain, ...]
     incidents: tuple[Incident, ...]
     origin: dict[str, str] = field(default_factory=dict)
+    #: sha256 (first 12 hex digits) of the data files read: bundled and user files, in order
+    digest: str = ""
 
     def __post_init__(self) -> None:
         ids = {c.id for c in self.chains}
@@ -215,6 +218,14 @@ class Catalog:
         return iter(self.chains)
 
 
+def _digest(paths: Iterable[Path]) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def load_catalog(user_dir: Path | str | None = None) -> Catalog:
     """The bundled catalog, with a user's files from ``user_dir`` merged over it."""
     chains: list[Chain] = _bundled("chains.yaml", Chain)
@@ -222,14 +233,20 @@ def load_catalog(user_dir: Path | str | None = None) -> Catalog:
     origin: dict[str, str] = {}
     extra_chains: list[tuple[Path, Chain]] = []
     extra_incidents: list[tuple[Path, Incident]] = []
-    if user_dir is not None:
-        d = Path(user_dir)
-        for p in _user_files(d, "chains"):
-            extra_chains += [(p, c) for c in _load_file(p, Chain)]
-        for p in _user_files(d, "incidents"):
-            extra_incidents += [(p, i) for i in _load_file(p, Incident)]
+    read: list[Path] = []
+    with resources.as_file(resources.files("seqrisk.catalog") / "data") as data_dir:
+        read += [Path(data_dir) / "chains.yaml", Path(data_dir) / "incidents.yaml"]
+        if user_dir is not None:
+            d = Path(user_dir)
+            for p in _user_files(d, "chains"):
+                extra_chains += [(p, c) for c in _load_file(p, Chain)]
+                read.append(p)
+            for p in _user_files(d, "incidents"):
+                extra_incidents += [(p, i) for i in _load_file(p, Incident)]
+                read.append(p)
+        digest = _digest(read)
     chains, o1 = _merge(chains, extra_chains, "chain")
     incidents, o2 = _merge(incidents, extra_incidents, "incident")
     origin.update(o1)
     origin.update(o2)
-    return Catalog(tuple(chains), tuple(sorted(incidents, key=lambda i: (i.start_utc, i.id))), origin)
+    return Catalog(tuple(chains), tuple(sorted(incidents, key=lambda i: (i.start_utc, i.id))), origin, digest)

@@ -78,7 +78,7 @@ def report_cmd(
     html = build_report(ReportInputs(
         book=book, book_path=str(portfolio), scenario=sc, model=om, result=res, catalog=cat, command=command,
         version=__version__, statistics=statistics, stress=stress, liquidation=liq, mitigation=mit_table,
-        mitigation_curve=mit_curve, mitigation_note=note))
+        mitigation_curve=mit_curve, mitigation_note=note, data_version=cat.digest))
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(out)

@@ -51,6 +51,7 @@ class ReportInputs:
     mitigation_curve: pd.DataFrame | None = None  # grace-period sweep
     mitigation_note: str | None = None
     extra_notes: list[str] = field(default_factory=list)
+    data_version: str = "unknown"               # digest of the bundled data files
 
 
 def _ci(v: float, se: float) -> str:
@@ -162,22 +163,25 @@ def _losses(page: Page, d: ReportInputs) -> None:
     r = d.result
     sec = page.section("losses", "Loss distribution")
     sec.text('<p class="lead">Exceedance probability of the attributable loss over the horizon (log scales), with '
-             "VaR and ES marked. Tail measures come from exact order statistics of the simulated paths; the "
-             "table gives each with its standard error.</p>")
+             "VaR and ES marked, their 95% intervals shaded. Tail measures come from exact order statistics of "
+             "the simulated paths; the table gives each with its standard error.</p>")
     try:
         pl = r.path_losses()
     except Exception:  # keep_paths off: the table still stands
         pl = None
     if pl is not None:
-        n = r.n_paths
-        p_event = pl.p_event.to_numpy()
+        masses = pl.p_event.to_numpy() / max(r.n_paths, 1)
         for persp in ("holder", "venue"):
-            marks = {f"VaR 99% {format_usd(r.value('var', perspective=persp, level=0.99)[0])}":
-                     r.value("var", perspective=persp, level=0.99)[0],
-                     f"ES 99% {format_usd(r.value('es', perspective=persp, level=0.99)[0])}":
-                     r.value("es", perspective=persp, level=0.99)[0]}
-            sec.figure(F.loss_distribution(pl[f"{persp}_attributable"].to_numpy(), p_event / n * len(pl), marks,
-                                           f"{persp.capitalize()}: P(attributable loss > x)"))
+            losses = pl[f"{persp}_attributable"].to_numpy()
+            if not (losses >= 1.0).any():
+                sec.text(f'<p class="note">{persp.capitalize()}: no simulated path carries an attributable '
+                         "loss of a dollar or more.</p>")
+                continue
+            marks = {}
+            for meas, lvl, name in (("var", 0.99, "VaR 99%"), ("es", 0.99, "ES 99%"), ("es", 0.999, "ES 99.9%")):
+                v, se = r.value(meas, perspective=persp, level=lvl)
+                marks[f"{name} {format_usd(v)}"] = (v, se)
+            sec.figure(F.loss_distribution(losses, masses, marks, f"{persp.capitalize()}: P(attributable loss > x)"))
     rows = []
     for persp in ("holder", "venue"):
         for basis in ("attributable", "total"):
@@ -290,10 +294,22 @@ def _method(page: Page, d: ReportInputs) -> None:
         ["volatility coupling beta", f"{d.model.beta:.3f}"],
         ["outage model", str(meta.get("source", "fitted from the bundled catalog"))],
         ["incident catalog", f"{len(d.catalog.incidents)} incidents, {len(d.catalog.chains)} chains "
-                             "(public post-mortems, status pages, L2BEAT configs; sources per row)"],
+                             "(public post-mortems, status pages, L2BEAT configs; sources per row); data version "
+                             f"{d.data_version}"],
         ["price history", "Binance spot ETHUSDT/BTCUSDT hourly and daily candles (see PRICES-SOURCE.md)"],
     ]
     sec.text(html_table(["item", "value"], rows))
+    prow = []
+    for c in d.book.chains:
+        law = d.model.chains.get(c)
+        if law is None:
+            continue
+        for t, rate in sorted(law.rates_per_year.items()):
+            dl = law.durations.get(t)
+            params = ", ".join(f"{k}={v:.4g}" for k, v in dl.params.items()) if dl else "-"
+            prow.append([c, t, f"{rate:.3f}", dl.family if dl else "-", params])
+    sec.text("<h3>Outage model parameters (the book's chains)</h3>" + html_table(
+        ["chain", "event type", "rate /yr", "duration law", "parameters (seconds)"], prow, numeric=(2,)))
     notes = list(d.extra_notes) + [str(n) for n in meta.get("notes", [])][:6]
     if notes:
         sec.text("<h3>Notes</h3><ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")

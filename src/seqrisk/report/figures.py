@@ -51,24 +51,33 @@ def incident_timeline(incidents: Sequence[Incident]) -> Any:
                    xaxis_title="start (UTC)", yaxis={"categoryorder": "category descending", "title": "chain"})
 
 
-def loss_distribution(losses_usd: np.ndarray, weights: np.ndarray | None, marks: dict[str, float],
+def loss_distribution(losses_usd: np.ndarray, masses: np.ndarray, marks: dict[str, tuple[float, float]],
                       title: str) -> Any:
-    """Exceedance curve P(L > x) on log axes, with VaR/ES levels marked (USD)."""
+    """Exceedance curve P(L > x) on log axes (USD).
+
+    ``masses`` is the probability each sample stands for (they may sum to less
+    than one: the rest is the no-outage outcome, a loss of 0). Each mark
+    ``label -> (value, std_error)`` is drawn as a line with its 95% interval shaded.
+    """
     go = _go()
     x = np.asarray(losses_usd, dtype=float)
-    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    w = np.asarray(masses, dtype=float)
     pos = x > 0
     fig = go.Figure()
-    if pos.any():
-        order = np.argsort(x[pos])[::-1]
-        xs = x[pos][order]
-        ex = np.cumsum(w[pos][order]) / w.sum()
-        keep = np.unique(np.linspace(0, len(xs) - 1, min(len(xs), 2000)).astype(int))
-        fig.add_trace(go.Scatter(x=xs[keep], y=ex[keep], mode="lines", name="P(loss > x)", line={"width": 2}))
-    for label, value in marks.items():
+    order = np.argsort(x[pos])[::-1]
+    xs = x[pos][order]
+    ex = np.cumsum(w[pos][order])
+    keep = np.unique(np.linspace(0, len(xs) - 1, min(len(xs), 2000)).astype(int))
+    fig.add_trace(go.Scatter(x=xs[keep], y=ex[keep], mode="lines", name="P(loss > x)", line={"width": 2}))
+    for label, (value, se) in marks.items():
         if value > 0:
+            lo, hi = max(value - 1.96 * se, value * 1e-3), value + 1.96 * se
+            if hi > lo:
+                fig.add_vrect(x0=lo, x1=hi, fillcolor="#2f5fd0", opacity=0.12, line_width=0)
             fig.add_vline(x=value, line_dash="dot", annotation_text=label, annotation_position="top")
-    return _layout(fig, title, xaxis={"type": "log", "title": "loss over the horizon (USD)"},
+    x_lo = max(1.0, float(xs.max()) * 1e-6)
+    return _layout(fig, title, xaxis={"type": "log", "title": "loss over the horizon (USD)",
+                                      "range": [np.log10(x_lo), np.log10(float(xs.max()) * 1.5)]},
                    yaxis={"type": "log", "title": "probability of exceeding"})
 
 
