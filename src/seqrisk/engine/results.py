@@ -178,13 +178,14 @@ class SimulationResult:
     def path_losses(self) -> pd.DataFrame:
         """Per simulated path: ``path`` id, ``p_event`` (its weight: the path stands for mass ``1/N``, with
         probability ``p_event`` for this outcome and ``1 - p_event`` for the no-outage outcome, whose losses are
-        0 except ``holder_total`` = the carrying cost of a margin buffer), the four loss series, and
-        per-chain attributable holder/venue losses (``holder:<chain>``, ``venue:<chain>``). USD."""
+        0 except ``holder_total`` = the carrying cost of a margin buffer), the four loss series,
+        ``liquidated`` (1 if any position was liquidated on the outcome; a probability for censorship
+        events) and per-chain attributable holder/venue losses (``holder:<chain>``, ``venue:<chain>``). USD."""
         if self._paths is None:
             raise UsageError("per-path losses were not kept (scenario.keep_paths is False)")
         d = self._paths
         cols: dict[str, Any] = {"path": d["path"], "p_event": d["p_event"]}
-        for k in ("holder_attributable", "holder_total", "venue_attributable", "venue_total"):
+        for k in ("holder_attributable", "holder_total", "venue_attributable", "venue_total", "liquidated"):
             cols[k] = d[k]
         for i, c in enumerate(self.prep.chains):
             cols[f"holder:{c}"] = d["chain_holder"][:, i]

@@ -119,7 +119,7 @@ def _reduce(prep: Prepared, sc: Scenario, cs: ChunkSample, lo: ChunkLosses) -> _
     kept: dict[str, FloatArray | IntArray] = {}
     if sc.keep_paths:
         kept = {"path": gid, "p_event": p, **{k: v for k, v in series.items()},
-                "chain_holder": lo.chain_holder, "chain_venue": lo.chain_venue}
+                "chain_holder": lo.chain_holder, "chain_venue": lo.chain_venue, "liquidated": lo.liq_any}
     diag = {"events": float(cs.path.size), "arrivals": float(cs.n_arrivals.sum()),
             "max_rounds": float(lo.max_rounds), "cap_hits": float(lo.cap_hits), "cascades": float(lo.n_cascades),
             "restarts_past_horizon": float(np.sum((cs.type == 0) & (cs.t1 >= sc.horizon_s))),
