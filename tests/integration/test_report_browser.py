@@ -18,7 +18,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
 def test_report_renders_offline_with_every_chart(home: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     r = CliRunner().invoke(app, ["--home", str(home), "report", str(EXAMPLES / "desk.yaml"), "--out", str(out),
-                                 "--paths", "3000", "--horizon", "1y", "--seed", "7"], catch_exceptions=False)
+                                 "--paths", "1500", "--horizon", "1y", "--seed", "7"], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert "report written to" in r.output
     html = out.read_text()
