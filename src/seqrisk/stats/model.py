@@ -68,7 +68,7 @@ class OutageStatistics:
             raise DataError("no events of this type in the data", field="type", value=type_)
         pool = self.rates[type_]
         i = self.chains.index(chain)
-        draws = pool.sample(np.random.default_rng([seed, i]), n_boot)[:, i]
+        draws = pool.sample(np.random.default_rng([seed, i]), n_boot, chain=i)
         return derived_figures(float(pool.rates_per_year_[i]), draws, self.durations[type_], chain=chain,
                                horizon_s=horizon_s, seed=seed,
                                extra_rate_per_year=self.shock_rate_per_year(chain, type_))

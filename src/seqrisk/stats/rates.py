@@ -209,10 +209,12 @@ class GammaPoissonPooling:
         if not hasattr(self, "rates_per_year_"):
             raise NotFittedError("GammaPoissonPooling is not fitted; call fit() first")
 
-    def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
-        """Posterior draws of every chain's rate per year, shape ``(size, n_chains)``."""
+    def sample(self, rng: np.random.Generator, size: int, chain: int | None = None) -> FloatArray:
+        """Posterior draws of the rates per year: shape ``(size, n_chains)``, or ``(size,)`` for one chain index."""
         self._check()
         g = rng.choice(self.weights_.size, size=size, p=self.weights_)
+        if chain is not None:
+            return rng.gamma(self._shape[g, chain], 1.0 / self._rate[g, chain])
         return rng.gamma(self._shape[g], 1.0 / self._rate[g])
 
     def summary(self) -> pd.DataFrame:
