@@ -120,3 +120,8 @@ def test_labels_parse_back_to_the_same_lever(g: int, q: float, blocked: bool, k:
     assert parse_lever(MarginBuffer(k).label) == MarginBuffer(k)
     assert parse_lever(Move("arbitrum", "base", f).label) == Move("arbitrum", "base", f)
     assert parse_lever(ForcedInclusion(float(g)).label) == ForcedInclusion(float(g))
+
+
+def test_move_to_an_unmodelled_chain_is_refused(book: Book, model: OutageModel) -> None:
+    with pytest.raises(UsageError, match="no law"):
+        Move("arbitrum", "scroll").apply(Setup(book=book, scenario=ToyScenario(), model=model))

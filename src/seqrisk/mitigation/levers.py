@@ -229,6 +229,10 @@ class Move:
         book = setup.book
         if self.source not in book.chains:
             raise UsageError("the book holds nothing on the chain to move from", chain=self.source, field="move")
+        if self.target not in setup.model.chains:
+            # an unmodelled chain would look like one that never fails
+            raise UsageError("the outage model has no law for the chain to move to (fit or give a model with "
+                             "it)", chain=self.target, field="move")
         out, moved = [], 0.0
         for p in book.positions:
             if p.chain != self.source:
