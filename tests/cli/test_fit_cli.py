@@ -98,3 +98,25 @@ def test_json_defaults_to_every_modelled_type(tmp_path: Path) -> None:
     assert code == 0 and set(doc["types"]) == {"downtime", "degraded", "censorship", "reorg", "da_delay"}
     assert list(doc["chains"]) == ["scroll"]
     assert doc["types"]["censorship"]["duration"]["source"] == "all-types"
+
+
+def test_detected_events_from_the_store(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from seqrisk.store import Home
+    from seqrisk.store.state import DetectedEvent
+
+    t0 = datetime(2025, 6, 1, tzinfo=UTC).timestamp()
+    with Home(tmp_path / "home").state() as st:
+        st.add_events([DetectedEvent(chain="scroll", type="downtime", start_utc=t0, end_utc=t0 + 1800,
+                                     confidence=0.9, detector="gap"),
+                       DetectedEvent(chain="scroll", type="downtime", start_utc=t0 + 86400 * 30, end_utc=None,
+                                     confidence=0.9, detector="gap", ongoing=True)])
+    _, before = run(tmp_path, "--json", "--type", "downtime", "--chain", "scroll")
+    code, after = run(tmp_path, "--json", "--type", "downtime", "--chain", "scroll", "--detected")
+    assert code == 0
+    a, b = json.loads(before), json.loads(after)
+    assert b["chains"]["scroll"]["types"]["downtime"]["events"] == a["chains"]["scroll"]["types"]["downtime"][
+        "events"] + 2
+    assert b["model"]["meta"]["detected_events"] == 2
+    assert b["types"]["downtime"]["duration"]["n"]["right"] == a["types"]["downtime"]["duration"]["n"]["right"] + 1

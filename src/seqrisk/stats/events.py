@@ -189,8 +189,8 @@ def build_event_set(
         elif any(o.chain == ev.chain and o.type == ev.type and abs(o.start_utc - ev.start_utc) < DAY_S
                  for o in out):
             continue
-        if ev.end_utc is None:
-            lo, hi = max(as_of_s - ev.start_utc, 0.0), _INF
+        if ev.end_utc is None or getattr(ev, "ongoing", False):
+            lo, hi = max((ev.end_utc if ev.end_utc is not None else as_of_s) - ev.start_utc, 0.0), _INF
         else:
             d = max(ev.end_utc - ev.start_utc, 0.0)
             lo, hi = _censor_at(d, d, as_of_s - ev.start_utc)
