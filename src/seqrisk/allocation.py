@@ -219,6 +219,9 @@ def scenario_losses(book: Any, model: Any, scenario: Any, chains: Sequence[str],
     ids = list(dict.fromkeys(chains))
     if len(ids) < 2:
         raise UsageError("allocation needs at least two chains", field="chains", value=ids)
+    for c in ids:
+        if c not in model.chains:  # an unmodelled chain would look like one that never fails
+            raise UsageError("the outage model has no law for this chain", chain=c, field="chains")
     if simulate is None:
         from seqrisk.engine import simulate as engine_simulate
 

@@ -160,6 +160,8 @@ def score_chains(model: OutageModel, catalog: Catalog, *, chains: Sequence[str] 
         raise UsageError("no chain to score (the model has none of the catalog's chains)", field="chains")
     for c in ids:
         catalog.chain(c)
+        if c not in model.chains:  # an unmodelled chain would score as one that never fails
+            raise UsageError("the outage model has no law for this chain", chain=c, field="chains")
     bk = reference_book(ids, book)
     if scenario is None:
         from seqrisk.engine import Scenario
