@@ -115,3 +115,19 @@ def test_cli_simulate_json_and_stress(tmp_path: Path) -> None:
     assert (tmp_path / "r.parquet").exists()
     out3 = runner.invoke(app, [*args, "--outage", "base=1h"])
     assert out3.exit_code != 0
+
+
+def test_explicit_outage_laws_override_the_model() -> None:
+    from seqrisk.engine import ExplicitOutage
+    from seqrisk.outage import OutageModel
+
+    book = make_book([{"id": "x", "type": "perp", "chain": "arbitrum", "asset": "ETH", "size": 1.0,
+                       "leverage": 2.0}])
+    sc = Scenario(paths=20_000, seed=2, conditional_sampling=False, keep_paths=False,
+                  outages={"arbitrum": [ExplicitOutage(rate_per_year=730.0, family="fixed",
+                                                       params={"duration_s": 60.0})]})
+    res = simulate(book, OutageModel(chains={}), sc)
+    assert res.diagnostics["arrivals"] / res.n_paths == pytest.approx(2.0, abs=5 * (2.0 / 20_000) ** 0.5)
+    model = sc.outage_model(lognormal_model({"arbitrum": 1.0, "base": 1.0}))
+    assert model.chains["arbitrum"].rates_per_year["downtime"] == 730.0
+    assert model.chains["base"].rates_per_year["downtime"] == 365.0

@@ -60,6 +60,7 @@ class Prepared:
 
 def prepare(book: Book, model: OutageModel, sc: Scenario, chains: list[str] | None = None) -> Prepared:
     """Validate the combination of book, model and scenario and build the static arrays."""
+    model = sc.outage_model(model)
     sim_chains = list(dict.fromkeys(chains or sc.chains or book.chains))
     for c in book.chains:
         if c not in sim_chains:

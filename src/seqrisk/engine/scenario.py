@@ -6,6 +6,7 @@ rates are per year unless named otherwise; money in USD.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,9 +15,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from seqrisk.exceptions import DataError, ValidationError
+from seqrisk.outage import ChainOutageLaw, DurationLaw, OutageModel
 from seqrisk.units import parse_duration
 
-__all__ = ["BLOCK_PATHS", "Regime", "Scenario", "StressOutage", "load_scenario"]
+__all__ = ["BLOCK_PATHS", "ExplicitOutage", "Regime", "Scenario", "StressOutage", "load_scenario"]
 
 #: Paths per random-number block: block b always draws from SeedSequence(seed, spawn_key=(b, stream)).
 BLOCK_PATHS = 4096
@@ -59,6 +61,15 @@ class StressOutage(_Cfg):
                    start_s=parse_duration(at, field="outage") if at else 0.0)
 
 
+class ExplicitOutage(_Cfg):
+    """An explicit outage law for one chain and event type, overriding the model's."""
+
+    type: Literal["downtime", "degraded", "censorship", "reorg", "da_delay"] = "downtime"
+    rate_per_year: float = Field(ge=0)
+    family: Literal["lognormal", "weibull", "loglogistic", "exponential", "fixed"] = "lognormal"
+    params: dict[str, float] = Field(description="duration parameters in seconds, e.g. {median_s: 3600, sigma: 1}")
+
+
 class Scenario(_Cfg):
     """Everything a run needs besides the book and the outage model.
 
@@ -92,6 +103,8 @@ class Scenario(_Cfg):
     l1_inclusion_s: float = Field(1800.0, ge=0)
     margin_buffer: float = Field(0.0, ge=0, description="extra collateral, share of notional")
     stress_outages: list[StressOutage] = Field(default_factory=list)
+    outages: dict[str, list[ExplicitOutage]] = Field(default_factory=dict, description="explicit per-chain "
+                                                     "rates and duration laws, overriding the outage model")
     background_outages: bool | None = Field(None, description="sample random outages too (default: only without "
                                             "stress outages)")
     conditional_sampling: bool = Field(True, description="condition paths on >= 1 outage (rare-event method)")
@@ -125,6 +138,22 @@ class Scenario(_Cfg):
     @property
     def with_background(self) -> bool:
         return self.background_outages if self.background_outages is not None else not self.stress_outages
+
+    def outage_model(self, model: OutageModel) -> OutageModel:
+        """``model`` with this scenario's explicit per-chain laws applied (the same model when there are none)."""
+        if not self.outages:
+            return model
+        chains = dict(model.chains)
+        for chain, laws in self.outages.items():
+            old = chains.get(chain)
+            rates = dict(old.rates_per_year) if old else {}
+            durs = dict(old.durations) if old else {}
+            for law in laws:
+                rates[law.type] = law.rate_per_year
+                durs[law.type] = DurationLaw(law.family, law.params)
+            chains[chain] = ChainOutageLaw(chain, rates, durs,
+                                           forced_inclusion_delay_s=old.forced_inclusion_delay_s if old else None)
+        return dataclasses.replace(model, chains=chains)
 
     def replace(self, **changes: Any) -> Scenario:
         """A copy with ``changes`` applied and validated."""
