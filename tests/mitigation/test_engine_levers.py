@@ -53,6 +53,9 @@ def test_grace_with_full_top_up_never_increases_liquidation(grace_s: float) -> N
     assert np.mean(base > 0) > 0.02  # the baseline liquidates on some paths
     assert np.all((graced > 1e-9) <= (base > 1e-9))  # per path: liquidated with grace => liquidated without
     assert np.all(graced <= base + 1e-6)
+    flags = to_outcome(simulate(book, model, setup.scenario)).liquidated
+    assert flags is not None
+    assert not np.any(flags)  # the engine's own per-path flag agrees
 
 
 def test_grace_without_top_up_never_helps_when_prices_fall() -> None:
@@ -105,7 +108,7 @@ def test_paired_errors_on_the_engine_are_smaller_than_unpaired() -> None:
     book, model = _book(), _model()
     cmp = compare(book, model, _sc(), [GracePeriod(1800.0, 0.5), MarginBuffer(0.02), MarginBuffer(0.002)])
     for r in cmp.results[1:]:
-        for key in ("total.el", "holder.el", "venue.el", "total.es99", "total.var99"):
+        for key in ("total.el", "holder.el", "venue.el", "total.es99", "total.var99", "p_liquidation"):
             d = r.diffs[key]
             assert d.se < d.se_unpaired, (r.name, key, d)
     # the smaller the change, the more the common random numbers cancel

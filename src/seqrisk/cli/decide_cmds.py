@@ -183,8 +183,9 @@ def _compare_tables(cmp: Any, name: str, sc: Any) -> None:
                   _pp(pl.value, pl.se if math.isfinite(pl.se) else pl.se_unpaired),
                   "free" if math.isinf(per) and per > 0 else ("n/a" if not math.isfinite(per) else f"{per:.3g}"))
     c.print(d)
-    c.print("ΔES/$: ES 99% reduction per dollar of cost ('free': helps at no cost). ΔP(liq.) carries the "
-            "unpaired s.e. (the engine keeps no per-path liquidation flag).")
+    c.print("ΔES/$: ES 99% reduction per dollar of cost ('free': helps at no cost).")
+    if any(not math.isfinite(r.diffs["p_liquidation"].se) for r in cmp.results[1:]):
+        c.print("ΔP(liq.) carries the unpaired s.e. (the engine run kept no per-path liquidation flag).")
     pairs = [(r.name, r.diffs["total.el"]) for r in cmp.results[1:] if r.diffs["total.el"].se_unpaired > 0]
     if pairs:
         nm, df = pairs[0]
