@@ -165,3 +165,10 @@ def test_since_shortens_every_exposure_window() -> None:
     assert all(e.start_utc >= since.timestamp() for e in st.events.events)
     with pytest.raises(UsageError):
         fit_outage_statistics(CAT, as_of=AS_OF, since=AS_OF)
+
+
+def test_clustering_within_chains_vs_across_chains(stats: OutageStatistics) -> None:
+    # the engine's self-excitation acts within a chain: that fit decides; the pooled one is reported
+    assert stats.hawkes is not None and stats.hawkes_pooled is not None
+    assert (stats.model.hawkes is not None) == (stats.hawkes.p_value_ < 0.05)
+    assert stats.hawkes_pooled.branching_ > stats.hawkes.branching_

@@ -161,11 +161,13 @@ def _print(doc: dict[str, Any], stats: Any, types: list[str]) -> None:
         out.print(f"\nVolatility coupling: beta = {cp['beta']:.2f} [{cp['interval'][0]:.2f}, {cp['interval'][1]:.2f}]"
                   f" (profile 95%), LR test of beta = 0: p = {cp['p_value']:.3f}; sigma_ref = "
                   f"{cp['sigma_ref']:.0%}/yr (ETH); {cp['events']} events over {cp['chain_days']:,.0f} chain-days")
-    hk = doc["hawkes"]
-    if hk:
-        bl, bh = hk["intervals"]["branching"]
-        out.print(f"Clustering (Hawkes, pooled): branching {hk['branching']:.2f} [{bl:.2f}, {bh:.2f}], "
-                  f"decay {hk['decay_per_day']:.3g}/day, LR test vs "
-                  f"Poisson p = {hk['p_value']:.3g}; {'in' if hk['in_model'] else 'not in'} the model")
+    for key, label in (("hawkes", "within chains"), ("hawkes_pooled", "all chains pooled")):
+        hk = doc[key]
+        if hk:
+            bl, bh = hk["intervals"]["branching"]
+            where = ("in" if hk["in_model"] else "not in") if "in_model" in hk else "reported, not in"
+            out.print(f"Clustering (Hawkes, {label}): branching {hk['branching']:.2f} [{bl:.2f}, {bh:.2f}], "
+                      f"decay {hk['decay_per_day']:.3g}/day, LR test vs Poisson p = {hk['p_value']:.3g}; "
+                      f"{where} the model")
     for n in doc["notes"]:
         out.print(f"note: {n}")

@@ -98,22 +98,42 @@ class HawkesFitter:
         self.level = level
 
     def fit(self, times_days: Any, horizon_days: float, *, baseline_at_events: Any = None,
-            baseline_integral: float | None = None) -> HawkesFitter:
-        t = np.sort(np.asarray(times_days, dtype=float))
+            baseline_integral: float | None = None, marks: Any = None, end_days: Any = None) -> HawkesFitter:
+        """Fit on event times (days in ``[0, horizon]``).
+
+        ``marks`` (one label per event, e.g. the chain) makes the excitation act
+        only within a mark (independent processes sharing ``mu``, ``n``, ``beta``);
+        ``end_days`` (per event) is when its mark stops being observed (default the
+        horizon), for the compensator of its offspring.
+        """
+        t_in = np.asarray(times_days, dtype=float)
+        order = np.argsort(t_in, kind="stable")
+        t = t_in[order]
         if t.size < 3:
             raise DataError(f"{t.size} event(s): a Hawkes fit needs at least 3", value=t.size)
         if horizon_days <= 0 or t[0] < 0 or t[-1] > horizon_days:
             raise DataError("event times must lie in [0, horizon]", value=(float(t[0]), float(t[-1])))
-        w = np.ones_like(t) if baseline_at_events is None else np.asarray(baseline_at_events, dtype=float)
+        w = np.ones_like(t) if baseline_at_events is None else np.asarray(baseline_at_events, dtype=float)[order]
         big_w = float(horizon_days if baseline_integral is None else baseline_integral)
         if np.any(w <= 0) or big_w <= 0:
             raise DataError("the baseline must be > 0 at every event")
         n = t.size
-        tail = horizon_days - t
+        end = np.full(n, float(horizon_days)) if end_days is None else np.asarray(end_days, dtype=float)[order]
+        tail = np.maximum(end - t, 0.0)
+        groups = [np.arange(n)] if marks is None else [
+            np.flatnonzero(m == np.asarray(marks, dtype=object)[order]) for m in dict.fromkeys(
+                np.asarray(marks, dtype=object)[order])]
+        groups = [g for g in groups if g.size > 1]
+
+        def sums(beta: float) -> FloatArray:
+            a = np.zeros(n)
+            for g in groups:
+                a[g] = _excitation_sums(t[g], beta)
+            return a
 
         def nll(theta: FloatArray) -> float:
             mu, br, beta = np.exp(theta[0]), special.expit(theta[1]), np.exp(theta[2])
-            lam = mu * w + br * beta * _excitation_sums(t, beta)
+            lam = mu * w + br * beta * sums(beta)
             return float(-(np.log(lam).sum() - mu * big_w - br * (-np.expm1(-beta * tail)).sum()))
 
         mu0 = n / big_w

@@ -53,6 +53,7 @@ class OutageStatistics:
     joint_event_indices: set[int]
     hawkes: HawkesFitter | None
     hawkes_groups: dict[str, HawkesFitter]
+    hawkes_pooled: HawkesFitter | None
     coupling: VolatilityCoupling | None
     model: OutageModel
     notes: list[str] = field(default_factory=list)
@@ -127,6 +128,31 @@ def _fit_hawkes(es: EventSet, idx: list[int], chains: Sequence[str]) -> HawkesFi
     try:
         return HawkesFitter().fit((t_s - t0) / DAY_S, (es.as_of_utc - t0) / DAY_S, baseline_at_events=w_ev,
                                   baseline_integral=integral)
+    except DataError:
+        return None
+
+
+def _fit_hawkes_per_chain(es: EventSet, idx: list[int], chains: list[str],
+                          rates: dict[str, GammaPoissonPooling]) -> HawkesFitter | None:
+    """Self-excitation within each chain (what the engine samples: offspring of the same chain).
+
+    Shared ``(mu, n, beta)``; each chain's baseline is ``mu`` times its pooled
+    rate relative to the mean (so rate differences between chains are not read
+    as clustering); chain ``c`` is observed over its exposure windows.
+    """
+    if len(idx) < HAWKES_MIN_EVENTS:
+        return None
+    total = sum(p.rates_per_year_ for p in rates.values())
+    rel = {c: float(total[i] / total.mean()) for i, c in enumerate(chains)}
+    starts = [a for c in chains for a, _ in es.windows[c]]
+    t0 = min(starts)
+    ev = [es.events[i] for i in idx]
+    t = np.array([(e.start_utc - t0) / DAY_S for e in ev])
+    end = np.array([(max(b for _, b in es.windows[e.chain]) - t0) / DAY_S for e in ev])
+    integral = sum(rel[c] * sum(b - a for a, b in es.windows[c]) / DAY_S for c in chains)
+    try:
+        return HawkesFitter().fit(t, (es.as_of_utc - t0) / DAY_S, baseline_at_events=[rel[e.chain] for e in ev],
+                                  baseline_integral=integral, marks=[e.chain for e in ev], end_days=end)
     except DataError:
         return None
 
@@ -225,7 +251,8 @@ def fit_outage_statistics(
     # clustering: pooled failure events, a joint group event counted once
     first_of_joint = {min(s_idx) for s in shocks for s_idx in s.joint_indices}
     idx = [i for i in range(len(all_ev)) if i not in joint or i in first_of_joint]
-    hawkes = _fit_hawkes(es, idx, chains)
+    hawkes_pooled = _fit_hawkes(es, idx, chains)
+    hawkes = _fit_hawkes_per_chain(es, [i for i in range(len(all_ev)) if i not in joint], chains, rates)
     hawkes_groups: dict[str, HawkesFitter] = {}
     for s in shocks if group_hawkes else []:
         gi = [i for i in idx if all_ev[i].chain in s.members]
@@ -264,6 +291,8 @@ def fit_outage_statistics(
         "duration_source": source,
         "beta_p_value": coupling.p_value_ if coupling else None,
         "hawkes_p_value": hawkes.p_value_ if hawkes else None,
+        "hawkes_scope": "within each chain, all modelled types; rates_per_year are mean rates (offspring "
+                        "included): the immigrant rate is rate * (1 - branching)",
         "zero_joint_groups_upper_95": {s.group: s.high for s in shocks if s.joint_events == 0},
         "notes": notes,
     }
@@ -275,7 +304,7 @@ def fit_outage_statistics(
         hawkes=Hawkes(hawkes.branching_, hawkes.decay_per_day_) if use_hawkes and hawkes else None,
         meta=meta)
     return OutageStatistics(es, chains, rates, durations, family_fits, comparison, source, shocks, joint, hawkes,
-                            hawkes_groups, coupling, model, notes)
+                            hawkes_groups, hawkes_pooled, coupling, model, notes)
 
 
 def fit_outage_model(
@@ -292,7 +321,8 @@ def fit_outage_model(
     Every chain gets a pooled (empirical-Bayes) rate and a duration law for each
     modelled event type with data; common shocks for groups with joint events;
     ``beta``, its interval and ``sigma_ref`` from the volatility coupling;
-    ``hawkes`` when the LR test rejects Poisson at 5%. ``as_of`` defaults to now.
+    ``hawkes`` (self-excitation within a chain) when the LR test rejects Poisson
+    at 5%. ``as_of`` defaults to now.
     """
     return fit_outage_statistics(catalog, as_of=as_of, include_deliberate=include_deliberate,
                                  include_planned=include_planned, events=events, exposures=exposures,

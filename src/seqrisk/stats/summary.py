@@ -106,7 +106,10 @@ def statistics_doc(stats: OutageStatistics, *, chains: Sequence[str] | None = No
                 "intervals": {k: list(v) for k, v in h.intervals_.items()}, "lr_stat": h.lr_stat_,
                 "p_value": h.p_value_, "events": h.n_events_}
 
-    doc["hawkes"] = None if stats.hawkes is None else {**hk(stats.hawkes), "in_model": m.hawkes is not None}
+    doc["hawkes"] = None if stats.hawkes is None else {**hk(stats.hawkes), "in_model": m.hawkes is not None,
+                                                       "scope": "within each chain"}
+    doc["hawkes_pooled"] = None if stats.hawkes_pooled is None else {
+        **hk(stats.hawkes_pooled), "scope": "all chains pooled (not in the model)"}
     doc["hawkes_groups"] = {g: hk(h) for g, h in stats.hawkes_groups.items()}
     doc["model"] = json.loads(m.to_json())
     return finite(doc)
