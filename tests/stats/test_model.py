@@ -172,3 +172,17 @@ def test_clustering_within_chains_vs_across_chains(stats: OutageStatistics) -> N
     assert stats.hawkes is not None and stats.hawkes_pooled is not None
     assert (stats.model.hawkes is not None) == (stats.hawkes.p_value_ < 0.05)
     assert stats.hawkes_pooled.branching_ > stats.hawkes.branching_
+
+
+def test_no_incidents_is_a_clear_error() -> None:
+    from seqrisk.catalog import Catalog
+
+    empty = Catalog(CAT.chains, ())
+    with pytest.raises(DataError, match="nothing to fit"):
+        fit_outage_model(empty, as_of=AS_OF)
+
+
+def test_report_plot_aliases() -> None:
+    from seqrisk.stats import plots
+
+    assert plots.survival_plot is plots.km_figure and plots.forest_plot is plots.forest_figure
