@@ -152,3 +152,16 @@ def test_shared_sequencer_cuts_the_loss_but_links_the_chains() -> None:
     new = lever.transform(model)
     assert new.shocks[-1].members == ("arbitrum", "base")
     assert new.chains["arbitrum"].rates_per_year["downtime"] == pytest.approx(3.0)
+
+
+def test_levers_act_on_the_scenario_explicit_outage_laws() -> None:
+    from seqrisk.mitigation import SharedSequencer
+
+    book = _book()
+    quiet = OutageModel(chains={c: ChainOutageLaw(c, {"downtime": 0.01}, {"downtime": DurationLaw(
+        "lognormal", {"median_s": 600.0, "sigma": 0.5})}) for c in CHAINS})
+    sc = _sc(outages={"arbitrum": [{"rate_per_year": 12.0, "params": {"median_s": 3 * 3600.0, "sigma": 1.0}}]})
+    off = SharedSequencer(("arbitrum",), rate_factor=0.0, duration_factor=1.0, shock_rate_per_year=0.0)
+    cmp = compare(book, quiet, sc, [off])
+    assert cmp.results[0].measures["total.el"].value > 0
+    assert cmp.results[1].measures["total.el"].value == 0.0

@@ -287,10 +287,11 @@ def insure_cmd(
         price_payouts,
     )
     from seqrisk.mitigation import to_outcome
+    from seqrisk.mitigation.base import effective_inputs
     from seqrisk.mitigation.insure import longest_downtime_s
 
     book = _book(portfolio)
-    sc = _scenario(config, paths, seed, None, horizon_s=period_s)
+    om, sc = effective_inputs(om, _scenario(config, paths, seed, None, horizon_s=period_s))
     out = to_outcome(simulate(book, om, sc))
     doc: dict[str, Any]
     if chain:  # parametric covers bought by the book's holder: payouts on the engine's own outage paths

@@ -26,6 +26,7 @@ __all__ = [
     "Outcome",
     "Setup",
     "Strategy",
+    "effective_inputs",
     "replace_fields",
 ]
 
@@ -137,6 +138,17 @@ def replace_fields(obj: Any, what: str, **changes: Any) -> Any:
             return obj.replace(**changes)  # validated copy (seqrisk.engine.Scenario)
         return obj.model_copy(update=changes)
     raise UsageError(f"cannot change a {type(obj).__name__} {what}", field=what)
+
+
+def effective_inputs(model: OutageModel, scenario: Any) -> tuple[OutageModel, Any]:
+    """Fold a scenario's explicit per-chain outage laws into the model (and drop them from the scenario).
+
+    Levers that change the model (shared sequencer, forced-inclusion delays)
+    and closed-form prices then see the laws the engine will use.
+    """
+    if getattr(scenario, "outages", None) and callable(getattr(scenario, "outage_model", None)):
+        return scenario.outage_model(model), replace_fields(scenario, "scenario", outages={})
+    return model, scenario
 
 
 def as_strategies(items: Sequence[Strategy | Mitigation] | Mapping[str, Sequence[Mitigation]]) -> list[Strategy]:

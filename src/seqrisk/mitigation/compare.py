@@ -19,7 +19,15 @@ from typing import Any
 import numpy as np
 
 from seqrisk.exceptions import UsageError
-from seqrisk.mitigation.base import Mitigation, Outcome, Setup, Strategy, as_strategies, replace_fields
+from seqrisk.mitigation.base import (
+    Mitigation,
+    Outcome,
+    Setup,
+    Strategy,
+    as_strategies,
+    effective_inputs,
+    replace_fields,
+)
 from seqrisk.mitigation.measures import Estimate, PairedDiff, measure, paired_diff
 from seqrisk.outage import OutageModel
 
@@ -194,6 +202,7 @@ def compare(book: Any, model: OutageModel, scenario: Any,
     ``baseline`` defaults to no lever on ``scenario`` as given.
     """
     strats = [baseline or Strategy("baseline"), *as_strategies(strategies)]
+    model, scenario = effective_inputs(model, scenario)
     start = Setup(book=book, scenario=scenario, model=model)
     setups = [s.apply(start) for s in strats]
     setups = _common_chains(setups)
