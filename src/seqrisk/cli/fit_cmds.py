@@ -154,7 +154,7 @@ def _print(doc: dict[str, Any], stats: Any, types: list[str]) -> None:
     for s in doc["shocks"]:
         st.add_row(s["group"], str(len(s["members"])), str(s["member_events"]), str(s["joint_events"]),
                    f"{s['share']:.2f}", f"{s['rate_per_year']:.2f} [{s['interval'][0]:.2f}-"
-                   f"{_num(s['interval'][1])}]")
+                   f"{_num(s['interval'][1]) if s['interval'][1] is not None else 'inf'}]")
     out.print(st)
     cp = doc["coupling"]
     if cp:
