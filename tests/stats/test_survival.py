@@ -42,3 +42,25 @@ def test_bounds_to_km_points() -> None:
 def test_empty_input_is_an_error() -> None:
     with pytest.raises(DataError):
         kaplan_meier([], [])
+
+
+def test_turnbull_equals_kaplan_meier_without_interval_censoring() -> None:
+    from seqrisk.stats import turnbull
+
+    t = np.array([3, 5, 6, 6, 8, 10, 12.0])
+    d = np.array([1, 0, 1, 1, 0, 1, 1])
+    tb = turnbull(t, np.where(d == 1, t, np.inf))
+    km = kaplan_meier(t, d)
+    assert np.allclose(tb["right_s"], km["time_s"]) and np.allclose(tb["survival"], km["survival"])
+
+
+def test_turnbull_hand_worked_interval_example() -> None:
+    # (1,3], (2,5], (0,2.5], (4,inf): innermost intervals (2,2.5] and (4,5]; likelihood m1^2 (m1+m2) m2
+    # with m1 + m2 = 1 is largest at m1 = 2/3
+    from seqrisk.stats import turnbull
+
+    tb = turnbull([1, 2, 0, 4], [3, 5, 2.5, np.inf])
+    assert tb[["left_s", "right_s"]].to_numpy().tolist() == [[2.0, 2.5], [4.0, 5.0]]
+    assert np.allclose(tb["mass"], [2 / 3, 1 / 3], atol=1e-7)
+    with pytest.raises(DataError):
+        turnbull([0.0], [np.inf])

@@ -14,7 +14,7 @@ from seqrisk.stats.model import OutageStatistics, fit_outage_model, fit_outage_s
 from seqrisk.stats.prices import daily_realized_vol, load_prices
 from seqrisk.stats.rates import GammaPoissonPooling, garwood_interval
 from seqrisk.stats.shocks import GroupShock, common_shocks
-from seqrisk.stats.survival import kaplan_meier, km_points_from_bounds
+from seqrisk.stats.survival import kaplan_meier, km_points_from_bounds, turnbull
 
 __all__ = [
     "FAMILIES",
@@ -41,4 +41,5 @@ __all__ = [
     "km_points_from_bounds",
     "load_prices",
     "simulate_hawkes",
+    "turnbull",
 ]

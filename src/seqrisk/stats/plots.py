@@ -1,8 +1,9 @@
 """Plotly figures of the outage statistics (pure: they build figures, the CLI writes them).
 
-* :func:`km_figure`: Kaplan-Meier survival of one event type's durations (all
-  chains) with its 95% band, against each fitted family's survival curve
-  (marginal over the chain effect).
+* :func:`km_figure`: nonparametric survival of one event type's durations (all
+  chains): Turnbull's NPMLE (exact under interval censoring) and Kaplan-Meier
+  at interval midpoints with its 95% band, against each fitted family's
+  survival curve (marginal over the chain effect).
 * :func:`forest_figure`: per chain, the raw rate with its Garwood interval and
   the pooled (empirical-Bayes) rate with its posterior interval.
 """
@@ -14,7 +15,7 @@ import plotly.graph_objects as go
 
 from seqrisk.exceptions import DataError
 from seqrisk.stats.model import OutageStatistics
-from seqrisk.stats.survival import kaplan_meier, km_points_from_bounds
+from seqrisk.stats.survival import kaplan_meier, km_points_from_bounds, turnbull
 from seqrisk.units import HOUR_S
 
 __all__ = ["forest_figure", "forest_plot", "km_figure", "survival_plot"]
@@ -41,9 +42,20 @@ def km_figure(stats: OutageStatistics, type_: str = "downtime") -> go.Figure:
         fig.add_trace(go.Scatter(x=x, y=hi, mode="lines", line={"shape": "hv", "width": 0},
                                  showlegend=False, hoverinfo="skip"))
         fig.add_trace(go.Scatter(x=x, y=lo, mode="lines", line={"shape": "hv", "width": 0}, fill="tonexty",
-                                 fillcolor="rgba(0,0,0,0.12)", name="95% band (Greenwood, log-log)"))
-        fig.add_trace(go.Scatter(x=x, y=s, mode="lines", line={"shape": "hv", "color": "black"},
-                                 name=f"Kaplan-Meier (n={t.size}, {int((~obs).sum())} censored)"))
+                                 fillcolor="rgba(0,0,0,0.10)", name="95% band (Greenwood, log-log)"))
+        fig.add_trace(go.Scatter(x=x, y=s, mode="lines", line={"shape": "hv", "color": "#7f7f7f", "dash": "dot"},
+                                 name=f"Kaplan-Meier at interval midpoints (n={t.size}, {int((~obs).sum())} "
+                                      "censored)"))
+        tb = turnbull([e.low_s for e in ev], [e.high_s for e in ev])
+        xs, ys = [float(tb["left_s"].iloc[0]) * 0.5 / HOUR_S], [1.0]
+        prev = 1.0
+        for q, p_, sv in zip(tb["left_s"], tb["right_s"], tb["survival"], strict=True):
+            p_ = p_ if np.isfinite(p_) else 3.0 * max(q, 1.0)  # mass beyond the last censoring time
+            xs += [max(q, 1.0) / HOUR_S, max(p_, 1.0) / HOUR_S]  # the drop lies somewhere in (left, right]
+            ys += [prev, sv]
+            prev = sv
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "black"},
+                                 name="Turnbull NPMLE (interval-censored)"))
         x_max = float(t.max()) * 3 / HOUR_S
     grid = np.geomspace(60.0 / HOUR_S, max(x_max, 2.0), 200)
     for fam, fit in stats.duration_fits[type_].items():
