@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -410,11 +411,18 @@ def without_common_shocks(model: OutageModel) -> OutageModel:
 
 
 def insurer_tail(model: OutageModel, covers: Sequence[ParametricCover], pricing: Pricing = Pricing(), *,
-                 n_paths: int = 100_000, seed: int = 0) -> InsurerTail:
+                 n_paths: int = 100_000, seed: int = 0, sampler: str = "poisson",
+                 scenario: Any = None) -> InsurerTail:
     """Monte Carlo quotes for each cover and the tail of the book's total payout, common shocks included.
 
     ``total_independent`` prices the same covers with the group shocks made
     independent: the gap to ``total`` is what the common shocks cost the insurer.
+    ``sampler="poisson"`` draws the Poisson / Marshall-Olkin part here
+    (:func:`sample_outages`); ``sampler="engine"`` takes the longest downtime per
+    path from the loss engine's own sampler (self-excitation, volatility
+    coupling and regimes included; downtime covers paying once), with its
+    conditional-sampling weights; ``scenario`` (an engine Scenario) sets
+    regimes and the like there.
     """
     if not covers:
         raise UsageError("an insurer's book needs at least one cover", field="covers")
@@ -424,13 +432,31 @@ def insurer_tail(model: OutageModel, covers: Sequence[ParametricCover], pricing:
     types = sorted({t for c in covers for t in c.types})
     for c in covers:
         _check_chain(model, c.chain)
-    notes = _model_notes(model)
+    if sampler not in ("poisson", "engine"):
+        raise UsageError("sampler is poisson or engine", field="sampler", value=sampler)
+    notes = _model_notes(model) if sampler == "poisson" else ()
+    if sampler == "engine" and (types != ["downtime"] or any(c.per_event for c in covers)):
+        raise UsageError("the engine sampler prices downtime covers that pay once", field="covers")
+
+    def pay(m: OutageModel) -> tuple[list[FloatArray], FloatArray | None]:
+        if sampler == "poisson":
+            smp = sample_outages(m, period_s=period, n_paths=n_paths, seed=seed, types=types)
+            return [parametric_payouts(smp, c) for c in covers], None
+        from seqrisk.engine import Scenario
+        from seqrisk.mitigation.insure import longest_downtime_s
+        from seqrisk.scoring import reference_book
+
+        ids = list(dict.fromkeys(c.chain for c in covers))
+        book = reference_book(ids)
+        sc = (scenario or Scenario()).replace(paths=n_paths, seed=seed, horizon_s=period, chains=ids)
+        names, longest, p_event = longest_downtime_s(book, m, sc)
+        return [(c.payout_usd * (longest[:, names.index(c.chain)] > c.trigger_s)).astype(float)
+                for c in covers], p_event
 
     def run(m: OutageModel) -> tuple[list[Quote], Quote]:
-        smp = sample_outages(m, period_s=period, n_paths=n_paths, seed=seed, types=types)
-        pays = [parametric_payouts(smp, c) for c in covers]
-        qs = [price_payouts(p, pricing, period, notes=notes) for p in pays]
-        return qs, price_payouts(np.sum(pays, axis=0), pricing, period, notes=notes)
+        pays, p_event = pay(m)
+        qs = [price_payouts(p, pricing, period, notes=notes, p_event=p_event) for p in pays]
+        return qs, price_payouts(np.sum(pays, axis=0), pricing, period, notes=notes, p_event=p_event)
 
     qs, tot = run(model)
     _, ind = run(without_common_shocks(model))

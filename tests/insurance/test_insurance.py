@@ -132,3 +132,15 @@ def test_joint_trigger_probability_is_marshall_olkin() -> None:
     se = math.sqrt(expect * (1 - expect) / both.size)
     assert abs(both.mean() - expect) < 4 * se
     assert expect > 2 * (1 - math.exp(-la)) * (1 - math.exp(-lb))
+
+
+def test_engine_sampler_prices_like_the_closed_form_without_clustering() -> None:
+    m = _model(shock_rate=0.5)
+    covers = [ParametricCover(c, 1e5, 2 * HOUR_S, period_s=YEAR_S / 4) for c in ("a", "b")]
+    free = Pricing(loading=0.0, cost_of_capital_per_year=0.0)
+    for smp in ("engine", "poisson"):
+        it = insurer_tail(m, covers, free, n_paths=8192, seed=2, sampler=smp)
+        for q, cv in zip(it.quotes, covers, strict=True):
+            cf = price_parametric(m, cv, free)
+            assert abs(q.expected_payout_usd - cf.expected_payout_usd) < 4 * q.expected_payout_se, smp
+        assert it.total.es_payout_usd >= it.total_independent.es_payout_usd - 3 * it.total.es_payout_se

@@ -258,6 +258,8 @@ def insure_cmd(
     config: Annotated[Path | None, typer.Option("--config", help="Scenario file (indemnity).")] = None,
     paths: Annotated[int, typer.Option("--paths", help="Monte Carlo paths.", min=100)] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="Seed.", min=0)] = 0,
+    sampler: Annotated[str, typer.Option("--sampler", help="Parametric book of covers: 'engine' (the loss "
+                                         "engine's outage paths: clustering, coupling) or 'poisson'.")] = "engine",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Quote an outage cover: parametric (closed form) or indemnity (on the simulated loss)."""
@@ -272,8 +274,10 @@ def insure_cmd(
     if portfolio is None:
         if not chain:
             raise UsageError("give a PORTFOLIO (indemnity cover) or --chain (parametric cover)", field="--chain")
+        if sampler not in ("engine", "poisson"):
+            raise UsageError("sampler is engine or poisson", field="--sampler", value=sampler)
         _parametric(om, [state.catalog.chain(c).id for c in chain], parse_usd(payout, field="--payout"),
-                    parse_duration(trigger, field="--trigger"), period_s, pricing, paths, seed, as_json)
+                    parse_duration(trigger, field="--trigger"), period_s, pricing, paths, seed, as_json, sampler)
         return
     import numpy as np
 
@@ -297,7 +301,7 @@ def insure_cmd(
     if chain:  # parametric covers bought by the book's holder: payouts on the engine's own outage paths
         ids = [state.catalog.chain(c).id for c in chain]
         x, h = parse_usd(payout, field="--payout"), parse_duration(trigger, field="--trigger")
-        names, longest = longest_downtime_s(book, om, sc)
+        names, longest, _ = longest_downtime_s(book, om, sc)
         missing = [c for c in ids if c not in names]
         if missing:
             raise UsageError("the book has no position on this chain (cover a chain it holds)", chain=missing[0],
@@ -366,15 +370,15 @@ def _quote_table(q: Any, title: str) -> None:
 
 
 def _parametric(om: Any, chains: list[str], payout_usd: float, trigger_s: float, period_s: float, pricing: Any,
-                paths: int, seed: int, as_json: bool) -> None:
+                paths: int, seed: int, as_json: bool, sampler: str) -> None:
     from seqrisk.insurance import ParametricCover, insurer_tail, price_parametric, trigger_rate_per_year
 
     covers = [ParametricCover(c, payout_usd, trigger_s, period_s) for c in chains]
     quotes = [price_parametric(om, cv, pricing) for cv in covers]
-    book = insurer_tail(om, covers, pricing, n_paths=paths, seed=seed)
+    book = insurer_tail(om, covers, pricing, n_paths=paths, seed=seed, sampler=sampler)
     if as_json:
         echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.quote", "cover": "parametric", "payout_usd": payout_usd,
-                   "trigger_s": trigger_s, "period_s": period_s, "paths": paths, "seed": seed,
+                   "trigger_s": trigger_s, "period_s": period_s, "paths": paths, "seed": seed, "sampler": sampler,
                    "covers": [{"chain": cv.chain,
                                "trigger_rate_per_year": trigger_rate_per_year(om, cv.chain, trigger_s),
                                "closed_form": _quote_doc(q), "monte_carlo": _quote_doc(m)}
@@ -384,11 +388,12 @@ def _parametric(om: Any, chains: list[str], payout_usd: float, trigger_s: float,
         return
     c = console()
     c.print(f"Parametric cover: pays {format_usd(payout_usd)} if an outage lasts longer than "
-            f"{format_duration(trigger_s)} within {format_duration(period_s)}; premium = E[payout] x "
+            f"{format_duration(trigger_s)} within {format_duration(period_s)}; premium = E(payout) x "
             f"{1 + pricing.loading:g} + {pricing.cost_of_capital_per_year:.0%}/y x ES "
             f"{pricing.es_level * 100:g}%")
-    t = table("Closed form (Monte Carlo check ± s.e.)", "chain", "rate >h /y", "P(pay)", "premium",
-              "premium (MC)", right=("rate >h /y", "P(pay)", "premium", "premium (MC)"))
+    mc = "engine MC" if sampler == "engine" else "Poisson MC"
+    t = table(f"Closed form (Poisson) and {mc} (± s.e.)", "chain", "rate >h /y", "P(pay)", "premium",
+              mc, right=("rate >h /y", "P(pay)", "premium", mc))
     for cv, q, m in zip(covers, quotes, book.quotes, strict=True):
         t.add_row(cv.chain, f"{trigger_rate_per_year(om, cv.chain, trigger_s):.3g}", f"{q.p_payout:.3g}",
                   format_usd(q.premium_usd), _pm(m.premium_usd, m.premium_se))
@@ -403,7 +408,7 @@ def _parametric(om: Any, chains: list[str], payout_usd: float, trigger_s: float,
         c.print(b)
         c.print(f"Sum of the covers' own ES {lv}: {format_usd(book.sum_of_es_usd)}.")
     for note in sorted({n for q in quotes for n in q.notes}):
-        c.print(f"note: {note}")
+        c.print(f"note (closed form{'' if sampler == 'engine' else ' and Poisson MC'}): {note}")
 
 
 # --- allocate --------------------------------------------------------------------------------------

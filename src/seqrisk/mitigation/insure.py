@@ -60,7 +60,7 @@ class Insure:
                 premium = price_parametric(final.model, cv, pricing).premium_usd
                 longest = out.extra.get("max_downtime_s")
                 if longest is None:
-                    names, arr = longest_downtime_s(final.book, final.model, final.scenario)
+                    names, arr, _ = longest_downtime_s(final.book, final.model, final.scenario)
                     longest = {c: arr[:, i] for i, c in enumerate(names)}
                 if cv.chain not in longest:
                     raise UsageError("a parametric cover needs its chain simulated (add a position on it)",
@@ -82,12 +82,13 @@ class Insure:
         return replace(setup, covers=(*setup.covers, pay))
 
 
-def longest_downtime_s(book: Any, model: OutageModel, scenario: Any) -> tuple[list[str], FloatArray]:
-    """Per path and simulated chain, the longest (merged) downtime in seconds: ``(chains, (paths, chains))``.
+def longest_downtime_s(book: Any, model: OutageModel, scenario: Any) -> tuple[list[str], FloatArray, FloatArray]:
+    """Per path and simulated chain, the longest (merged) downtime in seconds: ``(chains, (paths, chains), p_event)``.
 
     Drawn by the engine's own sampler with the scenario's seed, block by block,
     so row ``j`` is path ``j`` of the engine run on the same inputs (common
-    random numbers with the losses of that run).
+    random numbers with the losses of that run); ``p_event`` are the paths'
+    conditional-sampling weights.
     """
     import math
 
@@ -98,8 +99,10 @@ def longest_downtime_s(book: Any, model: OutageModel, scenario: Any) -> tuple[li
 
     prep = prepare(book, model, scenario)
     out = np.zeros((scenario.paths, len(prep.chains)))
+    p_event = np.ones(scenario.paths)
     for b in range(math.ceil(scenario.paths / BLOCK_PATHS)):
         cs = sample_chunk(prep, scenario, [b])
         down = cs.type == EVENT_CODES["downtime"]
         np.maximum.at(out, (b * BLOCK_PATHS + cs.path[down], cs.chain[down]), (cs.t1 - cs.t0)[down])
-    return list(prep.chains), out
+        p_event[b * BLOCK_PATHS: b * BLOCK_PATHS + cs.n] = cs.p_event
+    return list(prep.chains), out, p_event
