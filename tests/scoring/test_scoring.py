@@ -51,3 +51,24 @@ def test_scores_rank_by_money_and_agree_with_single_chain_runs() -> None:
     assert abs(opt.value - (el_h + el_v)) < 4 * math.hypot(opt.se, se_h + se_v)
     df = s.summary()
     assert list(df.chain) == [r.chain for r in s.rows]
+
+
+def test_a_user_book_is_copied_to_every_chain() -> None:
+    from seqrisk.portfolio import book_from_dict
+
+    tmpl = book_from_dict({"name": "mine", "assets": {"ETH": {"spot_usd": 3000.0, "vol": 0.6},
+                                                      "BTC": {"spot_usd": 9e4, "vol": 0.5}},
+                           "correlations": [["ETH", "BTC", 0.8]], "positions": [
+        {"id": "c", "chain": "arbitrum", "type": "option", "asset": "ETH", "kind": "call", "quantity": -10.0,
+         "strike_usd": 3200.0, "expiry": "7d", "implied_vol": 0.6},
+        {"id": "l", "chain": "arbitrum", "type": "loan", "collateral_asset": "BTC", "collateral_amount": 2.0,
+         "debt_usd": 5e4, "liquidation_threshold": 0.8},
+        {"id": "p", "chain": "arbitrum", "type": "perp", "asset": "BTC", "size": -1.5, "leverage": 5}]},
+        chains=["arbitrum"])
+    bk = reference_book(["base", "optimism"], tmpl)
+    assert [p.id for p in bk.positions] == ["c@base", "l@base", "p@base", "c@optimism", "l@optimism", "p@optimism"]
+    by = {p.id: p for p in bk.positions}
+    assert by["c@optimism"].expiry_s == pytest.approx(7 * 86400.0)
+    assert by["p@base"].size == -1.5
+    assert by["l@base"].chain == "base"
+    assert bk.correlations == tmpl.correlations
