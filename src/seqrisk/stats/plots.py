@@ -64,7 +64,7 @@ def km_figure(stats: OutageStatistics, type_: str = "downtime") -> go.Figure:
                                  line={"color": _COLOURS.get(fam), "dash": "solid" if chosen else "dash"},
                                  name=f"{fam}, AIC {fit.aic_:.1f}{chosen}"))
     src = "" if stats.duration_source[type_] == "own" else " (all modelled types pooled)"
-    fig.update_layout(title=f"{type_} durations: Kaplan-Meier vs fitted laws{src}",
+    fig.update_layout(title=f"{type_} durations: Turnbull and Kaplan-Meier vs fitted laws{src}",
                       xaxis={"title": "duration (hours)", "type": "log"},
                       yaxis={"title": "P(duration > t)", "range": [0, 1.02]}, template="plotly_white")
     return fig
@@ -88,14 +88,17 @@ def forest_figure(stats: OutageStatistics, type_: str = "downtime") -> go.Figure
                  "arrayminus": raw - p.raw_intervals_[order, 0]}))
     fig.add_trace(go.Scatter(
         x=p.rates_per_year_[order], y=y - 0.18, mode="markers", marker={"color": "#1f77b4"},
-        name="pooled (empirical Bayes), 95% posterior",
+        name="pooled (hierarchical gamma-Poisson), 95% posterior",
         error_x={"type": "data", "symmetric": False,
                  "array": p.intervals_[order, 1] - p.rates_per_year_[order],
                  "arrayminus": p.rates_per_year_[order] - p.intervals_[order, 0]}))
     fig.add_vline(x=p.prior_mean_per_year_, line_dash="dot",
                   annotation_text=f"prior mean {p.prior_mean_per_year_:.2f}/yr")
+    x_hi = float(max(p.intervals_[:, 1].max(), p.prior_mean_per_year_) * 1.8)
+    clipped = bool(np.nanmax(np.where(np.isfinite(p.raw_intervals_[:, 1]), p.raw_intervals_[:, 1], 0)) > x_hi)
     fig.update_layout(title=f"{type_}: raw vs pooled rates (events per year)",
-                      xaxis={"title": "events per year"},
+                      xaxis={"title": "events per year" + (" (axis clipped: raw intervals run further)"
+                                                           if clipped else ""), "range": [0, x_hi]},
                       yaxis={"tickvals": y, "ticktext": labels, "automargin": True},
                       height=max(400, 22 * order.size + 120), template="plotly_white")
     return fig
