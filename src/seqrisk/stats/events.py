@@ -70,6 +70,7 @@ class OutageEvent:
     start_precision_s: float = 60.0
     deliberate: bool = False
     planned: bool = False
+    cause: str = ""
 
     @property
     def has_duration_info(self) -> bool:
@@ -175,7 +176,7 @@ def build_event_set(
             continue
         lo, hi = _censor_at(*inc.duration_bounds_s(), as_of_s - t)
         out.append(OutageEvent(inc.chain, inc.type, t, lo, hi, inc.id, _PRECISION_S[inc.start_precision],
-                               inc.deliberate, inc.planned))
+                               inc.deliberate, inc.planned, inc.cause))
     for ev in events or ():
         if ev.type not in MODELLED_TYPES or not since_s <= ev.start_utc < as_of_s:
             continue

@@ -3,9 +3,10 @@
 Two events of one type on different member chains of a group that start
 within ``window_s`` of each other (default one day, the catalog's coarsest
 usual start precision) belong to one *joint event*. Each joint event is
-assigned to the smallest group that contains every chain it hit (the most
-specific shared cause; ties broken by name), so overlapping groups do not
-count it twice. A joint event counts once, as a group event, and is removed
+assigned to one group that contains every chain it hit, so overlapping groups
+do not count it twice: a group named in the incidents' cause text (e.g.
+"Conduit") first, else the smallest such group (the most specific shared
+cause), ties broken by name. A joint event counts once, as a group event, and is removed
 from its members' own (idiosyncratic) counts.
 
 Per group: the share of member events that were part of a joint event among
@@ -106,7 +107,8 @@ def common_shocks(es: EventSet, groups: Mapping[str, Sequence[str]], *, window_s
         cands = [g for g, mem in groups.items() if chains <= set(mem)]
         if not cands:  # chains linked through different groups: attribute to the pair's smallest group
             cands = [g for g, mem in groups.items() if len(chains & set(mem)) >= 2]
-        g = min(cands, key=lambda x: (len(groups[x]), x))
+        cause = " ".join(ev[i].cause for i in idx).lower()
+        g = min(cands, key=lambda x: (x.lower() not in cause, len(groups[x]), x))
         joint_by_group[g].append(sorted(idx))
         in_joint.update(idx)
     out = []
