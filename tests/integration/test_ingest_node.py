@@ -142,3 +142,32 @@ def test_backfilled_stall_and_l1_posting_delay_via_cli(anvil_factory: Callable[.
     doc2 = cli("detect", "base", "--system-txs", "0", "--bucket", "60s", "--posting-gap", "10m",
                "--not-backfilled", "--no-write", "--json")
     assert sorted(e["type"] for e in doc2["events"]) == ["da_delay", "degraded"]
+
+
+def test_since_resume_and_follow(anvil_factory: Callable[..., Anvil], home: Path) -> None:
+    node = anvil_factory()
+    b = ChainBuilder(node)
+    b.tx_blocks(120, 5)
+    since = ts(node, 70)
+    from datetime import UTC, datetime
+    iso = datetime.fromtimestamp(since - 2, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    run = cli("ingest", "optimism", "--rpc", node.url, "--since", iso, "--to", "100", "--json")["runs"][0]
+    assert (run["from"], run["to"], run["written"]) == (70, 100, 31)
+    # no range: resume from the cursor to the head
+    run = cli("ingest", "optimism", "--rpc", node.url, "--json")["runs"][0]
+    assert (run["from"], run["written"]) == (101, 20)
+    # follow: new blocks before each round; two rounds
+    b.tx_blocks(7, 5)
+    heads: list[int] = []
+    with RpcClient([node.url]) as c:
+        ing = Ingestor(c, Home(home), "optimism")
+
+        def on_round(r: object) -> None:
+            heads.append(int(Home(home).blocks().head("optimism") or -1))
+            b.tx_blocks(7, 5)
+        ing.follow(poll_s=0.0, stop=lambda: len(heads) >= 2, sleep=lambda s: None, on_round=on_round)
+    assert heads == [127, 134]
+    t = Home(home).blocks().read("optimism")
+    assert t.column("number").to_pylist() == list(range(70, 135))
+    with Home(home).state() as st:
+        assert st._conn.execute("SELECT COUNT(*) FROM head_observations WHERE chain='optimism'").fetchone()[0] >= 1
