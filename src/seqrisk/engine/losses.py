@@ -62,7 +62,7 @@ class ChunkLosses:
     rec_holder: list[FloatArray] = field(default_factory=list)   # attributable
     rec_venue: list[FloatArray] = field(default_factory=list)
     rec_liq: list[FloatArray] = field(default_factory=list)
-    lin_cap: FloatArray | None = None   # (n, C, A): sum of k * P for capital-type costs (per path)
+    lin_cap: FloatArray | None = None   # (blocks, C, A): sum of p * k * P for capital-type costs
     lin_cap_b: FloatArray | None = None
     lin_not: FloatArray | None = None
     max_rounds: int = 0
@@ -76,8 +76,9 @@ class _Evaluator:
         n, c_n, k_n, a_n = cs.n, len(prep.chains), len(COMPONENTS), len(prep.assets)
         z = np.zeros
         self.out = ChunkLosses(z(n), z(n), z(n), z(n), z(n), z(n), z(n), z((n, c_n)), z((n, c_n)), z((n, k_n)),
-                               z((n, k_n)), lin_cap=z((n, c_n, a_n)), lin_cap_b=z((n, c_n, a_n)),
-                               lin_not=z((n, c_n, a_n)))
+                               z((n, k_n)), lin_cap=z((cs.block_ids.size, c_n, a_n)),
+                               lin_cap_b=z((cs.block_ids.size, c_n, a_n)), lin_not=z((cs.block_ids.size, c_n, a_n)))
+        self.block_of_path = np.searchsorted(cs.block_first, np.arange(n), side="right") - 1
         self.impacts: dict[int, list[tuple[float, int, float]]] = {}
         self._sorted: dict[tuple[int, int, int, int], tuple[SortedSide, SortedSide]] = {}
         self._rec_ht: list[FloatArray] = []
@@ -168,9 +169,10 @@ class _Evaluator:
         np.add.at(o.comp_holder, (path, np.full(path.size, comp_cap)), tot_cap)
         np.add.at(o.comp_holder, (path, np.full(path.size, comp_not)), tot_not)
         assert o.lin_cap is not None and o.lin_cap_b is not None and o.lin_not is not None
-        np.add.at(o.lin_cap, (path, chain), k_cap[:, None] * p0)
-        np.add.at(o.lin_cap_b, (path, chain), np.broadcast_to(k_cap[:, None], p0.shape))
-        np.add.at(o.lin_not, (path, chain), k_not[:, None] * p0)
+        blk, w = self.block_of_path[path], cs.p_event[path][:, None]
+        np.add.at(o.lin_cap, (blk, chain), w * k_cap[:, None] * p0)
+        np.add.at(o.lin_cap_b, (blk, chain), w * np.broadcast_to(k_cap[:, None], p0.shape))
+        np.add.at(o.lin_not, (blk, chain), w * k_not[:, None] * p0)
 
     # -- event types -------------------------------------------------------------
     def run(self) -> ChunkLosses:
@@ -511,7 +513,7 @@ class _Evaluator:
         np.add.at(o.chain_holder, (path, chain), tot)
         np.add.at(o.comp_holder, (path, np.full(path.size, comp)), tot)
         assert o.lin_not is not None
-        np.add.at(o.lin_not, (path, chain), k_a * p0)
+        np.add.at(o.lin_not, (self.block_of_path[path], chain), cs.p_event[path][:, None] * k_a * p0)
 
 
 def evaluate_chunk(prep: Prepared, sc: Scenario, cs: ChunkSample) -> ChunkLosses:

@@ -103,9 +103,9 @@ def _reduce(prep: Prepared, sc: Scenario, cs: ChunkSample, lo: ChunkLosses) -> _
         wt.add("chain_venue", pb[:, None] * lo.chain_venue[act])
         wt.add("comp_holder", pb[:, None] * lo.comp_holder[act])
         wt.add("comp_venue", pb[:, None] * lo.comp_venue[act])
-        wt.add("lin_cap", pb[:, None, None] * lo.lin_cap[act])
-        wt.add("lin_cap_b", pb[:, None, None] * lo.lin_cap_b[act])
-        wt.add("lin_not", pb[:, None, None] * lo.lin_not[act])
+        wt.add("lin_cap", lo.lin_cap[i:i + 1])  # already weighted sums per block (no standard error needed)
+        wt.add("lin_cap_b", lo.lin_cap_b[i:i + 1])
+        wt.add("lin_not", lo.lin_not[i:i + 1])
         sel = (up >= s) & (up < e)
         w = p[up[sel]]
         blocks.append(_BlockStats(
