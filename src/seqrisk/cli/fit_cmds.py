@@ -43,8 +43,8 @@ def fit_cmd(
                                                      "and censorship as events.")] = False,
     include_planned: Annotated[bool, typer.Option("--include-planned", help="Count planned maintenance "
                                                   "as events.")] = False,
-    detected: Annotated[bool, typer.Option("--detected", help="Merge the events detected from block data "
-                                           "(the store) over the catalog.")] = False,
+    detected: Annotated[bool, typer.Option("--detected", help="Use the events detected from block data in the "
+                                           "store, over each chain's ingested window.")] = False,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Fit on data up to this date (YYYY-MM-DD or "
                                               "ISO time, UTC; default now).")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Start every chain's exposure window here "
@@ -73,12 +73,19 @@ def fit_cmd(
     chains = [cat.chain(c).id for c in chain] if chain else None
     when = parse_datetime(as_of, field="--as-of") if as_of else None
     events = None
+    exposures = None
     if detected:
-        with state.home.state() as st:
-            events = st.events()
+        from seqrisk.ingest.events import events_for_fit
+
+        events, exposures = events_for_fit(state.home)
+        if not exposures:  # no block data: merge the store's events over the catalog windows
+            exposures = None
+            with state.home.state() as st:
+                events = st.events()
     start = parse_datetime(since, field="--since") if since else None
     stats = fit_outage_statistics(cat, as_of=when, include_deliberate=include_deliberate,
-                                  include_planned=include_planned, events=events, since=start)
+                                  include_planned=include_planned, events=events, exposures=exposures,
+                                  since=start)
     missing = [t for t in types if t not in stats.rates]
     if missing and type_:
         raise UsageError("no events of this type in the data (before the as-of date)", field="--type",

@@ -156,10 +156,12 @@ def build_event_set(
     detected_win: dict[str, tuple[float, float]] = {}
     if events is not None and exposures is not None:
         for chain, (a, b) in exposures.items():
-            a_s, b_s = a.timestamp(), min(b.timestamp(), as_of_s)
-            if b_s <= a_s:
-                raise UsageError("exposure window ends before it starts (or after as-of)", chain=chain,
+            a_s, b_s = max(a.timestamp(), since_s), min(b.timestamp(), as_of_s)
+            if b.timestamp() <= a.timestamp():
+                raise UsageError("exposure window ends before it starts", chain=chain,
                                  value=(a.isoformat(), b.isoformat()))
+            if b_s <= a_s:  # the window lies outside [since, as_of): nothing observed there
+                continue
             detected_win[chain] = (a_s, b_s)
             kept: list[tuple[float, float]] = []
             for w in windows.get(chain, []):
@@ -183,9 +185,9 @@ def build_event_set(
         if ev.chain not in windows and (exposures is None or ev.chain not in exposures):
             raise UsageError("detected event on a chain with no exposure window", chain=ev.chain)
         if exposures is not None:
-            if ev.chain not in detected_win:
+            if ev.chain not in exposures:
                 raise UsageError("detected event on a chain with no exposure window", chain=ev.chain)
-            if not _in_windows(ev.start_utc, [detected_win[ev.chain]]):
+            if ev.chain not in detected_win or not _in_windows(ev.start_utc, [detected_win[ev.chain]]):
                 continue
         elif any(o.chain == ev.chain and o.type == ev.type and abs(o.start_utc - ev.start_utc) < DAY_S
                  for o in out):
