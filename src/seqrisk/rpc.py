@@ -39,6 +39,7 @@ __all__ = [
     "RpcRemoteError",
     "RpcTransportError",
     "parse_header",
+    "redact",
 ]
 
 _QTY = re.compile(r"^0x[0-9a-fA-F]{1,64}$")
@@ -80,6 +81,16 @@ class Header:
     parent_hash: bytes
     tx_count: int
     gas_used: int
+
+
+def redact(url: str) -> str:
+    """``url`` as shown in errors: scheme, host and port only (paths and queries often hold API keys)."""
+    try:
+        u = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return "<invalid url>"
+    base = f"{u.scheme}://{u.host}" + (f":{u.port}" if u.port else "")
+    return base + ("/***" if (u.path not in ("", "/") or u.query) else "")
 
 
 def _qty(v: Any, what: str) -> int:
@@ -205,7 +216,7 @@ class RpcClient:
     def _post(self, endpoint: str, calls: list[tuple[str, list[Any]]], block: int | None) -> list[Any]:
         """One batch on one endpoint; results in call order. Raises _Retryable or RpcError."""
         method = calls[0][0]
-        ctx = {"endpoint": endpoint, "method": method, "block": block}
+        ctx = {"endpoint": redact(endpoint), "method": method, "block": block}
         body = json.dumps([{"jsonrpc": "2.0", "id": i, "method": m, "params": p}
                            for i, (m, p) in enumerate(calls)]).encode()
         with self._lock:
@@ -247,7 +258,7 @@ class RpcClient:
                 err = item["error"] if isinstance(item["error"], dict) else {"message": item["error"]}
                 code = err.get("code")
                 e = RpcRemoteError(f"JSON-RPC error {code}: {err.get('message')}", code=code,
-                                   endpoint=endpoint, method=calls[i][0], block=_block_of(calls[i]))
+                                   endpoint=redact(endpoint), method=calls[i][0], block=_block_of(calls[i]))
                 if code in _RETRYABLE_CODES:
                     raise _Retryable(e)
                 raise e
@@ -282,13 +293,13 @@ class RpcClient:
                     raise r.err from None
                 self._sleep(self._backoff_s(attempt, r.retry_after_s))
             except ValueError as exc:
-                raise RpcMalformedError(str(exc), endpoint=endpoint, method="eth_chainId") from None
+                raise RpcMalformedError(str(exc), endpoint=redact(endpoint), method="eth_chainId") from None
         with self._lock:
             if self.chain_id is None:
                 self.chain_id = got
             if got != self.chain_id:
                 raise ChainIdMismatchError(f"endpoint serves chain id {got}, expected {self.chain_id}",
-                                           endpoint=endpoint, method="eth_chainId", value=got)
+                                           endpoint=redact(endpoint), method="eth_chainId", value=got)
             self._checked.add(endpoint)
 
     # -- calls with retries and failover --------------------------------------
@@ -326,12 +337,12 @@ class RpcClient:
                     last = r.err
                     retry_after = r.retry_after_s
                 except _NullBlock as nb:
-                    last = RpcNullBlockError(f"endpoint returned null for block {nb.block}", endpoint=endpoint,
-                                             method=calls[0][0], block=nb.block)
+                    last = RpcNullBlockError(f"endpoint returned null for block {nb.block}",
+                                             endpoint=redact(endpoint), method=calls[0][0], block=nb.block)
                     retry_after = None
                 except ValueError as exc:
-                    last = RpcMalformedError(f"invalid result: {exc}", endpoint=endpoint, method=calls[0][0],
-                                             block=block)
+                    last = RpcMalformedError(f"invalid result: {exc}", endpoint=redact(endpoint),
+                                             method=calls[0][0], block=block)
                     retry_after = None
                 if attempt < self.max_retries:
                     with self._lock:

@@ -193,3 +193,13 @@ def test_remote_error_not_retried_unless_retryable() -> None:
     c2, sleeps2 = client(FakeNode(fault=limited))
     assert c2.block_number() == 10_000 and len(sleeps2) == 2
     assert isinstance(ei.value, RpcError)
+
+
+def test_errors_do_not_show_api_keys_in_urls() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503)
+    c, _ = client(handler, endpoints=["https://eth.example.com/v2/SECRETKEY?apikey=S2"], max_retries=0)
+    with pytest.raises(RpcTransportError) as ei:
+        c.block_number()
+    assert "SECRET" not in str(ei.value) and "S2" not in str(ei.value)
+    assert ei.value.context["endpoint"] == "https://eth.example.com/***"

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from seqrisk.exceptions import DataError, UsageError
-from seqrisk.rpc import RpcClient, RpcMalformedError
+from seqrisk.rpc import RpcClient, RpcMalformedError, redact
 from seqrisk.store import Home
 
 __all__ = ["PostingsResult", "ingest_batch_postings", "l1_cursor_key"]
@@ -53,7 +53,7 @@ def ingest_batch_postings(client: RpcClient, home: Home, chain: str, inbox: str,
             for tx in blk["transactions"]:
                 to, frm, txh = tx.get("to"), tx.get("from"), tx.get("hash")
                 if not isinstance(txh, str) or not isinstance(frm, str) or not (to is None or isinstance(to, str)):
-                    raise RpcMalformedError("transaction lacks hash/from/to", endpoint=client.endpoints[0],
+                    raise RpcMalformedError("transaction lacks hash/from/to", endpoint=redact(client.endpoints[0]),
                                             method="eth_getBlockByNumber", block=h.number)
                 if to is not None and to.lower() == inbox_l and (not sender_l or frm.lower() == sender_l):
                     rows.append((chain, h.number, float(h.timestamp), txh.lower()))
