@@ -186,3 +186,14 @@ def test_report_plot_aliases() -> None:
     from seqrisk.stats import plots
 
     assert plots.survival_plot is plots.km_figure and plots.forest_plot is plots.forest_figure
+
+
+def test_derived_intervals_follow_the_rate_posterior(stats: OutageStatistics) -> None:
+    # P(>=1 in h) depends on the rate alone and monotonically: its bootstrap interval is the rate
+    # posterior interval mapped through 1 - exp(-lambda h) (up to Monte Carlo error)
+    i = stats.chains.index("optimism")
+    lo, hi = stats.rates["downtime"].intervals_[i]
+    h = 90 / 365
+    d = stats.derived("optimism", "downtime", horizon_s=90 * 86400, n_boot=20000)["p_at_least_one"]
+    assert d["low"] == pytest.approx(1 - np.exp(-lo * h), rel=0.08)
+    assert d["high"] == pytest.approx(1 - np.exp(-hi * h), rel=0.03)
