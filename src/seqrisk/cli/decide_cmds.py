@@ -115,13 +115,15 @@ def compare_cmd(
                                                      "repeatable.")] = None,
     fi_baseline: Annotated[bool, typer.Option("--forced-inclusion-baseline", help="Let the baseline use "
                                               "forced inclusion (default: off, so it is a lever).")] = False,
+    workers: Annotated[int | None, typer.Option("--workers", help="Worker processes per run (numbers do "
+                                                "not change).", min=1)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Compare mitigation strategies with the baseline on the same random numbers."""
     from seqrisk.mitigation import compare, parse_strategy, parse_sweep, sweep, sweep_factory
 
     book = _book(portfolio)
-    sc = _scenario(config, paths, seed, horizon, outage, forced_inclusion=bool(fi_baseline))
+    sc = _scenario(config, paths, seed, horizon, outage, forced_inclusion=bool(fi_baseline), workers=workers)
     om = _model(model)
     if sweep_spec:
         key, values = parse_sweep(sweep_spec)
