@@ -373,7 +373,7 @@ class _Evaluator:
             close = np.concatenate([x[2] for x in parts])
             book = ids >= 0
             ei, ids, close = ei[book], ids[book], close[book]
-            order = np.lexsort((ids, ei))
+            order = np.argsort(ei, kind="stable")  # group by event, rounds in order
             ei, ids, close = ei[order], ids[order], close[order]
             if ids.size:
                 u, s_ = pos.units[ids], pos.side[ids]
