@@ -197,3 +197,8 @@ def test_derived_intervals_follow_the_rate_posterior(stats: OutageStatistics) ->
     d = stats.derived("optimism", "downtime", horizon_s=90 * 86400, n_boot=20000)["p_at_least_one"]
     assert d["low"] == pytest.approx(1 - np.exp(-lo * h), rel=0.08)
     assert d["high"] == pytest.approx(1 - np.exp(-hi * h), rel=0.03)
+
+
+def test_naive_as_of_is_utc() -> None:
+    a = fit_outage_model(CAT, as_of=datetime(2026, 1, 1))
+    assert a.meta["as_of"] == "2026-01-01T00:00:00Z"

@@ -75,6 +75,11 @@ class OutageStatistics:
                                extra_rate_per_year=self.shock_rate_per_year(chain, type_))
 
 
+def _utc(d: datetime) -> datetime:
+    """A naive datetime is UTC (as everywhere in seqrisk); aware ones are converted."""
+    return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
+
+
 def _counts(es: EventSet, chains: list[str], type_: str, skip: set[int]) -> np.ndarray:
     k = np.zeros(len(chains))
     pos = {c: i for i, c in enumerate(chains)}
@@ -199,7 +204,8 @@ def fit_outage_statistics(
     reports; the model file carries the pooled fit only). ``since`` starts every
     chain's exposure window at that date instead of its launch.
     """
-    as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
+    as_of = _utc(as_of or datetime.now(UTC))
+    since = _utc(since) if since is not None else None
     es = build_event_set(catalog, as_of=as_of, include_deliberate=include_deliberate,
                          include_planned=include_planned, events=events, exposures=exposures, since=since)
     if not es.events:
