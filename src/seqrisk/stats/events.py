@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from seqrisk.catalog import Catalog
@@ -95,6 +95,11 @@ class EventSet:
         return list(self.windows)
 
 
+def _ts(d: datetime) -> float:
+    """Epoch seconds; a naive datetime is UTC."""
+    return (d.replace(tzinfo=UTC) if d.tzinfo is None else d).timestamp()
+
+
 def _censor_at(low: float, high: float, elapsed_s: float) -> tuple[float, float]:
     """Bounds as known at ``as_of``: an event not surely over by then is right-censored."""
     if high <= elapsed_s:
@@ -141,8 +146,8 @@ def build_event_set(
     dropped unless included. Raises :class:`DataError` when no chain is exposed
     at all (``as_of`` before every launch).
     """
-    as_of_s = as_of.timestamp()
-    since_s = since.timestamp() if since is not None else -float("inf")
+    as_of_s = _ts(as_of)
+    since_s = _ts(since) if since is not None else -float("inf")
     if since_s >= as_of_s:
         raise UsageError("the start of the data window must be before the as-of date",
                          value=(since.isoformat() if since else None, as_of.isoformat()))
@@ -156,8 +161,8 @@ def build_event_set(
     detected_win: dict[str, tuple[float, float]] = {}
     if events is not None and exposures is not None:
         for chain, (a, b) in exposures.items():
-            a_s, b_s = max(a.timestamp(), since_s), min(b.timestamp(), as_of_s)
-            if b.timestamp() <= a.timestamp():
+            a_s, b_s = max(_ts(a), since_s), min(_ts(b), as_of_s)
+            if _ts(b) <= _ts(a):
                 raise UsageError("exposure window ends before it starts", chain=chain,
                                  value=(a.isoformat(), b.isoformat()))
             if b_s <= a_s:  # the window lies outside [since, as_of): nothing observed there
