@@ -146,6 +146,8 @@ def build_event_set(
     dropped unless included. Raises :class:`DataError` when no chain is exposed
     at all (``as_of`` before every launch).
     """
+    as_of = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of
+    since = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
     as_of_s = _ts(as_of)
     since_s = _ts(since) if since is not None else -float("inf")
     if since_s >= as_of_s:
