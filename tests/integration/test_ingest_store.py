@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqrisk.ingest import headers_to_table, missing_runs
+from seqrisk.ingest import headers_to_table, missing_runs, uncovered
 from seqrisk.rpc import Header
 from seqrisk.store import BLOCK_SCHEMA, BlockStore
 
@@ -54,6 +55,16 @@ def test_store_matches_a_dict_model(tmp_path_factory: object, ops: list[tuple[st
         got = bs.read("c").to_pylist()
         assert [tuple(r.values()) for r in got] == [model[k] for k in sorted(model)]
         assert bs.head("c") == (max(model) if model else None)
+        # stored runs from partition names alone agree with the data
+        runs = bs.ranges("c")
+        assert [n for a, b in runs for n in range(a, b + 1)] == sorted(model)
+        assert all(b1 + 1 < a2 for (_, b1), (a2, _) in itertools.pairwise(runs))
+        stored = np.array(sorted(model), dtype=np.int64)
+        assert uncovered(runs, 10, 90) == missing_runs(stored, 10, 90)
+        part = bs.read("c", 20, 60, columns=["timestamp", "number"])
+        assert part.column_names == ["number", "timestamp"]
+        assert part.to_pylist() == [{"number": r["number"], "timestamp": r["timestamp"]} for r in got
+                                    if 20 <= r["number"] <= 60]
 
 
 def test_missing_runs() -> None:

@@ -51,7 +51,7 @@ def run_detection(home: Home, chain: str, cfg: DetectConfig, *, since_utc: float
     after ``since_utc`` are returned and replaced. ``now_utc`` (for ongoing
     events) defaults to the newest head observation when it saw the stored head.
     """
-    t = home.blocks().read(chain)
+    t = home.blocks().read(chain, columns=("number", "timestamp", "tx_count"))
     num = t.column("number").to_numpy()
     ts = t.column("timestamp").to_numpy()
     txc = t.column("tx_count").to_numpy()
@@ -97,9 +97,9 @@ def chain_history(home: Home, chain: str, *, types: Iterable[str] | None = None,
     head = blocks.head(chain)
     if head is None:
         return [], None
-    first = min(p.first for p in blocks.partitions(chain) if p.last <= head or p.first <= head)
-    lo = blocks.read(chain, first, first + 10_000).column("timestamp")
-    hi = blocks.read(chain, head, head).column("timestamp")
+    first = blocks.ranges(chain)[0][0]
+    lo = blocks.read(chain, first, first, columns=("timestamp",)).column("timestamp")
+    hi = blocks.read(chain, head, head, columns=("timestamp",)).column("timestamp")
     window = (datetime.fromtimestamp(int(lo[0].as_py()), UTC), datetime.fromtimestamp(int(hi[0].as_py()), UTC))
     with home.state() as st:
         evs = st.events(chain=chain)

@@ -32,7 +32,7 @@ from seqrisk.exceptions import DataError, RpcError, StoreError
 from seqrisk.rpc import Header, RpcClient, RpcRemoteError
 from seqrisk.store import BLOCK_SCHEMA, DetectedEvent, Home
 
-__all__ = ["REORG_DETECTOR", "IngestResult", "Ingestor", "headers_to_table", "missing_runs"]
+__all__ = ["REORG_DETECTOR", "IngestResult", "Ingestor", "headers_to_table", "missing_runs", "uncovered"]
 
 REORG_DETECTOR = "ingest-reorg"
 Progress = Callable[[int, int], None]
@@ -70,6 +70,22 @@ def missing_runs(stored: np.ndarray, start: int, end: int) -> list[tuple[int, in
     edges = np.concatenate(([start - 1], s, [end + 1]))
     gaps = np.nonzero(np.diff(edges) > 1)[0]
     return [(int(edges[i] + 1), int(edges[i + 1] - 1)) for i in gaps]
+
+
+def uncovered(ranges: list[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
+    """Maximal runs of ``[start, end]`` outside the sorted, disjoint inclusive ``ranges``."""
+    out, cur = [], start
+    for a, b in ranges:
+        if b < cur:
+            continue
+        if a > end:
+            break
+        if a > cur:
+            out.append((cur, a - 1))
+        cur = max(cur, b + 1)
+    if cur <= end:
+        out.append((cur, end))
+    return out
 
 
 @contextlib.contextmanager
@@ -124,7 +140,7 @@ class Ingestor:
 
     # -- stored hashes ---------------------------------------------------------
     def _stored(self, a: int, b: int) -> dict[int, tuple[bytes, int]]:
-        t = self.blocks.read(self.chain, max(0, a), b)
+        t = self.blocks.read(self.chain, max(0, a), b, columns=("number", "hash", "timestamp"))
         return {int(n): (h, int(ts)) for n, h, ts in zip(t.column("number").to_pylist(), t.column("hash").to_pylist(),
                                                          t.column("timestamp").to_pylist(), strict=True)}
 
@@ -197,8 +213,7 @@ class Ingestor:
             total = None
             done = 0
             while True:
-                stored = self.blocks.read(self.chain, start, end).column("number").to_numpy()
-                runs = missing_runs(stored, start, end)
+                runs = uncovered(self.blocks.ranges(self.chain), start, end)
                 if total is None:
                     total = sum(b - a + 1 for a, b in runs)
                 if not runs:

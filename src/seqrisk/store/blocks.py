@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,14 +169,24 @@ class BlockStore:
     def _markers(self, chain: str) -> list[Partition]:
         return [p for p in self.partitions(chain) if self._is_marker(p)]
 
-    def read(self, chain: str, start: int | None = None, end: int | None = None) -> pa.Table:
-        """Headers with ``start <= number <= end``, one row per number (newest write wins)."""
+    def read(self, chain: str, start: int | None = None, end: int | None = None, *,
+             columns: Sequence[str] | None = None) -> pa.Table:
+        """Headers with ``start <= number <= end``, one row per number (newest write wins).
+
+        ``columns`` selects columns (default: all of :data:`BLOCK_SCHEMA`, in its order).
+        """
+        cols = list(BLOCK_SCHEMA.names) if columns is None else [c for c in BLOCK_SCHEMA.names if c in columns]
+        if columns is not None and (bad := set(columns) - set(BLOCK_SCHEMA.names)):
+            raise DataError("unknown block column", chain=chain, field=sorted(bad)[0])
+        if not cols:
+            raise DataError("no column asked for", chain=chain, field="columns")
+        schema = pa.schema([BLOCK_SCHEMA.field(c) for c in cols])
         parts = self.partitions(chain)
         markers = [p for p in parts if self._is_marker(p)]
         data = [p for p in parts if p not in markers
                 and (start is None or p.last >= start) and (end is None or p.first <= end)]
         if not data:
-            return BLOCK_SCHEMA.empty_table()
+            return schema.empty_table()
         files = ", ".join(f"('{p.path.as_posix()}', {p.seq})" for p in data)
         paths = ", ".join(f"'{p.path.as_posix()}'" for p in data)
         cuts = " OR ".join(f"(seq < {m.seq} AND number >= {m.first})" for m in markers) or "FALSE"
@@ -189,14 +200,14 @@ class BlockStore:
             pre.append(f"number <= {int(end)}")
         pre_sql = ("WHERE " + " AND ".join(pre)) if pre else ""
         cond_sql = (" AND " + " AND ".join(cond)) if cond else ""
+        parent = ("coalesce(b.parent_hash, lag(b.hash) OVER (PARTITION BY b.filename ORDER BY b.number)) "
+                  "AS parent_hash")
+        inner = ", ".join(parent if c == "parent_hash" else f"b.{c}" for c in cols if c != "number") or "1 AS one"
         sql = f"""
             WITH f(path, seq) AS (VALUES {files}),
             b AS (SELECT * FROM read_parquet([{paths}], filename = true) {pre_sql}),
-            l AS (SELECT b.number, b.timestamp, b.hash, b.tx_count, b.gas_used, f.seq,
-                         coalesce(b.parent_hash, lag(b.hash) OVER (PARTITION BY b.filename ORDER BY b.number))
-                             AS parent_hash
-                  FROM b JOIN f ON b.filename = f.path)
-            SELECT number, timestamp, hash, parent_hash, tx_count, gas_used
+            l AS (SELECT b.number, {inner}, f.seq FROM b JOIN f ON b.filename = f.path)
+            SELECT {', '.join(cols)}
             FROM l
             WHERE NOT ({cuts}) {cond_sql}
             QUALIFY row_number() OVER (PARTITION BY number ORDER BY seq DESC) = 1
@@ -204,22 +215,33 @@ class BlockStore:
         """
         con = duckdb.connect()
         try:
-            return con.sql(sql).to_arrow_table().cast(BLOCK_SCHEMA)
+            return con.sql(sql).to_arrow_table().cast(schema)
         finally:
             con.close()
 
-    def head(self, chain: str) -> int | None:
-        """Highest stored block number, from partition names alone (no file is read)."""
+    def ranges(self, chain: str) -> list[tuple[int, int]]:
+        """Stored block numbers as sorted, merged inclusive runs ``(first, last)``, from partition names alone."""
         parts = self.partitions(chain)
         markers = [p for p in parts if self._is_marker(p)]
-        best: int | None = None
+        spans = []
         for p in parts:
             if p in markers:
                 continue
             last = min([p.last] + [m.first - 1 for m in markers if m.seq > p.seq])
-            if last >= p.first and (best is None or last > best):
-                best = last
-        return best
+            if last >= p.first:
+                spans.append((p.first, last))
+        out: list[tuple[int, int]] = []
+        for a, b in sorted(spans):
+            if out and a <= out[-1][1] + 1:
+                out[-1] = (out[-1][0], max(out[-1][1], b))
+            else:
+                out.append((a, b))
+        return out
+
+    def head(self, chain: str) -> int | None:
+        """Highest stored block number, from partition names alone (no file is read)."""
+        r = self.ranges(chain)
+        return r[-1][1] if r else None
 
     def size_bytes(self, chain: str | None = None) -> int:
         chains = [chain] if chain else self.chains()
