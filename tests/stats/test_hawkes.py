@@ -33,8 +33,8 @@ def test_loglik_at_the_optimum_beats_the_truth_and_poisson_nests() -> None:
 
 @pytest.mark.slow
 def test_parameter_recovery_and_coverage() -> None:
-    mu, n, beta, horizon = 0.5, 0.5, 2.0, 400.0
-    runs = 60
+    mu, n, beta, horizon = 0.5, 0.5, 2.0, 300.0
+    runs = 100
     hits = {"mu": 0, "branching": 0, "decay_per_day": 0}
     est = []
     for s in range(runs):
