@@ -138,6 +138,8 @@ def test_backfilled_stall_and_l1_posting_delay_via_cli(anvil_factory: Callable[.
     assert stall["confidence"] > 0.99
     delay = next(e for e in doc["events"] if e["type"] == "da_delay")
     assert delay["duration_s"] == ts(l1, kl["first_after_gap"]) - ts(l1, kl["last_before_gap"])
+    text = cli("detect", "base", "--system-txs", "0", "--bucket", "60s", "--posting-gap", "10m")["output"]
+    assert "Events detected on base" in text and "backfill" in text and "batch-cadence" in text
     # the same chain without the catalog's back-fill flag: the empty run is only a throughput collapse
     doc2 = cli("detect", "base", "--system-txs", "0", "--bucket", "60s", "--posting-gap", "10m",
                "--not-backfilled", "--no-write", "--json")

@@ -16,6 +16,7 @@ from seqrisk.cli.app import app, state
 from seqrisk.cli.render import JSON_SCHEMA, console, echo_json, table
 from seqrisk.exceptions import UsageError
 from seqrisk.ingest import (
+    DETECTORS,
     Ingestor,
     IngestResult,
     adaptive_scan,
@@ -256,13 +257,11 @@ def detect_cmd(
         posting_gap_s=parse_duration(posting_gap, field="--posting-gap"),
         safe_lag_s=parse_duration(safe_lag, field="--safe-lag"))
     since_utc = parse_datetime(since, field="--since").timestamp() if since else None
-    run_detection(home, chain, cfg, since_utc=since_utc, write=not no_write)
+    found = run_detection(home, chain, cfg, since_utc=since_utc, write=not no_write)
     with home.state() as st:
         events = st.events(chain=chain, since_utc=since_utc)
-    if no_write:
-        events = [e for e in events if e.detector == "ingest-reorg"] + run_detection(
-            home, chain, cfg, since_utc=since_utc, write=False)
-        events.sort(key=lambda e: e.start_utc)
+    if no_write:  # the store's reorg events (from ingestion) and what was found now
+        events = sorted([e for e in events if e.detector not in DETECTORS] + found, key=lambda e: e.start_utc)
     rows = [{"type": e.type, "start_utc": _iso(e.start_utc), "end_utc": _iso(e.end_utc), "ongoing": e.ongoing,
              "duration_s": e.duration_s, "confidence": e.confidence, "detector": e.detector, "evidence": e.evidence}
             for e in events]
