@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,8 +48,8 @@ def node(anvil_binary: Path) -> Iterator[Anvil]:
         n.stop()
 
 
-def ingest(node: Anvil, home: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", DRIVER, node.url, str(home), str(HEAD)],
+def ingest(node: Anvil, home: Path, head: int = HEAD) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", DRIVER, node.url, str(home), str(head)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -98,3 +99,48 @@ def test_sigkill_at_random_points_then_restart_equals_uninterrupted(node: Anvil,
         assert cursor == ref_cursor and events == ref_events
         assert not list((home / "blocks" / "arbitrum").glob(".*.tmp"))
     assert kills >= 3  # the kills really happened mid-run (a restart may finish before its kill)
+
+
+def test_sigkill_during_reorg_handling(anvil_factory: Callable[..., Anvil], tmp_path: Path) -> None:
+    """Kill while ingestion replaces orphaned blocks: the restarted store and its reorg event equal an
+    uninterrupted continuation from the same pre-reorg store."""
+    node = anvil_factory()
+    node.rpc("anvil_mine", hex(400), hex(2))
+    base = tmp_path / "base"
+    p = ingest(node, base, 400)
+    started(p)
+    assert p.wait(120) == 0
+    p.communicate()
+    sender = node.accounts()[0]
+    node.rpc("anvil_reorg", 30, [[{"from": sender, "to": "0x00000000000000000000000000000000000000aa",
+                                   "value": "0x5"}, 2]])
+    node.rpc("anvil_mine", hex(300), hex(2))
+    head = node.head()
+    ref = tmp_path / "ref"
+    shutil.copytree(base, ref)
+    p = ingest(node, ref, head)
+    started(p)
+    assert p.wait(120) == 0
+    p.communicate()
+    ref_blocks, ref_cursor, ref_events = snapshot(ref)
+    assert [e.evidence["depth"] for e in ref_events] == [30]
+    rng = random.Random(11)
+    kills = 0
+    for run in range(3):
+        home = tmp_path / f"kill{run}"
+        shutil.copytree(base, home)
+        for k in range(3):
+            p = ingest(node, home, head)
+            t0 = started(p)
+            if k < 2:
+                time.sleep(rng.uniform(0.0, 0.5))
+                if p.poll() is None:
+                    os.kill(p.pid, signal.SIGKILL)
+                    kills += 1
+            p.communicate(timeout=120)
+        assert p.returncode == 0 and time.monotonic() > t0
+        blocks, cursor, events = snapshot(home)
+        assert blocks.equals(ref_blocks) and cursor == ref_cursor
+        assert [(e.type, e.start_utc, e.end_utc, e.evidence) for e in events] == [
+            (e.type, e.start_utc, e.end_utc, e.evidence) for e in ref_events]
+    assert kills >= 2
