@@ -31,6 +31,7 @@ import httpx
 from seqrisk.exceptions import RpcError
 
 __all__ = [
+    "BatchTooLargeError",
     "ChainIdMismatchError",
     "Header",
     "RpcClient",
@@ -65,6 +66,10 @@ class RpcRemoteError(RpcError):
     def __init__(self, message: str, code: int | None = None, **context: Any) -> None:
         super().__init__(message, **context)
         self.code = code
+
+
+class BatchTooLargeError(RpcRemoteError):
+    """The endpoint refused a whole batch (one error object, or HTTP 413): smaller batches may pass."""
 
 
 class ChainIdMismatchError(RpcError):
@@ -216,7 +221,7 @@ class RpcClient:
     def _post(self, endpoint: str, calls: list[tuple[str, list[Any]]], block: int | None) -> list[Any]:
         """One batch on one endpoint; results in call order. Raises _Retryable or RpcError."""
         method = calls[0][0]
-        ctx = {"endpoint": redact(endpoint), "method": method, "block": block}
+        ctx: dict[str, Any] = {"endpoint": redact(endpoint), "method": method, "block": block}
         body = json.dumps([{"jsonrpc": "2.0", "id": i, "method": m, "params": p}
                            for i, (m, p) in enumerate(calls)]).encode()
         with self._lock:
@@ -230,6 +235,8 @@ class RpcClient:
             raise _Retryable(RpcTransportError(f"transport failed: {type(exc).__name__}: {exc}", **ctx)) from None
         if resp.status_code == 429 or resp.status_code >= 500:
             raise _Retryable(RpcTransportError(f"HTTP {resp.status_code}", **ctx), _retry_after(resp))
+        if resp.status_code == 413 and len(calls) > 1:
+            raise BatchTooLargeError(f"HTTP 413 for a batch of {len(calls)}", **ctx)
         if resp.status_code != 200:
             raise RpcTransportError(f"HTTP {resp.status_code}: {resp.text[:120]!r}", **ctx)
         try:
@@ -239,8 +246,10 @@ class RpcClient:
                                                **ctx)) from None
         if isinstance(doc, dict) and "error" in doc:
             err = doc["error"] if isinstance(doc["error"], dict) else {}
-            e = RpcRemoteError(f"batch refused: {err.get('message', doc['error'])}", code=err.get("code"), **ctx)
-            raise _Retryable(e)
+            msg = f"batch refused: {err.get('message', doc['error'])}"
+            if len(calls) > 1:  # one error for a whole batch: most often a provider's batch-size cap
+                raise BatchTooLargeError(f"{msg} (batch of {len(calls)})", code=err.get("code"), **ctx)
+            raise _Retryable(RpcRemoteError(msg, code=err.get("code"), **ctx))
         if not isinstance(doc, list) or len(doc) != len(calls):
             raise _Retryable(RpcMalformedError(
                 f"expected a batch of {len(calls)} responses, got "
@@ -363,6 +372,7 @@ class RpcClient:
 
     # -- headers ---------------------------------------------------------------
     def _header_batch(self, numbers: list[int]) -> list[Header]:
+        """One batch of headers; a refused batch is split in halves (and later batches shrink too)."""
         def validate(res: list[Any]) -> list[Header]:
             out = []
             for n, r in zip(numbers, res, strict=True):
@@ -370,8 +380,16 @@ class RpcClient:
                     raise _NullBlock(n)
                 out.append(parse_header(r, n))
             return out
-        return self.call_batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers], block=numbers[0],
-                               validate=validate)
+        try:
+            return self.call_batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers],
+                                   block=numbers[0], validate=validate)
+        except BatchTooLargeError:
+            if len(numbers) == 1:
+                raise
+            half = len(numbers) // 2
+            with self._lock:
+                self.batch_size = min(self.batch_size, half)
+            return self._header_batch(numbers[:half]) + self._header_batch(numbers[half:])
 
     def headers(self, numbers: Iterable[int]) -> list[Header]:
         """Headers of ``numbers`` (in the order given), batched and fetched concurrently."""

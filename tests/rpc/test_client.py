@@ -203,3 +203,25 @@ def test_errors_do_not_show_api_keys_in_urls() -> None:
         c.block_number()
     assert "SECRET" not in str(ei.value) and "S2" not in str(ei.value)
     assert ei.value.context["endpoint"] == "https://eth.example.com/***"
+
+
+@pytest.mark.parametrize("refusal", ["error-object", "413"])
+def test_refused_batches_are_split_and_later_batches_shrink(refusal: str) -> None:
+    node = FakeNode()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if len(body) > 30:
+            node.requests.append(body)
+            if refusal == "413":
+                return httpx.Response(413)
+            return httpx.Response(200, json={"jsonrpc": "2.0", "id": None,
+                                             "error": {"code": -32600, "message": "batch too large"}})
+        return node(request)
+    c, sleeps = client(handler, batch_size=100, concurrency=1)
+    hs = c.headers(range(200))
+    assert [h.number for h in hs] == list(range(200))
+    assert c.batch_size == 25 and sleeps == []
+    before = len(node.requests)
+    assert [h.number for h in c.headers(range(200, 300))] == list(range(200, 300))
+    assert [len(r) for r in node.requests[before:]] == [25, 25, 25, 25]
