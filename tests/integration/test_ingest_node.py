@@ -155,9 +155,11 @@ def test_since_resume_and_follow(anvil_factory: Callable[..., Anvil], home: Path
     iso = datetime.fromtimestamp(since - 2, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     run = cli("ingest", "optimism", "--rpc", node.url, "--since", iso, "--to", "100", "--json")["runs"][0]
     assert (run["from"], run["to"], run["written"]) == (70, 100, 31)
-    # no range: resume from the cursor to the head
+    # no range: resume from the cursor to the head; then again: up to date
     run = cli("ingest", "optimism", "--rpc", node.url, "--json")["runs"][0]
     assert (run["from"], run["written"]) == (101, 20)
+    run = cli("ingest", "optimism", "--rpc", node.url, "--json")["runs"][0]
+    assert (run["from"], run["written"]) == (121, 0)
     # follow: new blocks before each round; two rounds
     b.tx_blocks(7, 5)
     heads: list[int] = []

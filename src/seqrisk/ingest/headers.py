@@ -200,6 +200,11 @@ class Ingestor:
             self.blocks.remove_temporary(self.chain)
             node_head = self.client.block_number()
             if start > node_head:
+                stored_head = self.blocks.head(self.chain)
+                if stored_head is not None and stored_head >= start - 1:  # caught up: nothing to do
+                    result.end = start - 1
+                    result.seconds = time.perf_counter() - t0
+                    return result
                 raise DataError(f"range starts after the node's head {node_head}", chain=self.chain, block=start)
             end = result.end = min(end, node_head)
             head = self.blocks.head(self.chain)
