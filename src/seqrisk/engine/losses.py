@@ -130,28 +130,31 @@ class _Evaluator:
         o = self.out
         if not o.rec_path:
             return
-        n, c_n, k_n = self.cs.n, len(self.prep.chains), len(COMPONENTS)
+        c_n, k_n = len(self.prep.chains), len(COMPONENTS)
         path = np.concatenate(o.rec_path)
         pos = np.concatenate(o.rec_pos)
         ha, ht = np.concatenate(o.rec_holder), np.concatenate(self._rec_ht)
         ve, liq = np.concatenate(o.rec_venue), np.concatenate(o.rec_liq)
         comp = np.concatenate(self._rec_comp)
         chain = self.prep.pos.chain[pos]
+        # sums per path in record order, over the paths that have records only (memory O(records))
+        up, inv = np.unique(path, return_inverse=True)
+        m = up.size
 
         def bc(idx: IntArray, w: FloatArray, size: int) -> FloatArray:
             return np.asarray(np.bincount(idx, weights=w, minlength=size), dtype=float)
 
-        o.holder_total += bc(path, ht, n)
-        o.holder_attr += bc(path, ha, n)
-        o.venue_total += bc(path, ve, n)
-        o.venue_attr += bc(path, ve, n)
-        o.chain_holder += bc(path * c_n + chain, ha, n * c_n).reshape(n, c_n)
-        o.chain_venue += bc(path * c_n + chain, ve, n * c_n).reshape(n, c_n)
-        o.comp_holder += bc(path * k_n + comp, ht, n * k_n).reshape(n, k_n)
-        o.comp_venue += bc(path * k_n + comp, ve, n * k_n).reshape(n, k_n)
+        o.holder_total[up] += bc(inv, ht, m)
+        o.holder_attr[up] += bc(inv, ha, m)
+        o.venue_total[up] += bc(inv, ve, m)
+        o.venue_attr[up] += bc(inv, ve, m)
+        o.chain_holder[up] += bc(inv * c_n + chain, ha, m * c_n).reshape(m, c_n)
+        o.chain_venue[up] += bc(inv * c_n + chain, ve, m * c_n).reshape(m, c_n)
+        o.comp_holder[up] += bc(inv * k_n + comp, ht, m * k_n).reshape(m, k_n)
+        o.comp_venue[up] += bc(inv * k_n + comp, ve, m * k_n).reshape(m, k_n)
         np.maximum.at(o.liq_any, path, liq)
-        o.liq_notional += bc(path, np.concatenate(self._rec_notional), n)
-        o.bad_debt += bc(path, np.where(comp == _C["liquidation"], ve, 0.0), n)
+        o.liq_notional[up] += bc(inv, np.concatenate(self._rec_notional), m)
+        o.bad_debt[up] += bc(inv, np.where(comp == _C["liquidation"], ve, 0.0), m)
 
     def _linear(self, ev: IntArray, k_cap: FloatArray, k_not: FloatArray, p0: FloatArray, comp_cap: int,
                 comp_not: int) -> None:
