@@ -190,7 +190,7 @@ class Ingestor:
 
     def run(self, start: int, end: int) -> IngestResult:
         """Store every header of ``start..end`` (inclusive) the store lacks; handle reorgs at the joins."""
-        if start < 0 or end < start:
+        if start < 0 or end < start - 1:
             raise DataError("block range must satisfy 0 <= from <= to", chain=self.chain, value=f"{start}..{end}")
         t0 = time.perf_counter()
         calls0, req0 = self.client.calls, self.client.requests
@@ -199,9 +199,9 @@ class Ingestor:
             self._bind_chain_id()
             self.blocks.remove_temporary(self.chain)
             node_head = self.client.block_number()
-            if start > node_head:
+            if start > min(end, node_head):
                 stored_head = self.blocks.head(self.chain)
-                if stored_head is not None and stored_head >= start - 1:  # caught up: nothing to do
+                if end < start or (stored_head is not None and stored_head >= start - 1):  # nothing to do
                     result.end = start - 1
                     result.seconds = time.perf_counter() - t0
                     return result
