@@ -225,3 +225,13 @@ def test_refused_batches_are_split_and_later_batches_shrink(refusal: str) -> Non
     before = len(node.requests)
     assert [h.number for h in c.headers(range(200, 300))] == list(range(200, 300))
     assert [len(r) for r in node.requests[before:]] == [25, 25, 25, 25]
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("number", "0x1_0"), ("number", "0x"), ("number", 5), ("timestamp", None), ("gasUsed", "0x" + "f" * 17),
+    ("hash", "0x" + "zz" * 32), ("hash", "0x" + "42" * 31 + " 4"), ("parentHash", "0x" + "42" * 31),
+])
+def test_parse_header_rejects_odd_fields(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=field if field != "gasUsed" else "63 bits"):
+        parse_header({**block(1), field: value}, 1)
+    assert parse_header(block(1), 1).number == 1
