@@ -215,7 +215,8 @@ def merge_downtimes(path: IntArray, chain: IntArray, t0: FloatArray, t1: FloatAr
     grp = np.cumsum(~same)
     cm = e.copy()
     d = 1
-    while d < p.size:  # Hillis-Steele running max within groups (exact)
+    longest = int(np.bincount(grp).max())
+    while d < longest:  # Hillis-Steele running max within groups (exact)
         prev = np.full(p.size, -np.inf)
         ok = np.zeros(p.size, bool)
         ok[d:] = grp[d:] == grp[:-d]
