@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from seqrisk.exceptions import DataError, RpcError, StoreError
 from seqrisk.rpc import Header, RpcClient, RpcRemoteError
-from seqrisk.store import BLOCK_SCHEMA, DetectedEvent, Home
+from seqrisk.store import BLOCK_SCHEMA, DetectedEvent, Home, StateStore
 
 __all__ = ["REORG_DETECTOR", "IngestResult", "Ingestor", "headers_to_table", "missing_runs", "uncovered"]
 
@@ -121,11 +121,21 @@ class Ingestor:
         self.compact_above = compact_above
         self.progress = progress
         self.blocks = home.blocks()
+        self._st: StateStore | None = None
+
+    @contextlib.contextmanager
+    def _state(self) -> Iterator[StateStore]:
+        """The state store: the one open for the current run, or a fresh one."""
+        if self._st is not None:
+            yield self._st
+        else:
+            with self.home.state() as st:
+                yield st
 
     # -- chain identity --------------------------------------------------------
     def _bind_chain_id(self) -> None:
         key = f"chain_id:{self.chain}"
-        with self.home.state() as st:
+        with self._state() as st:
             row = st._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
             known = int(row[0]) if row else None
             if known is not None and self.client.chain_id is not None and known != self.client.chain_id:
@@ -165,7 +175,7 @@ class Ingestor:
             evidence={"depth": last - ancestor, "common_ancestor": ancestor, "first_orphaned": first,
                       "last_orphaned": last, "orphaned_head_hash": "0x" + ours[last][0].hex(),
                       "new_hash_at_head": "0x" + theirs[last].hash.hex()})
-        with self.home.state() as st:
+        with self._state() as st:
             st.add_events([ev])
             self.blocks.truncate_above(self.chain, ancestor)
             st.set_cursor(self.chain, ancestor + 1, "0x" + ours[ancestor][0].hex())
@@ -195,57 +205,65 @@ class Ingestor:
         t0 = time.perf_counter()
         calls0, req0 = self.client.calls, self.client.requests
         result = IngestResult(self.chain, start, end)
-        with _writer_lock(self.home, self.chain):
-            self._bind_chain_id()
-            self.blocks.remove_temporary(self.chain)
-            node_head = self.client.block_number()
-            if start > min(end, node_head):
-                stored_head = self.blocks.head(self.chain)
-                if end < start or (stored_head is not None and stored_head >= start - 1):  # nothing to do
-                    result.end = start - 1
-                    result.seconds = time.perf_counter() - t0
-                    return result
-                raise DataError(f"range starts after the node's head {node_head}", chain=self.chain, block=start)
-            end = result.end = min(end, node_head)
-            head = self.blocks.head(self.chain)
-            if head is not None and start <= head <= end:
-                # Does the node still have our newest stored block? (a reorg with no new blocks)
-                ours = self._stored(head, head)
-                if head in ours:
-                    node = self.client.header(head)
-                    if node.hash != ours[head][0]:
-                        self._resolve_reorg(head, result)
-            total = None
-            done = 0
-            while True:
-                runs = uncovered(self.blocks.ranges(self.chain), start, end)
-                if total is None:
-                    total = sum(b - a + 1 for a, b in runs)
-                if not runs:
+        with _writer_lock(self.home, self.chain), self.home.state() as st:
+            self._st = st
+            try:
+                return self._run(start, end, result, t0, calls0, req0)
+            finally:
+                self._st = None
+
+    def _run(self, start: int, end: int, result: IngestResult, t0: float, calls0: int, req0: int) -> IngestResult:
+        """The body of :meth:`run`, with the writer lock held and the state store open."""
+        self._bind_chain_id()
+        self.blocks.remove_temporary(self.chain)
+        node_head = self.client.block_number()
+        if start > min(end, node_head):
+            stored_head = self.blocks.head(self.chain)
+            if end < start or (stored_head is not None and stored_head >= start - 1):  # nothing to do
+                result.end = start - 1
+                result.seconds = time.perf_counter() - t0
+                return result
+            raise DataError(f"range starts after the node's head {node_head}", chain=self.chain, block=start)
+        end = result.end = min(end, node_head)
+        head = self.blocks.head(self.chain)
+        if head is not None and start <= head <= end:
+            # Does the node still have our newest stored block? (a reorg with no new blocks)
+            ours = self._stored(head, head)
+            if head in ours:
+                node = self.client.header(head)
+                if node.hash != ours[head][0]:
+                    self._resolve_reorg(head, result)
+        total = None
+        done = 0
+        while True:
+            runs = uncovered(self.blocks.ranges(self.chain), start, end)
+            if total is None:
+                total = sum(b - a + 1 for a, b in runs)
+            if not runs:
+                break
+            a, b = runs[0]
+            restart = False
+            prev = self._stored(a - 1, a - 1) if a > 0 else {}
+            prev_hash = prev[a - 1][0] if prev else None
+            for c in range(a, b + 1, self.chunk_blocks):
+                ce = min(b, c + self.chunk_blocks - 1)
+                hs = self._fetch_linked(c, ce)
+                if prev_hash is not None and hs[0].parent_hash != prev_hash:
+                    self._resolve_reorg(c - 1, result)
+                    restart = True
                     break
-                a, b = runs[0]
-                restart = False
-                prev = self._stored(a - 1, a - 1) if a > 0 else {}
-                prev_hash = prev[a - 1][0] if prev else None
-                for c in range(a, b + 1, self.chunk_blocks):
-                    ce = min(b, c + self.chunk_blocks - 1)
-                    hs = self._fetch_linked(c, ce)
-                    if prev_hash is not None and hs[0].parent_hash != prev_hash:
-                        self._resolve_reorg(c - 1, result)
-                        restart = True
-                        break
-                    self.blocks.write(self.chain, headers_to_table(hs))
-                    with self.home.state() as st:
-                        st.set_cursor(self.chain, ce + 1, "0x" + hs[-1].hash.hex())
-                    prev_hash = hs[-1].hash
-                    result.written += len(hs)
-                    done += len(hs)
-                    if self.progress:
-                        self.progress(done, max(total, done))
-                    if self.compact_above and len(self.blocks.partitions(self.chain)) > self.compact_above:
-                        self.blocks.compact(self.chain)
-                if not restart and len(runs) == 1:
-                    break
+                self.blocks.write(self.chain, headers_to_table(hs))
+                with self._state() as st:
+                    st.set_cursor(self.chain, ce + 1, "0x" + hs[-1].hash.hex())
+                prev_hash = hs[-1].hash
+                result.written += len(hs)
+                done += len(hs)
+                if self.progress:
+                    self.progress(done, max(total, done))
+                if self.compact_above and len(self.blocks.partitions(self.chain)) > self.compact_above:
+                    self.blocks.compact(self.chain)
+            if not restart and len(runs) == 1:
+                break
         result.seconds = time.perf_counter() - t0
         result.calls = self.client.calls - calls0
         result.requests = self.client.requests - req0
