@@ -120,6 +120,9 @@ def _render(res: Any, name: str, sc: Any) -> None:
         pt.add_row(r.id, r.chain, f"{r.p_liquidation:.3g} ± {r.p_liquidation_std_error:.1g}",
                    format_usd(r.expected_loss_usd), format_usd(r.expected_bad_debt_usd))
     c.print(pt)
+    if res.unmodelled_chains and not sc.stress_outages:
+        c.print(f"[yellow]note:[/] the outage model has no events for {', '.join(res.unmodelled_chains)}: "
+                "no random outage is simulated there")
     d = res.diagnostics
     c.print(f"rare-event sampling: paths carry P(outage) {d['mean_p_event']:.3g} on average; "
             f"effective sample size {d['effective_sample_size']:,.0f} "

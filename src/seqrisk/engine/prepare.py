@@ -56,6 +56,7 @@ class Prepared:
     ca_beta: FloatArray
     ca_units: FloatArray
     carry_cost_usd: float       # margin buffer carrying cost over the horizon (every path)
+    unmodelled_chains: tuple[str, ...] = ()  # book chains without any outage cell (no random outage there)
 
 
 def prepare(book: Book, model: OutageModel, sc: Scenario, chains: list[str] | None = None) -> Prepared:
@@ -148,4 +149,6 @@ def prepare(book: Book, model: OutageModel, sc: Scenario, chains: list[str] | No
                     jump_rate_per_s=jr, jump_mean=jm, jump_sigma=js, jump_comp_per_s=comp, eta=eta, adv_usd=adv,
                     fi_exposure_s=fi, expiries_s=expiries, expiry_index=exp_idx, cap_alpha=cap_alpha,
                     cap_beta=cap_beta, notional_units=notional_units, ca_alpha=ca_alpha, ca_beta=ca_beta,
-                    ca_units=ca_units, carry_cost_usd=carry)
+                    ca_units=ca_units, carry_cost_usd=carry,
+                    unmodelled_chains=tuple(c for i, c in enumerate(sim_chains) if c in book.chains
+                                            and not any(i in cell.members for cell in cells)))

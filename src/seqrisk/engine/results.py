@@ -44,6 +44,8 @@ class SimulationResult:
         self._paths = paths
         n = max(totals.n, 1)
         self.n_paths = totals.n
+        #: chains of the book for which the outage model has no event at all (they lose nothing at random)
+        self.unmodelled_chains: tuple[str, ...] = prep.unmodelled_chains
         self.diagnostics: dict[str, float] = dict(diagnostics)
         mean_p = totals.sum_p / n
         self.diagnostics.update(
@@ -161,6 +163,7 @@ class SimulationResult:
             "chains": self.chains.to_dict(orient="records"),
             "components": self.components.to_dict(orient="records"),
             "diagnostics": {k: clean(float(v)) for k, v in self.diagnostics.items()},
+            "unmodelled_chains": list(self.unmodelled_chains),
         }
 
     def to_json(self, **kw: Any) -> str:
