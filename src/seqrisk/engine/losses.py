@@ -277,7 +277,7 @@ class _Evaluator:
         flag = (ratio < lo) | (ratio > hi) | (p1 < ltr) | (p0 < ltr)
         if loans.size:
             # counterfactual: without the outage a loan is liquidated at its trigger if the path touches it
-            var = cs.v_eff[ev, a] - cs.v0[ev, a]
+            var = cs.v_eval[ev, a] - cs.v0[ev, a]
             lt = self.loan_trigger[loans]
             pc = bridge_cross_probability(np.log(p0)[:, None], np.log(p1)[:, None], np.log(lt)[None, :],
                                           var[:, None], lower=True)

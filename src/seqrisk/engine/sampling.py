@@ -58,6 +58,7 @@ class ChunkSample:
     x_eval: FloatArray
     v0: FloatArray              # integrated variance at t0 (events, assets)
     v_eff: FloatArray
+    v_eval: FloatArray          # integrated variance at the liquidation test time
     x_exp: FloatArray           # (events, n_expiries, assets), NaN where not needed
 
 
@@ -230,9 +231,11 @@ def sample_chunk(prep: Prepared, sc: Scenario, blocks: list[int]) -> ChunkSample
         v_eff = np.where(need_eff[:, None], ve, v_eff)
         d_eff = np.where(need_eff[:, None], de, d_eff)
     x_eval = np.where((typ == _DOWN)[:, None] | (typ == 2)[:, None] | (typ == 3)[:, None], x_eff, x0)
+    v_eval = v_eff.copy()
     if sc.grace_period_s > 0 and e_n:
-        xg, _, _, _ = at(t_eval, 1, left=(t_eff, v_eff, d_eff))
+        xg, vg, _, _ = at(t_eval, 1, left=(t_eff, v_eff, d_eff))
         x_eval = np.where((typ == _DOWN)[:, None], xg, x_eval)
+        v_eval = np.where((typ == _DOWN)[:, None], vg, v_eval)
     x_exp = np.full((e_n, prep.expiries_s.size, a_n), np.nan)
     for ki, texp in enumerate(prep.expiries_s):
         need = (typ == _DOWN) & (t0 < texp) & (texp <= t_eff)
@@ -243,4 +246,4 @@ def sample_chunk(prep: Prepared, sc: Scenario, blocks: list[int]) -> ChunkSample
     return ChunkSample(n=n, block_first=block_first, block_ids=np.array(blocks, np.int64),
                        p_event=np.concatenate(pe), n_arrivals=np.concatenate(na), path=path, chain=chain, type=typ,
                        t0=t0, t1=t1, t_eff=t_eff, t_eval=t_eval, x0=x0, x_eff=x_eff, x_eval=x_eval, v0=v0,
-                       v_eff=v_eff, x_exp=x_exp)
+                       v_eff=v_eff, v_eval=v_eval, x_exp=x_exp)
