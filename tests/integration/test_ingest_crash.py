@@ -119,8 +119,9 @@ def test_sigkill_during_reorg_handling(anvil_factory: Callable[..., Anvil], tmp_
     ref = tmp_path / "ref"
     shutil.copytree(base, ref)
     p = ingest(node, ref, head)
-    started(p)
+    t_ref = started(p)
     assert p.wait(120) == 0
+    ref_s = time.monotonic() - t_ref
     p.communicate()
     ref_blocks, ref_cursor, ref_events = snapshot(ref)
     assert [e.evidence["depth"] for e in ref_events] == [30]
@@ -133,7 +134,7 @@ def test_sigkill_during_reorg_handling(anvil_factory: Callable[..., Anvil], tmp_
             p = ingest(node, home, head)
             t0 = started(p)
             if k < 2:
-                time.sleep(rng.uniform(0.0, 0.5))
+                time.sleep(rng.uniform(0.0, 0.8 if k == 0 else 0.4) * ref_s)
                 if p.poll() is None:
                     os.kill(p.pid, signal.SIGKILL)
                     kills += 1

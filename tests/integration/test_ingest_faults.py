@@ -170,10 +170,18 @@ def test_random_faults_end_with_exactly_the_right_blocks(node: Anvil, tmp_path: 
 
 
 def test_persistent_failure_stops_with_a_clear_error_and_a_correct_prefix(node: Anvil, tmp_path: Path) -> None:
+    served = Counter[str]()
+
     def policy(i: int, calls: list[dict[str, Any]]) -> str | None:
-        return "500" if i >= 6 else None
+        # four header batches (one chunk of 80) get through, then the endpoint fails for good
+        if calls[0]["method"] != "eth_getBlockByNumber":
+            return None
+        if served["blocks"] >= 4:
+            return "500"
+        served["blocks"] += 1
+        return None
     home = Home(tmp_path / "home")
-    with FaultProxy(node.url, policy) as proxy, fast_client([proxy.url], max_retries=2) as c, \
+    with FaultProxy(node.url, policy) as proxy, fast_client([proxy.url], max_retries=2, timeout_s=10.0) as c, \
             pytest.raises(RpcTransportError) as ei:
         Ingestor(c, home, "arbitrum", chunk_blocks=80).run(0, node.head())
     assert ei.value.context["endpoint"] == proxy.url and ei.value.context["method"] == "eth_getBlockByNumber"
