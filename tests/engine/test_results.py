@@ -131,3 +131,23 @@ def test_explicit_outage_laws_override_the_model() -> None:
     model = sc.outage_model(lognormal_model({"arbitrum": 1.0, "base": 1.0}))
     assert model.chains["arbitrum"].rates_per_year["downtime"] == 730.0
     assert model.chains["base"].rates_per_year["downtime"] == 365.0
+
+
+def test_stress_grid_margined_short_put() -> None:
+    from seqrisk.market import bs_price
+
+    book = make_book([{"id": "p", "type": "option", "chain": "arbitrum", "asset": "ETH", "kind": "put",
+                       "quantity": -10.0, "strike_usd": 2000.0, "expiry": "30d", "implied_vol": 0.8,
+                       "delta_hedged": False, "initial_margin": 0.1, "maintenance_margin": 0.05,
+                       "liquidation_penalty": 0.02}])
+    g = stress_grid(book, "arbitrum", [3600.0], [-0.2, 0.0])
+    yr = 365 * 86400.0
+    v0 = float(bs_price(2000.0, 2000.0, 30 * 86400 / yr, 0.8, False))
+    v1 = float(bs_price(1600.0, 2000.0, (30 * 86400 - 3600) / yr, 0.8, False))
+    e1 = 10 * (v0 + 0.1 * 2000.0 - v1)       # negative: the put gained more than the margin
+    assert e1 < 0.05 * 10 * 1600
+    row = g.iloc[0]
+    assert row.n_liquidated == 1
+    assert row.holder_loss_usd == pytest.approx(max(e1, 0) - max(e1 - 0.02 * 10 * 1600, 0))
+    assert row.venue_loss_usd == pytest.approx(max(-e1, 0))
+    assert g.iloc[1].n_liquidated == 0

@@ -57,6 +57,7 @@ def stress_grid(book: Book, chain: str, durations_s: Sequence[float], price_move
             holder = venue = notional = 0.0
             n_liq = 0
             final = float(p1[np.argmax(moved)])
+            finals = p1.copy()
             for a in range(len(names)):
                 perps = np.flatnonzero(on & (pos.kind == KIND_PERP) & (pos.asset == a))
                 loans = np.flatnonzero(on & (pos.kind == KIND_LOAN) & (pos.asset == a))
@@ -80,6 +81,7 @@ def stress_grid(book: Book, chain: str, durations_s: Sequence[float], price_move
                 notional += float(scale * np.nansum(pos.units[perps] * res.perp_close_usd)
                                   + res.loan_notional_usd.sum())
                 n_liq += int(res.perp_liquidated.sum() + res.loan_liquidated.sum())
+                finals[a] = res.final_price_usd
                 if moved[a]:
                     final = res.final_price_usd
             opts = np.flatnonzero(on & (pos.kind == KIND_OPTION))
@@ -94,6 +96,25 @@ def stress_grid(book: Book, chain: str, durations_s: Sequence[float], price_move
                 v1 = bs_price(s1, k, (texp - d) / YEAR_S, vol, call)
                 pnl = q * (v1 - v0 - d0 * (s1 - s0))
                 holder += float(np.sum(np.where(pos.hedged[opts], -pnl, 0.0)))
+                margined = pos.inv_leverage[opts] > 0
+                if margined.any():  # margined short options: tested at the restart price, then after the cascade
+                    u = pos.units[opts]
+                    tau = (texp - d - sc.grace_period_s) / YEAR_S
+                    coll = u * (v0 + pos.inv_leverage[opts] * s0)
+                    mm, pen = pos.maintenance[opts], pos.penalty[opts]
+                    e1 = coll - u * bs_price(s1, k, tau, vol, call)
+                    sf = finals[oa]
+                    e2 = coll - u * bs_price(sf, k, tau, vol, call)
+                    f1 = margined & (tau > 0) & (e1 < mm * u * s1)
+                    f2 = margined & (tau > 0) & ~f1 & (e2 < mm * u * sf)
+                    close = np.where(f1, s1, sf)
+                    ec = np.where(f1, e1, e2)
+                    liq = f1 | f2
+                    holder += float(np.sum(np.where(liq, scale * (np.maximum(e1, 0) - np.maximum(
+                        ec - pen * u * close, 0)), 0.0)))
+                    venue += float(np.sum(np.where(liq, scale * np.maximum(-ec, 0.0), 0.0)))
+                    notional += float(np.sum(np.where(liq, scale * u * close, 0.0)))
+                    n_liq += int(liq.sum())
                 if sc.settlement == "stale":
                     inside = texp <= d
                     diff = q * (payoff(s1, k, call) - payoff(s0, k, call))
