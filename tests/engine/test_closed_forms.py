@@ -261,3 +261,42 @@ def test_margined_short_call_liquidation() -> None:
     assert _z(h, hold, h_se) < 4
     v, v_se = res.value("expected_loss", perspective="venue")
     assert _z(v, bad, v_se) < 4
+
+
+def _p_liq_long(lev: float, m: float, sig: float, dur_s: float, buffer: float = 0.0) -> float:
+    s = sig * math.sqrt(dur_s / YEAR_S)
+    return float(stats.norm.cdf((math.log((1 - 1 / lev - buffer) / (1 - m)) + 0.5 * s * s) / s))
+
+
+def test_forced_inclusion_caps_exposure_and_buffer_moves_the_trigger() -> None:
+    from seqrisk.outage import ChainOutageLaw, OutageModel
+
+    book = make_book([{"id": "x", "type": "perp", "chain": "arbitrum", "asset": "ETH", "size": 10.0,
+                       "leverage": 10.0}], vol=SIG, eta=0.0)
+    model = OutageModel(chains={"arbitrum": ChainOutageLaw("arbitrum", {}, {}, forced_inclusion_delay_s=3 * 3600.0)})
+    base = dict(paths=40_000, seed=3, horizon_s=D, stress_outages=[StressOutage(chain="arbitrum", duration_s=D)],
+                turnover_per_day=0.0, keep_paths=False)
+    fi = simulate(book, model, Scenario(**base, forced_inclusion=True, l1_inclusion_s=3600.0, cost_of_capital=0.0))
+    pl, se = fi.value("p_liquidation")
+    assert _z(pl, _p_liq_long(10, 0.05, SIG, 4 * 3600.0), se) < 4
+    off = simulate(book, model, Scenario(**base, forced_inclusion=False, margin_buffer=0.02, cost_of_capital=0.08))
+    pl, se = off.value("p_liquidation")
+    assert _z(pl, _p_liq_long(10, 0.05, SIG, D, buffer=0.02), se) < 4
+    # the buffer's carrying cost is in the total basis only
+    tot, _ = off.value("expected_loss", basis="total")
+    att, _ = off.value("expected_loss")
+    carry = 0.08 * 0.02 * 10.0 * 2000.0 * D / YEAR_S
+    assert tot - att == pytest.approx(carry, rel=1e-9)
+
+
+def test_fixed_stressed_regime_uses_its_volatility() -> None:
+    from seqrisk.engine import Regime
+
+    book = make_book([{"id": "x", "type": "perp", "chain": "arbitrum", "asset": "ETH", "size": 10.0,
+                       "leverage": 10.0}], vol={"calm": 0.3, "stressed": 1.2}, eta=0.0)
+    sc = Scenario(paths=40_000, seed=6, horizon_s=6 * 3600.0, regimes=[Regime(name="calm"), Regime(name="stressed")],
+                  initial_regime="stressed", stress_outages=[StressOutage(chain="arbitrum", duration_s=6 * 3600.0)],
+                  **PLAIN)
+    res = simulate(book, lognormal_model({}), sc)
+    pl, se = res.value("p_liquidation")
+    assert _z(pl, _p_liq_long(10, 0.05, 1.2, 6 * 3600.0), se) < 4
