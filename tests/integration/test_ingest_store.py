@@ -35,8 +35,8 @@ def test_parent_hash_elision_is_lossless_even_when_links_break(tmp_path: Path) -
         assert bs.read("c", a, b).equals(t.slice(lo, hi - lo + 1)), (a, b)
 
 
-@settings(max_examples=25, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["write", "truncate", "compact"]), st.integers(0, 120),
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["write", "truncate", "compact", "compact-small"]), st.integers(0, 120),
                           st.integers(1, 40)), min_size=1, max_size=8))
 def test_store_matches_a_dict_model(tmp_path_factory: object, ops: list[tuple[str, int, int]]) -> None:
     bs = BlockStore(tmp_path_factory.mktemp("s"))  # type: ignore[attr-defined]
@@ -50,8 +50,12 @@ def test_store_matches_a_dict_model(tmp_path_factory: object, ops: list[tuple[st
         elif op == "truncate":
             bs.truncate_above("c", first)
             model = {k: v for k, v in model.items() if k <= first}
-        else:
+        elif op == "compact":
             bs.compact("c")
+        else:
+            before = {p.path for p in bs.partitions("c") if p.last - p.first + 1 >= n}
+            bs.compact("c", smaller_than=n)
+            assert before <= {p.path for p in bs.partitions("c")}  # big partitions stay
         got = bs.read("c").to_pylist()
         assert [tuple(r.values()) for r in got] == [model[k] for k in sorted(model)]
         assert bs.head("c") == (max(model) if model else None)

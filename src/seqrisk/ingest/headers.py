@@ -108,17 +108,20 @@ class Ingestor:
 
     ``chunk_blocks`` headers make one partition (and one cursor step);
     ``reorg_window`` is how far back a reorg may reach before it is an error;
-    ``compact_above`` partitions trigger a compaction.
+    more than ``compact_above`` partitions of fewer than ``compact_rows`` blocks
+    are merged (tiered compaction, so its cost does not grow with the chain).
     """
 
     def __init__(self, client: RpcClient, home: Home, chain: str, *, chunk_blocks: int = 20_000,
-                 reorg_window: int = 1024, compact_above: int = 64, progress: Progress | None = None) -> None:
+                 reorg_window: int = 1024, compact_above: int = 64, compact_rows: int = 1_000_000,
+                 progress: Progress | None = None) -> None:
         self.client = client
         self.home = home
         self.chain = chain
         self.chunk_blocks = max(1, int(chunk_blocks))
         self.reorg_window = max(1, int(reorg_window))
         self.compact_above = compact_above
+        self.compact_rows = max(2, int(compact_rows))
         self.progress = progress
         self.blocks = home.blocks()
         self._st: StateStore | None = None
@@ -260,8 +263,10 @@ class Ingestor:
                 done += len(hs)
                 if self.progress:
                     self.progress(done, max(total, done))
-                if self.compact_above and len(self.blocks.partitions(self.chain)) > self.compact_above:
-                    self.blocks.compact(self.chain)
+                if self.compact_above:
+                    small = [p for p in self.blocks.partitions(self.chain) if p.last - p.first + 1 < self.compact_rows]
+                    if len(small) > self.compact_above:
+                        self.blocks.compact(self.chain, smaller_than=self.compact_rows)
             if not restart and len(runs) == 1:
                 break
         result.seconds = time.perf_counter() - t0

@@ -247,27 +247,48 @@ class BlockStore:
         chains = [chain] if chain else self.chains()
         return sum(p.path.stat().st_size for c in chains for p in self.partitions(c))
 
-    def compact(self, chain: str) -> Partition | None:
-        """Rewrite a chain's partitions as one per contiguous run (atomic each), then remove the old files.
+    def compact(self, chain: str, *, smaller_than: int | None = None) -> Partition | None:
+        """Rewrite partitions as one per contiguous run (atomic each), then remove the old files.
 
-        Returns the partition of the highest run (None when nothing changed). A
+        By default every partition is rewritten. With ``smaller_than`` only data
+        partitions of fewer blocks are merged, each group of touching ones into
+        the current view of its range (tiered compaction: big partitions and
+        truncation markers stay, so the cost does not grow with the chain).
+        Returns the last partition written (None when nothing changed). A
         process killed in between leaves old and new files side by side: the
         data read is the same.
         """
         parts = self.partitions(chain)
         if len(parts) <= 1:
             return None
-        t = self.read(chain)
-        if t.num_rows == 0:
-            return None
-        nums = t.column("number").to_numpy()
-        cuts = [0, *(i + 1 for i in range(len(nums) - 1) if nums[i + 1] != nums[i] + 1), len(nums)]
+        groups: list[tuple[int | None, int | None, list[Partition]]]
+        if smaller_than is None:
+            groups = [(None, None, parts)]
+        else:
+            small = sorted((p for p in parts if not self._is_marker(p) and p.last - p.first + 1 < smaller_than),
+                           key=lambda p: (p.first, p.seq))
+            merged: list[tuple[int | None, int | None, list[Partition]]] = []
+            for p in small:
+                last_hi = merged[-1][1] if merged else None
+                if merged and last_hi is not None and p.first <= last_hi + 1:
+                    lo, _, members = merged[-1]
+                    merged[-1] = (lo, max(last_hi, p.last), [*members, p])
+                else:
+                    merged.append((p.first, p.last, [p]))
+            groups = [(lo, hi, members) for lo, hi, members in merged if len(members) > 1]
         new = None
-        for a, b in itertools.pairwise(cuts):
-            new = self.write(chain, t.slice(a, b - a))
-        for p in parts:
-            p.path.unlink(missing_ok=True)
-            self._marker_cache.pop(p.path, None)
+        for lo, hi, members in groups:
+            t = self.read(chain, lo, hi)
+            nums = t.column("number").to_numpy()
+            cuts = [0, *(i + 1 for i in range(len(nums) - 1) if nums[i + 1] != nums[i] + 1), len(nums)]
+            for x, y in itertools.pairwise(cuts):
+                if y > x:
+                    new = self.write(chain, t.slice(x, y - x))
+            if smaller_than is None and t.num_rows == 0:
+                return None
+            for p in members:
+                p.path.unlink(missing_ok=True)
+                self._marker_cache.pop(p.path, None)
         return new
 
 
