@@ -164,9 +164,9 @@ def _efficiency(run: dict[str, Any]) -> float:
 
 def main() -> dict[str, Any]:
     if not (BENCH / "book.csv").exists() or not (BENCH / "reference_numpy.py").exists():
-        msg = f"skipped: the benchmark yardstick is not at {BENCH} (set SEQRISK_BENCH_DIR)"
-        print(msg)
-        return {"skipped": msg}
+        msg = f"the benchmark yardstick is not at {BENCH} (set SEQRISK_BENCH_DIR)"
+        print(f"skipped: {msg}")
+        return {"skipped": True, "reason": msg}
     sz = _sizes()
     print(f"engine benchmark (quick={QUICK}); yardstick {BENCH}", flush=True)
     ref_np = _run_reference("reference_numpy.py", sz["ref_numpy"])

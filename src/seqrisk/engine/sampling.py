@@ -187,7 +187,7 @@ def sample_chunk(prep: Prepared, sc: Scenario, blocks: list[int]) -> ChunkSample
         ia = a - 1  # last skeleton point <= s (exists: the event's own start)
         has_b = a < hi
         ib = np.minimum(a, n_pt - 1)
-        ta, va, da, ja = pt_t[ia], v_pt[ia], d_pt[ia], j_pt[ia]
+        ta, va, da = pt_t[ia], v_pt[ia], d_pt[ia]
         tb, vb, db = pt_t[ib], v_pt[ib], d_pt[ib]
         if left is not None:
             use = left[0] > ta
@@ -217,7 +217,6 @@ def sample_chunk(prep: Prepared, sc: Scenario, blocks: list[int]) -> ChunkSample
             lam = prep.jump_rate_per_s[None, :] * np.clip(s - pt_t[ia], 0, None)[:, None]
             cnt = np.where(past[:, None] & (lam > 0), sps.poisson.ppf(us[:, role], np.where(lam > 0, lam, 1.0)), 0.0)
             j_s = j_s + cnt * prep.jump_mean + np.sqrt(cnt) * prep.jump_sigma * js[:, role]
-        del ja
         return -0.5 * vs + d_s + j_s, vs, d_s, j_s
 
     x0, v0 = x_pt[i0], v_pt[i0]
