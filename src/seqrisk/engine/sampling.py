@@ -189,6 +189,7 @@ def sample_chunk(prep: Prepared, sc: Scenario, blocks: list[int]) -> ChunkSample
         ib = np.minimum(a, n_pt - 1)
         ta, va, da = pt_t[ia], v_pt[ia], d_pt[ia]
         tb, vb, db = pt_t[ib], v_pt[ib], d_pt[ib]
+        has_skel_b = has_b.copy()
         if left is not None:
             use = left[0] > ta
             ta = np.where(use, left[0], ta)
@@ -209,11 +210,11 @@ def sample_chunk(prep: Prepared, sc: Scenario, blocks: list[int]) -> ChunkSample
         d_s = np.where(has_b[:, None], da + frac * (db - da), da) + np.sqrt(bridge_var) * zs[:, role]
         # jumps: the interval's jump sits at one uniform time inside it (exact for <= 1 jump)
         jb = jumps[ib]
-        tau = pt_t[ia][:, None] + jump_u[ib] * (tb - pt_t[ia])[:, None]
-        in_int = has_b[:, None] & (tau < s[:, None]) & (ib > ia)[:, None]
+        tau = pt_t[ia][:, None] + jump_u[ib] * (pt_t[ib] - pt_t[ia])[:, None]  # jump time in the skeleton interval
+        in_int = has_skel_b[:, None] & (tau < s[:, None]) & (ib > ia)[:, None]
         j_s = j_pt[ia] + np.where(in_int, jb, 0.0) + prep.jump_comp_per_s * (s - pt_t[ia])[:, None]
         if has_jumps:
-            past = ~has_b
+            past = ~has_skel_b
             lam = prep.jump_rate_per_s[None, :] * np.clip(s - pt_t[ia], 0, None)[:, None]
             cnt = np.where(past[:, None] & (lam > 0), sps.poisson.ppf(us[:, role], np.where(lam > 0, lam, 1.0)), 0.0)
             j_s = j_s + cnt * prep.jump_mean + np.sqrt(cnt) * prep.jump_sigma * js[:, role]
