@@ -82,7 +82,7 @@ def stress_grid(book: Book, chain: str, durations_s: Sequence[float], price_move
                                   + res.loan_notional_usd.sum())
                 n_liq += int(res.perp_liquidated.sum() + res.loan_liquidated.sum())
                 finals[a] = res.final_price_usd
-                if moved[a]:
+                if a == int(np.argmax(moved)):
                     final = res.final_price_usd
             opts = np.flatnonzero(on & (pos.kind == KIND_OPTION))
             if opts.size:
