@@ -104,6 +104,10 @@ def prepare(book: Book, model: OutageModel, sc: Scenario, chains: list[str] | No
     mult = np.exp(beta * (np.log(sig) - math.log(model.sigma_ref)))
     cells = tuple(build_cells(model, sim_chains, shocks=sc.shocks))
     hawkes = (model.hawkes.branching, model.hawkes.decay_per_day / 86400.0) if (model.hawkes and sc.hawkes) else None
+    if hawkes is not None:
+        # The model's rates are long-run mean rates (fitted counts include clustered follow-ons), so the
+        # immigrant rate is rate * (1 - branching): the offspring bring the mean back to the fitted rate.
+        mult = mult * (1.0 - hawkes[0])
     jr = np.zeros(len(assets))
     jm = np.zeros(len(assets))
     js = np.zeros(len(assets))

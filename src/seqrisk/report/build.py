@@ -178,9 +178,10 @@ def _losses(page: Page, d: ReportInputs) -> None:
                          "loss of a dollar or more.</p>")
                 continue
             marks = {}
-            for meas, lvl, name in (("var", 0.99, "VaR 99%"), ("es", 0.99, "ES 99%"), ("es", 0.999, "ES 99.9%")):
-                v, se = r.value(meas, perspective=persp, level=lvl)
-                marks[f"{name} {format_usd(v)}"] = (v, se)
+            for mname, mlevel, label in (("var", 0.99, "VaR 99%"), ("es", 0.99, "ES 99%"),
+                                         ("es", 0.999, "ES 99.9%")):
+                v, se = r.value(mname, perspective=persp, level=mlevel)
+                marks[f"{label} {format_usd(v)}"] = (v, se)
             sec.figure(F.loss_distribution(losses, masses, marks, f"{persp.capitalize()}: P(attributable loss > x)"))
     rows = []
     for persp in ("holder", "venue"):
