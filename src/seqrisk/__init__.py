@@ -31,6 +31,34 @@ from seqrisk.exceptions import (
 from seqrisk.outage import ChainOutageLaw, CommonShock, DurationLaw, Hawkes, OutageModel
 from seqrisk.units import format_duration, parse_duration
 
+#: Heavier parts of the API, imported on first use so ``import seqrisk`` stays fast.
+_LAZY = {
+    "Book": "seqrisk.portfolio",
+    "load_book": "seqrisk.portfolio",
+    "Scenario": "seqrisk.engine",
+    "SimulationResult": "seqrisk.engine",
+    "simulate": "seqrisk.engine",
+    "stress_grid": "seqrisk.engine",
+    "fit_outage_model": "seqrisk.stats",
+    "fit_outage_statistics": "seqrisk.stats",
+    "Strategy": "seqrisk.mitigation",
+    "compare": "seqrisk.mitigation",
+    "parse_strategy": "seqrisk.mitigation",
+    "sweep": "seqrisk.mitigation",
+    "build_report": "seqrisk.report",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'seqrisk' has no attribute {name!r}")
+
+
 __all__ = [
     "Catalog",
     "CatalogError",
@@ -56,4 +84,5 @@ __all__ = [
     "load_catalog",
     "parse_duration",
     "risk_entries",
+    *_LAZY,
 ]
