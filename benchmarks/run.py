@@ -40,8 +40,8 @@ def main(argv: list[str]) -> int:
         spec = importlib.util.spec_from_file_location(path.stem, path)
         assert spec and spec.loader
         mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
         try:
+            spec.loader.exec_module(mod)
             res = mod.main()
         except Exception as exc:  # one failing benchmark must not hide the others
             print(f"benchmark {name} failed: {exc!r}", file=sys.stderr)
