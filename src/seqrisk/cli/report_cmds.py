@@ -70,7 +70,8 @@ def report_cmd(
             note = "mitigation comparison is not available in this build."
         else:
             with out_c.status("comparing mitigations on the same paths"):
-                mit_table, mit_curve, note = standard_comparison(book, om, sc, cat)
+                worst = str(res.chains.sort_values("holder_expected_loss_usd").iloc[-1].chain)
+                mit_table, mit_curve, note = standard_comparison(book, om, sc, cat, worst_chain=worst)
     else:
         note = "mitigations not requested (--no-mitigations)."
     command = "seqrisk " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("seqrisk") \

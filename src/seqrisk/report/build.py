@@ -95,18 +95,33 @@ def _summary(page: Page, d: ReportInputs) -> None:
         f"<b>{esc(p.id)}</b> ({esc(p.chain)}, {esc(format_usd(p.expected_loss_usd))}, "
         f"P(liquidation) {p.p_liquidation:.2g})" for p in top.itertuples()) + ".")
     if d.mitigation is not None and len(d.mitigation):
-        m = d.mitigation
-        base = m[m.strategy == "baseline"]
-        others = m[m.strategy != "baseline"].copy()
-        if len(others) and len(base):
-            best = others.sort_values("reduction_per_usd", ascending=False).iloc[0]
-            bullets.append(
-                f"Best lever per dollar: <b>{esc(best.strategy)}</b>, cutting holder + venue expected loss by "
-                f"{format_usd(best.reduction_usd)} ± {format_usd(best.reduction_se)} for "
-                f"{format_usd(best.cost_usd)} of cost. See <a href=\"#mitigations\">Mitigations</a>.")
+        bullets.append(_what_to_do(d.mitigation))
     else:
         bullets.append("Mitigations: " + esc(d.mitigation_note or "not yet available in this version."))
     sec.text("<ul>" + "".join(f"<li>{b}</li>" for b in bullets) + "</ul>")
+
+
+def _what_to_do(m: pd.DataFrame) -> str:
+    """The summary's advice: levers that cut expected loss by more than two paired standard errors,
+    free ones by size, paid ones by reduction per dollar."""
+    others = m[(m.strategy != "baseline") & (m.reduction_usd > 2 * m.reduction_se)]
+    free = others[others.cost_usd <= 0].sort_values("reduction_usd", ascending=False)
+    paid = others[others.cost_usd > 0].sort_values("reduction_per_usd", ascending=False)
+
+    def lever(r: Any) -> str:
+        cost = "no cost" if r.cost_usd <= 0 else f"{format_usd(r.cost_usd)} of cost"
+        return (f"<b>{esc(r.strategy)}</b> (holder + venue expected loss -{esc(format_usd(r.reduction_usd))} "
+                f"± {esc(format_usd(r.reduction_se))}, {cost})")
+
+    parts = []
+    if len(free):
+        parts.append("at no cost: " + "; ".join(lever(r) for r in free.head(3).itertuples()))
+    if len(paid):
+        parts.append("best paid lever per dollar: " + lever(paid.iloc[0]))
+    if not parts:
+        return ("What to do: no standard lever cut expected loss by more than two standard errors here; see "
+                '<a href="#mitigations">Mitigations</a>.')
+    return "What to do: " + "; ".join(parts) + '. Details in <a href="#mitigations">Mitigations</a>.'
 
 
 def _chains(page: Page, d: ReportInputs) -> None:
@@ -248,14 +263,20 @@ def _mitigations(page: Page, d: ReportInputs) -> None:
     sec.text('<p class="lead">Each lever re-run on the same random numbers as the baseline (common random '
              "numbers), so the differences carry small paired standard errors. Reduction = baseline minus "
              "strategy of holder + venue expected loss; cost = capital cost of extra collateral, premiums, fees "
-             f"over the horizon. {esc(d.mitigation_note or '')}.</p>")
+             f"over the horizon. {esc((d.mitigation_note or '').capitalize())}.</p>")
     m = d.mitigation
     rows = []
     for r in m.itertuples():
-        rows.append([r.strategy, f"{format_usd(r.holder_el)} ", f"{format_usd(r.venue_el)}",
-                     f"{format_usd(r.es_99)}", f"{r.p_liquidation:.3g}", format_usd(r.cost_usd),
-                     f"{format_usd(r.reduction_usd)} ± {format_usd(r.reduction_se)}",
-                     "n/a" if not math.isfinite(r.reduction_per_usd) else f"{r.reduction_per_usd:.3g}"])
+        base = r.strategy == "baseline"
+        if base:
+            per = "-"
+        elif r.cost_usd <= 0:
+            per = "free" if r.reduction_usd > 0 else "-"
+        else:
+            per = f"{r.reduction_per_usd:.3g}" if math.isfinite(r.reduction_per_usd) else "n/a"
+        rows.append([r.strategy, format_usd(r.holder_el), format_usd(r.venue_el), format_usd(r.es_99),
+                     f"{r.p_liquidation:.3g}", format_usd(r.cost_usd),
+                     "-" if base else f"{format_usd(r.reduction_usd)} ± {format_usd(r.reduction_se)}", per])
     sec.text(html_table(["strategy", "holder EL", "venue EL", "holder ES 99%", "P(liq.)", "cost", "reduction",
                          "reduction per $"], rows, numeric=(1, 2, 3, 4, 5, 6, 7)))
     if d.mitigation_curve is not None and len(d.mitigation_curve):

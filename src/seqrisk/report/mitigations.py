@@ -29,22 +29,27 @@ MITIGATION_PATHS = 5000
 GRACE_SWEEP_S = (0.0, 1800.0, 3600.0, 2 * 3600.0, 4 * 3600.0)
 
 
-def standard_strategies(book: Book, model: OutageModel) -> list[Strategy]:
-    """The levers the report compares, chosen for this book."""
+def standard_strategies(book: Book, model: OutageModel, worst_chain: str | None = None) -> list[Strategy]:
+    """The levers the report compares, chosen for this book.
+
+    The move lever takes half of ``worst_chain``'s positions (default: the
+    book's chain with the highest downtime rate) to the book's chain with the
+    lowest downtime rate.
+    """
     specs = ["grace=1h,q=0.5", "forced-inclusion", "buffer=0.25", "insure=indemnity,deductible=10k,limit=5M"]
     chains = list(book.chains)
     if len(chains) > 1:
         def rate(c: str) -> float:
             law = model.chains.get(c)
             return law.rates_per_year.get("downtime", 0.0) if law else 0.0
-        worst = max(chains, key=rate)
+        worst = worst_chain if worst_chain in chains else max(chains, key=rate)
         safest = min((c for c in chains if c != worst), key=rate)
         specs.append(f"move={worst}:{safest}:0.5")
     return [parse_strategy(s) for s in specs]
 
 
-def standard_comparison(book: Book, model: OutageModel, scenario: Scenario,
-                        catalog: Catalog) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+def standard_comparison(book: Book, model: OutageModel, scenario: Scenario, catalog: Catalog,
+                        worst_chain: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Comparison table, grace-period curve and a note for the report.
 
     Table columns: ``strategy, holder_el, venue_el, es_99, p_liquidation,
@@ -53,7 +58,7 @@ def standard_comparison(book: Book, model: OutageModel, scenario: Scenario,
     expected loss, with its paired standard error).
     """
     sc = scenario.replace(paths=min(scenario.paths, MITIGATION_PATHS))
-    cmp = compare(book, model, sc, standard_strategies(book, model))
+    cmp = compare(book, model, sc, standard_strategies(book, model, worst_chain))
     rows: list[dict[str, Any]] = []
     for r in cmp.results:
         d = r.diffs.get("total.el")
