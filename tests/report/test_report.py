@@ -60,3 +60,21 @@ def test_exceedance_curve_uses_probability_masses() -> None:
     fig = loss_distribution(np.array([100.0, 1000.0]), np.array([0.01, 0.001]), {}, "t")
     ys = list(fig.data[0].y)
     assert ys == pytest.approx([0.001, 0.011])
+
+
+def test_advice_lists_significant_free_levers_and_the_best_paid_one() -> None:
+    import pandas as pd
+
+    from seqrisk.report.build import _what_to_do
+
+    m = pd.DataFrame([
+        dict(strategy="baseline", cost_usd=0.0, reduction_usd=0.0, reduction_se=0.0, reduction_per_usd=float("nan")),
+        dict(strategy="grace", cost_usd=0.0, reduction_usd=5000.0, reduction_se=500.0, reduction_per_usd=float("inf")),
+        dict(strategy="noise", cost_usd=0.0, reduction_usd=300.0, reduction_se=200.0, reduction_per_usd=float("inf")),
+        dict(strategy="buffer", cost_usd=1e5, reduction_usd=9000.0, reduction_se=600.0, reduction_per_usd=0.09),
+        dict(strategy="insure", cost_usd=4e4, reduction_usd=8000.0, reduction_se=700.0, reduction_per_usd=0.2),
+    ])
+    text = _what_to_do(m)
+    assert "<b>grace</b>" in text and "noise" not in text
+    assert "best paid lever per dollar: <b>insure</b>" in text and "buffer" not in text
+    assert "no standard lever" in _what_to_do(m[m.strategy.isin(["baseline", "noise"])])
