@@ -137,3 +137,36 @@ def test_other_bad_books(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as ei:
         load_book(r, chains=CHAINS)
     assert ei.value.context["field"] == "assets.ETH.spot_usd"
+
+
+@pytest.mark.parametrize(("vol", "field"), [(float("nan"), "assets.ETH.vol"),
+                                            ({"calm": float("nan")}, "assets.ETH.vol.calm")])
+def test_nan_in_a_union_field_names_the_field_and_value(vol: Any, field: str) -> None:
+    d = copy.deepcopy(BASE)
+    d["assets"]["ETH"]["vol"] = vol
+    with pytest.raises(ValidationError) as ei:
+        book_from_dict(d, file="b.yaml", chains=CHAINS)
+    assert ei.value.context["field"] == field  # not pydantic's union tag (vol.float)
+    assert np.isnan(ei.value.context["value"])
+    assert "finite" in str(ei.value)
+
+
+@pytest.mark.parametrize(("where", "value", "expect"), [
+    ((0, "notional_usd"), -5.0, "position=p1, field=notional_usd, value=-5.0"),
+    ((0, "leverage"), 0.5, "position=p1, field=leverage, value=0.5"),
+    ((0, "chain"), "arbitrom", "position=p1, field=chain, value='arbitrom'"),
+    ((2, "debt_usd"), float("nan"), "position=l1, field=debt_usd, value=nan"),
+    ((1, "expiry"), KeyError, "position=o1, field=expiry"),
+])
+def test_cli_bad_book_is_one_line_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         where: tuple[int, str], value: Any, expect: str) -> None:
+    from seqrisk.cli.app import main
+
+    f = tmp_path / "bad.yaml"
+    f.write_text(yaml.safe_dump(_bad(where, value)))
+    with pytest.raises(SystemExit) as ei:
+        main(["simulate", str(f), "--paths", "100"])
+    assert ei.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert err.startswith("error:") and f"file={f}" in err and expect in err

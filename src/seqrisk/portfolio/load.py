@@ -29,9 +29,30 @@ def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
     return cur
 
 
+_TAGS = frozenset({"float", "int", "str", "bool"})
+
+
+def _clean(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
+    """``loc`` without pydantic's union tags (``vol.float``, ``vol.dict[str,...]``), which are not in the data."""
+    out: list[Any] = []
+    cur = data
+    for part in loc:
+        if _lookup(cur, (part,)) is not None:
+            cur = _lookup(cur, (part,))
+        elif not isinstance(cur, Mapping | list) or (isinstance(part, str) and ("[" in part or part in _TAGS)):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
 def _translate(exc: pydantic.ValidationError, data: Any, file: str | None) -> ValidationError:
-    err = exc.errors()[0]
-    loc = tuple(err["loc"])
+    errs = exc.errors()
+    err = errs[0]
+    loc = _clean(tuple(err["loc"]), data)
+    for other in errs[1:]:  # of a union's alternatives, the one that got deepest into the value
+        oloc = _clean(tuple(other["loc"]), data)
+        if len(oloc) > len(loc) and oloc[:len(loc)] == loc:
+            err, loc = other, oloc
     position = None
     rest = loc
     if len(loc) >= 2 and loc[0] in ("positions", "markets") and isinstance(loc[1], int):
@@ -77,8 +98,10 @@ def book_from_dict(data: Any, *, file: str | None = None, chains: Iterable[str] 
         if p.chain not in known:
             import difflib
 
-            raise UnknownChainError(p.chain, difflib.get_close_matches(p.chain, sorted(known), n=3),
-                                    file=file, position=p.id, field="chain")
+            err = UnknownChainError(p.chain, difflib.get_close_matches(p.chain, sorted(known), n=3),
+                                    file=file, position=p.id, field="chain", value=p.chain)
+            err.exit_code = 1  # a chain named in a file is bad data, not a usage error
+            raise err
         asset = p.asset
         if asset not in book.assets:
             raise ValidationError("unknown asset (declare it under assets)", file=file, position=p.id,
@@ -91,7 +114,9 @@ def book_from_dict(data: Any, *, file: str | None = None, chains: Iterable[str] 
                                       file=file, position=p.id, field="debt_usd", value=p.debt_usd)
     for m in book.markets:
         if m.chain not in known:
-            raise UnknownChainError(m.chain, file=file, field="markets.chain")
+            err = UnknownChainError(m.chain, file=file, field="markets.chain", value=m.chain)
+            err.exit_code = 1
+            raise err
         if m.asset not in book.assets:
             raise ValidationError("unknown asset in market model", file=file, field="markets.asset", value=m.asset)
     regimes = {frozenset(a.vol) for a in book.assets.values() if isinstance(a.vol, dict)}
