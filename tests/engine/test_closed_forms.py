@@ -300,3 +300,32 @@ def test_fixed_stressed_regime_uses_its_volatility() -> None:
     res = simulate(book, lognormal_model({}), sc)
     pl, se = res.value("p_liquidation")
     assert _z(pl, _p_liq_long(10, 0.05, 1.2, 6 * 3600.0), se) < 4
+
+
+@pytest.mark.parametrize("typ", ["downtime", "degraded", "reorg", "da_delay"])
+def test_each_event_type_alone_costs_its_closed_form(typ: str) -> None:
+    """One 2 h event of each type on a 10x perp (notional $20k, margin $2k); censorship has its own test above."""
+    from seqrisk.outage import ChainOutageLaw, OutageModel
+
+    book = make_book([{"id": "x", "type": "perp", "chain": "arbitrum", "asset": "ETH", "size": 10.0,
+                       "leverage": 10.0}], vol=SIG)
+    dur, coc, ws, turn, bps, notional, margin = 7200.0, 0.08, 0.1, 0.5, 10.0, 20_000.0, 2_000.0
+    sc = Scenario(paths=4096, seed=3, horizon_s=D, keep_paths=False, cost_of_capital=coc, withdrawal_share=ws,
+                  turnover_per_day=turn, degraded_cost_bps=bps,
+                  stress_outages=[StressOutage(chain="arbitrum", duration_s=dur, type=typ)])
+    res = simulate(book, OutageModel(chains={"arbitrum": ChainOutageLaw("arbitrum", {}, {})}), sc)
+    comp = res.components.set_index("component")
+    s = SIG * math.sqrt(dur / YEAR_S)
+    expected = {  # (component, closed form in USD)
+        "downtime": ("capital", coc * margin * dur / YEAR_S),
+        "degraded": ("degraded", bps * 1e-4 * turn * notional * dur / DAY_S),
+        # E|S(t0+D)/S(t0) - 1| = 2 (Phi(s/2) - Phi(-s/2)) for a driftless lognormal
+        "reorg": ("reorg", 2 * (stats.norm.cdf(s / 2) - stats.norm.cdf(-s / 2)) * turn * notional * dur / DAY_S),
+        "da_delay": ("capital", coc * ws * margin * dur / YEAR_S),
+    }[typ]
+    got, se = comp.loc[expected[0], "holder_expected_loss_usd"], comp.loc[expected[0], "holder_std_error"]
+    assert got > 0
+    assert _z(got, expected[1], max(se, 1e-9 * expected[1])) < 4
+    others = comp.drop(index=expected[0])["holder_expected_loss_usd"]
+    assert (others == 0.0).all()
+    assert res.value("expected_loss", basis="attributable")[0] == pytest.approx(got)
