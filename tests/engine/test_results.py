@@ -112,6 +112,7 @@ def test_cli_simulate_json_and_stress(tmp_path: Path) -> None:
     out2 = runner.invoke(app, [*args[:-1], "--outage", "arbitrum=2h", "--out", str(tmp_path / "r.parquet")])
     assert out2.exit_code == 0, out2.output
     assert "stress: arbitrum down 2h" in out2.stdout
+    assert "holder attrib." in out2.stdout and "negative attributable" not in out2.stdout
     assert (tmp_path / "r.parquet").exists()
     out3 = runner.invoke(app, [*args, "--outage", "base=1h"])
     assert out3.exit_code != 0
@@ -151,3 +152,18 @@ def test_stress_grid_margined_short_put() -> None:
     assert row.holder_loss_usd == pytest.approx(max(e1, 0) - max(e1 - 0.02 * 10 * 1600, 0))
     assert row.venue_loss_usd == pytest.approx(max(-e1, 0))
     assert g.iloc[1].n_liquidated == 0
+
+
+def test_cli_explains_a_negative_attributable_loss_of_loans() -> None:
+    """Loans: an outage defers liquidations, so the holder's attributable EL is negative; the table says why."""
+    from seqrisk.cli.app import app
+
+    args = ["simulate", str(ROOT / "examples" / "lending.yaml"), "--model",
+            str(ROOT / "examples" / "outage-model.json"), "--paths", "4096", "--seed", "5"]
+    doc = json.loads(CliRunner().invoke(app, [*args, "--json"]).stdout)
+    el = next(r for r in doc["measures"] if r["perspective"] == "holder" and r["basis"] == "attributable"
+              and r["measure"] == "expected_loss")
+    assert el["value"] + 3 * el["std_error"] < 0
+    out = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert "note: negative attributable holder loss" in out.stdout

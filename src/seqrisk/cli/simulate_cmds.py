@@ -97,8 +97,14 @@ def _render(res: Any, name: str, sc: Any) -> None:
             var = res.value("var", perspective=persp, basis=basis, level=0.99)
             es = res.value("es", perspective=persp, basis=basis, level=0.99)
             es9 = res.value("es", perspective=persp, basis=basis, level=0.999)
-            t.add_row(f"{persp} {basis[:5]}.", _fmt(*el), _fmt(*var), _fmt(*es), _fmt(*es9))
+            t.add_row(f"{persp} {'attrib.' if basis == 'attributable' else basis}", _fmt(*el), _fmt(*var),
+                      _fmt(*es), _fmt(*es9))
     c.print(t)
+    if res.value("expected_loss")[0] < 0:
+        c.print("[yellow]note:[/] negative attributable holder loss: loans are liquidated at restart only, while "
+                "without the outage a (passive) borrower is liquidated when the price touches the trigger; a "
+                "liquidation that the outage only defers past the restart counts as avoided, so this gain is an "
+                "upper bound (docs/engine.md, Loans)")
     pl = res.value("p_liquidation")
     ln = res.value("expected_liquidated_notional")
     bd = res.value("expected_bad_debt", perspective="venue")
