@@ -173,3 +173,28 @@ def test_insure_parametric_for_a_book_uses_the_engine_paths(home: Path, files: t
     # no clustering or coupling in this model: the engine's paths reproduce the closed form
     assert doc["closed_form_premium_usd"] == pytest.approx(cf.premium_usd)
     assert abs(q["expected_payout_usd"] - cf.expected_payout_usd) < 4 * q["expected_payout_se"]
+
+
+@pytest.mark.parametrize(("flag", "expected"), [((), False), (("--forced-inclusion-baseline",), True)])
+def test_compare_baseline_forced_inclusion_is_off_unless_asked(home: Path, files: tuple[Path, Path],
+                                                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 flag: tuple[str, ...], expected: bool) -> None:
+    """docs/mitigations.md: the baseline has forced inclusion off even when --config turns it on; the flag turns
+    it on."""
+    import seqrisk.mitigation as mit
+
+    seen = []
+
+    def fake_compare(book, model, scenario, strategies):  # type: ignore[no-untyped-def]
+        seen.append(scenario)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(mit, "compare", fake_compare)
+    book, model = files
+    cfg = tmp_path / "sc.yaml"
+    cfg.write_text("forced_inclusion: true\ngrace_period_s: 1h\n", encoding="utf-8")
+    r = runner.invoke(app, ["--home", str(home), "compare", str(book), "--model", str(model), "--config",
+                            str(cfg), "-m", "forced-inclusion", *flag])
+    assert isinstance(r.exception, RuntimeError)
+    assert seen[0].forced_inclusion is expected
+    assert seen[0].grace_period_s == 3600.0  # other levers as the scenario sets them
