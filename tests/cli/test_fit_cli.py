@@ -31,6 +31,11 @@ def test_table_fits_80_columns_and_lists_every_chain(tmp_path: Path) -> None:
     for c in CAT.chain_ids():
         assert any(x.startswith(c[:14]) for x in lines), c
     assert "Volatility coupling: beta =" in out and "nan" not in out.lower().replace("nano", "")
+    # anytrust's one joint event (APEX + Degen) is conduit's shock: joint 1, own 0, and a line says where
+    row = next(x for x in lines if x.startswith("anytrust")).split()
+    assert row[:6] == ["anytrust", "3", "2", "1", "0", "1.00"]
+    assert next(x for x in lines if x.startswith("conduit")).split()[3:5] == ["1", "1"]
+    assert "anytrust (1 under conduit)" in " ".join(out.split())
 
 
 def test_json_has_pooled_rates_durations_and_beta(tmp_path: Path) -> None:
@@ -49,6 +54,9 @@ def test_json_has_pooled_rates_durations_and_beta(tmp_path: Path) -> None:
     cp = doc["coupling"]
     assert cp["interval"][0] < cp["beta"] < cp["interval"][1]
     assert doc["model"]["kind"] == "seqrisk.outage_model"
+    shocks = {s["group"]: s for s in doc["shocks"]}
+    assert shocks["anytrust"]["counted_under"] == ["conduit"] and shocks["anytrust"]["joint_events"] == 0
+    assert shocks["anytrust"]["joint_among_members"] == 1 and shocks["conduit"]["counted_under"] == []
 
 
 def test_save_and_plots(tmp_path: Path) -> None:

@@ -156,13 +156,21 @@ def _print(doc: dict[str, Any], stats: Any, types: list[str]) -> None:
             at.add_row(row["family"], _num(row["loglik"], ".2f"), _num(row["aic"], ".2f"),
                        _num(row["delta_aic"], ".2f"), _num(row["akaike_weight"], ".2f"))
         out.print(at)
-    st = table("\nCommon-failure groups (joint = events on >= 2 members within 1 day)", "group", "members",
-               "events", "joint", "share", "rate/yr [95%]", right=("members", "events", "joint", "share"))
+    st = table("\nCommon-failure groups (joint = events on >= 2 members within 1 day; own = joint events "
+               "counted as this group's shock)", "group", "members", "events", "joint", "own", "share",
+               "rate/yr [95%]", right=("members", "events", "joint", "own", "share"))
+    elsewhere = []
     for s in doc["shocks"]:
-        st.add_row(s["group"], str(len(s["members"])), str(s["member_events"]), str(s["joint_events"]),
-                   f"{s['share']:.2f}", f"{s['rate_per_year']:.2f} [{s['interval'][0]:.2f}-"
+        st.add_row(s["group"], str(len(s["members"])), str(s["member_events"]), str(s["joint_among_members"]),
+                   str(s["joint_events"]), f"{s['share']:.2f}", f"{s['rate_per_year']:.2f} [{s['interval'][0]:.2f}-"
                    f"{_num(s['interval'][1]) if s['interval'][1] is not None else 'inf'}]")
+        if s["counted_under"]:
+            elsewhere.append(f"{s['group']} ({s['joint_among_members'] - s['joint_events']} under "
+                             f"{', '.join(s['counted_under'])})")
     out.print(st)
+    if elsewhere:
+        out.print("A joint event is one group's shock only (the group named in its cause, else the smallest); "
+                  f"joint events counted under another group: {'; '.join(elsewhere)}.")
     cp = doc["coupling"]
     if cp:
         out.print(f"\nVolatility coupling: beta = {cp['beta']:.2f} [{cp['interval'][0]:.2f}, {cp['interval'][1]:.2f}]"

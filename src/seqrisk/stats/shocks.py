@@ -9,12 +9,15 @@ do not count it twice: a group named in the incidents' cause text (e.g.
 cause), ties broken by name. A joint event counts once, as a group event, and is removed
 from its members' own (idiosyncratic) counts.
 
-Per group: the share of member events that were part of a joint event among
-its members (whichever group the event is attributed to), and
-the group rate = joint events / group exposure (the time at least two members
-were live), with a Garwood interval. A group with no joint event gets rate 0
-and its 95% upper bound is reported (``high``); the model file carries no
-shock for it.
+Per group: the joint events among its members whichever group they are
+attributed to (``joint_among_members``; the other groups they are counted
+under in ``counted_under``), the share of member events that were part of
+one, and the group rate = joint events *attributed to the group*
+(``joint_events``) / group exposure (the time at least two members were live),
+with a Garwood interval. So a group can show a share of 1 and a rate of 0 when
+its joint events are counted under a more specific group. A group with no
+joint event of its own gets rate 0 and its 95% upper bound is reported
+(``high``); the model file carries no shock for it.
 """
 
 from __future__ import annotations
@@ -47,6 +50,10 @@ class GroupShock:
     type: str
     joint_sources: tuple[tuple[str, ...], ...]
     joint_indices: tuple[tuple[int, ...], ...] = ()
+    #: Joint events that hit >= 2 members, whichever group they are attributed to (>= ``joint_events``).
+    joint_among_members: int = 0
+    #: The other groups under which joint events among the members are counted (sorted).
+    counted_under: tuple[str, ...] = ()
 
     @property
     def share(self) -> float:
@@ -98,18 +105,18 @@ def common_shocks(es: EventSet, groups: Mapping[str, Sequence[str]], *, window_s
         clusters.setdefault(find(i), []).append(i)
     joint_by_group: dict[str, list[list[int]]] = {g: [] for g in groups}
     in_joint: set[int] = set()
-    multi: list[tuple[list[int], set[str]]] = []
+    multi: list[tuple[list[int], set[str], str]] = []
     for idx in clusters.values():
         chains = {ev[i].chain for i in idx}
         if len(chains) < 2:
             continue
-        multi.append((idx, chains))
         cands = [g for g, mem in groups.items() if chains <= set(mem)]
         if not cands:  # chains linked through different groups: attribute to the pair's smallest group
             cands = [g for g, mem in groups.items() if len(chains & set(mem)) >= 2]
         cause = " ".join(ev[i].cause for i in idx).lower()
         g = min(cands, key=lambda x: (x.lower() not in cause, len(groups[x]), x))
         joint_by_group[g].append(sorted(idx))
+        multi.append((idx, chains, g))
         in_joint.update(idx)
     out = []
     for g, mem in sorted(groups.items()):
@@ -119,13 +126,15 @@ def common_shocks(es: EventSet, groups: Mapping[str, Sequence[str]], *, window_s
         lo, hi = garwood_interval(len(joints), expo, level=level)
         types = [ev[i].type for j in joints for i in j]
         typ = max(set(types), key=types.count) if types else "downtime"
+        among = [(idx, h) for idx, ch, h in multi if len(ch & set(mem)) >= 2]  # hit >= 2 members
         out.append(GroupShock(
             group=g, members=tuple(mem), member_events=len(member_idx), joint_events=len(joints),
-            events_in_joint=sum(len(idx) for idx, ch in multi if ch <= set(mem)),
+            events_in_joint=sum(ev[i].chain in mem for idx, _ in among for i in idx),
             exposure_years=expo, rate_per_year=len(joints) / expo if expo > 0 else 0.0,
             low=float(lo), high=float(hi), type=typ,
             joint_sources=tuple(tuple(ev[i].source for i in j) for j in joints),
-            joint_indices=tuple(tuple(j) for j in joints)))
+            joint_indices=tuple(tuple(j) for j in joints), joint_among_members=len(among),
+            counted_under=tuple(sorted({h for _, h in among if h != g}))))
     return out, in_joint
 
 

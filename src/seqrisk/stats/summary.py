@@ -92,7 +92,8 @@ def statistics_doc(stats: OutageStatistics, *, chains: Sequence[str] | None = No
     for s in stats.shocks:
         doc["shocks"].append({
             "group": s.group, "members": list(s.members), "member_events": s.member_events,
-            "joint_events": s.joint_events, "share": s.share, "exposure_years": s.exposure_years,
+            "joint_events": s.joint_events, "joint_among_members": s.joint_among_members,
+            "counted_under": list(s.counted_under), "share": s.share, "exposure_years": s.exposure_years,
             "rate_per_year": s.rate_per_year, "interval": [s.low, s.high], "type": s.type,
             "in_model": s.joint_events > 0, "joint": [list(j) for j in s.joint_sources]})
     cp = stats.coupling
