@@ -272,6 +272,8 @@ class BuyerTail:
     es_after_se: float
     es_diff_se: float
     premium_usd: float
+    el_before_se: float = 0.0
+    el_after_se: float = 0.0  # the premium taken as given
 
     @property
     def es_reduction_per_usd(self) -> float:
@@ -296,7 +298,7 @@ def buyer_tail(losses_usd: FloatArray, payouts_usd: FloatArray, premium_usd: flo
     d_es = paired_diff(name, before, gross, p_event, p_event)
     return BuyerTail(alpha=alpha, el_before=mb.value, el_after=mg.value + premium_usd, el_diff_se=d_el.se,
                      es_before=eb.value, es_before_se=eb.se, es_after=eg.value + premium_usd, es_after_se=eg.se,
-                     es_diff_se=d_es.se, premium_usd=premium_usd)
+                     es_diff_se=d_es.se, premium_usd=premium_usd, el_before_se=mb.se, el_after_se=mg.se)
 
 
 # --- outage sampler ---------------------------------------------------------------------------

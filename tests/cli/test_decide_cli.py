@@ -117,10 +117,15 @@ def test_insure_indemnity_shows_the_buyer_tail(home: Path, files: tuple[Path, Pa
     assert q["premium_usd"] >= q["expected_payout_usd"] * 1.2
     assert b["es_after"] < b["es_before"]
     assert b["el_after"] > b["el_before"]  # the loading costs the buyer on average
+    assert b["el_before_se"] > b["el_after_se"] > 0  # every figure carries its error
     code, out = run(home, "insure", str(book), "--deductible", "5k", "--period", "30d", "--model", str(model),
                     "--paths", "2000")
     assert code == 0
     assert "Buyer's loss" in out
+    el_row = next(line for line in out.splitlines() if line.startswith("EL "))
+    assert el_row.count("±") == 3
+    cap_row = next(line for line in out.splitlines() if line.startswith("capital cost"))
+    assert "±" in cap_row
 
 
 def test_allocate_and_score(home: Path, files: tuple[Path, Path]) -> None:

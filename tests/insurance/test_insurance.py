@@ -144,3 +144,15 @@ def test_engine_sampler_prices_like_the_closed_form_without_clustering() -> None
             cf = price_parametric(m, cv, free)
             assert abs(q.expected_payout_usd - cf.expected_payout_usd) < 4 * q.expected_payout_se, smp
         assert it.total.es_payout_usd >= it.total_independent.es_payout_usd - 3 * it.total.es_payout_se
+
+
+def test_buyer_tail_el_carries_its_standard_errors() -> None:
+    rng = np.random.default_rng(8)
+    losses = np.where(rng.random(20_000) < 0.05, rng.exponential(2e5, 20_000), 0.0)
+    cover = IndemnityCover(deductible_usd=1e5)
+    pays = cover.payout(losses)
+    bt = buyer_tail(losses, pays, 1234.0)
+    n = losses.size
+    assert bt.el_before_se == pytest.approx(losses.std(ddof=1) / math.sqrt(n), rel=1e-3)
+    assert bt.el_after_se == pytest.approx((losses - pays).std(ddof=1) / math.sqrt(n), rel=1e-3)
+    assert 0 < bt.el_after_se < bt.el_before_se  # the cover takes out the variable top of the losses

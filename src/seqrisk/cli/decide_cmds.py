@@ -330,8 +330,9 @@ def insure_cmd(
     if as_json:
         echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.quote", "book": book.name, **doc,
                    "period_s": period_s, "paths": sc.paths, "seed": sc.seed, "quote": _quote_doc(q),
-                   "buyer": {"level": level, "el_before": bt.el_before, "el_after": bt.el_after,
-                             "el_change_se": bt.el_diff_se, "es_before": bt.es_before, "es_before_se": bt.es_before_se,
+                   "buyer": {"level": level, "el_before": bt.el_before, "el_before_se": bt.el_before_se,
+                             "el_after": bt.el_after, "el_after_se": bt.el_after_se, "el_change_se": bt.el_diff_se,
+                             "es_before": bt.es_before, "es_before_se": bt.es_before_se,
                              "es_after": bt.es_after, "es_after_se": bt.es_after_se, "es_change_se": bt.es_diff_se,
                              "es_reduction_per_usd": _f(bt.es_reduction_per_usd)}})
         return
@@ -342,7 +343,8 @@ def insure_cmd(
     lv = f"{level * 100:g}%"
     t = table("\nBuyer's loss (USD ± s.e.; after = loss - payout + premium)", "", "before", "after",
               "change (paired)", right=("before", "after", "change (paired)"))
-    t.add_row("EL", format_usd(bt.el_before), format_usd(bt.el_after), _pm(bt.el_after - bt.el_before, bt.el_diff_se))
+    t.add_row("EL", _pm(bt.el_before, bt.el_before_se), _pm(bt.el_after, bt.el_after_se),
+              _pm(bt.el_after - bt.el_before, bt.el_diff_se))
     t.add_row(f"ES {lv}", _pm(bt.es_before, bt.es_before_se), _pm(bt.es_after, bt.es_after_se),
               _pm(bt.es_after - bt.es_before, bt.es_diff_se))
     c.print(t)
@@ -366,7 +368,8 @@ def _quote_table(q: Any, title: str) -> None:
     t.add_row("P(payout)", _pp(q.p_payout, q.p_payout_se))
     t.add_row("expected payout", _pm(q.expected_payout_usd, q.expected_payout_se))
     t.add_row(f"ES {q.pricing.es_level * 100:g}% of payout (capital)", _pm(q.es_payout_usd, q.es_payout_se))
-    t.add_row(f"capital cost ({q.pricing.cost_of_capital_per_year:.0%}/y)", format_usd(q.capital_cost_usd))
+    cap_se = q.capital_cost_usd * q.es_payout_se / q.es_payout_usd if q.es_payout_usd > 0 else 0.0
+    t.add_row(f"capital cost ({q.pricing.cost_of_capital_per_year:.0%}/y)", _pm(q.capital_cost_usd, cap_se))
     t.add_row(f"premium (loading {q.pricing.loading:.0%})", _pm(q.premium_usd, q.premium_se))
     console().print(t)
 
