@@ -26,6 +26,11 @@ Detectors (each event says which one found it, with its evidence):
   apart; ``safe-lag`` -> ``da_delay``: observations whose safe head lags the
   head by ``>= safe_lag_s``.
 
+Headers need not be contiguous: where block numbers jump (blocks missing from
+the store, e.g. two ingested ranges) nothing is known, so no gap is read across
+the jump, an empty run stops at it and :func:`detect_all` leaves its time out
+of the throughput buckets.
+
 Times are UTC epoch seconds; durations seconds; rates per second.
 """
 
@@ -107,18 +112,27 @@ def rolling_baseline(t: np.ndarray, x: np.ndarray, window_s: float,
     return mean, np.sqrt(np.maximum(var, 0.0)), n
 
 
+def _consecutive(number: np.ndarray) -> np.ndarray:
+    """``c[i]`` true when block ``i + 1`` directly follows block ``i`` (no blocks missing between)."""
+    return np.diff(np.asarray(number, dtype=np.int64)) == 1
+
+
 def detect_gaps(chain: str, number: np.ndarray, timestamp: np.ndarray, cfg: DetectConfig,
                 now_utc: float | None = None) -> list[Event]:
-    """``downtime`` events from timestamp gaps (absolute and relative rules), plus a stalled head."""
+    """``downtime`` events from timestamp gaps (absolute and relative rules), plus a stalled head.
+
+    Only consecutive block numbers are compared: a jump in the numbers is missing data, not a gap.
+    """
     t = np.asarray(timestamp, dtype=float)
     out: list[Event] = []
     if len(t) >= 2:
         dt = np.diff(t)
-        mean, std, n = rolling_baseline(t[1:], dt, cfg.baseline_window_s, valid=dt < cfg.gap_threshold_s)
+        cons = _consecutive(number)
+        mean, std, n = rolling_baseline(t[1:], dt, cfg.baseline_window_s, valid=(dt < cfg.gap_threshold_s) & cons)
         with np.errstate(invalid="ignore", divide="ignore"):
             z = (dt - mean) / np.maximum(std, cfg.min_std_s)
-        rel = (n >= cfg.min_baseline_intervals) & (z >= cfg.z_threshold)
-        ab = dt >= cfg.gap_threshold_s
+        rel = cons & (n >= cfg.min_baseline_intervals) & (z >= cfg.z_threshold)
+        ab = cons & (dt >= cfg.gap_threshold_s)
         for i in np.nonzero(ab | rel)[0]:
             rules = [r for r, f in (("absolute", ab[i]), ("relative", rel[i])) if f]
             conf = 0.95 if len(rules) == 2 else (0.8 if ab[i] else 0.6)
@@ -154,12 +168,17 @@ def detect_backfill_stalls(chain: str, number: np.ndarray, timestamp: np.ndarray
     t = np.asarray(timestamp, dtype=float)
     u = _user_txs(tx_count, cfg)
     cu = np.concatenate(([0.0], np.cumsum(u)))
+    cons = _consecutive(number)
+    runs = []
+    for i, j in _runs(u == 0):  # an empty run stops at missing blocks: what happened there is unknown
+        cuts = (np.nonzero(~cons[i:j])[0] + i).tolist()
+        runs += list(zip([i] + [k + 1 for k in cuts], [*cuts, j], strict=True))
     out = []
-    for i, j in _runs(u == 0):
-        a = i - 1 if i > 0 else i
+    for i, j in runs:
+        a = i - 1 if i > 0 and cons[i - 1] else i
         ongoing = j == len(t) - 1
-        end = None if ongoing else float(t[j + 1])
-        dur = (t[j] if ongoing else t[j + 1]) - t[a]
+        end = None if ongoing else float(t[j + 1] if cons[j] else t[j])
+        dur = (t[j] if end is None else end) - t[a]
         if dur < cfg.stall_threshold_s:
             continue
         lo = int(np.searchsorted(t, t[a] - cfg.baseline_window_s, side="left"))
@@ -247,7 +266,11 @@ def detect_all(chain: str, number: np.ndarray, timestamp: np.ndarray, tx_count: 
     """Every detector on one chain's headers (sorted by number), postings and observations; sorted by start."""
     down = detect_gaps(chain, number, timestamp, cfg, now_utc) + detect_backfill_stalls(
         chain, number, timestamp, tx_count, cfg)
-    events = down + detect_degraded(chain, timestamp, tx_count, cfg, [(e.start_utc, e.end_utc) for e in down])
+    ts = np.asarray(timestamp, dtype=float)
+    missing: list[tuple[float, float | None]] = [(float(ts[k]), float(ts[k + 1]))
+                                                 for k in np.nonzero(~_consecutive(number))[0]]
+    events = down + detect_degraded(chain, timestamp, tx_count, cfg,
+                                    [(e.start_utc, e.end_utc) for e in down] + missing)
     if posting_utc is not None:
         events += detect_posting_delays(chain, posting_utc, cfg, now_utc)
     if observations is not None and len(observations.get("observed_utc", ())):

@@ -153,3 +153,23 @@ def test_posting_delays_and_safe_lag() -> None:
     lag = np.array([100, 100, 4000, 5000, 100, 100, 100, 4000, 4000, 4000], float)
     ev = detect_safe_lag("x", obs, obs, obs - lag, DetectConfig(safe_lag_s=3600))
     assert [(x.start_utc, x.end_utc, x.ongoing) for x in ev] == [(obs[2], obs[4], False), (obs[7], None, True)]
+
+
+def test_blocks_missing_from_the_store_are_not_events() -> None:
+    # two ingested ranges with 1,000 blocks (~2,000 s) missing between them: nothing is known there
+    num, ts, txc = chain(20_000, 13, {500: 400.0}, tx_rate=3.0)
+    txc[14_900:15_000] = 0           # an empty run of 100 blocks (~200 s) up to the missing blocks ...
+    txc[16_000:16_030] = 0           # ... and a short one right after them (~60 s, under the threshold)
+    keep = (num < 15_000) | (num >= 16_000)
+    num, ts, txc = num[keep], ts[keep], txc[keep]
+    ev = detect_all("x", num, ts, txc, DetectConfig(backfilled=True, bucket_s=300.0))
+    assert [(e.type, e.detector) for e in ev] == [("downtime", "gap"), ("downtime", "backfill")]
+    gap, stall = ev
+    assert gap.evidence["last_block"] == 500
+    # the empty run stops at the last stored block before the missing ones (not joined to the run after)
+    i = int(np.searchsorted(num, 14_899))
+    assert stall.start_utc == ts[i] and stall.end_utc == ts[i + 100]
+    assert (stall.evidence["first_empty_block"], stall.evidence["last_empty_block"]) == (14_900, 14_999)
+    # the same headers with nothing missing (numbers renumbered) read the jump as a real gap
+    assert any(e.evidence.get("last_block") == 14_999 for e in detect_gaps("x", np.arange(len(ts)), ts,
+                                                                            DetectConfig()))
