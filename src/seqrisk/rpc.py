@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from seqrisk.exceptions import RpcError
+from seqrisk.exceptions import RpcError, UsageError
 
 __all__ = [
     "BatchTooLargeError",
@@ -94,6 +94,8 @@ def redact(url: str) -> str:
     try:
         u = httpx.URL(url)
     except (httpx.InvalidURL, TypeError):
+        return "<invalid url>"
+    if not u.scheme or not u.host:
         return "<invalid url>"
     base = f"{u.scheme}://{u.host}" + (f":{u.port}" if u.port else "")
     return base + ("/***" if (u.path not in ("", "/") or u.query) else "")
@@ -194,6 +196,11 @@ class RpcClient:
                  seed: int | None = None) -> None:
         if not endpoints:
             raise RpcError("no RPC endpoint given")
+        for e in endpoints:
+            shown = redact(e)
+            if shown == "<invalid url>" or httpx.URL(e).scheme not in ("http", "https"):
+                raise UsageError("an RPC endpoint must be an http:// or https:// URL with a host", field="--rpc",
+                                 value=shown)
         self.endpoints = list(endpoints)
         self.chain_id = chain_id
         self.batch_size = max(1, int(batch_size))
@@ -360,6 +367,9 @@ class RpcClient:
                 except _Retryable as r:
                     last = r.err
                     retry_after = r.retry_after_s
+                except RpcTransportError as exc:  # HTTP 401/403/404...: retrying will not help, the next may
+                    last = exc
+                    break
                 except _NullBlock as nb:
                     last = RpcNullBlockError(f"endpoint returned null for block {nb.block}",
                                              endpoint=redact(endpoint), method=calls[0][0], block=nb.block)

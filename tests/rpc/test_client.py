@@ -235,3 +235,23 @@ def test_parse_header_rejects_odd_fields(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field if field != "gasUsed" else "63 bits"):
         parse_header({**block(1), field: value}, 1)
     assert parse_header(block(1), 1).number == 1
+
+
+def test_http_client_errors_fail_over_at_once_and_bad_urls_are_usage_errors() -> None:
+    from seqrisk.exceptions import UsageError
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "node-a":
+            return httpx.Response(401, text="invalid API key")
+        return FakeNode()(request)
+    c, sleeps = client(handler, endpoints=["http://node-a/v2/KEY", "http://node-b"])
+    assert [h.number for h in c.headers(range(3))] == [0, 1, 2]
+    assert c.failovers >= 1 and sleeps == []          # a 401 is not retried, the next endpoint serves
+    only, sleeps2 = client(lambda r: httpx.Response(403, text="forbidden"), endpoints=["https://a.example/KEY"])
+    with pytest.raises(RpcTransportError, match="HTTP 403") as ei:
+        only.block_number()
+    assert sleeps2 == [] and "KEY" not in str(ei.value)
+    for bad in ("notaurl", "ftp://host:21", "http://", "127.0.0.1:8545"):
+        with pytest.raises(UsageError, match="http:// or https://") as ue:
+            RpcClient([bad])
+        assert ue.value.exit_code == 2 and ue.value.context["field"] == "--rpc"
