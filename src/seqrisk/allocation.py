@@ -124,6 +124,8 @@ class AllocationResult:
     equal_split_es_usd: float = float("nan")
     n_paths: int = 0
     status: str = ""
+    single_chain_es_se: Mapping[str, float] = field(default_factory=dict)
+    equal_split_es_se: float = float("nan")
 
 
 def _bounds(name: str, v: float | Mapping[str, float] | None, chains: Sequence[str], default: float) -> FloatArray:
@@ -246,7 +248,12 @@ def allocate_book(book: Any, model: Any, scenario: Any, chains: Sequence[str], *
     from seqrisk.mitigation.measures import measure
 
     p_event = probs[:-1] * (losses.shape[0] - 1)
-    port = losses[:-1] @ np.array([res.weights[c] for c in ids]) * kw.get("total", 1.0)
-    es = measure(port, f"es{res.alpha * 100:g}", p_event)[0]
+    total = kw.get("total", 1.0)
+    name = f"es{res.alpha * 100:g}"
+    port = losses[:-1] @ np.array([res.weights[c] for c in ids]) * total
+    es = measure(port, name, p_event)[0]
     el = measure(port, "el", p_event)[0]
-    return replace(res, es_se=es.se, expected_loss_se=el.se)
+    single_se = {c: measure(losses[:-1, i] * total, name, p_event)[0].se for i, c in enumerate(ids)}
+    equal_se = measure(losses[:-1].mean(axis=1) * total, name, p_event)[0].se
+    return replace(res, es_se=es.se, expected_loss_se=el.se, single_chain_es_se=single_se,
+                   equal_split_es_se=equal_se)

@@ -108,6 +108,17 @@ def test_allocate_book_on_the_engine() -> None:
     w = np.array([res.weights[c] for c in chains])
     assert res.es_usd == pytest.approx(cvar(losses @ w, 0.99, probs), rel=1e-9)
     assert res.es_usd <= res.equal_split_es_usd + 1e-6
+    # every ES shown carries its error, computed on the same paths as the figure
+    from seqrisk.mitigation.measures import measure
+
+    p_event = probs[:-1] * (losses.shape[0] - 1)
+    assert set(res.single_chain_es_se) == set(chains)
+    for i, c in enumerate(chains):
+        est = measure(losses[:-1, i], "es99", p_event)[0]
+        assert est.value == pytest.approx(res.single_chain_es_usd[c], rel=1e-6)
+        assert res.single_chain_es_se[c] == pytest.approx(est.se)
+        assert 0 < est.se < est.value
+    assert 0 < res.equal_split_es_se < res.equal_split_es_usd
 
 
 @settings(max_examples=25, deadline=None)

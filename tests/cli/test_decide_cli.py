@@ -137,10 +137,12 @@ def test_allocate_and_score(home: Path, files: tuple[Path, Path]) -> None:
     assert sum(doc["weights"].values()) == pytest.approx(1.0)
     assert max(doc["weights"].values()) <= 0.6 + 1e-9
     assert doc["es_usd"] <= doc["equal_split_es_usd"] + 1e-6
+    assert set(doc["single_chain_es_se"]) == {"arbitrum", "base", "optimism"} and doc["equal_split_es_se"] > 0
     code, out = run(home, "allocate", str(book), "--chains", "arbitrum,base", "--min", "arbitrum=0.2", "--model",
                     str(model), "--paths", "1000", "--horizon", "30d")
     assert code == 0
     assert max(len(line) for line in out.splitlines()) <= 80
+    assert all("±" in line for line in out.splitlines() if line.startswith(("arbitrum ", "base ")))
     code, out = run(home, "score", "--chain", "arbitrum", "--chain", "base", "--chain", "optimism", "--model",
                     str(model), "--paths", "1000", "--json")
     assert code == 0

@@ -470,7 +470,9 @@ def allocate_cmd(
                    "horizon_s": sc.horizon_s, "paths": sc.paths, "seed": sc.seed, "weights": dict(res.weights),
                    "es_usd": res.es_usd, "es_se": res.es_se, "expected_loss_usd": res.expected_loss_usd,
                    "expected_loss_se": res.expected_loss_se, "cost_usd": res.cost_usd,
-                   "single_chain_es_usd": dict(res.single_chain_es_usd), "equal_split_es_usd": res.equal_split_es_usd})
+                   "single_chain_es_usd": dict(res.single_chain_es_usd),
+                   "single_chain_es_se": {k: _f(v) for k, v in res.single_chain_es_se.items()},
+                   "equal_split_es_usd": res.equal_split_es_usd, "equal_split_es_se": _f(res.equal_split_es_se)})
         return
     c = console()
     lv = f"{level * 100:g}%"
@@ -479,11 +481,13 @@ def allocate_cmd(
     t = table("Split (USD over the horizon)", "chain", "share", f"ES {lv} if all here", right=("share",
               f"ES {lv} if all here"))
     for ch in ids:
-        t.add_row(ch, f"{res.weights[ch]:.1%}", format_usd(res.single_chain_es_usd[ch]))
+        t.add_row(ch, f"{res.weights[ch]:.1%}",
+                  _pm(res.single_chain_es_usd[ch], res.single_chain_es_se.get(ch, math.nan)))
     c.print(t)
     c.print(f"split: ES {lv} {_pm(res.es_usd, res.es_se)}, EL {_pm(res.expected_loss_usd, res.expected_loss_se)}"
             + (f", cost {format_usd(res.cost_usd)}" if res.cost_usd else "")
-            + f"; equal split ES {lv} {format_usd(res.equal_split_es_usd)} (in-sample optimum: slightly optimistic)")
+            + f"; equal split ES {lv} {_pm(res.equal_split_es_usd, res.equal_split_es_se)} (in-sample optimum: "
+            "slightly optimistic)")
 
 
 # --- score -----------------------------------------------------------------------------------------
