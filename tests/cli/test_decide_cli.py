@@ -142,7 +142,8 @@ def test_allocate_and_score(home: Path, files: tuple[Path, Path]) -> None:
                     str(model), "--paths", "1000", "--horizon", "30d")
     assert code == 0
     assert max(len(line) for line in out.splitlines()) <= 80
-    assert all("±" in line for line in out.splitlines() if line.startswith(("arbitrum ", "base ")))
+    rows = [line for line in out.splitlines() if line.startswith(("arbitrum ", "base "))]
+    assert len(rows) == 2 and all("±" in line for line in rows)
     code, out = run(home, "score", "--chain", "arbitrum", "--chain", "base", "--chain", "optimism", "--model",
                     str(model), "--paths", "1000", "--json")
     assert code == 0
