@@ -48,7 +48,7 @@ def test_parameter_recovery_and_coverage() -> None:
     assert m[1] == pytest.approx(n, abs=0.05)
     assert m[2] == pytest.approx(beta, rel=0.2)
     for k, h in hits.items():
-        assert 0.88 <= h / runs <= 1.0, k
+        assert 0.88 <= h / runs <= 0.99, k  # seeded: 0.98 / 0.93 / 0.98; too wide intervals fail too
 
 
 @pytest.mark.slow
