@@ -90,6 +90,16 @@ def test_bad_usage(tmp_path: Path) -> None:
         runner.invoke(app, ["--home", str(tmp_path), "fit", "--as-of", "2019-01-01"], catch_exceptions=False)
 
 
+def test_unwritable_outputs_are_usage_errors(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(UsageError, match="cannot write the model file") as ei:
+        run(tmp_path, "--chain", "scroll", "--save", str(tmp_path))      # a directory
+    assert ei.value.context["field"] == "--save"
+    with pytest.raises(UsageError, match="cannot write the plots"):
+        run(tmp_path, "--chain", "scroll", "--plots", str(afile))        # a file, not a directory
+
+
 def test_main_turns_errors_into_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from seqrisk.cli.app import main
 

@@ -93,17 +93,25 @@ def fit_cmd(
     types = [t for t in types if t in stats.rates]
     doc = statistics_doc(stats, chains=chains, types=types, horizon_s=horizon_s)
     if save is not None:
-        stats.model.save(save)
+        try:
+            stats.model.save(save)
+        except OSError as exc:
+            raise UsageError(f"cannot write the model file: {exc.strerror or exc}", field="--save",
+                             file=str(save)) from None
     written = []
     if plots is not None:
         from seqrisk.stats.plots import forest_figure, km_figure
 
-        plots.mkdir(parents=True, exist_ok=True)
-        for t in types:
-            for name, fig in (("km", km_figure(stats, t)), ("forest", forest_figure(stats, t))):
-                p = plots / f"{name}-{t}.html"
-                fig.write_html(str(p), include_plotlyjs=True, full_html=True)
-                written.append(str(p))
+        try:
+            plots.mkdir(parents=True, exist_ok=True)
+            for t in types:
+                for name, fig in (("km", km_figure(stats, t)), ("forest", forest_figure(stats, t))):
+                    p = plots / f"{name}-{t}.html"
+                    fig.write_html(str(p), include_plotlyjs=True, full_html=True)
+                    written.append(str(p))
+        except OSError as exc:
+            raise UsageError(f"cannot write the plots: {exc.strerror or exc}", field="--plots",
+                             file=str(plots)) from None
     if as_json:
         if save is not None:
             doc["saved_model"] = str(save)
