@@ -167,3 +167,40 @@ def test_cli_explains_a_negative_attributable_loss_of_loans() -> None:
     out = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
     assert out.exit_code == 0, out.output
     assert "note: negative attributable holder loss" in out.stdout
+
+
+@pytest.mark.parametrize(("opts", "expect"), [(["--paths", "0"], "field=paths, value=0"),
+                                              (["--horizon", "0s"], "field=horizon_s, value=0.0"),
+                                              (["--seed", "-1"], "field=seed, value=-1")])
+def test_cli_bad_scenario_option_is_one_line(capsys: pytest.CaptureFixture[str], opts: list[str],
+                                             expect: str) -> None:
+    from seqrisk.cli.app import main
+
+    with pytest.raises(SystemExit) as ei:
+        main(["simulate", str(ROOT / "examples" / "first-steps.yaml"), *opts])
+    assert ei.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err and expect in err and "file=" not in err
+
+
+def test_load_scenario_errors_name_file_only_for_file_values(tmp_path: Path) -> None:
+    from seqrisk.engine import load_scenario
+    from seqrisk.exceptions import ValidationError
+
+    f = tmp_path / "sc.yaml"
+    f.write_text("paths: -5\nhorizon_s: 2h\n", encoding="utf-8")
+    with pytest.raises(ValidationError) as ei:
+        load_scenario(f)
+    assert ei.value.context == {"file": str(f), "field": "paths", "value": -5}
+    assert load_scenario(f, paths=7).paths == 7  # an override replaces the bad value
+    with pytest.raises(ValidationError) as ei:
+        load_scenario(f, seed=-2)
+    assert ei.value.context["field"] == "paths"
+    with pytest.raises(ValidationError) as ei:
+        load_scenario(None, paths=3, seed=-2)
+    assert ei.value.context == {"field": "seed", "value": -2}
+    f.write_text("horizon_s: abc\n", encoding="utf-8")
+    with pytest.raises(UsageError) as eu:
+        load_scenario(f)
+    assert eu.value.context["file"] == str(f)
+    assert load_scenario(None, horizon_s="2h").horizon_s == 7200.0

@@ -59,16 +59,14 @@ def _model(path: Path | None) -> Any:
 
 def _scenario(config: Path | None, paths: int | None, seed: int | None, horizon: str | None,
               outage: list[str] | None = None, **fixed: Any) -> Any:
-    from seqrisk.engine import Scenario, StressOutage, load_scenario
+    from seqrisk.engine import StressOutage, load_scenario
 
     over: dict[str, Any] = {"paths": paths, "seed": seed,
                             "horizon_s": parse_duration(horizon, field="--horizon") if horizon else None}
     if outage:
         over["stress_outages"] = [StressOutage.parse(o).model_dump() for o in outage]
     over.update({k: v for k, v in fixed.items() if v is not None})
-    if config is not None:
-        return load_scenario(config, **over)
-    return Scenario.model_validate({k: v for k, v in over.items() if v is not None})
+    return load_scenario(config, **over)
 
 
 def _book(path: Path) -> Any:

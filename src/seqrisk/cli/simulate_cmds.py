@@ -37,7 +37,7 @@ def simulate_cmd(
     out: Annotated[Path | None, typer.Option("--out", help="Write the measures to this Parquet file.")] = None,
 ) -> None:
     """Simulate what sequencer outages cost a book: expected loss, VaR, ES, liquidations, bad debt."""
-    from seqrisk.engine import Scenario, StressOutage, load_scenario, simulate
+    from seqrisk.engine import StressOutage, load_scenario, simulate
     from seqrisk.outage import OutageModel
     from seqrisk.portfolio import load_book
 
@@ -47,10 +47,7 @@ def simulate_cmd(
                                  "horizon_s": parse_duration(horizon, field="--horizon") if horizon else None}
     if outage:
         overrides["stress_outages"] = [StressOutage.parse(o).model_dump() for o in outage]
-    if config is not None:
-        sc = load_scenario(config, **overrides)
-    else:
-        sc = Scenario.model_validate({k: v for k, v in overrides.items() if v is not None})
+    sc = load_scenario(config, **overrides)
     if model is not None:
         om = OutageModel.load(model)
     else:

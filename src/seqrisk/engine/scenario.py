@@ -14,7 +14,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from seqrisk.exceptions import DataError, ValidationError
+from seqrisk.exceptions import DataError, SeqriskError, ValidationError
 from seqrisk.outage import ChainOutageLaw, DurationLaw, OutageModel
 from seqrisk.units import parse_duration
 
@@ -161,13 +161,34 @@ class Scenario(_Cfg):
         return Scenario.model_validate(self.model_dump() | changes)
 
 
-def load_scenario(path: Path | str, **overrides: Any) -> Scenario:
-    """Read a scenario from YAML/JSON, apply ``overrides`` (None values ignored) and validate."""
-    p = Path(path)
+def load_scenario(path: Path | str | None, **overrides: Any) -> Scenario:
+    """Read a scenario from YAML/JSON (``None``: defaults), apply ``overrides`` (None values ignored) and validate.
+
+    Errors name the file (unless the bad value came from an override), the field and the value.
+    """
+    p = None if path is None else Path(path)
+    data: Any = {}
+    if p is not None:
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise DataError(f"cannot read scenario: {exc}", file=str(p)) from None
+        if not isinstance(data, dict):
+            raise DataError("a scenario is a mapping", file=str(p))
+    over = {k: v for k, v in overrides.items() if v is not None}
+    data.update(over)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise DataError(f"cannot read scenario: {exc}", file=str(p)) from None
+        return Scenario.model_validate(data)
+    except pydantic.ValidationError as exc:
+        err = exc.errors()[0]
+        fld = ".".join(str(x) for x in err["loc"]) or None
+        top = str(err["loc"][0]) if err["loc"] else None
+        raise ValidationError(err["msg"], file=None if p is None or top in over else str(p), field=fld,
+                              value=data.get(top) if top else None) from None
+    except SeqriskError as exc:  # a duration that does not parse
+        if p is not None:
+            exc.context.setdefault("file", str(p))
+        raise
     if not isinstance(data, dict):
         raise DataError("a scenario is a mapping", file=str(p))
     data.update({k: v for k, v in overrides.items() if v is not None})
