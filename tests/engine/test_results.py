@@ -204,3 +204,13 @@ def test_load_scenario_errors_name_file_only_for_file_values(tmp_path: Path) -> 
         load_scenario(f)
     assert eu.value.context["file"] == str(f)
     assert load_scenario(None, horizon_s="2h").horizon_s == 7200.0
+
+
+def test_example_scenario_loads_with_the_documented_defaults() -> None:
+    from seqrisk.engine import load_scenario
+
+    sc = load_scenario(ROOT / "examples" / "scenario.yaml", paths=100)
+    assert sc.paths == 100 and sc.seed == 7 and sc.horizon_s == 7 * 86400.0
+    assert [r.name for r in sc.regimes] == ["calm", "stressed"]
+    assert sc.forced_inclusion is False  # a mitigation, off in the baseline
+    assert sc.l1_inclusion_s == 1800.0 and sc.settlement == "true"
