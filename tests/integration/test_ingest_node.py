@@ -175,3 +175,16 @@ def test_since_resume_and_follow(anvil_factory: Callable[..., Anvil], home: Path
     assert t.column("number").to_pylist() == list(range(70, 135))
     with Home(home).state() as st:
         assert st._conn.execute("SELECT COUNT(*) FROM head_observations WHERE chain='optimism'").fetchone()[0] >= 1
+
+
+def test_bad_l1_options_stop_before_any_request(tmp_path: Path) -> None:
+    from seqrisk.exceptions import UsageError
+
+    dead = "http://127.0.0.1:9"  # nothing listens: a request would fail with a transport error (exit 1)
+    base = ["--home", str(tmp_path), "ingest", "base", "--rpc", dead, "--from", "0"]
+    for extra, match in ((["--l1-rpc", dead], "both --l1-rpc and --batch-inbox"),
+                         (["--batch-inbox", "0x" + "00" * 20], "both --l1-rpc and --batch-inbox"),
+                         (["--l1-rpc", "notaurl", "--batch-inbox", "0x" + "00" * 20], "http:// or https://")):
+        r = CliRunner().invoke(app, base + extra)
+        assert isinstance(r.exception, UsageError) and r.exception.exit_code == 2, r.output
+        assert match in str(r.exception)

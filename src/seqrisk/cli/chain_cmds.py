@@ -115,6 +115,10 @@ def ingest_cmd(
     modes = sum(x is not None for x in (from_block, since)) + int(follow)
     if sum(x is not None for x in (from_block, since)) > 1:
         raise UsageError("give --from or --since, not both", field="--from")
+    if (batch_inbox is None) != (not l1_rpc):  # checked before any work, not after the L2 ingest
+        raise UsageError("L1 postings need both --l1-rpc and --batch-inbox", field="--batch-inbox")
+    if l1_rpc:
+        RpcClient(l1_rpc).close()  # checks the URLs (no request is made)
     docs: list[dict[str, Any]] = []
     l1_doc: dict[str, Any] | None = None
     with _client(rpc, chain_id, batch_size, concurrency, parse_duration(timeout, field="--timeout"), retries) as c, \
