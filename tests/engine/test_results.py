@@ -114,6 +114,8 @@ def test_cli_simulate_json_and_stress(tmp_path: Path) -> None:
     assert "stress: arbitrum down 2h" in out2.stdout
     assert "holder attrib." in out2.stdout and "negative attributable" not in out2.stdout
     assert (tmp_path / "r.parquet").exists()
+    out4 = runner.invoke(app, [*args[:-1], "--outage", "arbitrum=2h@30m"], env={"COLUMNS": "200"})
+    assert "stress: arbitrum down 2h from +30m" in out4.stdout
     out3 = runner.invoke(app, [*args, "--outage", "base=1h"])
     assert out3.exit_code != 0
 

@@ -83,7 +83,8 @@ def simulate_cmd(
 
 def _render(res: Any, name: str, sc: Any) -> None:
     c = console()
-    stress = ", ".join(f"{s.chain} down {format_duration(s.duration_s)}" for s in sc.stress_outages)
+    stress = ", ".join(f"{s.chain} {'down' if s.type == 'downtime' else s.type} {format_duration(s.duration_s)}"
+                       + (f" from +{format_duration(s.start_s)}" if s.start_s else "") for s in sc.stress_outages)
     c.print(f"[bold]{name}[/]: {res.n_paths:,} paths, horizon {format_duration(sc.horizon_s)}, seed {sc.seed}"
             + (f", stress: {stress}" if stress else ""))
     t = table("Loss per path over the horizon (USD ± standard error)", "", "EL", "VaR 99%", "ES 99%",
