@@ -93,3 +93,18 @@ def test_storage_budget_per_million_headers(tmp_path: Path) -> None:
     per_million_mb = bs.size_bytes("c") / n * 1e6 / 1e6
     assert per_million_mb < 40  # 32 MB of block hashes is the floor
     assert bs.read("c", n - 5, n - 1).equals(t.slice(n - 5, 5).cast(BLOCK_SCHEMA))
+
+
+def test_exposure_of_a_store_with_missing_blocks_is_its_stored_runs(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from seqrisk.ingest import events_for_fit
+    from seqrisk.store import Home
+
+    home = Home(tmp_path)
+    home.blocks().write("base", linked(0, 100, 1))
+    (_, one), = events_for_fit(home)[1].items()
+    assert one == (datetime.fromtimestamp(1_700_000_000, UTC), datetime.fromtimestamp(1_700_000_198, UTC))
+    home.blocks().write("base", linked(5000, 100, 2))       # blocks 100..4999 are missing
+    (_, two), = events_for_fit(home)[1].items()
+    assert two == [one, (datetime.fromtimestamp(1_700_010_000, UTC), datetime.fromtimestamp(1_700_010_198, UTC))]

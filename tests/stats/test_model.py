@@ -202,3 +202,19 @@ def test_derived_intervals_follow_the_rate_posterior(stats: OutageStatistics) ->
 def test_naive_as_of_is_utc() -> None:
     a = fit_outage_model(CAT, as_of=datetime(2026, 1, 1))
     assert a.meta["as_of"] == "2026-01-01T00:00:00Z"
+
+
+def test_detected_events_with_several_windows_keep_the_catalog_between_them() -> None:
+    # block data for Jan-Jun 2024 and Jan-Dec 2025 of base: BASE-20240921 lies between the two windows
+    events = [_ev("base", "2024-03-01T00:00", 30), _ev("base", "2025-08-05T06:10", 20)]
+    wins = [(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 7, 1, tzinfo=UTC)),
+            (datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 12, 31, tzinfo=UTC))]
+    st = fit_outage_statistics(CAT, as_of=AS_OF, events=events, exposures={"base": wins}, group_hawkes=False)
+    got = sorted((e.source, datetime.fromtimestamp(e.start_utc, UTC).date().isoformat())
+                 for e in st.events.events if e.chain == "base")
+    assert got == [("BASE-20230905", "2023-09-05"), ("BASE-20240921", "2024-09-21"),
+                   ("detected:gap", "2024-03-01"), ("detected:gap", "2025-08-05")]
+    launch = CAT.chain("base").exposure_start()
+    assert launch is not None
+    assert st.events.exposure_years("base") == pytest.approx((AS_OF - launch).total_seconds() / (365 * 86400))
+    assert len(st.events.windows["base"]) == 5   # catalog, window, catalog, window, catalog

@@ -19,9 +19,11 @@ import numpy as np
 
 from seqrisk.catalog import Chain
 from seqrisk.detect import DetectConfig, Event, detect_all
+from seqrisk.stats.events import Window
 from seqrisk.store import DetectedEvent, Home
 
-__all__ = ["DETECTORS", "chain_history", "config_for_chain", "events_for_fit", "run_detection"]
+__all__ = ["DETECTORS", "chain_history", "config_for_chain", "events_for_fit", "observed_windows",
+           "run_detection"]
 
 #: Detectors whose events :func:`run_detection` owns (replaced on every run).
 DETECTORS = ("gap", "backfill", "throughput", "batch-cadence", "safe-lag")
@@ -110,15 +112,32 @@ def chain_history(home: Home, chain: str, *, types: Iterable[str] | None = None,
     return [dataclasses.replace(e) for e in out], window
 
 
+def observed_windows(home: Home, chain: str) -> list[tuple[datetime, datetime]]:
+    """The UTC time spans of a chain's stored block ranges (one per run of consecutive block numbers)."""
+    blocks = home.blocks()
+    out = []
+    for a, b in blocks.ranges(chain):
+        t = blocks.read(chain, a, a, columns=("timestamp",)).column("timestamp")[0].as_py()
+        u = blocks.read(chain, b, b, columns=("timestamp",)).column("timestamp")[0].as_py()
+        out.append((datetime.fromtimestamp(int(t), UTC), datetime.fromtimestamp(int(u), UTC)))
+    return out
+
+
 def events_for_fit(home: Home, chains: Iterable[str] | None = None, *, min_confidence: float = 0.5
-                   ) -> tuple[list[DetectedEvent], dict[str, tuple[datetime, datetime]]]:
-    """Detected events and exposure windows of every stored chain, as ``fit_outage_model`` takes them."""
+                   ) -> tuple[list[DetectedEvent], dict[str, Window]]:
+    """Detected events and exposure windows of every stored chain, as ``fit_outage_model`` takes them.
+
+    A chain stored in one run of blocks gets its ``(first, last)`` block time; a chain with blocks
+    missing in between gets the list of its runs' spans, so the missing time is not counted as
+    observed (the catalog's incidents still count there).
+    """
     names = list(chains) if chains is not None else home.blocks().chains()
     events: list[DetectedEvent] = []
-    exposures: dict[str, tuple[datetime, datetime]] = {}
+    exposures: dict[str, Window] = {}
     for c in names:
         evs, window = chain_history(home, c, min_confidence=min_confidence)
         if window is not None:
             events += evs
-            exposures[c] = window
+            spans = observed_windows(home, c)
+            exposures[c] = window if len(spans) == 1 else [w for w in spans if w[1] > w[0]]
     return events, exposures

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, cast
 
 from seqrisk.catalog import Catalog
 from seqrisk.exceptions import DataError, UsageError
@@ -33,6 +33,9 @@ __all__ = [
     "OutageEvent",
     "build_event_set",
 ]
+
+#: An observed window ``(start, end)``, or several disjoint ones (block data with missing ranges).
+Window = tuple[datetime, datetime] | Sequence[tuple[datetime, datetime]]
 
 #: Event types the statistics model (MODEL.md section 1); ``other`` is not modelled.
 MODELLED_TYPES = ("downtime", "degraded", "censorship", "reorg", "da_delay")
@@ -129,7 +132,7 @@ def build_event_set(
     include_deliberate: bool = False,
     include_planned: bool = False,
     events: Sequence[EventLike] | None = None,
-    exposures: Mapping[str, tuple[datetime, datetime]] | None = None,
+    exposures: Mapping[str, Window] | None = None,
     since: datetime | None = None,
 ) -> EventSet:
     """Collect the events and exposure windows the fitters use.
@@ -137,7 +140,8 @@ def build_event_set(
     Catalog chains are exposed from mainnet launch (or ``since`` if later) to
     ``min(sunset, as_of)`` (a chain with no launch date, or launched after
     ``as_of``, has no exposure); incidents before ``since`` are left out.
-    Detected ``events`` come with an ``exposures`` window per chain: inside it the
+    Detected ``events`` come with an ``exposures`` window per chain (or a list of
+    disjoint windows, when block data are missing in between): inside it the
     detected events *replace* the catalog's incidents of that chain (block data
     see every outage in the window), outside it the catalog still counts. Without
     ``exposures`` the detected events are merged over the catalog window, and a
@@ -160,20 +164,27 @@ def build_event_set(
             start = max(start, since)
         end = c.exposure_end(as_of)
         windows[c.id] = [(start.timestamp(), end.timestamp())] if start and end > start else []
-    detected_win: dict[str, tuple[float, float]] = {}
+    detected_win: dict[str, list[tuple[float, float]]] = {}
     if events is not None and exposures is not None:
-        for chain, (a, b) in exposures.items():
-            a_s, b_s = max(_ts(a), since_s), min(_ts(b), as_of_s)
-            if _ts(b) <= _ts(a):
-                raise UsageError("exposure window ends before it starts", chain=chain,
-                                 value=(a.isoformat(), b.isoformat()))
-            if b_s <= a_s:  # the window lies outside [since, as_of): nothing observed there
+        for chain, win in exposures.items():
+            pairs: list[tuple[datetime, datetime]] = (
+                [cast(tuple[datetime, datetime], win)] if len(win) == 2 and isinstance(win[0], datetime)
+                else list(cast(Sequence[tuple[datetime, datetime]], win)))
+            segs = []
+            for a, b in pairs:
+                a_s, b_s = max(_ts(a), since_s), min(_ts(b), as_of_s)
+                if _ts(b) < _ts(a):
+                    raise UsageError("exposure window ends before it starts", chain=chain,
+                                     value=(a.isoformat(), b.isoformat()))
+                if b_s > a_s:  # else the window lies outside [since, as_of): nothing observed there
+                    segs.append((a_s, b_s))
+            if not segs:
                 continue
-            detected_win[chain] = (a_s, b_s)
-            kept: list[tuple[float, float]] = []
-            for w in windows.get(chain, []):
-                kept += _subtract(w, (a_s, b_s))
-            windows[chain] = sorted([*kept, (a_s, b_s)])
+            detected_win[chain] = segs
+            kept = list(windows.get(chain, []))
+            for seg in segs:
+                kept = [x for w in kept for x in _subtract(w, seg)]
+            windows[chain] = sorted([*kept, *segs])
     out: list[OutageEvent] = []
     for inc in catalog.incidents:
         if inc.type not in MODELLED_TYPES or not since_s <= inc.start_utc.timestamp() < as_of_s:
@@ -181,7 +192,7 @@ def build_event_set(
         if (inc.deliberate and not include_deliberate) or (inc.planned and not include_planned):
             continue
         t = inc.start_utc.timestamp()
-        if inc.chain in detected_win and _in_windows(t, [detected_win[inc.chain]]):
+        if inc.chain in detected_win and _in_windows(t, detected_win[inc.chain]):
             continue
         lo, hi = _censor_at(*inc.duration_bounds_s(), as_of_s - t)
         out.append(OutageEvent(inc.chain, inc.type, t, lo, hi, inc.id, _PRECISION_S[inc.start_precision],
@@ -194,7 +205,7 @@ def build_event_set(
         if exposures is not None:
             if ev.chain not in exposures:
                 raise UsageError("detected event on a chain with no exposure window", chain=ev.chain)
-            if ev.chain not in detected_win or not _in_windows(ev.start_utc, [detected_win[ev.chain]]):
+            if ev.chain not in detected_win or not _in_windows(ev.start_utc, detected_win[ev.chain]):
                 continue
         elif any(o.chain == ev.chain and o.type == ev.type and abs(o.start_utc - ev.start_utc) < DAY_S
                  for o in out):

@@ -23,7 +23,7 @@ from seqrisk.outage import ChainOutageLaw, CommonShock, DurationLaw, Hawkes, Out
 from seqrisk.stats.coupling import VolatilityCoupling
 from seqrisk.stats.derived import derived_figures
 from seqrisk.stats.durations import DurationFitter, compare_families
-from seqrisk.stats.events import MODELLED_TYPES, EventLike, EventSet, build_event_set
+from seqrisk.stats.events import MODELLED_TYPES, EventLike, EventSet, Window, build_event_set
 from seqrisk.stats.hawkes import HawkesFitter
 from seqrisk.stats.prices import daily_realized_vol
 from seqrisk.stats.rates import GammaPoissonPooling
@@ -194,7 +194,7 @@ def fit_outage_statistics(
     include_deliberate: bool = False,
     include_planned: bool = False,
     events: Sequence[EventLike] | None = None,
-    exposures: Mapping[str, tuple[datetime, datetime]] | None = None,
+    exposures: Mapping[str, Window] | None = None,
     group_hawkes: bool = True,
     since: datetime | None = None,
 ) -> OutageStatistics:
@@ -320,7 +320,7 @@ def fit_outage_model(
     include_deliberate: bool = False,
     include_planned: bool = False,
     events: Sequence[EventLike] | None = None,
-    exposures: Mapping[str, tuple[datetime, datetime]] | None = None,
+    exposures: Mapping[str, Window] | None = None,
 ) -> OutageModel:
     """The fitted :class:`~seqrisk.outage.OutageModel` of ``catalog`` (plus detected ``events``).
 
