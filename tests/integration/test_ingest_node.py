@@ -188,3 +188,20 @@ def test_bad_l1_options_stop_before_any_request(tmp_path: Path) -> None:
         r = CliRunner().invoke(app, base + extra)
         assert isinstance(r.exception, UsageError) and r.exception.exit_code == 2, r.output
         assert match in str(r.exception)
+
+
+def test_scan_and_ingest_ranges_past_the_head_are_usage_errors(chain_a: tuple[Anvil, dict[str, int]],
+                                                               tmp_path: Path) -> None:
+    from seqrisk.exceptions import UsageError
+
+    node, _ = chain_a
+    home = ["--home", str(tmp_path)]
+    for args, match in ((["scan", "arbitrum", "--rpc", node.url, "--since", "2100-01-01"], "no block at or after"),
+                        (["ingest", "arbitrum", "--rpc", node.url, "--since", "2100-01-01"], "no block at or after"),
+                        (["scan", "arbitrum", "--rpc", node.url, "--from", "100", "--to", "50"], "is empty"),
+                        (["scan", "arbitrum", "--rpc", "http://127.0.0.1:9", "--from", "0", "--threshold", "0s"],
+                         "--threshold > --min-interval")):
+        r = CliRunner().invoke(app, home + args)
+        assert isinstance(r.exception, UsageError), (args, r.output, r.exception)
+        assert match in str(r.exception), args
+    assert not (tmp_path / "blocks" / "arbitrum").exists() or not any((tmp_path / "blocks" / "arbitrum").iterdir())

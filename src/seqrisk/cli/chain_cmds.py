@@ -68,6 +68,9 @@ def _since_block(client: RpcClient, since: str) -> int:
     t = parse_datetime(since, field="--since").timestamp()
     head = client.block_number()
     block, _ = block_at_time(lambda ns: [h.timestamp for h in client.headers(ns)], t, 0, head)
+    if block == head and (head_t := client.header(head).timestamp) < t:
+        raise UsageError(f"no block at or after this time: the node's head block {head} is from {_iso(head_t)}",
+                         field="--since", value=since)
     return block
 
 
@@ -194,6 +197,8 @@ def scan_cmd(
     """Find timestamp gaps without fetching every header (adaptive sampling and bisection)."""
     cat_chain = state.catalog.chain(chain)
     thr = parse_duration(threshold, field="--threshold")
+    if not thr > min_interval >= 0:
+        raise UsageError("need --threshold > --min-interval >= 0", field="--threshold", value=(thr, min_interval))
     with _client(rpc, chain_id, batch_size, 4, 20.0, 4) as c:
         def fetch(ns: Any) -> list[int]:
             return [h.timestamp for h in c.headers(ns)]
@@ -205,6 +210,8 @@ def scan_cmd(
             start = _since_block(c, since)
         else:
             raise UsageError("give --since DATE or --from N", field="--since")
+        if start > end:
+            raise UsageError(f"scan range {start}..{end} is empty (the node's head is {head})", field="--from")
         bt = block_time if block_time is not None else cat_chain.block_time_s
         t0 = time.perf_counter()
         res = adaptive_scan(fetch, start, end, threshold_s=thr, block_time_s=bt, min_interval_s=min_interval)
