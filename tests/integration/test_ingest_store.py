@@ -108,3 +108,28 @@ def test_exposure_of_a_store_with_missing_blocks_is_its_stored_runs(tmp_path: Pa
     home.blocks().write("base", linked(5000, 100, 2))       # blocks 100..4999 are missing
     (_, two), = events_for_fit(home)[1].items()
     assert two == [one, (datetime.fromtimestamp(1_700_010_000, UTC), datetime.fromtimestamp(1_700_010_198, UTC))]
+
+
+def test_safe_and_finalized_head_lag_from_the_store_become_da_delays(tmp_path: Path) -> None:
+    from seqrisk.detect import DetectConfig
+    from seqrisk.ingest import run_detection
+    from seqrisk.store import Home
+
+    home = Home(tmp_path)
+    home.blocks().write("op", linked(0, 2000, 3))   # blocks every 2 s from 1_700_000_000
+    t0 = 1_700_000_000.0
+    # observations every 10 min: safe lag 2 h at 3 and 4; no safe tag (finalized only) from 7, lagging 2 h at 8
+    rows = []
+    for i in range(10):
+        head_t = t0 + 600 * i
+        lag = 7200.0 if i in (3, 4, 8) else 60.0
+        safe, fin = (head_t - lag, head_t - 900) if i < 7 else (None, head_t - lag)
+        rows.append(("op", head_t + 1, i, head_t, i, safe, i, fin))
+    with home.state() as st, st.transaction() as c:
+        c.executemany("INSERT INTO head_observations(chain, observed_utc, head_number, head_time_utc, safe_number, "
+                      "safe_time_utc, finalized_number, finalized_time_utc) VALUES (?,?,?,?,?,?,?,?)", rows)
+    ev = [e for e in run_detection(home, "op", DetectConfig(safe_lag_s=3600)) if e.detector == "safe-lag"]
+    assert [(e.start_utc, e.end_utc, e.type) for e in ev] == [
+        (rows[3][1], rows[5][1], "da_delay"), (rows[8][1], rows[9][1], "da_delay")]
+    with home.state() as st:
+        assert len([e for e in st.events(chain="op") if e.detector == "safe-lag"]) == 2

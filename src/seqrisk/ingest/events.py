@@ -1,7 +1,8 @@
 """Detection over the store, and detected events for the outage statistics.
 
 :func:`run_detection` reads a chain's stored headers, L1 postings and head
-observations, runs :func:`seqrisk.detect.detect_all` and replaces the chain's
+observations (safe head, or finalized head where the endpoint has no safe
+tag), runs :func:`seqrisk.detect.detect_all` and replaces the chain's
 detector events in the state store (reorg events from ingestion are kept).
 :func:`chain_history` / :func:`events_for_fit` hand detected events and their
 exposure windows to ``seqrisk.stats.fit_outage_model(catalog, events=...,
@@ -61,13 +62,14 @@ def run_detection(home: Home, chain: str, cfg: DetectConfig, *, since_utc: float
         con = st._conn
         post = np.array([r[0] for r in con.execute(
             "SELECT l1_time_utc FROM batch_postings WHERE chain=? ORDER BY l1_time_utc", (chain,))], dtype=float)
-        rows = con.execute("SELECT observed_utc, head_number, head_time_utc, safe_time_utc FROM head_observations "
-                           "WHERE chain=? ORDER BY observed_utc", (chain,)).fetchall()
+        rows = con.execute("SELECT observed_utc, head_number, head_time_utc, safe_time_utc, finalized_time_utc "
+                           "FROM head_observations WHERE chain=? ORDER BY observed_utc", (chain,)).fetchall()
     obs = None
-    if rows:
+    if rows:  # the safe head's lag; the finalized head's where the endpoint knows no safe head
+        lagging = [r[3] if r[3] is not None else r[4] for r in rows]
         obs = {"observed_utc": np.array([r[0] for r in rows], float),
                "head_time_utc": np.array([r[2] for r in rows], float),
-               "safe_time_utc": np.array([np.nan if r[3] is None else r[3] for r in rows], float)}
+               "safe_time_utc": np.array([np.nan if x is None else x for x in lagging], float)}
         if now_utc is None and len(num) and rows[-1][1] == int(num[-1]):
             now_utc = float(rows[-1][0])
     events = detect_all(chain, num, ts, txc, cfg, now_utc=now_utc,
