@@ -78,3 +78,14 @@ def test_advice_lists_significant_free_levers_and_the_best_paid_one() -> None:
     assert "<b>grace</b>" in text and "noise" not in text
     assert "best paid lever per dollar: <b>insure</b>" in text and "buffer" not in text
     assert "no standard lever" in _what_to_do(m[m.strategy.isin(["baseline", "noise"])])
+
+
+def test_bad_option_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from seqrisk.cli.app import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--home", str(tmp_path), "report", str(EXAMPLES / "desk.yaml"), "--horizon", "0s",
+              "--out", str(tmp_path / "r.html")])
+    err = capsys.readouterr().err
+    assert exc.value.code == 1 and "field=horizon_s" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r.html").exists()

@@ -32,7 +32,7 @@ def report_cmd(
 ) -> None:
     """Write a risk report a desk can act on: summary, chains, loss tail, stress grid, mitigations, method."""
     from seqrisk import __version__
-    from seqrisk.engine import Scenario, load_scenario, simulate
+    from seqrisk.engine import load_scenario, simulate
     from seqrisk.outage import OutageModel
     from seqrisk.portfolio import load_book
     from seqrisk.report import ReportInputs, build_report, liquidation_for_book, stress_for_book
@@ -42,7 +42,7 @@ def report_cmd(
     cat = state.catalog
     book = load_book(portfolio, chains=cat.chain_ids())
     overrides: dict[str, Any] = {"paths": paths, "seed": seed, "horizon_s": parse_duration(horizon, field="--horizon")}
-    sc = load_scenario(config, **overrides) if config is not None else Scenario.model_validate(overrides)
+    sc = load_scenario(config, **overrides)
     statistics = None
     if model is not None:
         om = OutageModel.load(model)
