@@ -51,7 +51,9 @@ def test_summary_shows_the_result_figures(inputs: ReportInputs) -> None:
     es, _ = inputs.result.value("es", perspective="holder", level=0.99)
     assert format_usd(el) in summary and format_usd(el_se) in summary and format_usd(es) in summary
     assert "not yet available" not in summary or "Mitigations" in summary
-    first_chain = inputs.result.chains.sort_values("holder_expected_loss_usd").iloc[-1].chain
+    ch = inputs.result.chains
+    total = ch.assign(el=ch.holder_expected_loss_usd + ch.venue_expected_loss_usd)
+    first_chain = total.sort_values("el").iloc[-1].chain
     assert re.search(rf"risk sits on <b>{first_chain}</b>", summary)
 
 

@@ -70,7 +70,8 @@ def report_cmd(
             note = "mitigation comparison is not available in this build."
         else:
             with out_c.status("comparing mitigations on the same paths"):
-                worst = str(res.chains.sort_values("holder_expected_loss_usd").iloc[-1].chain)
+                worst = str(res.chains.assign(el=res.chains.holder_expected_loss_usd
+                                              + res.chains.venue_expected_loss_usd).sort_values("el").iloc[-1].chain)
                 mit_table, mit_curve, note = standard_comparison(book, om, sc, cat, worst_chain=worst)
     else:
         note = "mitigations not requested (--no-mitigations)."
@@ -101,9 +102,10 @@ def _print_summary(res: Any, name: str, sc: Any, mit: Any) -> None:
         t.add_row(persp, *cells)
     c.print(t)
     pl, pl_se = res.value("p_liquidation")
-    top = res.chains.sort_values("holder_expected_loss_usd", ascending=False).iloc[0]
+    top = res.chains.assign(el=res.chains.holder_expected_loss_usd + res.chains.venue_expected_loss_usd
+                            ).sort_values("el", ascending=False).iloc[0]
     c.print(f"P(any liquidation) {pl:.3g} ± {pl_se:.2g}; most risk on {top.chain} "
-            f"({format_usd(top.holder_expected_loss_usd)} holder EL)")
+            f"({format_usd(top.el)} holder + venue EL)")
     if mit is not None and len(mit):
         best = mit[mit.strategy != "baseline"].sort_values("reduction_per_usd", ascending=False).head(3)
         for r in best.itertuples():

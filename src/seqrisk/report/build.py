@@ -81,15 +81,16 @@ def _summary(page: Page, d: ReportInputs) -> None:
              f"{r.n_paths:,} simulated paths, seed {d.scenario.seed}. Every figure carries its Monte Carlo "
              "standard error.</p>")
     sec.text(f'<div class="kpis">{"".join(cards)}</div>')
-    ch = r.chains.sort_values("holder_expected_loss_usd", ascending=False)
+    ch = r.chains.assign(el=r.chains.holder_expected_loss_usd + r.chains.venue_expected_loss_usd).sort_values(
+        "el", ascending=False)
     pos = r.positions.sort_values("expected_loss_usd", ascending=False)
     top_chain = ch.iloc[0] if len(ch) else None
-    total_el = float(ch.holder_expected_loss_usd.sum()) or 1.0
+    total_el = float(ch.el.clip(lower=0).sum()) or 1.0
     bullets = [f"Probability that an outage liquidates at least one position: <b>{pl:.3g}</b> ± {pl_se:.2g}."]
     if top_chain is not None:
         bullets.append(f"Most of the risk sits on <b>{esc(top_chain.chain)}</b>: "
-                       f"{format_usd(top_chain.holder_expected_loss_usd)} of holder expected loss "
-                       f"({top_chain.holder_expected_loss_usd / total_el:.0%} of the book's).")
+                       f"{format_usd(top_chain.el)} of holder + venue expected loss "
+                       f"({max(top_chain.el, 0.0) / total_el:.0%} of the book's).")
     top = pos.head(3)
     bullets.append("Largest positions by expected loss: " + ", ".join(
         f"<b>{esc(p.id)}</b> ({esc(p.chain)}, {esc(format_usd(p.expected_loss_usd))}, "
