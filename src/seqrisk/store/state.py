@@ -13,10 +13,11 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from seqrisk.detect import Event
 from seqrisk.exceptions import StoreError
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "DetectedEvent", "StateStore"]
@@ -91,25 +92,13 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 @dataclass(frozen=True)
-class DetectedEvent:
-    """An event found in block data (or entered by a user), as the statistics read it.
+class DetectedEvent(Event):
+    """A detected event (:class:`seqrisk.detect.Event`) as stored, with its row ``id``.
 
     Times are UTC epoch seconds; ``end_utc`` is None while ongoing (right-censored).
     """
 
-    chain: str
-    type: str
-    start_utc: float
-    end_utc: float | None
-    confidence: float
-    detector: str
-    evidence: dict[str, Any] = field(default_factory=dict)
-    ongoing: bool = False
     id: int | None = None
-
-    @property
-    def duration_s(self) -> float | None:
-        return None if self.end_utc is None else self.end_utc - self.start_utc
 
 
 class StateStore:
