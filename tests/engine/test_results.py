@@ -161,7 +161,7 @@ def test_cli_explains_a_negative_attributable_loss_of_loans() -> None:
     from seqrisk.cli.app import app
 
     args = ["simulate", str(ROOT / "examples" / "lending.yaml"), "--model",
-            str(ROOT / "examples" / "outage-model.json"), "--paths", "4096", "--seed", "5"]
+            str(ROOT / "examples" / "outage-model.json"), "--paths", "40960", "--seed", "5"]
     doc = json.loads(CliRunner().invoke(app, [*args, "--json"]).stdout)
     el = next(r for r in doc["measures"] if r["perspective"] == "holder" and r["basis"] == "attributable"
               and r["measure"] == "expected_loss")

@@ -99,10 +99,9 @@ def _render(res: Any, name: str, sc: Any) -> None:
                       _fmt(*es), _fmt(*es9))
     c.print(t)
     if res.value("expected_loss")[0] < 0:
-        c.print("[yellow]note:[/] negative attributable holder loss: loans are liquidated at restart only, while "
-                "without the outage a (passive) borrower is liquidated when the price touches the trigger; a "
-                "liquidation that the outage only defers past the restart counts as avoided, so this gain is an "
-                "upper bound (docs/engine.md, Loans)")
+        c.print("[yellow]note:[/] negative attributable holder loss: an outage defers liquidations of (passive) "
+                "borrowers that would have happened while the chain was up, and some do not recur before the "
+                "horizon end (docs/engine.md, Loans)")
     pl = res.value("p_liquidation")
     ln = res.value("expected_liquidated_notional")
     bd = res.value("expected_bad_debt", perspective="venue")

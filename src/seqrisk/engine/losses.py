@@ -32,7 +32,7 @@ from seqrisk.engine.cascade import SortedSide, cascade_sorted_batch, run_cascade
 from seqrisk.engine.prepare import COMPONENTS, Prepared
 from seqrisk.engine.sampling import ChunkSample
 from seqrisk.engine.scenario import Scenario
-from seqrisk.market.paths import bridge_cross_probability
+from seqrisk.market.paths import bridge_cross_probability, touch_probability_below
 from seqrisk.market.pricing import bs_delta, bs_price, payoff
 from seqrisk.portfolio.arrays import KIND_LOAN, KIND_OPTION, KIND_PERP
 from seqrisk.units import DAY_S, YEAR_S
@@ -284,7 +284,16 @@ class _Evaluator:
             live0 = p0[:, None] >= lt[None, :]
             rep = np.minimum(pos.close_factor[loans] * pos.debt[loans],
                              pos.units[loans] * lt / (1 + pos.bonus[loans]))
-            cf = np.where(live0, pc * pos.bonus[loans] * rep, 0.0)
+            # A loan that recovered by the test time is not spared for good: it is liquidated later anyway if
+            # the price touches its trigger before the horizon end, in both worlds (the counterfactual loan that
+            # did not touch during the outage too). So the outage only spares the liquidation with probability
+            # P(no touch between the test time and the horizon end): credit pc * (1 - p_after). The variance
+            # after the test time uses the rate of the frozen interval (exact without regime switches).
+            rate = var / np.maximum(cs.t_eval[ev] - cs.t0[ev], 1e-9)
+            v_after = (rate * np.maximum(sc.horizon_s - cs.t_eval[ev], 0.0))[:, None]
+            p_after = touch_probability_below(np.log(p1)[:, None], np.log(lt)[None, :], v_after)
+            keep = np.where(p1[:, None] < lt[None, :], 1.0, 1.0 - p_after)
+            cf = np.where(live0, pc * keep * pos.bonus[loans] * rep, 0.0)
             nz = np.nonzero(cf > 0)
             if nz[0].size:
                 z = np.zeros(nz[0].size)

@@ -102,3 +102,20 @@ def bridge_cross_probability(x0: FloatArray, x1: FloatArray, barrier: FloatArray
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         p = np.exp(-2.0 * a * b / np.where(var > 0, var, np.inf))
     return np.where((a <= 0) | (b <= 0), 1.0, np.where(var > 0, p, 0.0))
+
+
+def touch_probability_below(x: FloatArray, barrier: FloatArray, var: FloatArray) -> FloatArray:
+    """P(a driftless-price GBM starting at log price ``x`` touches ``barrier`` from above within variance ``var``).
+
+    The log price has drift ``-var/2``; with ``a = barrier - x < 0`` the
+    first-passage law gives ``Phi((a + V/2)/sqrt V) + exp(-a) Phi((a - V/2)/sqrt V)``.
+    1 where the start is at or below the barrier, 0 where ``var`` is 0.
+    """
+    from scipy.special import ndtr
+
+    a = np.asarray(barrier) - np.asarray(x)
+    v = np.asarray(var, dtype=float)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        sv = np.sqrt(np.where(v > 0, v, 1.0))
+        p = ndtr((a + 0.5 * v) / sv) + np.exp(-a) * ndtr((a - 0.5 * v) / sv)
+    return np.where(a >= 0, 1.0, np.where(v > 0, np.clip(p, 0.0, 1.0), 0.0))

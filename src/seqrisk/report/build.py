@@ -101,9 +101,9 @@ def _summary(page: Page, d: ReportInputs) -> None:
         bullets.append("Mitigations: " + esc(d.mitigation_note or "not yet available in this version."))
     h_el = r.value("expected_loss", perspective="holder")[0]
     if h_el < 0:
-        bullets.append("The holder figure is negative: for loans an outage can defer a liquidation that would have "
-                       "happened while the chain was up, and the engine credits that as avoided; it is an upper "
-                       "bound on the gain (docs/engine.md, loans). The venue's bad debt is not affected.")
+        bullets.append("The holder figure is negative: for loans an outage defers liquidations that would have "
+                       "happened while the chain was up, and some do not recur before the horizon end "
+                       "(docs/engine.md, loans). The venue's bad debt is not affected.")
     sec.text("<ul>" + "".join(f"<li>{b}</li>" for b in bullets) + "</ul>")
 
 
