@@ -14,7 +14,7 @@ LAYERS = {
     "catalog": 1,
     "stats": 2, "market": 2, "portfolio": 2, "outage": 2, "detect": 2,
     "engine": 3,
-    "mitigation": 4, "scoring": 4, "insurance": 4, "allocation": 4, "report": 4,
+    "decide": 4, "report": 4,
     "__init__": 5,
     "__main__": 6, "store": 6, "rpc": 6, "ingest": 6, "cli": 6, "web": 6, "monitor": 6, "distributed": 6,
 }
@@ -61,3 +61,61 @@ def test_imports_point_down(path: Path) -> None:
 def test_layers_cover_every_top_level_module() -> None:
     tops = {_top(p.relative_to(SRC)) for p in _modules()}
     assert tops <= set(LAYERS)
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(SRC).with_suffix("")
+    parts = ("seqrisk", *rel.parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _graph() -> dict[str, set[str]]:
+    """Module -> seqrisk modules it imports anywhere in its body (function-level imports included)."""
+    names = {_module_name(p) for p in _modules()}
+    graph: dict[str, set[str]] = {}
+    for p in _modules():
+        me = _module_name(p)
+        deps = set()
+        for mod in _imports(p):
+            # ``from seqrisk.x import y`` may name a module y or a name in x: take the longest module that exists
+            while mod and mod not in names:
+                mod = mod.rpartition(".")[0]
+            if mod and mod != me and mod != "seqrisk":
+                deps.add(mod)
+        graph[me] = deps
+    return graph
+
+
+def _package(mod: str) -> str:
+    return ".".join(mod.split(".")[:2])
+
+
+@pytest.mark.parametrize("package", ["seqrisk.decide", "seqrisk.engine", "seqrisk.report", "seqrisk.stats",
+                                     "seqrisk.catalog", "seqrisk.portfolio", "seqrisk.market"])
+def test_no_import_circle_inside_a_package(package: str) -> None:
+    """Inside a package, modules import each other in one direction (a package's ``__init__`` re-exports)."""
+    graph = _graph()
+    inner = {m: {d for d in deps if _package(d) == package and d != package}
+             for m, deps in graph.items() if _package(m) == package and m != package}
+    state: dict[str, int] = {}
+
+    def visit(m: str, trail: list[str]) -> None:
+        state[m] = 1
+        for d in sorted(inner.get(m, ())):
+            if state.get(d) == 1:
+                circle = [*trail[trail.index(d):], d] if d in trail else [m, d]
+                raise AssertionError("import circle: " + " -> ".join(circle))
+            if d not in state:
+                visit(d, [*trail, d])
+        state[m] = 2
+
+    for m in sorted(inner):
+        if m not in state:
+            visit(m, [m])
+
+
+def test_the_decision_layer_is_one_package() -> None:
+    """Levers, comparison, insurance, allocation and scores live in ``seqrisk.decide``, not beside it."""
+    loose = [n for n in ("mitigation", "insurance", "allocation", "scoring")
+             if (SRC / n).exists() or (SRC / f"{n}.py").exists()]
+    assert not loose, f"decision modules outside seqrisk.decide: {loose}"

@@ -41,10 +41,10 @@ _LAZY = {
     "stress_grid": "seqrisk.engine",
     "fit_outage_model": "seqrisk.stats",
     "fit_outage_statistics": "seqrisk.stats",
-    "Strategy": "seqrisk.mitigation",
-    "compare": "seqrisk.mitigation",
-    "parse_strategy": "seqrisk.mitigation",
-    "sweep": "seqrisk.mitigation",
+    "Strategy": "seqrisk.decide",
+    "compare": "seqrisk.decide",
+    "parse_strategy": "seqrisk.decide",
+    "sweep": "seqrisk.decide",
     "build_report": "seqrisk.report",
 }
 

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from seqrisk.cli.app import app
+from seqrisk.decide.insurance import ParametricCover, Pricing, price_parametric
 from seqrisk.exceptions import UsageError
-from seqrisk.insurance import ParametricCover, Pricing, price_parametric
 from seqrisk.outage import ChainOutageLaw, CommonShock, DurationLaw, OutageModel
 
 runner = CliRunner()
@@ -189,7 +189,7 @@ def test_compare_baseline_forced_inclusion_is_off_unless_asked(home: Path, files
                                                                  flag: tuple[str, ...], expected: bool) -> None:
     """docs/mitigations.md: the baseline has forced inclusion off even when --config turns it on; the flag turns
     it on."""
-    import seqrisk.mitigation as mit
+    import seqrisk.decide as mit
 
     seen = []
 

@@ -2,7 +2,7 @@
 
 Every figure is shown with its Monte Carlo standard error (``±``); differences
 against the baseline carry the paired error of common random numbers. The
-mitigation spec syntax is documented in ``seqrisk.mitigation.spec`` and
+mitigation spec syntax is documented in ``seqrisk.decide.spec`` and
 docs/mitigations.md.
 """
 
@@ -118,7 +118,7 @@ def compare_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Compare mitigation strategies with the baseline on the same random numbers."""
-    from seqrisk.mitigation import compare, parse_strategy, parse_sweep, sweep, sweep_factory
+    from seqrisk.decide import compare, parse_strategy, parse_sweep, sweep, sweep_factory
 
     book = _book(portfolio)
     sc = _scenario(config, paths, seed, horizon, outage, forced_inclusion=bool(fi_baseline), workers=workers)
@@ -263,8 +263,8 @@ def insure_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Quote an outage cover: parametric (closed form) or indemnity (on the simulated loss)."""
-    from seqrisk.insurance import Pricing
-    from seqrisk.mitigation.spec import parse_usd
+    from seqrisk.decide.insurance import Pricing
+    from seqrisk.decide.spec import parse_usd
 
     pricing = Pricing(loading=loading, cost_of_capital_per_year=coc, es_level=level)
     period_s = parse_duration(period, field="--period")
@@ -281,8 +281,9 @@ def insure_cmd(
         return
     import numpy as np
 
-    from seqrisk.engine import simulate
-    from seqrisk.insurance import (
+    from seqrisk.decide import to_outcome
+    from seqrisk.decide.base import effective_inputs
+    from seqrisk.decide.insurance import (
         IndemnityCover,
         ParametricCover,
         buyer_tail,
@@ -290,9 +291,8 @@ def insure_cmd(
         price_parametric,
         price_payouts,
     )
-    from seqrisk.mitigation import to_outcome
-    from seqrisk.mitigation.base import effective_inputs
-    from seqrisk.mitigation.insure import longest_downtime_s
+    from seqrisk.decide.paths import longest_downtime_s
+    from seqrisk.engine import simulate
 
     book = _book(portfolio)
     om, sc = effective_inputs(om, _scenario(config, paths, seed, None, horizon_s=period_s))
@@ -374,7 +374,7 @@ def _quote_table(q: Any, title: str) -> None:
 
 def _parametric(om: Any, chains: list[str], payout_usd: float, trigger_s: float, period_s: float, pricing: Any,
                 paths: int, seed: int, as_json: bool, sampler: str) -> None:
-    from seqrisk.insurance import ParametricCover, insurer_tail, price_parametric, trigger_rate_per_year
+    from seqrisk.decide.insurance import ParametricCover, insurer_tail, price_parametric, trigger_rate_per_year
 
     covers = [ParametricCover(c, payout_usd, trigger_s, period_s) for c in chains]
     quotes = [price_parametric(om, cv, pricing) for cv in covers]
@@ -451,8 +451,8 @@ def allocate_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Split a book across chains to minimise ES of the attributable loss (Rockafellar-Uryasev LP)."""
-    from seqrisk.allocation import allocate_book
-    from seqrisk.mitigation.spec import parse_usd
+    from seqrisk.decide.allocation import allocate_book
+    from seqrisk.decide.spec import parse_usd
 
     ids = [state.catalog.chain(c.strip()).id for c in chains.split(",") if c.strip()]
     book = _book(portfolio)
@@ -464,7 +464,7 @@ def allocate_cmd(
     res = allocate_book(book, om, sc, ids, alpha=level, min_weight=_per_chain(min_w, "--min", float),
                         max_weight=_per_chain(max_w, "--max", float), costs_usd=costs)
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.allocation", "book": book.name, "level": level,
+        echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.decide.allocation", "book": book.name, "level": level,
                    "horizon_s": sc.horizon_s, "paths": sc.paths, "seed": sc.seed, "weights": dict(res.weights),
                    "es_usd": res.es_usd, "es_se": res.es_se, "expected_loss_usd": res.expected_loss_usd,
                    "expected_loss_se": res.expected_loss_se, "cost_usd": res.cost_usd,
@@ -504,7 +504,7 @@ def score_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Rank chains by what sequencer risk costs a standard book there per year, with intervals."""
-    from seqrisk.scoring import score_chains
+    from seqrisk.decide.scoring import score_chains
 
     cat = state.catalog
     om = _model(model)

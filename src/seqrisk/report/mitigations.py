@@ -1,6 +1,6 @@
 """The report's mitigation section: standard levers compared on the baseline's random numbers.
 
-The levers (MODEL.md section 5): an oracle grace period with half the holders
+The levers: an oracle grace period with half the holders
 topping up, forced inclusion through L1, a 25% margin buffer, moving half of
 the riskiest chain's positions to the book's safest chain, and indemnity
 insurance; plus a grace-period sweep (0 to 4 h) for the curve. They run on
@@ -16,8 +16,8 @@ from typing import Any
 import pandas as pd
 
 from seqrisk.catalog import Catalog
+from seqrisk.decide import GracePeriod, Strategy, compare, parse_strategy, sweep
 from seqrisk.engine import Scenario
-from seqrisk.mitigation import GracePeriod, Strategy, compare, parse_strategy, sweep
 from seqrisk.outage import OutageModel
 from seqrisk.portfolio import Book
 

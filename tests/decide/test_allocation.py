@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqrisk.allocation import allocate, cvar, tail_measures
+from seqrisk.decide.allocation import allocate, cvar, tail_measures
 from seqrisk.exceptions import UsageError
 
 
@@ -85,7 +85,7 @@ def test_infeasible_bounds_raise() -> None:
 
 
 def test_allocate_book_on_the_engine() -> None:
-    from seqrisk.allocation import allocate_book, scenario_losses
+    from seqrisk.decide.allocation import allocate_book, scenario_losses
     from seqrisk.engine import Scenario
     from seqrisk.outage import ChainOutageLaw, CommonShock, DurationLaw, OutageModel
     from seqrisk.portfolio import book_from_dict
@@ -109,7 +109,7 @@ def test_allocate_book_on_the_engine() -> None:
     assert res.es_usd == pytest.approx(cvar(losses @ w, 0.99, probs), rel=1e-9)
     assert res.es_usd <= res.equal_split_es_usd + 1e-6
     # every ES shown carries its error, computed on the same paths as the figure
-    from seqrisk.mitigation.measures import measure
+    from seqrisk.decide.measures import measure
 
     p_event = probs[:-1] * (losses.shape[0] - 1)
     assert set(res.single_chain_es_se) == set(chains)

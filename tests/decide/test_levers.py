@@ -8,9 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seqrisk.exceptions import UsageError
-from seqrisk.insurance import trigger_rate_per_year
-from seqrisk.mitigation import (
+from seqrisk.decide import (
     ForcedInclusion,
     GracePeriod,
     MarginBuffer,
@@ -25,6 +23,8 @@ from seqrisk.mitigation import (
     parse_usd,
     sweep_factory,
 )
+from seqrisk.decide.insurance import trigger_rate_per_year
+from seqrisk.exceptions import UsageError
 from seqrisk.outage import OutageModel
 from seqrisk.portfolio import Book
 from seqrisk.units import YEAR_S

@@ -232,7 +232,7 @@ def price_payouts(payouts_usd: FloatArray, pricing: Pricing, period_s: float, *,
     errors of E[payout] and ES in quadrature (ignoring their positive
     correlation, so it is slightly low).
     """
-    from seqrisk.mitigation.measures import measure  # same layer; imported late to avoid an import cycle
+    from seqrisk.decide.measures import measure
 
     y = np.asarray(payouts_usd, float)
     mean = measure(y, "el", p_event)[0]
@@ -287,7 +287,7 @@ def buyer_tail(losses_usd: FloatArray, payouts_usd: FloatArray, premium_usd: flo
     The premium is paid on every path (also the no-outage mass of a
     conditionally sampled path), so it shifts the loss distribution by its amount.
     """
-    from seqrisk.mitigation.measures import measure, paired_diff
+    from seqrisk.decide.measures import measure, paired_diff
 
     before = np.asarray(losses_usd, float)
     gross = before - np.asarray(payouts_usd, float)
@@ -444,9 +444,9 @@ def insurer_tail(model: OutageModel, covers: Sequence[ParametricCover], pricing:
         if sampler == "poisson":
             smp = sample_outages(m, period_s=period, n_paths=n_paths, seed=seed, types=types)
             return [parametric_payouts(smp, c) for c in covers], None
+        from seqrisk.decide.books import reference_book
+        from seqrisk.decide.paths import longest_downtime_s
         from seqrisk.engine import Scenario
-        from seqrisk.mitigation.insure import longest_downtime_s
-        from seqrisk.scoring import reference_book
 
         ids = list(dict.fromkeys(c.chain for c in covers))
         book = reference_book(ids)

@@ -23,11 +23,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from seqrisk.exceptions import UsageError
-from seqrisk.insurance import IndemnityCover, ParametricCover, Pricing
-from seqrisk.mitigation.base import Mitigation, Strategy
-from seqrisk.mitigation.insure import Insure
-from seqrisk.mitigation.levers import (
+from seqrisk.decide.base import Mitigation, Strategy
+from seqrisk.decide.insurance import IndemnityCover, ParametricCover, Pricing
+from seqrisk.decide.insure import Insure
+from seqrisk.decide.levers import (
     ForcedInclusion,
     GracePeriod,
     MarginBuffer,
@@ -35,6 +34,7 @@ from seqrisk.mitigation.levers import (
     SharedSequencer,
     duration_label,
 )
+from seqrisk.exceptions import UsageError
 from seqrisk.outage import DurationLaw
 from seqrisk.units import parse_duration
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from seqrisk.decide import to_outcome
+from seqrisk.decide.measures import _tail, _var, measure
 from seqrisk.engine import Scenario, simulate
-from seqrisk.mitigation import to_outcome
-from seqrisk.mitigation.measures import _tail, _var, measure
 from seqrisk.outage import ChainOutageLaw, DurationLaw, OutageModel
 from seqrisk.portfolio import book_from_dict
 

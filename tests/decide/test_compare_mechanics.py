@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seqrisk.insurance import IndemnityCover, Pricing
-from seqrisk.mitigation import GracePeriod, Insure, MarginBuffer, Strategy, compare, sweep, sweep_factory
-from seqrisk.mitigation.measures import measure, paired_diff
+from seqrisk.decide import GracePeriod, Insure, MarginBuffer, Strategy, compare, sweep, sweep_factory
+from seqrisk.decide.insurance import IndemnityCover, Pricing
+from seqrisk.decide.measures import measure, paired_diff
 from seqrisk.outage import OutageModel
 from seqrisk.portfolio import Book
 

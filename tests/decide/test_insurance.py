@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from seqrisk.insurance import (
+from seqrisk.decide.insurance import (
     IndemnityCover,
     ParametricCover,
     Pricing,

@@ -7,9 +7,10 @@ import math
 import pytest
 
 from seqrisk.catalog import load_catalog
+from seqrisk.decide.books import reference_book
+from seqrisk.decide.scoring import availability, score_chains
 from seqrisk.engine import Scenario, simulate
 from seqrisk.outage import ChainOutageLaw, CommonShock, DurationLaw, OutageModel
-from seqrisk.scoring import availability, reference_book, score_chains
 from seqrisk.units import HOUR_S, YEAR_S
 
 LAW = DurationLaw("lognormal", {"median_s": 2 * 3600.0, "sigma": 1.0})

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from seqrisk.decide import ForcedInclusion, GracePeriod, MarginBuffer, Setup, compare, to_outcome
 from seqrisk.engine import Scenario, StressOutage, simulate
 from seqrisk.engine.prepare import prepare
 from seqrisk.engine.sampling import sample_chunk
-from seqrisk.mitigation import ForcedInclusion, GracePeriod, MarginBuffer, Setup, compare, to_outcome
 from seqrisk.outage import ChainOutageLaw, DurationLaw, OutageModel
 from seqrisk.portfolio import Book, book_from_dict
 
@@ -120,8 +120,8 @@ def test_paired_errors_on_the_engine_are_smaller_than_unpaired() -> None:
 def test_parametric_cover_on_the_engine_pays_with_the_closed_form_probability() -> None:
     import math
 
-    from seqrisk.insurance import ParametricCover, Pricing, price_parametric, trigger_rate_per_year
-    from seqrisk.mitigation import Insure
+    from seqrisk.decide import Insure
+    from seqrisk.decide.insurance import ParametricCover, Pricing, price_parametric, trigger_rate_per_year
 
     book, model = _book(), _model()
     cover = ParametricCover("arbitrum", 1e5, 6 * 3600.0)
@@ -142,7 +142,7 @@ def test_parametric_cover_on_the_engine_pays_with_the_closed_form_probability() 
 
 
 def test_shared_sequencer_cuts_the_loss_but_links_the_chains() -> None:
-    from seqrisk.mitigation import SharedSequencer
+    from seqrisk.decide import SharedSequencer
 
     book, model = _book(), _model()
     lever = SharedSequencer(("arbitrum", "base"), rate_factor=0.25, duration_factor=0.5, shock_rate_per_year=1.0)
@@ -155,7 +155,7 @@ def test_shared_sequencer_cuts_the_loss_but_links_the_chains() -> None:
 
 
 def test_levers_act_on_the_scenario_explicit_outage_laws() -> None:
-    from seqrisk.mitigation import SharedSequencer
+    from seqrisk.decide import SharedSequencer
 
     book = _book()
     quiet = OutageModel(chains={c: ChainOutageLaw(c, {"downtime": 0.01}, {"downtime": DurationLaw(

@@ -215,8 +215,8 @@ def scenario_losses(book: Any, model: Any, scenario: Any, chains: Sequence[str],
     the no-outage outcome (zero), ``probabilities`` the mass of each row (the
     engine's conditional-sampling weights ``p_event / N``, and the rest on the last row).
     """
-    from seqrisk.mitigation.compare import to_outcome
-    from seqrisk.scoring import reference_book
+    from seqrisk.decide.books import reference_book
+    from seqrisk.decide.paths import to_outcome
 
     ids = list(dict.fromkeys(chains))
     if len(ids) < 2:
@@ -245,7 +245,7 @@ def allocate_book(book: Any, model: Any, scenario: Any, chains: Sequence[str], *
     ids = list(dict.fromkeys(chains))
     res = allocate(losses, ids, weights=probs, **kw)
     # standard errors on the engine's paths (the last row is the no-outage mass)
-    from seqrisk.mitigation.measures import measure
+    from seqrisk.decide.measures import measure
 
     p_event = probs[:-1] * (losses.shape[0] - 1)
     total = kw.get("total", 1.0)

@@ -1,6 +1,6 @@
-"""The levers of MODEL.md section 5 as frozen, composable objects.
+"""The levers against sequencer risk as frozen, composable objects.
 
-Each lever's ``apply`` returns a new :class:`~seqrisk.mitigation.base.Setup`;
+Each lever's ``apply`` returns a new :class:`~seqrisk.decide.base.Setup`;
 costs are USD over the scenario's horizon. What the engine does with the
 scenario fields is the engine's (``grace_period_s``, ``top_up_share``,
 ``margin_buffer``, ``forced_inclusion``, ``l1_inclusion_s``); a lever only sets them.
@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from seqrisk.decide.base import Setup, replace_fields
 from seqrisk.exceptions import UsageError
-from seqrisk.mitigation.base import Setup, replace_fields
 from seqrisk.outage import ChainOutageLaw, CommonShock, DurationLaw, OutageModel
 from seqrisk.units import YEAR_S, format_duration, parse_duration
 
@@ -132,7 +132,7 @@ class ForcedInclusion:
                             l1_inclusion_s=float(self.l1_inclusion_s))
         out = replace(setup, scenario=sc, model=model)
         if self.l1_cost_usd > 0:
-            from seqrisk.insurance import trigger_rate_per_year
+            from seqrisk.decide.insurance import trigger_rate_per_year
 
             years = horizon_s(setup.scenario) / YEAR_S
             uses = 0.0

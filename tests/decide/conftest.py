@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from seqrisk.mitigation import Outcome
+from seqrisk.decide import Outcome
 from seqrisk.outage import ChainOutageLaw, CommonShock, DurationLaw, OutageModel
 from seqrisk.portfolio import Book, book_from_dict
 from seqrisk.units import YEAR_S

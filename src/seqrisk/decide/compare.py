@@ -2,7 +2,7 @@
 
 Every strategy runs the engine with the baseline's scenario (same seed, same
 paths) changed only by its levers, so the engine draws the same market and
-outage paths (MODEL.md section 5). Per strategy and perspective (holder,
+outage paths. Per strategy and perspective (holder,
 venue = bad debt, total = both) the figures are EL, VaR and ES at 99 % and
 99.9 % (USD over the horizon) and P(any liquidation), each with its Monte Carlo
 standard error, and the difference to the baseline with its *paired* standard
@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from seqrisk.exceptions import UsageError
-from seqrisk.mitigation.base import (
+from seqrisk.decide.base import (
     Mitigation,
     Outcome,
     Setup,
@@ -28,7 +27,9 @@ from seqrisk.mitigation.base import (
     effective_inputs,
     replace_fields,
 )
-from seqrisk.mitigation.measures import Estimate, PairedDiff, measure, paired_diff
+from seqrisk.decide.measures import Estimate, PairedDiff, measure, paired_diff
+from seqrisk.decide.paths import Simulate, engine_simulate, to_outcome
+from seqrisk.exceptions import UsageError
 from seqrisk.outage import OutageModel
 
 __all__ = [
@@ -40,48 +41,14 @@ __all__ = [
     "compare",
     "run_setup",
     "sweep",
-    "to_outcome",
 ]
 
 PERSPECTIVES = ("holder", "venue", "total")
 MEASURES = ("el", "var99", "es99", "var99.9", "es99.9")
 
-#: ``simulate(book, model, scenario)``: the engine, or a stand-in returning an :class:`Outcome`.
-Simulate = Callable[[Any, OutageModel, Any], Any]
-
-
-def to_outcome(result: Any) -> Outcome:
-    """Per-path arrays of an engine :class:`~seqrisk.engine.SimulationResult` (an :class:`Outcome` is returned as is).
-
-    Uses the attributable holder and venue losses, ``p_event`` and the
-    per-chain columns of ``result.path_losses()``; P(liquidation) is the
-    engine's figure unless the per-path table has a ``liquidated`` column.
-    """
-    if isinstance(result, Outcome):
-        return result
-    if not hasattr(result, "path_losses"):
-        raise UsageError(f"cannot read per-path losses from a {type(result).__name__}", field="result")
-    df = result.path_losses()
-    chains = tuple(c[len("holder:"):] for c in df.columns if c.startswith("holder:"))
-    extra = {"chains": chains, "path": df["path"].to_numpy(np.int64),
-             "chain_holder": df[[f"holder:{c}" for c in chains]].to_numpy(float),
-             "chain_venue": df[[f"venue:{c}" for c in chains]].to_numpy(float)}
-    liq = df["liquidated"].to_numpy(float) if "liquidated" in df.columns else None
-    return Outcome(holder_usd=df["holder_attributable"].to_numpy(float),
-                   venue_usd=df["venue_attributable"].to_numpy(float), p_event=df["p_event"].to_numpy(float),
-                   liquidated=liq, p_liquidation=result.value("p_liquidation", perspective="holder"), extra=extra)
-
-
-def _engine_simulate() -> Simulate:
-    import importlib
-
-    sim: Simulate = importlib.import_module("seqrisk.engine").simulate  # imported late: layer 3, heavy
-    return sim
-
-
 def run_setup(setup: Setup, simulate: Simulate | None = None) -> tuple[Outcome, dict[str, float]]:
     """Run the engine on a setup, then its covers; returns the outcome and all costs (USD per horizon)."""
-    sim = simulate or _engine_simulate()
+    sim = simulate or engine_simulate()
     out = to_outcome(sim(setup.book, setup.model, setup.scenario))
     costs = dict(setup.costs_usd)
     for cover in setup.covers:

@@ -6,7 +6,7 @@
 * Parametric: pays ``payout_usd`` on paths where a downtime on ``cover.chain``
   lasted longer than ``trigger_s`` (the longest downtime per path and chain is
   re-drawn by the engine's own sampler on the same seed: :func:`longest_downtime_s`);
-  premium in closed form (:func:`seqrisk.insurance.price_parametric`) over the
+  premium in closed form (:func:`seqrisk.decide.insurance.price_parametric`) over the
   scenario's horizon.
 
 The holder's loss after cover is ``loss - payout``; the premium is the lever's cost.
@@ -16,20 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import numpy as np
 
-from seqrisk._typing import FloatArray
+from seqrisk.decide.base import Outcome, Setup
+from seqrisk.decide.insurance import IndemnityCover, ParametricCover, Pricing, price_parametric
+from seqrisk.decide.levers import horizon_s
+from seqrisk.decide.measures import measure
+from seqrisk.decide.paths import longest_downtime_s
 from seqrisk.exceptions import UsageError
-from seqrisk.insurance import IndemnityCover, ParametricCover, Pricing, price_parametric
-from seqrisk.mitigation.base import Outcome, Setup
-from seqrisk.mitigation.levers import horizon_s
-from seqrisk.mitigation.measures import measure
-from seqrisk.outage import OutageModel
 from seqrisk.units import YEAR_S, format_duration, format_usd
 
-__all__ = ["Insure", "longest_downtime_s"]
+__all__ = ["Insure"]
 
 
 @dataclass(frozen=True)
@@ -80,29 +78,3 @@ class Insure:
                 return replace(out, holder_usd=np.asarray(out.holder_usd, float) - payout), {"premium": prem}
 
         return replace(setup, covers=(*setup.covers, pay))
-
-
-def longest_downtime_s(book: Any, model: OutageModel, scenario: Any) -> tuple[list[str], FloatArray, FloatArray]:
-    """Per path and simulated chain, the longest (merged) downtime in seconds: ``(chains, (paths, chains), p_event)``.
-
-    Drawn by the engine's own sampler with the scenario's seed, block by block,
-    so row ``j`` is path ``j`` of the engine run on the same inputs (common
-    random numbers with the losses of that run); ``p_event`` are the paths'
-    conditional-sampling weights.
-    """
-    import math
-
-    from seqrisk.engine.events import EVENT_CODES
-    from seqrisk.engine.prepare import prepare
-    from seqrisk.engine.sampling import sample_chunk
-    from seqrisk.engine.scenario import BLOCK_PATHS
-
-    prep = prepare(book, model, scenario)
-    out = np.zeros((scenario.paths, len(prep.chains)))
-    p_event = np.ones(scenario.paths)
-    for b in range(math.ceil(scenario.paths / BLOCK_PATHS)):
-        cs = sample_chunk(prep, scenario, [b])
-        down = cs.type == EVENT_CODES["downtime"]
-        np.maximum.at(out, (b * BLOCK_PATHS + cs.path[down], cs.chain[down]), (cs.t1 - cs.t0)[down])
-        p_event[b * BLOCK_PATHS: b * BLOCK_PATHS + cs.n] = cs.p_event
-    return list(prep.chains), out, p_event
