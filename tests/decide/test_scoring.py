@@ -64,7 +64,9 @@ def test_a_user_book_is_copied_to_every_chain() -> None:
          "strike_usd": 3200.0, "expiry": "7d", "implied_vol": 0.6},
         {"id": "l", "chain": "arbitrum", "type": "loan", "collateral_asset": "BTC", "collateral_amount": 2.0,
          "debt_usd": 5e4, "liquidation_threshold": 0.8},
-        {"id": "p", "chain": "arbitrum", "type": "perp", "asset": "BTC", "size": -1.5, "leverage": 5}]},
+        {"id": "p", "chain": "arbitrum", "type": "perp", "asset": "BTC", "size": -1.5, "leverage": 5}],
+                           "markets": [{"chain": "arbitrum", "asset": "BTC", "open_interest_usd": 1e8,
+                                        "leverage": [5, 10]}]},
         chains=["arbitrum"])
     bk = reference_book(["base", "optimism"], tmpl)
     assert [p.id for p in bk.positions] == ["c@base", "l@base", "p@base", "c@optimism", "l@optimism", "p@optimism"]
@@ -73,3 +75,7 @@ def test_a_user_book_is_copied_to_every_chain() -> None:
     assert by["p@base"].size == -1.5
     assert by["l@base"].chain == "base"
     assert bk.correlations == tmpl.correlations
+    assert bk.name == tmpl.name and bk.assets == tmpl.assets
+    # the market the book trades against goes with it to every chain
+    assert [(m.chain, m.asset, m.open_interest_usd) for m in bk.markets] == [("base", "BTC", 1e8),
+                                                                              ("optimism", "BTC", 1e8)]

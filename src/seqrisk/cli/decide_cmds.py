@@ -470,16 +470,19 @@ def allocate_cmd(
                    "expected_loss_se": res.expected_loss_se, "cost_usd": res.cost_usd,
                    "single_chain_es_usd": dict(res.single_chain_es_usd),
                    "single_chain_es_se": {k: _f(v) for k, v in res.single_chain_es_se.items()},
+                   "single_chain_el_usd": dict(res.single_chain_el_usd),
+                   "single_chain_el_se": {k: _f(v) for k, v in res.single_chain_el_se.items()},
                    "equal_split_es_usd": res.equal_split_es_usd, "equal_split_es_se": _f(res.equal_split_es_se)})
         return
     c = console()
     lv = f"{level * 100:g}%"
     c.print(f"[bold]{book.name}[/] split across {len(ids)} chains, horizon {format_duration(sc.horizon_s)}, "
             f"{sc.paths:,} paths, seed {sc.seed}; minimising ES {lv} of holder loss + bad debt")
-    t = table("Split (USD over the horizon)", "chain", "share", f"ES {lv} if all here", right=("share",
-              f"ES {lv} if all here"))
+    t = table("Split (USD over the horizon)", "chain", "share", "EL if all here", f"ES {lv} if all here",
+              right=("share", "EL if all here", f"ES {lv} if all here"))
     for ch in ids:
         t.add_row(ch, f"{res.weights[ch]:.1%}",
+                  _pm(res.single_chain_el_usd[ch], res.single_chain_el_se.get(ch, math.nan)),
                   _pm(res.single_chain_es_usd[ch], res.single_chain_es_se.get(ch, math.nan)))
     c.print(t)
     c.print(f"split: ES {lv} {_pm(res.es_usd, res.es_se)}, EL {_pm(res.expected_loss_usd, res.expected_loss_se)}"

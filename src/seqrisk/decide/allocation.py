@@ -126,6 +126,9 @@ class AllocationResult:
     status: str = ""
     single_chain_es_se: Mapping[str, float] = field(default_factory=dict)
     equal_split_es_se: float = float("nan")
+    #: expected loss (USD) of the whole book on each chain, with its standard error
+    single_chain_el_usd: Mapping[str, float] = field(default_factory=dict)
+    single_chain_el_se: Mapping[str, float] = field(default_factory=dict)
 
 
 def _bounds(name: str, v: float | Mapping[str, float] | None, chains: Sequence[str], default: float) -> FloatArray:
@@ -254,6 +257,8 @@ def allocate_book(book: Any, model: Any, scenario: Any, chains: Sequence[str], *
     es = measure(port, name, p_event)[0]
     el = measure(port, "el", p_event)[0]
     single_se = {c: measure(losses[:-1, i] * total, name, p_event)[0].se for i, c in enumerate(ids)}
+    single_el = {c: measure(losses[:-1, i] * total, "el", p_event)[0] for i, c in enumerate(ids)}
     equal_se = measure(losses[:-1].mean(axis=1) * total, name, p_event)[0].se
     return replace(res, es_se=es.se, expected_loss_se=el.se, single_chain_es_se=single_se,
-                   equal_split_es_se=equal_se)
+                   equal_split_es_se=equal_se, single_chain_el_usd={c: e.value for c, e in single_el.items()},
+                   single_chain_el_se={c: e.se for c, e in single_el.items()})

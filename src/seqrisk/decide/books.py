@@ -29,22 +29,21 @@ REFERENCE_BOOK: dict[str, Any] = {
 
 
 def reference_book(chains: Sequence[str], template: Book | None = None) -> Book:
-    """The reference book (or ``template``'s positions) copied to every chain; ids get ``@chain``."""
+    """The reference book (or ``template``) placed whole on every chain of ``chains`` at once, in one book.
+
+    Every position is copied to each chain with the id ``<id>@<chain>``; every
+    rest-of-market model (``markets:``) is copied to each chain too, so the
+    copy on chain c is the whole book, with the market it trades against, moved
+    to c. For a book that sits on one chain, the copy on that chain is the book
+    itself. Every other section of the template (name, assets, correlations
+    and any added later) is kept as it is.
+    """
     if template is None:
-        doc = dict(REFERENCE_BOOK)
         positions = [dict(p) for p in REFERENCE_BOOK["positions"]]
-        assets = REFERENCE_BOOK["assets"]
-    else:
-        doc = {"name": template.name}
-        positions = [p.model_dump(mode="json", exclude_none=True, by_alias=False) for p in template.positions]
-        for p in positions:
-            if p.get("type") == "option":
-                p["expiry"] = p.pop("expiry_s")
-        assets = {k: v.model_dump(mode="json", exclude_none=True) for k, v in template.assets.items()}
-        if template.correlations:
-            doc["correlations"] = [list(c) for c in template.correlations]
-    out = []
-    for c in chains:
-        for p in positions:
-            out.append(p | {"id": f"{p['id']}@{c}", "chain": c})
-    return book_from_dict(doc | {"assets": assets, "positions": out}, chains=chains)
+        out = [p | {"id": f"{p['id']}@{c}", "chain": c} for c in chains for p in positions]
+        return book_from_dict(dict(REFERENCE_BOOK) | {"positions": out}, chains=chains)
+    sections = {name: getattr(template, name) for name in type(template).model_fields}
+    sections["positions"] = [p.model_copy(update={"id": f"{p.id}@{c}", "chain": c})
+                             for c in chains for p in template.positions]
+    sections["markets"] = [m.model_copy(update={"chain": c}) for c in chains for m in template.markets]
+    return type(template)(**sections)
