@@ -8,13 +8,7 @@ The public face of the library. Import what you need from here::
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("seqrisk")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0.0.0+unknown"
-
+from seqrisk._version import __version__
 from seqrisk.catalog import Catalog, Chain, Incident, RiskEntry, load_catalog, risk_entries
 from seqrisk.exceptions import (
     CatalogError,

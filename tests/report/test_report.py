@@ -30,7 +30,7 @@ def inputs() -> ReportInputs:
     return ReportInputs(book=book, book_path="examples/first-steps.yaml", scenario=sc, model=model, result=res,
                         catalog=cat, command="seqrisk report examples/first-steps.yaml", version="test",
                         stress=stress_for_book(book, sc, (600.0, 7200.0), (-0.2, 0.0, 0.2)),
-                        liquidation=liquidation_for_book(book, sc, (600.0, 7200.0)), data_version="abc123")
+                        liquidation=liquidation_for_book(book, sc, (600.0, 7200.0)))
 
 
 def test_page_is_self_contained_and_has_every_section(inputs: ReportInputs) -> None:
@@ -41,7 +41,19 @@ def test_page_is_self_contained_and_has_every_section(inputs: ReportInputs) -> N
                   "Stress grid: outage duration against price move", "Mitigations", "Method and reproducibility"):
         assert f"<h2>{title}</h2>" in html
     assert html.count('class="plotly-graph-div"') >= 4
-    assert "seqrisk report examples/first-steps.yaml" in html and "abc123" in html
+    assert "seqrisk report examples/first-steps.yaml" in html
+
+
+def test_page_states_as_of_and_catalog_version(inputs: ReportInputs) -> None:
+    from dataclasses import replace
+
+    from seqrisk.provenance import Provenance
+
+    prov = Provenance.of_catalog(inputs.catalog, as_of="2026-01-01T00:00:00Z", seed=3)
+    html = build_report(replace(inputs, provenance=prov))
+    head = html[html.index("<header>"):html.index("</header>")]
+    assert "as of 2026-01-01" in head and f"catalog {inputs.catalog.version}" in head and "seqrisk test" in head
+    assert inputs.catalog.digest in html[html.index("Method and reproducibility"):]
 
 
 def test_summary_shows_the_result_figures(inputs: ReportInputs) -> None:

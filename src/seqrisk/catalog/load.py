@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import csv
 import difflib
-import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,18 +23,35 @@ from typing import Any, TypeVar
 import pydantic
 import yaml
 
+from seqrisk.catalog.catalog import Catalog
+from seqrisk.catalog.coverage import Coverage
+from seqrisk.catalog.registry import MULTI_FIELDS, REGISTRY_FIELDS, ChainRegistry
 from seqrisk.catalog.schema import Chain, Incident
+from seqrisk.catalog.source import parse_source
 from seqrisk.exceptions import ConflictError, DataError, UnknownChainError, ValidationError
 
-__all__ = ["Catalog", "load_catalog"]
+__all__ = ["Catalog", "apply_registry", "load_catalog"]
 
 T = TypeVar("T", Chain, Incident)
+M = TypeVar("M", bound=pydantic.BaseModel)
 _TAG = re.compile(r"\[(\+?[a-z_]+)(?:\([^)]*\))?(?:\s+to\s+[^\]]*)?\]")
 _SUFFIXES = (".yaml", ".yml", ".json", ".csv")
 
 
-def _read_records(path: Path) -> list[tuple[str, dict[str, Any]]]:
-    """Records of one file as ``(where, record)``; ``where`` is ``row N`` or ``item N``."""
+class _Loader(yaml.SafeLoader):
+    """Safe YAML without implicit timestamps: dates stay text, so the schema names a bad one's field."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+def _read_records(path: Path, *, mapping: bool = False) -> list[tuple[str, dict[str, Any]]]:
+    """Records of one file as ``(where, record)``; ``where`` is ``row N`` or ``item N``.
+
+    A YAML/JSON mapping is a list of its ``chains`` or ``incidents``, or one record (``mapping``: always one).
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -46,13 +60,13 @@ def _read_records(path: Path) -> list[tuple[str, dict[str, Any]]]:
         reader = csv.DictReader(text.splitlines())
         return [(f"row {i}", dict(r)) for i, r in enumerate(reader, start=2)]
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_Loader)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise DataError(f"cannot parse file: {str(exc).splitlines()[0]}", file=str(path)) from None
     if data is None:
         return []
     if isinstance(data, dict):
-        data = data.get("chains", data.get("incidents", [data]))
+        data = [data] if mapping else data.get("chains", data.get("incidents", [data]))
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise DataError("expected a list of records (mappings)", file=str(path))
     return [(f"item {i}", r) for i, r in enumerate(data, start=1)]
@@ -67,7 +81,7 @@ def _split(value: Any, sep: str) -> Any:
 def _sources(value: Any) -> Any:
     items = _split(value, " | ")
     if isinstance(items, list):
-        return [{"url": s} if isinstance(s, str) else s for s in items]
+        return [parse_source(s) if isinstance(s, str) else s for s in items]
     return items
 
 
@@ -109,15 +123,27 @@ def _normalise_incident(rec: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
-def _validate(model: type[T], rec: dict[str, Any], *, file: str, where: str) -> T:
+def _at(rec: Any, loc: Sequence[Any]) -> Any:
+    """The input value at a pydantic error location (as far as it exists)."""
+    for part in loc:
+        found = (isinstance(rec, dict) and part in rec) or (
+            isinstance(rec, list | tuple) and isinstance(part, int) and part < len(rec))
+        if not found:
+            break
+        rec = rec[part]
+    return rec
+
+
+def _validate(model: type[M], rec: dict[str, Any], *, file: str, where: str) -> M:
     try:
         return model.model_validate(rec)
     except pydantic.ValidationError as exc:
         err = exc.errors()[0]
-        fld = ".".join(str(p) for p in err["loc"]) or None
-        value = rec.get(str(err["loc"][0])) if err["loc"] else None
-        raise ValidationError(err["msg"], file=file, row=where, id=rec.get("id"), field=fld,
-                              value=value) from None
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p[:1].isupper())]  # drop union branches
+        fld = ".".join(str(p) for p in loc) or None
+        value = _at(rec, loc) if loc else None
+        raise ValidationError(err["msg"].removeprefix("Value error, "), file=file, row=where, id=rec.get("id"),
+                              field=fld, value=value) from None
 
 
 def _load_file(path: Path, model: type[T], label: str | None = None) -> list[T]:
@@ -152,101 +178,121 @@ def _merge(base: Sequence[T], extra: Iterable[tuple[Path, T]], kind: str) -> tup
     return list(merged.values()), origin
 
 
-@dataclass(frozen=True)
-class Catalog:
-    """Chains and incidents, validated and cross-checked.
-
-    ``origin`` maps each id to ``"bundled"`` or the user file it came from.
-    """
-
-    chains: tuple[Chain, ...]
-    incidents: tuple[Incident, ...]
-    origin: dict[str, str] = field(default_factory=dict)
-    #: sha256 (first 12 hex digits) of the data files read: bundled and user files, in order
-    digest: str = ""
-
-    def __post_init__(self) -> None:
-        ids = {c.id for c in self.chains}
-        for inc in self.incidents:
-            if inc.chain not in ids:
-                raise UnknownChainError(inc.chain, difflib.get_close_matches(inc.chain, sorted(ids), n=3),
-                                        file=self.origin.get(inc.id), id=inc.id, field="chain")
-
-    def chain_ids(self) -> list[str]:
-        return [c.id for c in self.chains]
-
-    def chain(self, chain_id: str) -> Chain:
-        """The chain with this id; unknown ids raise with the closest known ones."""
-        for c in self.chains:
-            if c.id == chain_id:
-                return c
-        names = {c.name.lower(): c.id for c in self.chains}
-        if chain_id.lower() in names:
-            return self.chain(names[chain_id.lower()])
-        close = difflib.get_close_matches(chain_id.lower(), self.chain_ids() + list(names), n=3, cutoff=0.5)
-        raise UnknownChainError(chain_id, sorted({names.get(c, c) for c in close}))
-
-    def groups(self) -> dict[str, tuple[str, ...]]:
-        """Common-failure group -> member chain ids."""
-        out: dict[str, list[str]] = {}
-        for c in self.chains:
-            for g in c.groups:
-                out.setdefault(g, []).append(c.id)
-        return {g: tuple(m) for g, m in sorted(out.items())}
-
-    def select(self, *, chain: str | Sequence[str] | None = None, type: str | Sequence[str] | None = None,
-               since: datetime | None = None, until: datetime | None = None) -> list[Incident]:
-        """Incidents filtered by chain id(s), type(s) and start time (``since`` <= start < ``until``)."""
-        chains = {chain} if isinstance(chain, str) else (set(chain) if chain else None)
-        if chains:
-            chains = {self.chain(c).id for c in chains}
-        types = {type} if isinstance(type, str) else (set(type) if type else None)
-        out = []
-        for inc in self.incidents:
-            if chains and inc.chain not in chains:
-                continue
-            if types and inc.type not in types:
-                continue
-            if since and inc.start_utc < since:
-                continue
-            if until and inc.start_utc >= until:
-                continue
-            out.append(inc)
-        return sorted(out, key=lambda i: (i.start_utc, i.id))
-
-    def __iter__(self) -> Iterator[Chain]:
-        return iter(self.chains)
+def _load_coverage(path: Path, base: Coverage | None, label: str | None = None) -> Coverage:
+    """A coverage file; one that gives only ``chains`` keeps ``base``'s overall date."""
+    where = label or str(path)
+    records = _read_records(path, mapping=True)
+    if path.suffix == ".csv":  # rows of chain, coverage_date, reason, sources; chain blank or '*' = overall
+        overall = [r for _, r in records if (r.get("chain") or "*").strip() in ("", "*")]
+        data: dict[str, Any] = dict(overall[-1]) if overall else {}
+        data.pop("chain", None)
+        data["chains"] = [r for _, r in records if (r.get("chain") or "*").strip() not in ("", "*")]
+    else:
+        if len(records) != 1:
+            raise DataError("expected one mapping (coverage_date, reason, sources, chains)", file=where)
+        data = dict(records[0][1])
+    data = _blank_to_none(data)
+    if "sources" in data:
+        data["sources"] = _sources(data["sources"]) or []
+    data["chains"] = [_blank_to_none(dict(c)) | ({"sources": _sources(c["sources"]) or []} if c.get("sources")
+                                                  else {}) for c in data.get("chains") or []]
+    has_overall = data.get("coverage_date") is not None
+    if not has_overall:
+        if base is None:
+            raise ValidationError("no overall coverage_date", file=where, field="coverage_date")
+        data = {**base.model_dump(exclude={"chains"}), "chains": data["chains"]}
+    cov = _validate(Coverage, data, file=where, where="coverage")
+    return base.merged(cov, overall=has_overall) if base is not None else cov
 
 
-def _digest(paths: Iterable[Path]) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        h.update(p.name.encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()[:12]
+def _load_registry(path: Path) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """Registry rows ``(where, chain, field, fact)`` of a user file, each validated alone."""
+    out = []
+    for where, rec in _read_records(path):
+        rec = _blank_to_none(rec)
+        chain, name = rec.pop("chain", None), rec.pop("field", None)
+        if name not in REGISTRY_FIELDS:
+            raise ValidationError(f"unknown registry field (known: {', '.join(REGISTRY_FIELDS)})", file=str(path),
+                                  row=where, field="field", value=name)
+        if not chain:
+            raise ValidationError("chain is missing", file=str(path), row=where, field="chain", value=chain)
+        if "sources" in rec:
+            rec["sources"] = _sources(rec["sources"])
+        fact = {k: v for k, v in rec.items() if v is not None}
+        try:
+            ChainRegistry.model_validate({name: [fact] if name in MULTI_FIELDS else fact})
+        except pydantic.ValidationError as exc:
+            err = exc.errors()[0]
+            sub = [str(p) for p in err["loc"][1:] if not isinstance(p, int)]
+            raise ValidationError(err["msg"], file=str(path), row=where, chain=chain,
+                                  field=".".join([name, *sub[:1]]), value=fact.get(sub[0]) if sub else fact) from None
+        out.append((where, str(chain), str(name), fact))
+    return out
+
+
+def apply_registry(chains: Sequence[Chain], rows: Iterable[tuple[str, str, str, dict[str, Any]]], *,
+                   file: str) -> list[Chain]:
+    """``chains`` with the registry ``rows`` over them: the rows of a (chain, field) replace that field's facts."""
+    by_chain: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    ids = {c.id for c in chains}
+    for where, chain, name, fact in rows:
+        if chain not in ids:
+            raise UnknownChainError(chain, difflib.get_close_matches(chain, sorted(ids), n=3), file=file, row=where,
+                                    field="chain")
+        by_chain.setdefault(chain, {}).setdefault(name, []).append(fact)
+    out = []
+    for c in chains:
+        new = by_chain.get(c.id)
+        if not new:
+            out.append(c)
+            continue
+        data = c.model_dump()
+        reg = dict(data["registry"])
+        for name, facts in new.items():
+            if name not in MULTI_FIELDS and len(facts) > 1:
+                raise ConflictError(f"registry field {name} given twice for one chain", file=file, chain=c.id,
+                                    field=name)
+            reg[name] = facts if name in MULTI_FIELDS else facts[0]
+            if name in ("block_time_s", "chainlink_uptime_feed"):
+                data[name] = None  # follows the new registry fact
+        data["registry"] = reg
+        out.append(_validate(Chain, data, file=file, where=f"chain {c.id}"))
+    return out
+
+
+def _bundled_coverage() -> Coverage | None:
+    ref = resources.files("seqrisk.catalog") / "data" / "coverage.yaml"
+    if not ref.is_file():
+        return None
+    with resources.as_file(ref) as p:
+        return _load_coverage(Path(p), None, label="<bundled>/coverage.yaml")
 
 
 def load_catalog(user_dir: Path | str | None = None) -> Catalog:
-    """The bundled catalog, with a user's files from ``user_dir`` merged over it."""
+    """The bundled catalog, with a user's files from ``user_dir`` merged over it.
+
+    User files: ``chains*``, ``incidents*``, ``registry*`` (rows of chain, field,
+    value, sources, as_of, confidence, note) and ``coverage*`` (see
+    :mod:`seqrisk.catalog.coverage`), each ``.yaml``, ``.yml``, ``.json`` or ``.csv``.
+    """
     chains: list[Chain] = _bundled("chains.yaml", Chain)
     incidents: list[Incident] = _bundled("incidents.yaml", Incident)
-    origin: dict[str, str] = {}
+    coverage = _bundled_coverage()
     extra_chains: list[tuple[Path, Chain]] = []
     extra_incidents: list[tuple[Path, Incident]] = []
-    read: list[Path] = []
-    with resources.as_file(resources.files("seqrisk.catalog") / "data") as data_dir:
-        read += [Path(data_dir) / "chains.yaml", Path(data_dir) / "incidents.yaml"]
-        if user_dir is not None:
-            d = Path(user_dir)
-            for p in _user_files(d, "chains"):
-                extra_chains += [(p, c) for c in _load_file(p, Chain)]
-                read.append(p)
-            for p in _user_files(d, "incidents"):
-                extra_incidents += [(p, i) for i in _load_file(p, Incident)]
-                read.append(p)
-        digest = _digest(read)
+    registry: list[tuple[Path, list[tuple[str, str, str, dict[str, Any]]]]] = []
+    d = Path(user_dir) if user_dir is not None else None
+    if d is not None:
+        for p in _user_files(d, "chains"):
+            extra_chains += [(p, c) for c in _load_file(p, Chain)]
+        for p in _user_files(d, "incidents"):
+            extra_incidents += [(p, i) for i in _load_file(p, Incident)]
+        registry = [(p, _load_registry(p)) for p in _user_files(d, "registry")]
+        for p in _user_files(d, "coverage"):
+            coverage = _load_coverage(p, coverage)
     chains, o1 = _merge(chains, extra_chains, "chain")
+    for p, rows in registry:
+        chains = apply_registry(chains, rows, file=str(p))
     incidents, o2 = _merge(incidents, extra_incidents, "incident")
-    origin.update(o1)
-    origin.update(o2)
-    return Catalog(tuple(chains), tuple(sorted(incidents, key=lambda i: (i.start_utc, i.id))), origin, digest)
+    return Catalog(tuple(chains), tuple(sorted(incidents, key=lambda i: (i.start_utc, i.id))), {**o1, **o2},
+                   coverage=coverage, user_dir=str(d) if d is not None else None)

@@ -9,7 +9,10 @@ import re
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from seqrisk.catalog.registry import ChainRegistry, check_address
+from seqrisk.catalog.source import Frozen, Source
 
 __all__ = [
     "EVENT_TYPES",
@@ -25,28 +28,9 @@ EVENT_TYPES = ("downtime", "degraded", "censorship", "reorg", "da_delay", "other
 EventType = Literal["downtime", "degraded", "censorship", "reorg", "da_delay", "other"]
 Sentiment = Literal["good", "warning", "bad", "unknown"]
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-_URL = re.compile(r"^https?://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(/\S*)?$")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
-
-
-class Source(_Frozen):
-    """Where a fact comes from: a URL, and the reference as first written if it was not one."""
-
-    url: str
-    ref: str | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        if not _URL.match(v):
-            raise ValueError(f"not a well-formed http(s) URL: {v!r}")
-        return v
-
-
-class RiskEntry(_Frozen):
+class RiskEntry(Frozen):
     """An L2BEAT-style risk entry: renders as prose, sorts by sentiment and metric."""
 
     name: str
@@ -57,7 +41,7 @@ class RiskEntry(_Frozen):
     metric_unit: str | None = None
 
 
-class Chain(_Frozen):
+class Chain(Frozen):
     """One chain's design, as declared data with its sources."""
 
     id: str
@@ -82,6 +66,26 @@ class Chain(_Frozen):
     sources: tuple[Source, ...] = Field(min_length=1)
     confidence: Literal["high", "medium", "low"]
     notes: str | None = None
+    registry: ChainRegistry = Field(default_factory=ChainRegistry,
+                                    description="identifiers, L1 addresses, endpoints; each fact with its sources")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_registry(cls, data: object) -> object:
+        """``block_time_s`` and ``chainlink_uptime_feed`` default to the registry's facts; the two must agree."""
+        if not isinstance(data, dict) or not isinstance(data.get("registry"), dict):
+            return data
+        data = dict(data)
+        for name in ("block_time_s", "chainlink_uptime_feed"):
+            fact = data["registry"].get(name)
+            value = fact.get("value") if isinstance(fact, dict) else getattr(fact, "value", None)
+            if value is None:
+                continue
+            if data.get(name) is None:
+                data[name] = value
+            elif str(data[name]) != str(value) and not _same_number(data[name], value):
+                raise ValueError(f"{name} {data[name]!r} differs from the registry's {value!r}")
+        return data
 
     @field_validator("id")
     @classmethod
@@ -93,8 +97,10 @@ class Chain(_Frozen):
     @field_validator("chainlink_uptime_feed")
     @classmethod
     def _feed(cls, v: str | None) -> str | None:
-        if v is not None and v != "none" and not re.fullmatch(r"0x[0-9a-fA-F]{40}", v):
-            raise ValueError(f"uptime feed must be an address, 'none' or empty: {v!r}")
+        if v is not None and v != "none":
+            if not re.fullmatch(r"0x[0-9a-fA-F]{40}", v):
+                raise ValueError(f"uptime feed must be an address, 'none' or empty: {v!r}")
+            check_address(v)
         return v
 
     @model_validator(mode="after")
@@ -109,6 +115,34 @@ class Chain(_Frozen):
         m = re.match(r"^\s*(\d)", self.l2beat_stage or "")
         return int(m.group(1)) if m else None
 
+    @property
+    def evm_chain_id(self) -> int | None:
+        """The EVM chain id (``eth_chainId``), None for non-EVM chains or when unknown."""
+        f = self.registry.evm_chain_id
+        return f.value if f is not None else None
+
+    @property
+    def settlement_chain_id(self) -> int | None:
+        """The chain id of the chain this one settles on (1 for Ethereum)."""
+        f = self.registry.settlement_chain_id
+        return f.value if f is not None else None
+
+    @property
+    def batch_inbox(self) -> str | None:
+        """The L1 address batches are posted to (checksummed), None when unknown."""
+        f = self.registry.l1_batch_inbox
+        return f.value if f is not None else None
+
+    @property
+    def batch_posters(self) -> tuple[str, ...]:
+        """The L1 addresses that post the batches (checksummed)."""
+        return tuple(f.value for f in self.registry.l1_batch_poster)
+
+    @property
+    def rpc_endpoints(self) -> tuple[str, ...]:
+        """The public JSON-RPC endpoints the chain's documentation lists, in catalog order."""
+        return tuple(f.value for f in self.registry.rpc_public)
+
     def exposure_start(self) -> datetime | None:
         """Start of the exposure window for rate fitting (public mainnet launch, UTC)."""
         d = self.mainnet_launch_date
@@ -122,7 +156,14 @@ class Chain(_Frozen):
         return as_of
 
 
-class Incident(_Frozen):
+def _same_number(a: object, b: object) -> bool:
+    try:
+        return float(str(a)) == float(str(b))
+    except ValueError:
+        return False
+
+
+class Incident(Frozen):
     """One historical incident, with its duration range and its sources.
 
     Durations are minutes here because the sources give minutes; the

@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import sys
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
 from seqrisk.catalog import EVENT_TYPES, Chain, Incident, risk_entries
 from seqrisk.cli.app import app, state
+from seqrisk.cli.modeling import catalog_provenance
 from seqrisk.cli.render import JSON_SCHEMA, console, echo_json, table
 from seqrisk.exceptions import UsageError
 from seqrisk.units import format_duration, parse_datetime
@@ -58,8 +59,9 @@ def chains_cmd(
     cat = state.catalog
     counts = Counter(i.chain for i in cat.incidents)
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "chains": [chain_doc(c) | {"incidents": counts.get(c.id, 0)}
-                                                      for c in cat.chains]})
+        echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.chains",
+                   "chains": [chain_doc(c) | {"incidents": counts.get(c.id, 0)} for c in cat.chains]},
+                  catalog_provenance())
         return
     t = table(None, "id", "launch", "sequencer", "forced incl.", "DA", "stage", "inc", right=("inc",))
     for c in cat.chains:
@@ -81,7 +83,8 @@ def chain_cmd(
     c = cat.chain(chain_id)
     incs = cat.select(chain=c.id)
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "chain": chain_doc(c), "incidents": [incident_doc(i) for i in incs]})
+        echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.chain", "chain": chain_doc(c),
+                   "incidents": [incident_doc(i) for i in incs]}, catalog_provenance())
         return
     out = console()
     out.print(f"[bold]{c.name}[/] ({c.id}) - {c.layer} on {c.settles_on}, {c.stack} stack")
@@ -149,7 +152,8 @@ def incidents_cmd(
     incs = cat.select(chain=chain, type=type_, since=_parse_when(since, "--since"),
                       until=_parse_when(until, "--until"))
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "incidents": [incident_doc(i) for i in incs]})
+        echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.incidents", "incidents": [incident_doc(i) for i in incs]},
+                  catalog_provenance())
         return
     if as_csv:
         cols = ["id", "chain", "type", "start_utc", "start_precision", "duration_min", "duration_min_low",
@@ -176,17 +180,21 @@ def overview_cmd() -> None:
     """The catalog at a glance: chains, incidents per chain, the longest outages."""
     cat = state.catalog
     out = console()
-    now = datetime.now(UTC)
-    out.print(f"[bold]seqrisk catalog[/]: {len(cat.chains)} chains, {len(cat.incidents)} incidents "
-              f"({cat.incidents[0].start_utc:%Y-%m} to {cat.incidents[-1].start_utc:%Y-%m})")
+    cov = cat.coverage_date
+    out.print(f"[bold]seqrisk catalog[/] {cat.version}: {len(cat.chains)} chains, {len(cat.incidents)} incidents "
+              f"({cat.incidents[0].start_utc:%Y-%m} to {cat.incidents[-1].start_utc:%Y-%m}), "
+              + (f"complete up to {cov}" if cov else "no coverage date stated"))
+    if cat.coverage is not None:
+        for cc in cat.coverage.chains:
+            out.print(f"  {cc.chain}: complete up to {cc.coverage_date} ({cc.reason})")
     by_chain = Counter(i.chain for i in cat.incidents)
     t = table("\nIncidents per chain", "chain", "incidents", "downtime", "years live", right=(
         "incidents", "downtime", "years live"))
     for cid, n in by_chain.most_common():
         c = cat.chain(cid)
         down = sum(1 for i in cat.incidents if i.chain == cid and i.type == "downtime")
-        start = c.exposure_start()
-        years = (c.exposure_end(now) - start).days / 365.0 if start else float("nan")
+        start, end = c.exposure_start(), cat.coverage_end(c.id)
+        years = (c.exposure_end(end) - start).days / 365.0 if start and end else float("nan")
         t.add_row(cid, str(n), str(down), f"{years:.1f}")
     out.print(t)
     longest = sorted((i for i in cat.incidents if i.type == "downtime" and i.duration_s),

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from seqrisk.cli.app import app, state
+from seqrisk.cli.modeling import catalog_provenance
 from seqrisk.cli.render import JSON_SCHEMA, console, echo_json, table
 from seqrisk.exceptions import UsageError
 from seqrisk.ingest import (
@@ -163,7 +164,8 @@ def ingest_cmd(
                                        progress=update)
             l1_doc = {"l1_from": pr.start, "l1_to": pr.end, "postings": pr.postings}
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "runs": docs, "l1": l1_doc})
+        echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.ingest", "runs": docs, "l1": l1_doc},
+                  catalog_provenance())
         return
     out = console()
     for d in docs:
@@ -217,13 +219,14 @@ def scan_cmd(
         res = adaptive_scan(fetch, start, end, threshold_s=thr, block_time_s=bt, min_interval_s=min_interval)
         secs = time.perf_counter() - t0
         ref = full_scan(fetch, start, end, threshold_s=thr, batch=max(batch_size, 1)) if full else None
-    doc = {"schema": JSON_SCHEMA, "chain": chain, "from": start, "to": end, "threshold_s": thr, "step": res.step,
+    doc = {"schema": JSON_SCHEMA, "kind": "seqrisk.scan", "chain": chain, "from": start, "to": end,
+           "threshold_s": thr, "step": res.step,
            "min_interval_s": min_interval, "calls": res.calls, "rounds": res.rounds,
            "full_scan_calls": res.full_scan_calls, "fraction": res.fraction, "seconds": round(secs, 3),
            "gaps": [{"block": g.block, "start_utc": _iso(g.start_utc), "gap_s": g.gap_s} for g in res.gaps],
            "full_scan_agrees": None if ref is None else [g.block for g in ref.gaps] == [g.block for g in res.gaps]}
     if as_json:
-        echo_json(doc)
+        echo_json(doc, catalog_provenance())
         return
     out = console()
     t = table(f"Gaps >= {format_duration(thr)} on {chain}, blocks {start}..{end}", "after block", "start (UTC)",
@@ -277,7 +280,8 @@ def detect_cmd(
              "duration_s": e.duration_s, "confidence": e.confidence, "detector": e.detector, "evidence": e.evidence}
             for e in events]
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "chain": chain, "config": cfg.__dict__, "events": rows})
+        echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.detect", "chain": chain, "config": cfg.__dict__,
+                   "events": rows}, catalog_provenance())
         return
     out = console()
     if not rows:

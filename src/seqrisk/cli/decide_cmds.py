@@ -15,8 +15,10 @@ from typing import Annotated, Any
 import typer
 
 from seqrisk.cli.app import app, state
+from seqrisk.cli.modeling import AsOfOpt, fitted_model
 from seqrisk.cli.render import JSON_SCHEMA, console, echo_json, table
 from seqrisk.exceptions import UsageError
+from seqrisk.provenance import Provenance
 from seqrisk.units import YEAR_S, format_duration, format_usd, parse_duration
 
 __all__: list[str] = []
@@ -47,14 +49,10 @@ def _pp(v: float, se: float) -> str:
     return f"{v:.3g}±{se:.1g}" if math.isfinite(se) else f"{v:.3g}"
 
 
-def _model(path: Path | None) -> Any:
-    from seqrisk.outage import OutageModel
-
-    if path is not None:
-        return OutageModel.load(path)
-    from seqrisk.stats import fit_outage_model
-
-    return fit_outage_model(state.catalog)
+def _model(path: Path | None, as_of: str | None, seed: int | None) -> tuple[Any, Provenance]:
+    """The outage model (``--model`` file or fitted as of ``--as-of``) and the provenance it states."""
+    om, _, prov = fitted_model(path, as_of, seed=seed)
+    return om, prov
 
 
 def _scenario(config: Path | None, paths: int | None, seed: int | None, horizon: str | None,
@@ -115,6 +113,7 @@ def compare_cmd(
                                               "forced inclusion (default: off, so it is a lever).")] = False,
     workers: Annotated[int | None, typer.Option("--workers", help="Worker processes per run (numbers do "
                                                 "not change).", min=1)] = None,
+    as_of: AsOfOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Compare mitigation strategies with the baseline on the same random numbers."""
@@ -122,7 +121,7 @@ def compare_cmd(
 
     book = _book(portfolio)
     sc = _scenario(config, paths, seed, horizon, outage, forced_inclusion=bool(fi_baseline), workers=workers)
-    om = _model(model)
+    om, prov = _model(model, as_of, sc.seed)
     if sweep_spec:
         key, values = parse_sweep(sweep_spec)
         if objective not in ("total", "holder", "venue"):
@@ -130,7 +129,7 @@ def compare_cmd(
         template = mitigation[0] if mitigation else None
         res = sweep(book, om, sc, key, values, sweep_factory(key, template), objective=f"{objective}.el",
                     with_cost=with_cost)
-        _sweep_out(res, book.name, sc, as_json)
+        _sweep_out(res, book.name, sc, as_json, prov)
         return
     if not mitigation:
         raise UsageError("give at least one --mitigation (or --sweep)", field="--mitigation")
@@ -144,8 +143,9 @@ def compare_cmd(
                                    "diffs": {k: _diff(d) for k, d in r.diffs.items()},
                                    "reduction_per_usd": {k: _f(r.reduction_per_usd(k))
                                                          for k in ("total.el", "total.es99")}}
-                                  for r in cmp.results]})
+                                  for r in cmp.results]}, prov)
         return
+    console().print(prov.header())
     _compare_tables(cmp, book.name, sc)
 
 
@@ -201,7 +201,7 @@ def _compare_tables(cmp: Any, name: str, sc: Any) -> None:
         c.print("Best levers per dollar (ES 99% cut > 2 s.e.): " + ", ".join(f"{n} ({v:.3g})" for n, v in paid[:3]))
 
 
-def _sweep_out(res: Any, name: str, sc: Any, as_json: bool) -> None:
+def _sweep_out(res: Any, name: str, sc: Any, as_json: bool, prov: Provenance) -> None:
     dur = res.param in ("grace", "l1")
     show = (lambda v: format_duration(v)) if dur else (lambda v: f"{v:g}")
     rows = res.comparison.results[1:]
@@ -213,9 +213,11 @@ def _sweep_out(res: Any, name: str, sc: Any, as_json: bool) -> None:
                    "curve": [{"value": v, "strategy": r.name, "objective": _est(e), "vs_best": _diff(d),
                               "holder_el": _est(r.measures["holder.el"]), "venue_el": _est(r.measures["venue.el"]),
                               "p_liquidation": _est(r.measures["p_liquidation"]), "cost_usd": r.cost_usd}
-                             for v, r, e, d in zip(res.values, rows, res.curve, res.vs_best, strict=True)]})
+                             for v, r, e, d in zip(res.values, rows, res.curve, res.vs_best, strict=True)]},
+                  prov)
         return
     c = console()
+    c.print(prov.header())
     c.print(f"[bold]{name}[/]: sweep of {res.param}, {sc.paths:,} paths per point, horizon "
             f"{format_duration(sc.horizon_s)}, seed {sc.seed}")
     obj = res.objective.split(".")[0] + " EL" + (" + cost" if res.with_cost else "")
@@ -260,6 +262,7 @@ def insure_cmd(
     seed: Annotated[int, typer.Option("--seed", help="Seed.", min=0)] = 0,
     sampler: Annotated[str, typer.Option("--sampler", help="Parametric book of covers: 'engine' (the loss "
                                          "engine's outage paths: clustering, coupling) or 'poisson'.")] = "engine",
+    as_of: AsOfOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Quote an outage cover: parametric (closed form) or indemnity (on the simulated loss)."""
@@ -270,14 +273,14 @@ def insure_cmd(
     period_s = parse_duration(period, field="--period")
     if period_s <= 0:
         raise UsageError("cover period must be > 0", field="--period", value=period)
-    om = _model(model)
+    om, prov = _model(model, as_of, seed)
     if portfolio is None:
         if not chain:
             raise UsageError("give a PORTFOLIO (indemnity cover) or --chain (parametric cover)", field="--chain")
         if sampler not in ("engine", "poisson"):
             raise UsageError("sampler is engine or poisson", field="--sampler", value=sampler)
         _parametric(om, [state.catalog.chain(c).id for c in chain], parse_usd(payout, field="--payout"),
-                    parse_duration(trigger, field="--trigger"), period_s, pricing, paths, seed, as_json, sampler)
+                    parse_duration(trigger, field="--trigger"), period_s, pricing, paths, seed, as_json, sampler, prov)
         return
     import numpy as np
 
@@ -332,9 +335,10 @@ def insure_cmd(
                              "el_after": bt.el_after, "el_after_se": bt.el_after_se, "el_change_se": bt.el_diff_se,
                              "es_before": bt.es_before, "es_before_se": bt.es_before_se,
                              "es_after": bt.es_after, "es_after_se": bt.es_after_se, "es_change_se": bt.es_diff_se,
-                             "es_reduction_per_usd": _f(bt.es_reduction_per_usd)}})
+                             "es_reduction_per_usd": _f(bt.es_reduction_per_usd)}}, prov)
         return
     c = console()
+    c.print(prov.header())
     c.print(f"[bold]{book.name}[/]: {label}, period {format_duration(period_s)}, {sc.paths:,} paths, "
             f"seed {sc.seed}")
     _quote_table(q, "Quote (USD for the period)")
@@ -373,7 +377,7 @@ def _quote_table(q: Any, title: str) -> None:
 
 
 def _parametric(om: Any, chains: list[str], payout_usd: float, trigger_s: float, period_s: float, pricing: Any,
-                paths: int, seed: int, as_json: bool, sampler: str) -> None:
+                paths: int, seed: int, as_json: bool, sampler: str, prov: Provenance) -> None:
     from seqrisk.decide.insurance import ParametricCover, insurer_tail, price_parametric, trigger_rate_per_year
 
     covers = [ParametricCover(c, payout_usd, trigger_s, period_s) for c in chains]
@@ -387,9 +391,10 @@ def _parametric(om: Any, chains: list[str], payout_usd: float, trigger_s: float,
                                "closed_form": _quote_doc(q), "monte_carlo": _quote_doc(m)}
                               for cv, q, m in zip(covers, quotes, book.quotes, strict=True)],
                    "book": {"total": _quote_doc(book.total), "independent": _quote_doc(book.total_independent),
-                            "sum_of_es_usd": book.sum_of_es_usd}})
+                            "sum_of_es_usd": book.sum_of_es_usd}}, prov)
         return
     c = console()
+    c.print(prov.header())
     c.print(f"Parametric cover: pays {format_usd(payout_usd)} if an outage lasts longer than "
             f"{format_duration(trigger_s)} within {format_duration(period_s)}; premium = E(payout) x "
             f"{1 + pricing.loading:g} + {pricing.cost_of_capital_per_year:.0%}/y x ES "
@@ -448,6 +453,7 @@ def allocate_cmd(
     paths: Annotated[int | None, typer.Option("--paths", help="Monte Carlo paths.", min=2)] = 10_000,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed.", min=0)] = None,
     horizon: Annotated[str | None, typer.Option("--horizon", help="Horizon, e.g. 30d, 1y.")] = "1y",
+    as_of: AsOfOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Split a book across chains to minimise ES of the attributable loss (Rockafellar-Uryasev LP)."""
@@ -457,7 +463,7 @@ def allocate_cmd(
     ids = [state.catalog.chain(c.strip()).id for c in chains.split(",") if c.strip()]
     book = _book(portfolio)
     sc = _scenario(config, paths, seed, horizon)
-    om = _model(model)
+    om, prov = _model(model, as_of, sc.seed)
     costs = _per_chain(cost, "--cost", lambda v: parse_usd(v, field="--cost"))
     if costs is not None and not isinstance(costs, dict):
         raise UsageError("--cost takes CHAIN=USD", field="--cost")
@@ -472,9 +478,11 @@ def allocate_cmd(
                    "single_chain_es_se": {k: _f(v) for k, v in res.single_chain_es_se.items()},
                    "single_chain_el_usd": dict(res.single_chain_el_usd),
                    "single_chain_el_se": {k: _f(v) for k, v in res.single_chain_el_se.items()},
-                   "equal_split_es_usd": res.equal_split_es_usd, "equal_split_es_se": _f(res.equal_split_es_se)})
+                   "equal_split_es_usd": res.equal_split_es_usd, "equal_split_es_se": _f(res.equal_split_es_se)},
+                  prov)
         return
     c = console()
+    c.print(prov.header())
     lv = f"{level * 100:g}%"
     c.print(f"[bold]{book.name}[/] split across {len(ids)} chains, horizon {format_duration(sc.horizon_s)}, "
             f"{sc.paths:,} paths, seed {sc.seed}; minimising ES {lv} of holder loss + bad debt")
@@ -504,13 +512,14 @@ def score_cmd(
     paths: Annotated[int, typer.Option("--paths", help="Monte Carlo paths.", min=100)] = 4000,
     seed: Annotated[int, typer.Option("--seed", help="Seed.", min=0)] = 0,
     horizon: Annotated[str, typer.Option("--horizon", help="Horizon (scores are per this period).")] = "1y",
+    as_of: AsOfOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Rank chains by what sequencer risk costs a standard book there per year, with intervals."""
     from seqrisk.decide.scoring import score_chains
 
     cat = state.catalog
-    om = _model(model)
+    om, prov = _model(model, as_of, seed)
     tmpl = _book(book_file) if book_file else None
     ids = [cat.chain(c).id for c in chain] if chain else None
     h = parse_duration(horizon, field="--horizon")
@@ -522,9 +531,10 @@ def score_cmd(
                                "es99": _est(r.es99), "holder_el": _est(r.holder_el), "venue_el": _est(r.venue_el),
                                "downtime_hours": vars(r.downtime_hours), "availability": vars(r.availability),
                                "risk": [e.model_dump(mode="json") for e in r.risk]}
-                              for i, r in enumerate(s.rows, 1)]})
+                              for i, r in enumerate(s.rows, 1)]}, prov)
         return
     c = console()
+    c.print(prov.header())
     per = "per year" if abs(h - YEAR_S) < 1 else f"per {format_duration(h)}"
     c.print(f"Chain scores: attributable loss of {'the reference book' if tmpl is None else s.book} on each chain "
             f"{per} (USD ± s.e.), {s.n_paths:,} paths, seed {s.seed}; lowest risk first")

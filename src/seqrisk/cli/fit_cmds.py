@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from seqrisk.cli.app import app, state
+from seqrisk.cli.modeling import AsOfOpt, fitted_model
 from seqrisk.cli.render import console, echo_json, table
 from seqrisk.exceptions import UsageError
 from seqrisk.units import format_duration, parse_datetime, parse_duration
@@ -45,8 +46,7 @@ def fit_cmd(
                                                   "as events.")] = False,
     detected: Annotated[bool, typer.Option("--detected", help="Use the events detected from block data in the "
                                            "store, over each chain's ingested window.")] = False,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Fit on data up to this date (YYYY-MM-DD or "
-                                              "ISO time, UTC; default now).")] = None,
+    as_of: AsOfOpt = None,
     since: Annotated[str | None, typer.Option("--since", help="Start every chain's exposure window here "
                                               "instead of at its launch (YYYY-MM-DD).")] = None,
     horizon: Annotated[str, typer.Option("--horizon", help="Horizon of P(at least one outage), e.g. 30d, "
@@ -58,7 +58,7 @@ def fit_cmd(
                                                "(self-contained HTML) into this directory.")] = None,
 ) -> None:
     """Fit outage rates, durations, common shocks, clustering and volatility coupling per chain."""
-    from seqrisk.stats import MODELLED_TYPES, fit_outage_statistics
+    from seqrisk.stats import MODELLED_TYPES
     from seqrisk.stats.summary import statistics_doc
 
     types = list(dict.fromkeys(type_ or (list(MODELLED_TYPES) if as_json else ["downtime"])))
@@ -71,7 +71,6 @@ def fit_cmd(
         raise UsageError("horizon must be > 0", field="--horizon", value=horizon)
     cat = state.catalog
     chains = [cat.chain(c).id for c in chain] if chain else None
-    when = parse_datetime(as_of, field="--as-of") if as_of else None
     events = None
     exposures = None
     if detected:
@@ -83,9 +82,10 @@ def fit_cmd(
             with state.home.state() as st:
                 events = st.events()
     start = parse_datetime(since, field="--since") if since else None
-    stats = fit_outage_statistics(cat, as_of=when, include_deliberate=include_deliberate,
-                                  include_planned=include_planned, events=events, exposures=exposures,
-                                  since=start)
+    _, fitted, prov = fitted_model(None, as_of, statistics=True, include_deliberate=include_deliberate,
+                                   include_planned=include_planned, events=events, exposures=exposures, since=start)
+    assert fitted is not None
+    stats = fitted
     missing = [t for t in types if t not in stats.rates]
     if missing and type_:
         raise UsageError("no events of this type in the data (before the as-of date)", field="--type",
@@ -116,8 +116,9 @@ def fit_cmd(
         if save is not None:
             doc["saved_model"] = str(save)
         doc["plots"] = written
-        echo_json(doc)
+        echo_json(doc, prov)
         return
+    console().print(prov.header())
     _print(doc, stats, types)
     out = console()
     if save is not None:
@@ -193,4 +194,5 @@ def _print(doc: dict[str, Any], stats: Any, types: list[str]) -> None:
                       f"decay {hk['decay_per_day']:.3g}/day, LR test vs Poisson p = {hk['p_value']:.3g}; "
                       f"{where} the model")
     for n in doc["notes"]:
-        out.print(f"note: {n}")
+        if not n.startswith("as-of "):  # shown on stderr with the provenance
+            out.print(f"note: {n}")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from seqrisk.provenance import Provenance
 
 __all__ = ["JSON_SCHEMA", "console", "echo_json", "table"]
 
@@ -20,8 +23,11 @@ def console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 80, highlight=False, soft_wrap=False)
 
 
-def echo_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, default=str, ensure_ascii=False) + "\n")
+def echo_json(doc: Mapping[str, Any], provenance: Provenance) -> None:
+    """Print a JSON document with its ``provenance`` block (after ``schema`` and ``kind``)."""
+    head = {k: doc[k] for k in ("schema", "kind") if k in doc}
+    out = {**head, "provenance": provenance.to_dict(), **{k: v for k, v in doc.items() if k not in head}}
+    sys.stdout.write(json.dumps(out, indent=2, default=str, ensure_ascii=False) + "\n")
 
 
 def table(title: str | None, *columns: str, right: tuple[str, ...] = ()) -> Table:

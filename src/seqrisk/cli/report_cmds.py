@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from seqrisk.cli.app import app, state
+from seqrisk.cli.modeling import AsOfOpt, fitted_model
 from seqrisk.cli.render import console, table
 from seqrisk.units import format_duration, format_usd, parse_duration
 
@@ -29,11 +30,11 @@ def report_cmd(
                                                 "catalog).")] = None,
     mitigations: Annotated[bool, typer.Option("--mitigations/--no-mitigations",
                                               help="Compare the standard levers on the same paths.")] = True,
+    as_of: AsOfOpt = None,
 ) -> None:
     """Write a risk report a desk can act on: summary, chains, loss tail, stress grid, mitigations, method."""
     from seqrisk import __version__
     from seqrisk.engine import load_scenario, simulate
-    from seqrisk.outage import OutageModel
     from seqrisk.portfolio import load_book
     from seqrisk.report import ReportInputs, build_report, liquidation_for_book, stress_for_book
 
@@ -43,15 +44,8 @@ def report_cmd(
     book = load_book(portfolio, chains=cat.chain_ids())
     overrides: dict[str, Any] = {"paths": paths, "seed": seed, "horizon_s": parse_duration(horizon, field="--horizon")}
     sc = load_scenario(config, **overrides)
-    statistics = None
-    if model is not None:
-        om = OutageModel.load(model)
-    else:
-        from seqrisk.stats import fit_outage_statistics
-
-        with out_c.status("fitting the outage model to the incident catalog"):
-            statistics = fit_outage_statistics(cat)
-        om = statistics.model
+    with out_c.status("fitting the outage model to the incident catalog"):
+        om, statistics, prov = fitted_model(model, as_of, seed=sc.seed, statistics=True)
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
@@ -80,10 +74,11 @@ def report_cmd(
     html = build_report(ReportInputs(
         book=book, book_path=str(portfolio), scenario=sc, model=om, result=res, catalog=cat, command=command,
         version=__version__, statistics=statistics, stress=stress, liquidation=liq, mitigation=mit_table,
-        mitigation_curve=mit_curve, mitigation_note=note, data_version=cat.digest))
+        mitigation_curve=mit_curve, mitigation_note=note, provenance=prov))
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(out)
+    out_c.print(prov.header())
     _print_summary(res, book.name, sc, mit_table)
     out_c.print(f"\nreport written to [bold]{out.resolve()}[/] ({out.stat().st_size / 1e6:.1f} MB, "
                 f"{time.perf_counter() - t0:.0f} s); open it in a browser, it works offline.")

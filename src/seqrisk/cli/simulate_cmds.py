@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from seqrisk.cli.app import app, state
+from seqrisk.cli.modeling import AsOfOpt, fitted_model
 from seqrisk.cli.render import console, echo_json, table
 from seqrisk.exceptions import UsageError
 from seqrisk.units import format_duration, format_usd, parse_duration
@@ -33,12 +34,12 @@ def simulate_cmd(
     outage: Annotated[list[str] | None, typer.Option("--outage", help="Stress: CHAIN=DURATION[@TIME], "
                                                      "repeatable (e.g. arbitrum=2h).")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Worker processes.")] = None,
+    as_of: AsOfOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON document.")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write the measures to this Parquet file.")] = None,
 ) -> None:
     """Simulate what sequencer outages cost a book: expected loss, VaR, ES, liquidations, bad debt."""
     from seqrisk.engine import StressOutage, load_scenario, simulate
-    from seqrisk.outage import OutageModel
     from seqrisk.portfolio import load_book
 
     cat = state.catalog
@@ -48,25 +49,14 @@ def simulate_cmd(
     if outage:
         overrides["stress_outages"] = [StressOutage.parse(o).model_dump() for o in outage]
     sc = load_scenario(config, **overrides)
-    if model is not None:
-        om = OutageModel.load(model)
-    else:
-        import importlib
-
-        try:
-            fit = getattr(importlib.import_module("seqrisk.stats"), "fit_outage_model", None)
-        except ImportError:
-            fit = None
-        if fit is None:
-            raise UsageError("no outage model: pass --model FILE (seqrisk.stats.fit_outage_model is "
-                             "not available)")
-        om = fit(cat)
+    om, _, prov = fitted_model(model, as_of, seed=sc.seed)
     for s in sc.stress_outages:
         if s.chain not in book.chains:
             raise UsageError("stress outage on a chain without positions", chain=s.chain)
     if as_json:
         res = simulate(book, om, sc)
     else:
+        console().print(prov.header())
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} paths"),
@@ -76,7 +66,7 @@ def simulate_cmd(
     if out is not None:
         res.to_parquet(out)
     if as_json:
-        echo_json(res.to_dict())
+        echo_json(res.to_dict(), prov)
         return
     _render(res, book.name, sc)
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from seqrisk.cli.app import app, state
+from seqrisk.cli.modeling import catalog_provenance
 from seqrisk.cli.render import JSON_SCHEMA, console, echo_json, table
 from seqrisk.store import SCHEMA_VERSION
 
@@ -26,11 +27,11 @@ def info_cmd(as_json: Annotated[bool, typer.Option("--json", help="JSON output."
         ok = st.integrity_ok()
     blocks = home.blocks()
     chains = {c: {"partitions": len(blocks.partitions(c)), "bytes": blocks.size_bytes(c)} for c in blocks.chains()}
-    doc = {"schema": JSON_SCHEMA, "home": str(home.root), "state_file": str(home.state_path),
+    doc = {"schema": JSON_SCHEMA, "kind": "seqrisk.store", "home": str(home.root), "state_file": str(home.state_path),
            "state_schema": version, "state_schema_supported": SCHEMA_VERSION, "integrity_ok": ok,
            "tables": counts, "block_chains": chains}
     if as_json:
-        echo_json(doc)
+        echo_json(doc, catalog_provenance())
         return
     out = console()
     out.print(f"home:   {home.root}")

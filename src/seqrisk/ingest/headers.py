@@ -277,7 +277,7 @@ class Ingestor:
     # -- observations ----------------------------------------------------------
     def observe(self, now_utc: float | None = None) -> dict[str, Any]:
         """Record the node's head, safe and finalized heads (numbers and times) in the state store."""
-        now = time.time() if now_utc is None else now_utc
+        now = time.time() if now_utc is None else now_utc  # clock-ok: when the head was observed
         head = self.client.header("latest")
         obs: dict[str, Any] = {"chain": self.chain, "observed_utc": now, "head_number": head.number,
                                "head_time_utc": float(head.timestamp)}

@@ -19,6 +19,7 @@ from seqrisk.catalog import Catalog
 from seqrisk.engine import Scenario, SimulationResult
 from seqrisk.outage import OutageModel
 from seqrisk.portfolio import Book
+from seqrisk.provenance import Provenance
 from seqrisk.report import figures as F
 from seqrisk.report.html import Page, esc, html_table
 from seqrisk.units import format_duration, format_usd
@@ -51,7 +52,11 @@ class ReportInputs:
     mitigation_curve: pd.DataFrame | None = None  # grace-period sweep
     mitigation_note: str | None = None
     extra_notes: list[str] = field(default_factory=list)
-    data_version: str = "unknown"               # digest of the bundled data files
+    provenance: Provenance | None = None        # default: the catalog, the model's as-of, the scenario's seed
+
+    def stated(self) -> Provenance:
+        """The provenance the page states."""
+        return self.provenance or Provenance.of_model(self.catalog, self.model.meta, seed=self.scenario.seed)
 
 
 def _ci(v: float, se: float) -> str:
@@ -304,8 +309,13 @@ def _method(page: Page, d: ReportInputs) -> None:
     sc = d.scenario
     diag = d.result.diagnostics
     meta = dict(d.model.meta)
+    prov = d.stated()
+    cov = prov.coverage_date.isoformat() if prov.coverage_date else "not stated"
     rows = [
         ["seqrisk version", d.version],
+        ["as of", f"{prov.as_of or 'unknown'} (the outage model is fitted to the data up to this date)"],
+        ["catalog version", f"{prov.catalog_version} (content digest of the catalog read"
+                            f"{', your files included' if prov.user_files else ''}; complete up to {cov})"],
         ["command", d.command],
         ["book", d.book_path],
         ["horizon", format_duration(sc.horizon_s)],
@@ -322,8 +332,7 @@ def _method(page: Page, d: ReportInputs) -> None:
         ["volatility coupling beta", f"{d.model.beta:.3f}"],
         ["outage model", str(meta.get("source", "fitted from the bundled catalog"))],
         ["incident catalog", f"{len(d.catalog.incidents)} incidents, {len(d.catalog.chains)} chains "
-                             "(public post-mortems, status pages, L2BEAT configs; sources per row); data version "
-                             f"{d.data_version}"],
+                             "(public post-mortems, status pages, L2BEAT configs; sources per row)"],
         ["price history", "Binance spot ETHUSDT/BTCUSDT hourly and daily candles (see PRICES-SOURCE.md)"],
     ]
     sec.text(html_table(["item", "value"], rows))
@@ -338,7 +347,8 @@ def _method(page: Page, d: ReportInputs) -> None:
             prow.append([c, t, f"{rate:.3f}", dl.family if dl else "-", params])
     sec.text("<h3>Outage model parameters (the book's chains)</h3>" + html_table(
         ["chain", "event type", "rate /yr", "duration law", "parameters (seconds)"], prow, numeric=(2,)))
-    notes = list(d.extra_notes) + [str(n) for n in meta.get("notes", [])][:6]
+    meta_notes = [str(n) for n in meta.get("notes", [])]
+    notes = list(d.extra_notes) + [n for n in prov.notes if n not in meta_notes] + meta_notes[:6]
     if notes:
         sec.text("<h3>Notes</h3><ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
     sec.text("<h3>Sources of the book's chains</h3><ul>" + "".join(
@@ -348,9 +358,12 @@ def _method(page: Page, d: ReportInputs) -> None:
 
 def build_report(d: ReportInputs) -> str:
     """Render the report as one self-contained HTML string."""
+    prov = d.stated()
+    as_of = (prov.as_of or "unknown")[:10]
     page = Page(title=f"seqrisk report: {d.book.name}",
                 subtitle=f"Layer-2 sequencer risk over {format_duration(d.scenario.horizon_s)}, "
-                         f"{d.result.n_paths:,} paths, seed {d.scenario.seed}, seqrisk {d.version}")
+                         f"{d.result.n_paths:,} paths, seed {d.scenario.seed}, as of {as_of}, "
+                         f"catalog {prov.catalog_version}, seqrisk {d.version}")
     _summary(page, d)
     _chains(page, d)
     _losses(page, d)

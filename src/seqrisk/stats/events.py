@@ -138,8 +138,10 @@ def build_event_set(
     """Collect the events and exposure windows the fitters use.
 
     Catalog chains are exposed from mainnet launch (or ``since`` if later) to
-    ``min(sunset, as_of)`` (a chain with no launch date, or launched after
-    ``as_of``, has no exposure); incidents before ``since`` are left out.
+    ``min(sunset, as_of, coverage date)`` (a chain with no launch date, or launched
+    after ``as_of``, has no exposure): past its coverage date the catalog knows
+    nothing of a chain, so that time is not counted as outage-free. Incidents
+    before ``since`` or after the coverage date are left out.
     Detected ``events`` come with an ``exposures`` window per chain (or a list of
     disjoint windows, when block data are missing in between): inside it the
     detected events *replace* the catalog's incidents of that chain (block data
@@ -163,6 +165,9 @@ def build_event_set(
         if start is not None and since is not None:
             start = max(start, since)
         end = c.exposure_end(as_of)
+        covered = catalog.coverage_end(c.id)
+        if covered is not None:
+            end = min(end, covered)
         windows[c.id] = [(start.timestamp(), end.timestamp())] if start and end > start else []
     detected_win: dict[str, list[tuple[float, float]]] = {}
     if events is not None and exposures is not None:
@@ -194,6 +199,9 @@ def build_event_set(
         t = inc.start_utc.timestamp()
         if inc.chain in detected_win and _in_windows(t, detected_win[inc.chain]):
             continue
+        covered = catalog.coverage_end(inc.chain)
+        if covered is not None and t >= covered.timestamp():
+            continue  # after the chain's coverage date (`seqrisk catalog check` reports such rows)
         lo, hi = _censor_at(*inc.duration_bounds_s(), as_of_s - t)
         out.append(OutageEvent(inc.chain, inc.type, t, lo, hi, inc.id, _PRECISION_S[inc.start_precision],
                                inc.deliberate, inc.planned, inc.cause))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -78,6 +78,17 @@ class OutageStatistics:
 def _utc(d: datetime) -> datetime:
     """A naive datetime is UTC (as everywhere in seqrisk); aware ones are converted."""
     return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
+
+
+def _observed_until(exposures: Mapping[str, Window] | None) -> datetime | None:
+    """The latest end of the block-data windows (None without any)."""
+    ends: list[datetime] = []
+    for win in (exposures or {}).values():
+        pairs: list[tuple[datetime, datetime]] = (
+            [cast(tuple[datetime, datetime], win)] if len(win) == 2 and isinstance(win[0], datetime)
+            else list(cast(Sequence[tuple[datetime, datetime]], win)))
+        ends += [_utc(b) for _, b in pairs]
+    return max(ends, default=None)
 
 
 def _counts(es: EventSet, chains: list[str], type_: str, skip: set[int]) -> np.ndarray:
@@ -202,9 +213,12 @@ def fit_outage_statistics(
 
     ``group_hawkes`` also fits a Hawkes process per common-failure group (for
     reports; the model file carries the pooled fit only). ``since`` starts every
-    chain's exposure window at that date instead of its launch.
+    chain's exposure window at that date instead of its launch. ``as_of``
+    defaults to the catalog's coverage date (or the end of the block data in
+    ``exposures`` when later), never the clock; a later one is moved back to it,
+    with a note.
     """
-    as_of = _utc(as_of or datetime.now(UTC))
+    as_of, moved = catalog.resolve_as_of(as_of, observed_until=_observed_until(exposures))
     since = _utc(since) if since is not None else None
     es = build_event_set(catalog, as_of=as_of, include_deliberate=include_deliberate,
                          include_planned=include_planned, events=events, exposures=exposures, since=since)
@@ -213,7 +227,7 @@ def fit_outage_statistics(
                         value=as_of.date().isoformat())
     chains = es.chains
     expo = np.array([es.exposure_years(c) for c in chains])
-    notes: list[str] = []
+    notes: list[str] = [moved] if moved else []
     groups = {g: m for g, m in catalog.groups().items()}
     shocks, joint = common_shocks(es, groups)
     # a joint event counts once, as its group's (common-shock) event: not in its members' own counts
@@ -290,6 +304,8 @@ def fit_outage_statistics(
     meta: dict[str, Any] = {
         "fitted_by": "seqrisk.stats.fit_outage_model",
         "as_of": as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "catalog": {"version": catalog.version, "digest": catalog.digest,
+                    "coverage_date": catalog.coverage_date.isoformat() if catalog.coverage_date else None},
         "since": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if since else None,
         "include_deliberate": include_deliberate, "include_planned": include_planned,
         "n_events": len(all_ev), "detected_events": sum(1 for e in all_ev if e.source.startswith("detected:")),
@@ -328,7 +344,8 @@ def fit_outage_model(
     modelled event type with data; common shocks for groups with joint events;
     ``beta``, its interval and ``sigma_ref`` from the volatility coupling;
     ``hawkes`` (self-excitation within a chain) when the LR test rejects Poisson
-    at 5%. ``as_of`` defaults to now.
+    at 5%. ``as_of`` defaults to the catalog's coverage date (see
+    :meth:`seqrisk.catalog.Catalog.resolve_as_of`).
     """
     return fit_outage_statistics(catalog, as_of=as_of, include_deliberate=include_deliberate,
                                  include_planned=include_planned, events=events, exposures=exposures,

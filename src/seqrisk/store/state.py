@@ -168,7 +168,7 @@ class StateStore:
         sql = ("INSERT INTO ingest_cursors(chain, next_block, last_hash, updated_utc) VALUES (?,?,?,?) "
                "ON CONFLICT(chain) DO UPDATE SET next_block=excluded.next_block, "
                "last_hash=excluded.last_hash, updated_utc=excluded.updated_utc")
-        args = (chain, next_block, last_hash, time.time())
+        args = (chain, next_block, last_hash, time.time())  # clock-ok: write time
         if conn is not None:
             conn.execute(sql, args)
         else:
@@ -178,7 +178,7 @@ class StateStore:
     # -- events ----------------------------------------------------------------
     def add_events(self, events: Sequence[DetectedEvent]) -> int:
         """Insert or update events (keyed by chain, type, detector, start); return rows written."""
-        now = time.time()
+        now = time.time()  # clock-ok: write time
         with self.transaction() as c:
             for e in events:
                 c.execute(

@@ -1,0 +1,71 @@
+"""The outage model every fitting command uses, and the provenance it states.
+
+``fit``, ``simulate``, ``compare``, ``insure``, ``allocate``, ``score`` and
+``report`` get their model here: from ``--model FILE``, or fitted to the
+catalog as of ``--as-of`` (default: the catalog's coverage date, never the
+clock). Each returns the :class:`~seqrisk.provenance.Provenance` its output
+states; notes (an as-of moved back to the coverage date, a model file fitted
+on another catalog) go to stderr, one line each.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+
+from seqrisk.cli.app import state
+from seqrisk.exceptions import UsageError
+from seqrisk.provenance import Provenance
+from seqrisk.units import parse_datetime
+
+if TYPE_CHECKING:
+    from seqrisk.outage import OutageModel
+    from seqrisk.stats import OutageStatistics
+
+__all__ = ["AsOfOpt", "catalog_provenance", "fitted_model", "show_notes"]
+
+AsOfOpt = Annotated[str | None, typer.Option(
+    "--as-of", help="Fit the outage model on data up to this date (YYYY-MM-DD or ISO time, UTC; default: the "
+    "catalog's coverage date, so the same inputs give the same numbers on any day).")]
+
+
+def catalog_provenance() -> Provenance:
+    """Provenance of a command that reads the catalog but fits nothing."""
+    return Provenance.of_catalog(state.catalog)
+
+
+def fitted_model(model_file: Path | None, as_of: str | None, *, seed: int | None = None,
+                 statistics: bool = False, **fit: Any) -> tuple[OutageModel, OutageStatistics | None, Provenance]:
+    """The outage model (from ``model_file`` or fitted), its statistics when asked and fitted, and provenance.
+
+    ``fit`` goes to :func:`seqrisk.stats.fit_outage_statistics` (``include_deliberate``,
+    ``events``, ``exposures``, ``since`` ...). Notes are shown on stderr.
+    """
+    cat = state.catalog
+    if model_file is not None:
+        if as_of is not None:
+            raise UsageError("--as-of applies when fitting; a model file keeps the as-of it was fitted to",
+                             field="--as-of", value=as_of)
+        from seqrisk.outage import OutageModel
+
+        om = OutageModel.load(model_file)
+        prov = Provenance.of_model(cat, om.meta, seed=seed, model_file=str(model_file))
+        show_notes(prov)
+        return om, None, prov
+    from seqrisk.stats import fit_outage_statistics
+
+    when = parse_datetime(as_of, field="--as-of") if as_of else None
+    stats = fit_outage_statistics(cat, as_of=when, group_hawkes=statistics, **fit)
+    prov = Provenance.of_model(cat, stats.model.meta, seed=seed)
+    show_notes(prov)
+    return stats.model, stats if statistics else None, prov
+
+
+def show_notes(prov: Provenance) -> None:
+    """Each provenance note as one line on stderr."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    for n in prov.notes:
+        err.print(f"note: {n}", markup=False)
