@@ -9,8 +9,15 @@ Detectors (each event says which one found it, with its evidence):
   ``baseline_window_s`` of block intervals (relative rule, L2BEAT's z >= 15 over
   a 30-day rolling mean and standard deviation; intervals above the absolute
   threshold are left out of the baseline). Confidence 0.95 when both rules
-  fire, 0.8 for the absolute rule alone, 0.6 for the relative rule alone. A
-  head older than the threshold at ``now_utc`` is an ongoing (censored) event.
+  fire, 0.8 for the absolute rule alone, 0.6 for the relative rule alone.
+- ``gap`` -> ongoing ``downtime`` (:func:`detect_stalled_head`): the chain's
+  head is stale at the last observation. With head observations
+  (:mod:`seqrisk.health`) the head is the highest one an endpoint served,
+  which is above the stored head when ingestion stays some confirmations
+  behind, aged both by the observer's clock (unchanged since first seen) and
+  by its block timestamp, stale at ``gap_threshold_s`` by the clock
+  ``head_clock`` names; a replica more than ``replica_lag_blocks`` behind does
+  not count. Without observations the stored head is aged at ``now_utc``.
 - ``backfill`` -> ``downtime``: on chains that fill a stall with empty blocks
   (OP Stack), a run of blocks with no user transaction (``tx_count <=
   system_txs_per_block``) lasting ``>= stall_threshold_s``. Confidence is the
@@ -42,10 +49,11 @@ from typing import Any
 
 import numpy as np
 
+from seqrisk.health import ChainHealth, HealthRules
 from seqrisk.units import DAY_S
 
 __all__ = ["DetectConfig", "Event", "detect_all", "detect_backfill_stalls", "detect_degraded", "detect_gaps",
-           "detect_posting_delays", "detect_safe_lag", "rolling_baseline"]
+           "detect_posting_delays", "detect_safe_lag", "detect_stalled_head", "health_rules", "rolling_baseline"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,14 @@ class DetectConfig:
     min_baseline_buckets: int = 6
     posting_gap_s: float = 3600.0
     safe_lag_s: float = 3600.0
+    replica_lag_blocks: int = 6
+    head_clock: str = "either"
+
+
+def health_rules(cfg: DetectConfig) -> HealthRules:
+    """The head-health rules of a detector configuration: a head is stale after ``gap_threshold_s``."""
+    return HealthRules(stale_head_s=cfg.gap_threshold_s, replica_lag_blocks=cfg.replica_lag_blocks,
+                       clock=cfg.head_clock)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -142,11 +158,35 @@ def detect_gaps(chain: str, number: np.ndarray, timestamp: np.ndarray, cfg: Dete
                 "baseline_mean_s": None if not np.isfinite(mean[i]) else round(float(mean[i]), 4),
                 "baseline_std_s": None if not np.isfinite(std[i]) else round(float(std[i]), 4),
                 "baseline_intervals": int(n[i]), "rules": rules}))
+    return out + detect_stalled_head(chain, number, timestamp, cfg, now_utc=now_utc)
+
+
+def detect_stalled_head(chain: str, number: np.ndarray, timestamp: np.ndarray, cfg: DetectConfig, *,
+                        now_utc: float | None = None, health: ChainHealth | None = None) -> list[Event]:
+    """An ongoing ``downtime`` event when the chain's head is stale (none otherwise).
+
+    ``health`` (the last round of :func:`seqrisk.health.assess`) decides when
+    its head is at or above the stored head: the event starts at the head
+    block's timestamp and carries both ages. Otherwise the stored head is
+    aged by its timestamp at ``now_utc``.
+    """
+    t = np.asarray(timestamp, dtype=float)
+    last = int(number[-1]) if len(t) else None
+    if health is not None and health.head_number is not None and (last is None or health.head_number >= last):
+        if health.verdict != "stalled":
+            return []
+        start = health.head_time_utc if health.head_time_utc is not None else health.head_first_seen_utc
+        lagging = [e.endpoint for e in health.endpoints if e.verdict == "lagging"]
+        return [Event(chain, "downtime", float(start or 0.0), None, 0.9 if len(health.stale_by) == 2 else 0.8,
+                      "gap", {"last_block": health.head_number, "head_age_s": health.age_block_s,
+                              "head_age_observer_s": health.age_observer_s, "observed_utc": health.observed_utc,
+                              "stale_by": list(health.stale_by), "lagging_endpoints": lagging,
+                              "rules": ["absolute"]}, ongoing=True)]
     if now_utc is not None and len(t) and now_utc - t[-1] >= cfg.gap_threshold_s:
-        out.append(Event(chain, "downtime", float(t[-1]), None, 0.8, "gap", {
-            "last_block": int(number[-1]), "head_age_s": float(now_utc - t[-1]), "rules": ["absolute"]},
-            ongoing=True))
-    return out
+        return [Event(chain, "downtime", float(t[-1]), None, 0.8, "gap", {
+            "last_block": last, "head_age_s": float(now_utc - t[-1]), "head_age_observer_s": None,
+            "observed_utc": float(now_utc), "stale_by": ["block-clock"], "rules": ["absolute"]}, ongoing=True)]
+    return []
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -262,10 +302,14 @@ def detect_safe_lag(chain: str, observed_utc: np.ndarray, head_time_utc: np.ndar
 
 def detect_all(chain: str, number: np.ndarray, timestamp: np.ndarray, tx_count: np.ndarray, cfg: DetectConfig,
                *, now_utc: float | None = None, posting_utc: np.ndarray | None = None,
-               observations: dict[str, np.ndarray] | None = None) -> list[Event]:
-    """Every detector on one chain's headers (sorted by number), postings and observations; sorted by start."""
-    down = detect_gaps(chain, number, timestamp, cfg, now_utc) + detect_backfill_stalls(
-        chain, number, timestamp, tx_count, cfg)
+               observations: dict[str, np.ndarray] | None = None, health: ChainHealth | None = None) -> list[Event]:
+    """Every detector on one chain's headers (sorted by number), postings and observations; sorted by start.
+
+    ``health`` is the chain's head health at the last observation round (:func:`detect_stalled_head`).
+    """
+    down = (detect_gaps(chain, number, timestamp, cfg)
+            + detect_stalled_head(chain, number, timestamp, cfg, now_utc=now_utc, health=health)
+            + detect_backfill_stalls(chain, number, timestamp, tx_count, cfg))
     ts = np.asarray(timestamp, dtype=float)
     missing: list[tuple[float, float | None]] = [(float(ts[k]), float(ts[k + 1]))
                                                  for k in np.nonzero(~_consecutive(number))[0]]

@@ -3,8 +3,11 @@
 :class:`RpcClient` talks to one chain through one or more endpoints. Every call
 is a JSON-RPC batch over httpx; batches run on a bounded thread pool. Transport
 failures, HTTP 429/5xx, malformed or truncated bodies and retryable JSON-RPC
-errors are retried with exponential backoff and full jitter (a ``Retry-After``
-header is honoured), then the next endpoint is tried. Whatever cannot be
+errors are retried with exponential backoff and equal jitter (the wait is
+uniform between half and all of ``base * 2**attempt``; a ``Retry-After``
+header, in seconds or as an HTTP date, replaces it), then the next endpoint is
+tried. Block tags an endpoint refuses (``safe``, ``finalized`` on older nodes)
+are remembered per endpoint and not asked again. Whatever cannot be
 served raises a typed :class:`~seqrisk.exceptions.RpcError` naming the
 endpoint, the method and the block. A ``null`` block, a response for another
 block number, a malformed header or an endpoint on another chain id are errors,
@@ -16,6 +19,7 @@ never data.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import random
 import re
@@ -40,6 +44,7 @@ __all__ = [
     "RpcRemoteError",
     "RpcTransportError",
     "parse_header",
+    "parse_retry_after",
     "redact",
 ]
 
@@ -166,14 +171,25 @@ class _Retryable(Exception):
         self.retry_after_s = retry_after_s
 
 
-def _retry_after(resp: httpx.Response) -> float | None:
-    v = resp.headers.get("retry-after")
-    if v is None:
+def parse_retry_after(value: str | None, now_utc: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP date (RFC 9110); None if unreadable.
+
+    A date in the past means "now" (0 s); ``now_utc`` is the observer's clock in UTC epoch seconds.
+    """
+    if value is None:
         return None
+    v = value.strip()
     try:
-        return max(0.0, float(v))
+        s = float(v)
     except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
+        try:
+            when = email.utils.parsedate_to_datetime(v)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None or when.tzinfo is None:
+            return None
+        s = when.timestamp() - now_utc
+    return max(0.0, s) if s == s and s != float("inf") else None
 
 
 class RpcClient:
@@ -183,17 +199,18 @@ class RpcClient:
     endpoint's and require the others to agree); ``batch_size`` calls per HTTP
     request; ``concurrency`` requests in flight; ``timeout_s`` per request;
     ``max_retries`` per endpoint before failing over; backoff
-    ``min(backoff_max_s, backoff_base_s * 2**attempt)`` scaled by a uniform
-    jitter in [0.5, 1] (a ``Retry-After`` header, capped at
-    ``retry_after_max_s``, replaces it). ``transport`` and ``sleep`` are
-    injectable for tests.
+    ``min(backoff_max_s, backoff_base_s * 2**attempt)`` times a uniform factor
+    in [0.5, 1] (equal jitter: never less than half the step, so retries stay
+    spaced out, yet spread across clients; a ``Retry-After`` header, capped at
+    ``retry_after_max_s``, replaces it). ``transport``, ``sleep`` and ``clock``
+    (UTC epoch seconds, for date-form ``Retry-After``) are injectable for tests.
     """
 
     def __init__(self, endpoints: Sequence[str], *, chain_id: int | None = None, batch_size: int = 500,
                  concurrency: int = 4, timeout_s: float = 20.0, max_retries: int = 4, backoff_base_s: float = 0.25,
                  backoff_max_s: float = 8.0, retry_after_max_s: float = 60.0,
                  transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
-                 seed: int | None = None) -> None:
+                 clock: Callable[[], float] = time.time, seed: int | None = None) -> None:  # clock-ok
         if not endpoints:
             raise RpcError("no RPC endpoint given")
         for e in endpoints:
@@ -210,11 +227,14 @@ class RpcClient:
         self.backoff_max_s = backoff_max_s
         self.retry_after_max_s = retry_after_max_s
         self._sleep = sleep
+        self._clock = clock
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._check_lock = threading.Lock()
         self._checked: set[str] = set()
         self._preferred = 0
+        #: Block tags each endpoint refused (asked once per client, then skipped).
+        self.refused_tags: dict[str, set[str]] = {}
         limits = httpx.Limits(max_connections=self.concurrency * len(self.endpoints),
                               max_keepalive_connections=self.concurrency * len(self.endpoints))
         self._http = httpx.Client(timeout=httpx.Timeout(timeout_s), limits=limits, transport=transport,
@@ -256,7 +276,8 @@ class RpcClient:
         except httpx.TransportError as exc:
             raise _Retryable(RpcTransportError(f"transport failed: {type(exc).__name__}: {exc}", **ctx)) from None
         if resp.status_code == 429 or resp.status_code >= 500:
-            raise _Retryable(RpcTransportError(f"HTTP {resp.status_code}", **ctx), _retry_after(resp))
+            raise _Retryable(RpcTransportError(f"HTTP {resp.status_code}", **ctx),
+                             parse_retry_after(resp.headers.get("retry-after"), self._clock()))
         if resp.status_code == 413 and len(calls) > 1:
             raise BatchTooLargeError(f"HTTP 413 for a batch of {len(calls)}", **ctx)
         if resp.status_code != 200:
@@ -334,56 +355,106 @@ class RpcClient:
             self._checked.add(endpoint)
 
     # -- calls with retries and failover --------------------------------------
+    def _on_endpoint(self, idx: int, calls: list[tuple[str, list[Any]]], block: int | None,
+                     validate: Callable[[list[Any]], Any] | None, refusal_is_final: bool = False) -> Any:
+        """``calls`` on endpoint ``idx`` with retries; raises :class:`_EndpointFailed` when the next may serve.
+
+        With ``refusal_is_final`` a JSON-RPC error object is not retried (it is the endpoint's answer).
+        """
+        endpoint = self.endpoints[idx]
+        try:
+            self._check_chain(endpoint)
+        except ChainIdMismatchError:
+            raise
+        except RpcError as exc:
+            raise _EndpointFailed(exc) from None
+        last: RpcError | None = None
+        for attempt in range(self.max_retries + 1):
+            try:
+                res = self._post(endpoint, calls, block)
+                return validate(res) if validate else res
+            except _Retryable as r:
+                if refusal_is_final and isinstance(r.err, RpcRemoteError):
+                    raise r.err from None
+                last = r.err
+                retry_after = r.retry_after_s
+            except RpcTransportError as exc:  # HTTP 401/403/404...: retrying will not help, the next may
+                raise _EndpointFailed(exc) from None
+            except _TagRefused:
+                raise
+            except _NullBlock as nb:
+                last = RpcNullBlockError(f"endpoint returned null for block {nb.block}",
+                                         endpoint=redact(endpoint), method=calls[0][0], block=nb.block)
+                retry_after = None
+            except ValueError as exc:
+                last = RpcMalformedError(f"invalid result: {exc}", endpoint=redact(endpoint),
+                                         method=calls[0][0], block=block)
+                retry_after = None
+            if attempt < self.max_retries:
+                with self._lock:
+                    self.retries += 1
+                self._sleep(self._backoff_s(attempt, retry_after))
+        assert last is not None
+        raise _EndpointFailed(last)
+
     def call_batch(self, calls: list[tuple[str, list[Any]]], *, block: int | None = None,
-                   validate: Callable[[list[Any]], Any] | None = None) -> Any:
+                   validate: Callable[[list[Any]], Any] | None = None, endpoint: int | None = None) -> Any:
         """Run ``calls`` as one batch, with retries and failover; return ``validate(results)``.
 
         ``validate`` raises ``ValueError`` for a result that must not be
         accepted (it is then retried like a malformed response, and reported as
-        :class:`RpcMalformedError` or :class:`RpcNullBlockError`).
+        :class:`RpcMalformedError` or :class:`RpcNullBlockError`). ``endpoint``
+        (an index into :attr:`endpoints`) asks that endpoint only, without failover.
         """
+        if endpoint is not None:
+            try:
+                return self._on_endpoint(endpoint, calls, block, validate)
+            except _EndpointFailed as f:
+                raise f.err from None
         last: RpcError | None = None
         n = len(self.endpoints)
         start = self._preferred
         for k in range(n):
-            endpoint = self.endpoints[(start + k) % n]
+            idx = (start + k) % n
             if k:
                 with self._lock:
                     self.failovers += 1
             try:
-                self._check_chain(endpoint)
-            except ChainIdMismatchError:
-                raise
-            except RpcError as exc:
-                last = exc
+                out = self._on_endpoint(idx, calls, block, validate)
+            except _EndpointFailed as f:
+                last = f.err
                 continue
-            for attempt in range(self.max_retries + 1):
-                try:
-                    res = self._post(endpoint, calls, block)
-                    out = validate(res) if validate else res
-                    if k:
-                        self._preferred = (start + k) % n
-                    return out
-                except _Retryable as r:
-                    last = r.err
-                    retry_after = r.retry_after_s
-                except RpcTransportError as exc:  # HTTP 401/403/404...: retrying will not help, the next may
-                    last = exc
-                    break
-                except _NullBlock as nb:
-                    last = RpcNullBlockError(f"endpoint returned null for block {nb.block}",
-                                             endpoint=redact(endpoint), method=calls[0][0], block=nb.block)
-                    retry_after = None
-                except ValueError as exc:
-                    last = RpcMalformedError(f"invalid result: {exc}", endpoint=redact(endpoint),
-                                             method=calls[0][0], block=block)
-                    retry_after = None
-                if attempt < self.max_retries:
-                    with self._lock:
-                        self.retries += 1
-                    self._sleep(self._backoff_s(attempt, retry_after))
+            if k:
+                self._preferred = idx
+            return out
         assert last is not None
         raise last
+
+    # -- endpoints -------------------------------------------------------------
+    @property
+    def preferred(self) -> int:
+        """Index of the endpoint asked first (the last one that worked)."""
+        return self._preferred
+
+    def prefer(self, idx: int) -> None:
+        """Ask endpoint ``idx`` first from now on."""
+        if not 0 <= idx < len(self.endpoints):
+            raise UsageError("no such endpoint", field="endpoint", value=idx)
+        self._preferred = idx
+
+    def fail_over(self) -> bool:
+        """Move to the next endpoint (after bad data from the current one); False when there is no other."""
+        if len(self.endpoints) < 2:
+            return False
+        with self._lock:
+            self._preferred = (self._preferred + 1) % len(self.endpoints)
+            self.failovers += 1
+        return True
+
+    def endpoint_names(self) -> list[str]:
+        """Endpoints as shown and stored: redacted, numbered where two look alike."""
+        shown = [redact(e) for e in self.endpoints]
+        return [s if shown.count(s) == 1 else f"{s}#{i + 1}" for i, s in enumerate(shown)]
 
     def call(self, method: str, params: list[Any] | None = None) -> Any:
         """One JSON-RPC call (sent as a batch of one) with retries and failover."""
@@ -430,8 +501,8 @@ class RpcClient:
             results = list(self._pool.map(self._header_batch, chunks))
         return [h for r in results for h in r]
 
-    def header(self, tag: int | str) -> Header:
-        """One header by number or tag (``latest``, ``safe``, ``finalized``)."""
+    def header(self, tag: int | str, *, endpoint: int | None = None) -> Header:
+        """One header by number or tag (``latest``, ``safe``, ``finalized``); ``endpoint`` as in :meth:`call_batch`."""
         param = hex(tag) if isinstance(tag, int) else tag
 
         def validate(res: list[Any]) -> Header:
@@ -439,13 +510,55 @@ class RpcClient:
                 raise _NullBlock(tag if isinstance(tag, int) else None)
             return parse_header(res[0], tag if isinstance(tag, int) else None)
         return self.call_batch([("eth_getBlockByNumber", [param, False])],
-                               block=tag if isinstance(tag, int) else None, validate=validate)
+                               block=tag if isinstance(tag, int) else None, validate=validate, endpoint=endpoint)
 
-    def block_number(self) -> int:
-        """The endpoint's head block number."""
+    def tag_header(self, tag: str, *, endpoint: int | None = None) -> Header | None:
+        """The header at block tag ``tag`` (``safe``, ``finalized``), or None where the endpoint refuses the tag.
+
+        A JSON-RPC error or a ``null`` answer is a refusal: it is remembered
+        for that endpoint (in :attr:`refused_tags`) and the tag is not asked
+        there again, so a node without the tag costs one request, not a round
+        of retries every time. Transport failures are retried as usual and
+        raise :class:`RpcError`.
+        """
+        idx = self._preferred if endpoint is None else endpoint
+        ep = self.endpoints[idx]
+        if tag in self.refused_tags.get(ep, ()):
+            return None
+
+        def validate(res: list[Any]) -> Header:
+            if res[0] is None:
+                raise _TagRefused
+            return parse_header(res[0])
+        try:
+            h: Header = self._on_endpoint(idx, [("eth_getBlockByNumber", [tag, False])], None, validate,
+                                          refusal_is_final=True)
+            return h
+        except _EndpointFailed as f:
+            raise f.err from None
+        except (RpcRemoteError, _TagRefused):
+            with self._lock:
+                self.refused_tags.setdefault(ep, set()).add(tag)
+            return None
+
+    def block_number(self, *, endpoint: int | None = None) -> int:
+        """The head block number (of ``endpoint`` only when given)."""
         def validate(res: list[Any]) -> int:
             return _qty(res[0], "block number")
-        return self.call_batch([("eth_blockNumber", [])], validate=validate)
+        n: int = self.call_batch([("eth_blockNumber", [])], validate=validate, endpoint=endpoint)
+        return n
+
+    def heads(self) -> list[int | RpcError]:
+        """Every endpoint's head block number (or the error it gave), in endpoint order."""
+        out: list[int | RpcError] = []
+        for i in range(len(self.endpoints)):
+            try:
+                out.append(self.block_number(endpoint=i))
+            except ChainIdMismatchError:
+                raise
+            except RpcError as exc:
+                out.append(exc)
+        return out
 
     def blocks_with_txs(self, numbers: Sequence[int]) -> list[dict[str, Any]]:
         """Full blocks (transactions as objects) for ``numbers``, validated like headers."""
@@ -466,6 +579,18 @@ class RpcClient:
         nums = list(numbers)
         size = max(1, self.batch_size // 10)
         return [b for i in range(0, len(nums), size) for b in one(nums[i:i + size])]
+
+
+class _EndpointFailed(Exception):
+    """Internal: one endpoint could not serve a call after its retries; the next endpoint may."""
+
+    def __init__(self, err: RpcError) -> None:
+        super().__init__(str(err))
+        self.err = err
+
+
+class _TagRefused(ValueError):
+    """Internal: an endpoint answered ``null`` for a block tag."""
 
 
 class _NullBlock(ValueError):

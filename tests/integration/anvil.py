@@ -9,6 +9,7 @@ test FAILURE with a clear message, never a skip: CI must run these tests.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -18,12 +19,13 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-__all__ = ["REPO", "Anvil", "AnvilMissing", "ChainBuilder", "find_anvil", "free_port"]
+__all__ = ["REPO", "Anvil", "AnvilMissing", "ChainBuilder", "find_anvil", "free_port", "running_node"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -151,6 +153,18 @@ class Anvil:
     def accounts(self) -> list[str]:
         acc: list[str] = self.rpc("eth_accounts")
         return acc
+
+
+@contextlib.contextmanager
+def running_node(blocks: int, *, interval_s: int | None = None, **kw: Any) -> Iterator[Anvil]:
+    """An anvil (``Anvil(**kw)``) with ``blocks`` empty blocks mined (``interval_s`` apart), stopped on exit."""
+    node = Anvil(**kw)
+    try:
+        node.start()
+        node.rpc("anvil_mine", hex(blocks), *([hex(interval_s)] if interval_s else []))
+        yield node
+    finally:
+        node.stop()
 
 
 class ChainBuilder:

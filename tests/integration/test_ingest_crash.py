@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from integration.anvil import Anvil
+from integration.anvil import Anvil, running_node
 from seqrisk.store import Home
 
 pytestmark = pytest.mark.integration
@@ -39,13 +39,8 @@ HEAD = 1000
 
 @pytest.fixture(scope="module")
 def node(anvil_binary: Path) -> Iterator[Anvil]:
-    n = Anvil()
-    try:
-        n.start()
-        n.rpc("anvil_mine", hex(HEAD), hex(2))
+    with running_node(HEAD, interval_s=2) as n:
         yield n
-    finally:
-        n.stop()
 
 
 def ingest(node: Anvil, home: Path, head: int = HEAD) -> subprocess.Popen[bytes]:

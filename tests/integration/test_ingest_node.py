@@ -102,8 +102,8 @@ def test_ingest_is_idempotent_and_observes_heads(chain_a: tuple[Anvil, dict[str,
         again = ing.run(0, head)
         assert again.written == 0 and home.blocks().partitions("arbitrum") == parts
         obs = ing.observe()
-    assert obs["head_number"] == head and obs["safe_number"] == head - 32
-    assert obs["safe_time_utc"] == ts(node, head - 32)
+    assert obs.head_number == head and obs.best is not None and obs.best.observation.safe_number == head - 32
+    assert obs.best.observation.safe_time_utc == ts(node, head - 32) and obs.verdict in ("healthy", "stalled")
     with home.state() as st:
         assert st.cursor("arbitrum") == (head + 1, node.block(head)["hash"])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from seqrisk.rpc import (
     RpcRemoteError,
     RpcTransportError,
     parse_header,
+    parse_retry_after,
 )
 
 
@@ -100,6 +102,73 @@ def test_429_retry_after_is_honoured() -> None:
     assert c.headers([5])[0].number == 5
     assert sleeps == [7.0]
     c.close()
+
+
+@pytest.mark.parametrize(("header", "wait_s"), [
+    ("Tue, 01 Dec 2026 12:00:07 GMT", 7.0),      # an HTTP date 7 s after the client's clock
+    ("Tue, 01 Dec 2026 11:59:00 GMT", 0.0),      # a date in the past: retry at once
+    ("Tuesday, 01-Dec-26 12:00:30 GMT", 30.0),   # the obsolete RFC 850 form
+    ("  12  ", 12.0),
+    ("soon", None), ("nan", None), ("-3", 0.0),  # unreadable: the client's own backoff
+])
+def test_retry_after_seconds_or_http_date(header: str, wait_s: float | None) -> None:
+    now = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC).timestamp()
+    assert parse_retry_after(header, now) == wait_s
+
+    def fault(i: int, body: list[dict[str, Any]]) -> httpx.Response | None:
+        return httpx.Response(503, headers={"Retry-After": header}) if i == 1 else None
+    c, sleeps = client(FakeNode(fault=fault), clock=lambda: now, backoff_base_s=0.25)
+    assert c.block_number() == 10_000
+    assert len(sleeps) == 1 and (sleeps[0] == wait_s if wait_s is not None else 0.125 <= sleeps[0] <= 0.25)
+    c.close()
+
+
+def test_backoff_is_equal_jitter_as_documented() -> None:
+    """The wait before retry k is uniform in [0.5, 1] x min(max, base * 2**k): never below half the step,
+    spread over the other half (checked over 2,000 draws per step)."""
+    c, _ = client(FakeNode(), backoff_base_s=0.25, backoff_max_s=8.0)
+    for k in range(7):
+        step = min(8.0, 0.25 * 2 ** k)
+        w = [c._backoff_s(k, None) / step for _ in range(2000)]
+        assert 0.5 <= min(w) < 0.51 and 0.99 < max(w) <= 1.0
+        assert abs(sum(w) / len(w) - 0.75) < 0.01
+    assert c._backoff_s(3, 500.0) == 60.0  # Retry-After replaces it, capped at retry_after_max_s
+    c.close()
+
+
+def test_refused_tags_are_remembered_per_endpoint_without_retries() -> None:
+    def fault(i: int, body: list[dict[str, Any]]) -> httpx.Response | None:
+        if body[0]["method"] == "eth_getBlockByNumber" and body[0]["params"][0] == "safe":
+            return httpx.Response(200, json=[{"jsonrpc": "2.0", "id": 0,
+                                              "error": {"code": -32000, "message": "unknown block"}}])
+        if body[0]["method"] == "eth_getBlockByNumber" and body[0]["params"][0] == "finalized":
+            return httpx.Response(200, json=[{"jsonrpc": "2.0", "id": 0, "result": None}])
+        return None
+    node = FakeNode(fault=fault)
+    c, sleeps = client(node, ["http://a", "http://b/key"])
+    for _ in range(3):
+        assert c.tag_header("safe") is None and c.tag_header("finalized") is None
+        assert c.tag_header("safe", endpoint=1) is None
+    tags = [b[0]["params"][0] for b in node.requests if b[0]["method"] == "eth_getBlockByNumber"]
+    assert sorted(tags) == ["finalized", "safe", "safe"] and sleeps == []
+    assert c.refused_tags == {"http://a": {"safe", "finalized"}, "http://b/key": {"safe"}}
+    assert c.endpoint_names() == ["http://a", "http://b/***"]
+    c.close()
+
+
+def test_fail_over_and_per_endpoint_heads() -> None:
+    a, b = FakeNode(head=100), FakeNode(head=90)
+
+    def route(request: httpx.Request) -> httpx.Response:
+        return (a if request.url.host == "a" else b)(request)
+    c, _ = client(route, ["http://a", "http://b"])
+    assert c.heads() == [100, 90] and c.block_number() == 100
+    assert c.fail_over() and c.preferred == 1 and c.block_number() == 90
+    assert c.fail_over() and c.preferred == 0
+    single, _ = client(a)
+    assert not single.fail_over()
+    c.close()
+    single.close()
 
 
 @pytest.mark.parametrize("bad", [

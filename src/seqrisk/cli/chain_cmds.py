@@ -12,16 +12,18 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from seqrisk.cli.app import app, state
+from seqrisk.cli.app import app, err_console, state
 from seqrisk.cli.modeling import catalog_provenance
 from seqrisk.cli.render import JSON_SCHEMA, console, echo_json, table
 from seqrisk.exceptions import UsageError
+from seqrisk.health import ChainHealth
 from seqrisk.ingest import (
     DETECTORS,
     Ingestor,
     IngestResult,
     adaptive_scan,
     block_at_time,
+    chain_health,
     config_for_chain,
     full_scan,
     ingest_batch_postings,
@@ -83,6 +85,29 @@ def _result_doc(r: IngestResult) -> dict[str, Any]:
                         "start_utc": _iso(e.start_utc)} for e in r.reorgs]}
 
 
+def _age(s: float | None) -> str:
+    return "?" if s is None else format_duration(max(0.0, s))
+
+
+def _health_doc(h: ChainHealth) -> dict[str, Any]:
+    return {"observed_utc": _iso(h.observed_utc), "number": h.head_number, "time_utc": _iso(h.head_time_utc),
+            "age_block_s": h.age_block_s, "age_observer_s": h.age_observer_s, "verdict": h.verdict,
+            "stale_by": list(h.stale_by), "reasons": list(h.reasons), "rounds": h.rounds,
+            "endpoints": [{"endpoint": e.endpoint, "head": e.head_number, "lag_blocks": e.lag_blocks,
+                           "age_block_s": e.age_block_s, "age_observer_s": e.age_observer_s, "verdict": e.verdict,
+                           "error": e.observation.error} for e in h.endpoints]}
+
+
+def _health_line(chain: str, h: ChainHealth) -> str:
+    """One line: the head, its age by block time and by the observer's clock, the verdict and why."""
+    if h.head_number is None:
+        return f"{chain}: no endpoint answered at {_iso(h.observed_utc)} ({h.verdict})"
+    why = f" ({'; '.join(h.reasons)})" if h.reasons else ""
+    return (f"{chain}: head {h.head_number} at {_iso(h.observed_utc)}: {_age(h.age_block_s)} old by its block time, "
+            f"unchanged for {_age(h.age_observer_s)} by the observer's clock ({h.rounds} observations): "
+            f"{h.verdict}{why}")
+
+
 @app.command("ingest")
 def ingest_cmd(
     chain: Annotated[str, typer.Argument(help="Chain id from the catalog (e.g. base, arbitrum).")],
@@ -130,11 +155,22 @@ def ingest_cmd(
             ing = Ingestor(c, home, chain, chunk_blocks=chunk, compact_above=compact_above, progress=update)
             if follow:
                 start = from_block if from_block is not None else (_since_block(c, since) if since else None)
+                waits: list[str] = []
+
+                def on_round(r: IngestResult) -> None:
+                    waits.clear()
+                    if not (as_json or quiet) and (r.written or r.reorgs):
+                        console().print(f"{chain}: +{r.written} blocks to {r.end}"
+                                        + "".join(f"; reorg of depth {e.evidence['depth']} at block "
+                                                  f"{e.evidence['first_orphaned']} replaced" for e in r.reorgs))
+
+                def on_wait(exc: Exception) -> None:
+                    if str(exc) not in waits:  # say it once, not every round
+                        waits.append(str(exc))
+                        err_console.print(f"{chain}: waiting: {exc}", soft_wrap=True, markup=False, highlight=False)
                 with suppress(KeyboardInterrupt):
                     ing.follow(from_block=start, poll_s=parse_duration(poll, field="--poll"),
-                               confirmations=confirmations,
-                               on_round=lambda r: None if as_json or quiet else console().print(
-                                   f"{chain}: +{r.written} blocks to {r.end}"))
+                               confirmations=confirmations, on_round=on_round, on_wait=on_wait)
             else:
                 if modes == 0:
                     with home.state() as st:
@@ -145,8 +181,7 @@ def ingest_cmd(
                     start = cur[0]
                 else:
                     start = from_block if from_block is not None else _since_block(c, str(since))
-                end = to_block if to_block is not None else c.block_number()
-                docs.append(_result_doc(ing.run(start, end)))
+                docs.append(_result_doc(ing.run(start, to_block)))  # to_block None: the node's head
                 ing.observe()
     if batch_inbox is not None or l1_rpc:
         if batch_inbox is None or not l1_rpc:
@@ -255,6 +290,11 @@ def detect_cmd(
                                                     "back-fills stalls with empty blocks (default: catalog).")] = None,
     posting_gap: Annotated[str, typer.Option("--posting-gap", help="L1 batch posting delay threshold.")] = "1h",
     safe_lag: Annotated[str, typer.Option("--safe-lag", help="Safe-head lag threshold.")] = "1h",
+    replica_lag: Annotated[int, typer.Option("--replica-lag", help="Blocks an endpoint may lag behind the best "
+                                             "head seen before it counts as a lagging replica.")] = 6,
+    head_clock: Annotated[str, typer.Option("--head-clock", help="Which clock calls the head stale: either, "
+                                            "observer (unchanged since first seen) or block (its timestamp).")]
+    = "either",
     no_write: Annotated[bool, typer.Option("--no-write", help="Do not store the events.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -269,9 +309,12 @@ def detect_cmd(
         stall_threshold_s=parse_duration(stall_threshold, field="--stall-threshold"),
         bucket_s=parse_duration(bucket, field="--bucket"), system_txs_per_block=system_txs, backfilled=backfilled,
         posting_gap_s=parse_duration(posting_gap, field="--posting-gap"),
-        safe_lag_s=parse_duration(safe_lag, field="--safe-lag"))
+        safe_lag_s=parse_duration(safe_lag, field="--safe-lag"), replica_lag_blocks=replica_lag,
+        head_clock=head_clock)
     since_utc = parse_datetime(since, field="--since").timestamp() if since else None
     found = run_detection(home, chain, cfg, since_utc=since_utc, write=not no_write)
+    rounds = chain_health(home, chain, cfg)
+    head = _health_doc(rounds[-1]) if rounds else None
     with home.state() as st:
         events = st.events(chain=chain, since_utc=since_utc)
     if no_write:  # the store's reorg events (from ingestion) and what was found now
@@ -281,9 +324,11 @@ def detect_cmd(
             for e in events]
     if as_json:
         echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.detect", "chain": chain, "config": cfg.__dict__,
-                   "events": rows}, catalog_provenance())
+                   "head": head, "events": rows}, catalog_provenance())
         return
     out = console()
+    if rounds:
+        out.print(_health_line(chain, rounds[-1]))
     if not rows:
         out.print(f"No events detected on {chain}.")
         return

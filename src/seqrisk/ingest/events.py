@@ -1,9 +1,12 @@
 """Detection over the store, and detected events for the outage statistics.
 
 :func:`run_detection` reads a chain's stored headers, L1 postings and head
-observations (safe head, or finalized head where the endpoint has no safe
-tag), runs :func:`seqrisk.detect.detect_all` and replaces the chain's
+observations, runs :func:`seqrisk.detect.detect_all` and replaces the chain's
 detector events in the state store (reorg events from ingestion are kept).
+Observations are assessed round by round with :mod:`seqrisk.health` (the best
+head across endpoints, aged by the observer's clock and by block time; lagging
+replicas left out); the safe-head lag is read from the endpoint serving the
+best head (its finalized head where it has no safe tag).
 :func:`chain_history` / :func:`events_for_fit` hand detected events and their
 exposure windows to ``seqrisk.stats.fit_outage_model(catalog, events=...,
 exposures=...)``.
@@ -19,12 +22,13 @@ from typing import Any
 import numpy as np
 
 from seqrisk.catalog import Chain
-from seqrisk.detect import DetectConfig, Event, detect_all
+from seqrisk.detect import DetectConfig, Event, detect_all, health_rules
+from seqrisk.health import ChainHealth, Observation, assess
 from seqrisk.stats.events import Window
 from seqrisk.store import DetectedEvent, Home
 
-__all__ = ["DETECTORS", "chain_history", "config_for_chain", "events_for_fit", "observed_windows",
-           "run_detection"]
+__all__ = ["DETECTORS", "chain_health", "chain_history", "config_for_chain", "events_for_fit", "load_observations",
+           "observed_windows", "run_detection"]
 
 #: Detectors whose events :func:`run_detection` owns (replaced on every run).
 DETECTORS = ("gap", "backfill", "throughput", "batch-cadence", "safe-lag")
@@ -46,34 +50,54 @@ def _to_stored(e: Event) -> DetectedEvent:
                          confidence=e.confidence, detector=e.detector, evidence=e.evidence, ongoing=e.ongoing)
 
 
+def load_observations(home: Home, chain: str, *, since_utc: float | None = None) -> list[Observation]:
+    """A chain's stored head observations (every endpoint, every round), oldest first."""
+    q = ("SELECT endpoint, observed_utc, head_number, head_time_utc, safe_number, safe_time_utc, finalized_number, "
+         "finalized_time_utc, error FROM head_observations WHERE chain=?")
+    args: list[Any] = [chain]
+    if since_utc is not None:
+        q += " AND observed_utc >= ?"
+        args.append(since_utc)
+    with home.state() as st:
+        rows = st._conn.execute(q + " ORDER BY observed_utc, endpoint", args).fetchall()
+    return [Observation(*r) for r in rows]
+
+
+def chain_health(home: Home, chain: str, cfg: DetectConfig | None = None) -> list[ChainHealth]:
+    """The chain's head health after each stored observation round (rules from ``cfg``'s thresholds)."""
+    return assess(load_observations(home, chain), health_rules(cfg or DetectConfig()))
+
+
 def run_detection(home: Home, chain: str, cfg: DetectConfig, *, since_utc: float | None = None,
                   now_utc: float | None = None, write: bool = True) -> list[DetectedEvent]:
     """Detect events on ``chain``'s stored data; write them (replacing earlier detector events).
 
     The whole stored history feeds the baselines; only events starting at or
     after ``since_utc`` are returned and replaced. ``now_utc`` (for ongoing
-    events) defaults to the newest head observation when it saw the stored head.
+    events) defaults to the newest head observation; a stalled head is judged
+    from the observations (:func:`chain_health`) when there are any.
     """
     t = home.blocks().read(chain, columns=("number", "timestamp", "tx_count"))
     num = t.column("number").to_numpy()
     ts = t.column("timestamp").to_numpy()
     txc = t.column("tx_count").to_numpy()
     with home.state() as st:
-        con = st._conn
-        post = np.array([r[0] for r in con.execute(
+        post = np.array([r[0] for r in st._conn.execute(
             "SELECT l1_time_utc FROM batch_postings WHERE chain=? ORDER BY l1_time_utc", (chain,))], dtype=float)
-        rows = con.execute("SELECT observed_utc, head_number, head_time_utc, safe_time_utc, finalized_time_utc "
-                           "FROM head_observations WHERE chain=? ORDER BY observed_utc", (chain,)).fetchall()
+    rounds = chain_health(home, chain, cfg)
     obs = None
-    if rows:  # the safe head's lag; the finalized head's where the endpoint knows no safe head
-        lagging = [r[3] if r[3] is not None else r[4] for r in rows]
-        obs = {"observed_utc": np.array([r[0] for r in rows], float),
-               "head_time_utc": np.array([r[2] for r in rows], float),
+    if rounds:  # the safe head's lag, from the endpoint serving the best head (finalized where it has no safe)
+        best = [None if h.best is None else h.best.observation for h in rounds]
+        lagging = [None if b is None else (b.safe_time_utc if b.safe_time_utc is not None else b.finalized_time_utc)
+                   for b in best]
+        obs = {"observed_utc": np.array([h.observed_utc for h in rounds], float),
+               "head_time_utc": np.array([np.nan if b is None or b.head_time_utc is None else b.head_time_utc
+                                          for b in best], float),
                "safe_time_utc": np.array([np.nan if x is None else x for x in lagging], float)}
-        if now_utc is None and len(num) and rows[-1][1] == int(num[-1]):
-            now_utc = float(rows[-1][0])
-    events = detect_all(chain, num, ts, txc, cfg, now_utc=now_utc,
-                        posting_utc=post if len(post) else None, observations=obs)
+        if now_utc is None:
+            now_utc = rounds[-1].observed_utc
+    events = detect_all(chain, num, ts, txc, cfg, now_utc=now_utc, posting_utc=post if len(post) else None,
+                        observations=obs, health=rounds[-1] if rounds else None)
     if since_utc is not None:
         events = [e for e in events if e.start_utc >= since_utc]
     stored = [_to_stored(e) for e in events]

@@ -9,33 +9,47 @@ numbers in the asked range the store does not hold, so it ends with exactly the
 data of an uninterrupted run (duplicates from a write whose cursor update was
 lost are identical rows, and reads keep one).
 
-A parent-hash mismatch at a join means the node reorganised: the ingestor
-fetches the node's recent headers, walks back to the common ancestor, records a
-``reorg`` event (first, before touching the store, so a crash cannot lose it),
-truncates the orphaned blocks and fetches their replacements.
+A parent-hash mismatch at a join, or a stored head the node no longer has,
+means the node reorganised: the ingestor fetches the node's recent headers,
+walks back to the common ancestor, records a ``reorg`` event (first, before
+touching the store, so a crash cannot lose it), truncates the orphaned blocks
+and fetches their replacements in the same run, from the common ancestor on,
+whatever block the run started from.
+
+Endpoints are not trusted blindly: a range whose parent links break inside it
+is fetched again from the next endpoint (an inconsistent replica), and a node
+whose head is behind the stored head is not read at all (the next endpoint that
+is not behind is used, else :class:`NodeBehindError` says so plainly).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from seqrisk.exceptions import DataError, RpcError, StoreError
-from seqrisk.rpc import Header, RpcClient, RpcRemoteError
+from seqrisk.health import ChainHealth, HealthRules, HealthState, Observation, step
+from seqrisk.ingest.events import load_observations
+from seqrisk.rpc import ChainIdMismatchError, Header, RpcClient
 from seqrisk.store import BLOCK_SCHEMA, DetectedEvent, Home, StateStore
 
-__all__ = ["REORG_DETECTOR", "IngestResult", "Ingestor", "headers_to_table", "missing_runs", "uncovered"]
+__all__ = ["REORG_DETECTOR", "IngestResult", "Ingestor", "NodeBehindError", "headers_to_table", "missing_runs",
+           "uncovered"]
 
 REORG_DETECTOR = "ingest-reorg"
 Progress = Callable[[int, int], None]
+
+
+class NodeBehindError(RpcError):
+    """Every endpoint's head is behind the block store's head (a lagging or re-syncing node): nothing to read."""
 
 
 @dataclass
@@ -110,11 +124,14 @@ class Ingestor:
     ``reorg_window`` is how far back a reorg may reach before it is an error;
     more than ``compact_above`` partitions of fewer than ``compact_rows`` blocks
     are merged (tiered compaction, so its cost does not grow with the chain).
+    ``clock`` is the observer's clock of :meth:`observe` (UTC epoch seconds);
+    ``health_rules`` judge the observed heads (:mod:`seqrisk.health`).
     """
 
     def __init__(self, client: RpcClient, home: Home, chain: str, *, chunk_blocks: int = 20_000,
                  reorg_window: int = 1024, compact_above: int = 64, compact_rows: int = 1_000_000,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.time) -> None:  # clock-ok: the observer's clock
         self.client = client
         self.home = home
         self.chain = chain
@@ -123,6 +140,10 @@ class Ingestor:
         self.compact_above = compact_above
         self.compact_rows = max(2, int(compact_rows))
         self.progress = progress
+        self._sleep = sleep
+        self._clock = clock
+        self.health_rules = HealthRules()
+        self._health: HealthState | None = None
         self.blocks = home.blocks()
         self._st: StateStore | None = None
 
@@ -171,7 +192,8 @@ class Ingestor:
         if ancestor is None:
             raise DataError(f"reorg deeper than the reorg window of {self.reorg_window} blocks: no common "
                             f"ancestor in {lo}..{tip}", chain=self.chain, block=tip)
-        first, last = ancestor + 1, tip
+        first = min(n for n in ours if n > ancestor)  # blocks may be missing right above the ancestor
+        last = tip
         ev = DetectedEvent(
             chain=self.chain, type="reorg", start_utc=float(ours[first][1]), end_utc=float(ours[last][1]),
             confidence=1.0, detector=REORG_DETECTOR,
@@ -187,8 +209,15 @@ class Ingestor:
 
     # -- fetching --------------------------------------------------------------
     def _fetch_linked(self, a: int, b: int) -> list[Header]:
-        """Headers a..b whose parent links hold inside the chunk (re-fetched if the node moved meanwhile)."""
-        for _ in range(3):
+        """Headers a..b whose parent links hold inside the chunk.
+
+        A broken link is fetched again once from the same endpoint (the node
+        may have moved while we read), then from the next endpoint (a replica
+        serving inconsistent blocks), each endpoint getting two tries.
+        """
+        n_ep = len(self.client.endpoints)
+        broken_at = a
+        for attempt in range(2 * n_ep):
             hs = self.client.headers(range(a, b + 1))
             broken = next((i for i in range(1, len(hs)) if hs[i].parent_hash != hs[i - 1].hash), None)
             if broken is None:
@@ -197,17 +226,44 @@ class Ingestor:
                     raise DataError("block timestamp goes backwards", chain=self.chain, block=hs[bad_t].number,
                                     value=hs[bad_t].timestamp)
                 return hs
-            time.sleep(0.2)
-        raise RpcError("parent links keep breaking inside a fetched range (the node reorganises while "
-                       "we read, or serves inconsistent blocks)", chain=self.chain, block=a)
+            broken_at = hs[broken].number
+            if attempt % 2 == 1:
+                self.client.fail_over()
+            else:
+                self._sleep(0.2)
+        raise RpcError(f"parent links keep breaking inside a fetched range on {'every' if n_ep > 1 else 'the'} "
+                       "endpoint (the node reorganises while we read, or serves inconsistent blocks)",
+                       chain=self.chain, block=broken_at)
 
-    def run(self, start: int, end: int) -> IngestResult:
-        """Store every header of ``start..end`` (inclusive) the store lacks; handle reorgs at the joins."""
-        if start < 0 or end < start - 1:
+    def _node_head(self, stored_head: int | None) -> int:
+        """The head of an endpoint that is not behind the store (moving to it); NodeBehindError if none is."""
+        head = self.client.block_number()
+        if stored_head is None or head >= stored_head:
+            return head
+        heads = self.client.heads()
+        answered = {i: h for i, h in enumerate(heads) if isinstance(h, int)}
+        best = max(answered, key=answered.__getitem__, default=None)
+        if best is not None and answered[best] >= stored_head:
+            self.client.prefer(best)
+            return answered[best]
+        shown = ", ".join(f"{name} at {h}" for name, h in zip(self.client.endpoint_names(), heads, strict=True)
+                          if isinstance(h, int))
+        raise NodeBehindError(f"the node is behind the stored head {stored_head} ({shown}): a lagging or "
+                              "re-syncing node; nothing was read. Wait for it to catch up or give another --rpc",
+                              chain=self.chain)
+
+    def run(self, start: int, end: int | None = None) -> IngestResult:
+        """Store every header of ``start..end`` (inclusive; ``end`` None: the node's head) the store lacks.
+
+        A reorg found at a join or at the stored head is repaired in the same
+        run: the orphaned blocks are replaced from the common ancestor on, even
+        below ``start``.
+        """
+        if start < 0 or (end is not None and end < start - 1):
             raise DataError("block range must satisfy 0 <= from <= to", chain=self.chain, value=f"{start}..{end}")
         t0 = time.perf_counter()
         calls0, req0 = self.client.calls, self.client.requests
-        result = IngestResult(self.chain, start, end)
+        result = IngestResult(self.chain, start, start - 1 if end is None else end)
         with _writer_lock(self.home, self.chain), self.home.state() as st:
             self._st = st
             try:
@@ -215,11 +271,19 @@ class Ingestor:
             finally:
                 self._st = None
 
-    def _run(self, start: int, end: int, result: IngestResult, t0: float, calls0: int, req0: int) -> IngestResult:
+    def _run(self, start: int, end_arg: int | None, result: IngestResult, t0: float, calls0: int,
+             req0: int) -> IngestResult:
         """The body of :meth:`run`, with the writer lock held and the state store open."""
         self._bind_chain_id()
         self.blocks.remove_temporary(self.chain)
-        node_head = self.client.block_number()
+        head = self.blocks.head(self.chain)
+        node_head = self._node_head(head if head is not None and (end_arg is None or end_arg >= head) else None)
+        end = node_head if end_arg is None else end_arg
+        if head is not None and head <= min(end, node_head):
+            # Does the node still have our newest stored block? (a reorg, with or without new blocks)
+            ours = self._stored(head, head)
+            if head in ours and self.client.header(head).hash != ours[head][0]:
+                start = min(start, self._resolve_reorg(head, result) + 1)
         if start > min(end, node_head):
             stored_head = self.blocks.head(self.chain)
             if end < start or (stored_head is not None and stored_head >= start - 1):  # nothing to do
@@ -228,14 +292,7 @@ class Ingestor:
                 return result
             raise DataError(f"range starts after the node's head {node_head}", chain=self.chain, block=start)
         end = result.end = min(end, node_head)
-        head = self.blocks.head(self.chain)
-        if head is not None and start <= head <= end:
-            # Does the node still have our newest stored block? (a reorg with no new blocks)
-            ours = self._stored(head, head)
-            if head in ours:
-                node = self.client.header(head)
-                if node.hash != ours[head][0]:
-                    self._resolve_reorg(head, result)
+        result.start = start
         total = None
         done = 0
         while True:
@@ -252,7 +309,8 @@ class Ingestor:
                 ce = min(b, c + self.chunk_blocks - 1)
                 hs = self._fetch_linked(c, ce)
                 if prev_hash is not None and hs[0].parent_hash != prev_hash:
-                    self._resolve_reorg(c - 1, result)
+                    # refetch from the common ancestor, even below the run's start
+                    start = result.start = min(start, self._resolve_reorg(c - 1, result) + 1)
                     restart = True
                     break
                 self.blocks.write(self.chain, headers_to_table(hs))
@@ -275,42 +333,79 @@ class Ingestor:
         return result
 
     # -- observations ----------------------------------------------------------
-    def observe(self, now_utc: float | None = None) -> dict[str, Any]:
-        """Record the node's head, safe and finalized heads (numbers and times) in the state store."""
-        now = time.time() if now_utc is None else now_utc  # clock-ok: when the head was observed
-        head = self.client.header("latest")
-        obs: dict[str, Any] = {"chain": self.chain, "observed_utc": now, "head_number": head.number,
-                               "head_time_utc": float(head.timestamp)}
-        for tag in ("safe", "finalized"):
+    def observe(self, now_utc: float | None = None) -> ChainHealth:
+        """Ask every endpoint for its head (and safe and finalized heads where served), store the round.
+
+        The round's time is the observer's clock (``now_utc``, default now);
+        an endpoint that does not answer is stored with its error. Returns the
+        chain's head health after this round, judged with the rounds before.
+        """
+        now = self._clock() if now_utc is None else now_utc
+        obs = []
+        for i, name in enumerate(self.client.endpoint_names()):
             try:
-                h = self.client.header(tag)
-                obs[f"{tag}_number"], obs[f"{tag}_time_utc"] = h.number, float(h.timestamp)
-            except (RpcRemoteError, RpcError):
-                obs[f"{tag}_number"], obs[f"{tag}_time_utc"] = None, None
+                head = self.client.header("latest", endpoint=i)
+            except ChainIdMismatchError:
+                raise
+            except RpcError as exc:
+                obs.append(Observation(name, now, None, error=exc.message[:200]))
+                continue
+            tags: dict[str, Header | None] = {}
+            for tag in ("safe", "finalized"):
+                try:
+                    tags[tag] = self.client.tag_header(tag, endpoint=i)
+                except RpcError:
+                    tags[tag] = None
+            s, f = tags["safe"], tags["finalized"]
+            obs.append(Observation(name, now, head.number, float(head.timestamp),
+                                   None if s is None else s.number, None if s is None else float(s.timestamp),
+                                   None if f is None else f.number, None if f is None else float(f.timestamp)))
         with self.home.state() as st, st.transaction() as c:
-            c.execute("INSERT OR REPLACE INTO head_observations(chain, observed_utc, head_number, head_time_utc, "
-                      "safe_number, safe_time_utc, finalized_number, finalized_time_utc) VALUES (?,?,?,?,?,?,?,?)",
-                      (self.chain, now, obs["head_number"], obs["head_time_utc"], obs["safe_number"],
-                       obs["safe_time_utc"], obs["finalized_number"], obs["finalized_time_utc"]))
-        return obs
+            c.executemany("INSERT OR REPLACE INTO head_observations(chain, observed_utc, endpoint, head_number, "
+                          "head_time_utc, safe_number, safe_time_utc, finalized_number, finalized_time_utc, error) "
+                          "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                          [(self.chain, o.observed_utc, o.endpoint, o.head_number, o.head_time_utc, o.safe_number,
+                            o.safe_time_utc, o.finalized_number, o.finalized_time_utc, o.error) for o in obs])
+        if self._health is None:  # the rounds stored before this one (an earlier run) set the clock
+            self._health = HealthState()
+            for _, h in itertools.groupby(load_observations(self.home, self.chain), key=lambda o: o.observed_utc):
+                rnd = list(h)
+                if rnd[0].observed_utc < now:
+                    self._health, _ = step(self._health, rnd, self.health_rules)
+        self._health, health = step(self._health, obs, self.health_rules)
+        return health
 
     def follow(self, *, from_block: int | None = None, poll_s: float = 5.0, confirmations: int = 0,
                stop: Callable[[], bool] = lambda: False, sleep: Callable[[float], None] = time.sleep,
-               on_round: Callable[[IngestResult], None] | None = None) -> None:
-        """Ingest to the head, observe, sleep ``poll_s``, repeat until ``stop()`` is true."""
+               on_round: Callable[[IngestResult], None] | None = None,
+               on_wait: Callable[[RpcError], None] | None = None,
+               on_observe: Callable[[ChainHealth], None] | None = None) -> None:
+        """Ingest to ``confirmations`` blocks behind the head, observe, sleep ``poll_s``, repeat until ``stop()``.
+
+        Every round checks the stored head against the node (a reorg is
+        repaired from the common ancestor). A node behind the store, or one
+        that cannot be reached, is reported to ``on_wait`` and the round is
+        skipped: the loop waits for the next one.
+        """
         while not stop():
-            head = self.client.block_number() - confirmations
             stored = self.blocks.head(self.chain)
-            start = from_block if stored is None else stored + 1
-            if start is None:
-                start = max(0, head)
-            if head >= start:
-                r = self.run(start, head)
+            try:
+                target = self.client.block_number() - confirmations
+                if stored is None:
+                    start = from_block if from_block is not None else max(0, target)
+                    r = self.run(start, max(target, start - 1))
+                else:
+                    r = self.run(stored + 1, max(target, stored))
                 if on_round:
                     on_round(r)
-            elif stored is not None and stored >= 0:
-                self.run(stored, stored)  # checks the newest stored block for a reorg
-            self.observe()
+            except (NodeBehindError, RpcError) as exc:
+                if isinstance(exc, ChainIdMismatchError):
+                    raise
+                if on_wait:
+                    on_wait(exc)
+            health = self.observe()
+            if on_observe:
+                on_observe(health)
             if stop():
                 break
             sleep(poll_s)

@@ -87,6 +87,29 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (chain, observed_utc)
     );
     """,
+    # 2 -> 3 (issue 14): head observations per endpoint (a polling round shares observed_utc; head NULL and
+    # error set where the endpoint did not answer), for the cross-replica height check and head ageing.
+    """
+    CREATE TABLE head_observations_v3 (
+        chain TEXT NOT NULL,
+        observed_utc REAL NOT NULL,
+        endpoint TEXT NOT NULL DEFAULT '',
+        head_number INTEGER,
+        head_time_utc REAL,
+        safe_number INTEGER,
+        safe_time_utc REAL,
+        finalized_number INTEGER,
+        finalized_time_utc REAL,
+        error TEXT,
+        PRIMARY KEY (chain, observed_utc, endpoint)
+    );
+    INSERT INTO head_observations_v3 (chain, observed_utc, endpoint, head_number, head_time_utc, safe_number,
+        safe_time_utc, finalized_number, finalized_time_utc)
+        SELECT chain, observed_utc, '', head_number, head_time_utc, safe_number, safe_time_utc, finalized_number,
+               finalized_time_utc FROM head_observations;
+    DROP TABLE head_observations;
+    ALTER TABLE head_observations_v3 RENAME TO head_observations;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -168,7 +191,7 @@ class StateStore:
         sql = ("INSERT INTO ingest_cursors(chain, next_block, last_hash, updated_utc) VALUES (?,?,?,?) "
                "ON CONFLICT(chain) DO UPDATE SET next_block=excluded.next_block, "
                "last_hash=excluded.last_hash, updated_utc=excluded.updated_utc")
-        args = (chain, next_block, last_hash, time.time())  # clock-ok: write time
+        args = (chain, next_block, last_hash, time.time())  # clock-ok: when the cursor moved (shown, not used)
         if conn is not None:
             conn.execute(sql, args)
         else:
@@ -178,7 +201,7 @@ class StateStore:
     # -- events ----------------------------------------------------------------
     def add_events(self, events: Sequence[DetectedEvent]) -> int:
         """Insert or update events (keyed by chain, type, detector, start); return rows written."""
-        now = time.time()  # clock-ok: write time
+        now = time.time()  # clock-ok: when the event was stored (shown, not used)
         with self.transaction() as c:
             for e in events:
                 c.execute(
