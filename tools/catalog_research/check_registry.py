@@ -24,14 +24,13 @@ and exits 0.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import re
+import runpy
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from types import ModuleType
 
 import yaml
 
@@ -47,14 +46,6 @@ SINGLE = {"evm_chain_id", "network_id", "settlement_chain_id", "chainlink_uptime
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 NETWORK_ID = re.compile(r"^(SN_[A-Z0-9_]+|PRIVATE_SN_[A-Z0-9_]+|[0-9]+)$")
 PLACEHOLDER = re.compile(r"\$\{|<|>|\{|\}|YOUR|API_KEY", re.IGNORECASE)
-
-
-def _seeder() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("seed_catalog", ROOT / "tools" / "seed_catalog.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _keccak() -> Callable[[bytes], bytes] | None:
@@ -115,7 +106,8 @@ def check_value(where: str, field: str, value: str, keccak: Callable[[bytes], by
 
 
 def main() -> int:
-    seed = _seeder()
+    # The seeder's own parser, so every source here is one the seeder can turn into a URL.
+    source_entry = runpy.run_path(str(ROOT / "tools" / "seed_catalog.py"))["source_entry"]
     keccak = _keccak()
     chains = known_chains()
     problems: list[str] = []
@@ -145,7 +137,7 @@ def main() -> int:
             problems.append(f"{where}: sources: {len(parts)} given, 1-4 expected")
         for p in parts:
             try:
-                seed.source_entry(p)
+                source_entry(p)
             except SystemExit as e:
                 problems.append(f"{where}: sources: {e}")
         try:
