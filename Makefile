@@ -7,21 +7,38 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+# The oldest supported versions of seqrisk's dependencies (pandas 2.2, numpy 2.0 ...): a second venv, built once.
+OLD_VENV  := .venv-oldest
+OLD_STAMP := $(OLD_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck bench setup browser clean help
+.PHONY: demo test test-oldest lint typecheck bench setup browser clean help
 
 help:
 	@echo "make demo   - run seqrisk on the bundled example book (sets everything up)"
 	@echo "make test   - run the whole test suite (sets everything up)"
 	@echo "make bench  - run the benchmarks, results in benchmarks/results/"
 
+# The package alone (what `make demo` needs) and the package with the development extras (what `make test` needs).
+$(RUN_STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e .
+	@touch $@
+
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $@ $(RUN_STAMP)
+
+# seqrisk installed beside the oldest versions pyproject.toml allows (and lifelines, which needs pandas<3).
+$(OLD_STAMP): pyproject.toml constraints-oldest.txt
+	@test -x $(OLD_VENV)/bin/python || $(PYTHON) -m venv $(OLD_VENV)
+	$(OLD_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints-oldest.txt \
+	  -e '.[test,crosscheck]'
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -34,10 +51,10 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
 
-setup: $(STAMP) $(NODE_STAMP) browser
+setup: $(STAMP) $(OLD_STAMP) $(NODE_STAMP) browser
 
 # The main job: a risk report on the bundled derivatives-desk book.
-demo: $(STAMP)
+demo: $(RUN_STAMP)
 	$(BIN)/seqrisk report examples/desk.yaml --out report.html --horizon 1y --paths 20000 --seed 0
 	@echo "open $(CURDIR)/report.html in a browser (it works offline)"
 
@@ -47,9 +64,14 @@ lint: $(STAMP)
 
 test: setup lint
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" SEQRISK_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-oldest
+
+# The smoke tier (tests marked `oldest`) in the oldest supported environment.
+test-oldest: $(OLD_STAMP)
+	$(OLD_VENV)/bin/python -m pytest -m oldest -p no:cacheprovider -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(OLD_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -5,7 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import seqrisk
+
+pytestmark = pytest.mark.oldest  # the smoke tier: also run in the oldest supported environment
 
 
 def test_every_public_name_resolves() -> None:

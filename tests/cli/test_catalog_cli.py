@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 from seqrisk.catalog import load_catalog
 from seqrisk.cli.app import app, main
 
+pytestmark = pytest.mark.oldest  # the smoke tier: also run in the oldest supported environment
+
 runner = CliRunner()
 CAT = load_catalog()
 

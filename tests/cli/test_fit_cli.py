@@ -13,6 +13,8 @@ from seqrisk.cli.app import app
 from seqrisk.exceptions import DataError, UsageError
 from seqrisk.outage import OutageModel
 
+pytestmark = pytest.mark.oldest  # the smoke tier: also run in the oldest supported environment
+
 runner = CliRunner()
 CAT = load_catalog()
 

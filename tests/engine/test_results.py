@@ -17,6 +17,8 @@ from seqrisk.portfolio import load_book
 from .conftest import CHAINS, lognormal_model, make_book
 from .test_cascade import GOLDEN, spec_book
 
+pytestmark = pytest.mark.oldest  # the smoke tier: also run in the oldest supported environment
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

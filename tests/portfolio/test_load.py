@@ -14,6 +14,8 @@ import yaml
 from seqrisk.exceptions import DataError, UnknownChainError, ValidationError
 from seqrisk.portfolio import Loan, Option, Perp, book_from_dict, load_book, position_arrays
 
+pytestmark = pytest.mark.oldest  # the smoke tier: also run in the oldest supported environment
+
 ROOT = Path(__file__).resolve().parents[2]
 CHAINS = ["arbitrum", "base", "optimism", "zksync-era", "starknet"]
 

@@ -16,6 +16,8 @@ from seqrisk.report import ReportInputs, build_report, liquidation_for_book, str
 from seqrisk.report.figures import loss_distribution
 from seqrisk.units import format_usd
 
+pytestmark = pytest.mark.oldest  # the smoke tier: also run in the oldest supported environment
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 

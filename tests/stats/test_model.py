@@ -17,6 +17,8 @@ from seqrisk.stats import OutageStatistics, fit_outage_model, fit_outage_statist
 from seqrisk.stats.summary import statistics_doc
 from seqrisk.store.state import DetectedEvent
 
+pytestmark = pytest.mark.oldest  # the smoke tier: also run in the oldest supported environment
+
 CAT = load_catalog()
 AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
 

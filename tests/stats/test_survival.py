@@ -8,6 +8,8 @@ import pytest
 from seqrisk.exceptions import DataError
 from seqrisk.stats import kaplan_meier, km_points_from_bounds
 
+pytestmark = pytest.mark.oldest  # the smoke tier: also run in the oldest supported environment
+
 
 def test_kaplan_meier_hand_worked_example() -> None:
     # times 3, 5+, 6, 6, 8+, 10, 12 (+ = censored)

@@ -10,6 +10,8 @@ import pytest
 from seqrisk.exceptions import DataError
 from seqrisk.store import BLOCK_SCHEMA, BlockStore
 
+pytestmark = pytest.mark.oldest  # the smoke tier: also run in the oldest supported environment
+
 
 def _headers(first: int, last: int, salt: int = 0) -> pa.Table:
     n = list(range(first, last + 1))

@@ -16,6 +16,8 @@ import pytest
 from seqrisk.exceptions import StoreError
 from seqrisk.store import MIGRATIONS, SCHEMA_VERSION, DetectedEvent, StateStore
 
+pytestmark = pytest.mark.oldest  # the smoke tier: also run in the oldest supported environment
+
 
 def test_migrates_from_empty_home(tmp_path: Path) -> None:
     path = tmp_path / "new" / "state.sqlite"
