@@ -67,7 +67,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     home: Annotated[Path | None, typer.Option("--home", help="State directory (default $SEQRISK_HOME "
-                                              "or ~/.local/share/seqrisk).")] = None,
+                                              "or $XDG_DATA_HOME/seqrisk, ~/.local/share/seqrisk).")] = None,
     catalog_dir: Annotated[Path | None, typer.Option(
         "--catalog-dir", help="Directory of your own chains*/incidents* files, merged over the bundled "
         "catalog (default $SEQRISK_CATALOG_DIR).")] = None,

@@ -25,15 +25,14 @@ is not behind is used, else :class:`NodeBehindError` says so plainly).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import itertools
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+from filelock import FileLock, Timeout
 
 from seqrisk.exceptions import DataError, RpcError, StoreError
 from seqrisk.health import ChainHealth, HealthRules, HealthState, Observation, step
@@ -104,17 +103,18 @@ def uncovered(ranges: list[tuple[int, int]], start: int, end: int) -> list[tuple
 
 @contextlib.contextmanager
 def _writer_lock(home: Home, chain: str) -> Iterator[None]:
+    """One writer per chain: an OS file lock (``flock`` on POSIX, ``LockFileEx`` on Windows, via filelock)."""
     path = home.root / "blocks" / f".{chain}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    lock = FileLock(path, timeout=0)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StoreError("another ingest of this chain is running", chain=chain, file=str(path)) from None
+        lock.acquire()
+    except Timeout:
+        raise StoreError("another ingest of this chain is running", chain=chain, file=str(path)) from None
+    try:
         yield
     finally:
-        os.close(fd)
+        lock.release()
 
 
 class Ingestor:

@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 from seqrisk.exceptions import DataError, StoreError
 
-__all__ = ["BLOCK_SCHEMA", "BlockStore", "Partition"]
+__all__ = ["BLOCK_SCHEMA", "BlockStore", "Partition", "fsync_dir"]
 
 #: Columns of a stored header. ``hash``/``parent_hash`` are 32 raw bytes.
 BLOCK_SCHEMA = pa.schema([
@@ -127,11 +127,7 @@ class BlockStore:
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, d / name)
-            dfd = os.open(d, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+            fsync_dir(d)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise StoreError(f"cannot write block partition: {exc}", file=str(d / name)) from None
@@ -290,6 +286,18 @@ class BlockStore:
                 p.path.unlink(missing_ok=True)
                 self._marker_cache.pop(p.path, None)
         return new
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside directory ``path`` durable, where the OS can: POSIX systems fsync the directory;
+    Windows has no directory descriptor (NTFS journals the rename itself), so this is a no-op there."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
 
 
 def _elide_parents(table: pa.Table) -> pa.Table:
