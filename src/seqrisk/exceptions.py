@@ -44,7 +44,9 @@ class SeqriskError(Exception):
 
     def __str__(self) -> str:
         keys = sorted(self.context, key=lambda k: (_CONTEXT_ORDER.index(k) if k in _CONTEXT_ORDER else 99, k))
-        where = ", ".join(f"{k}={self.context[k]!r}" if k == "value" else f"{k}={self.context[k]}" for k in keys)
+        where = ", ".join(f"{k}={self.context[k]!r}" if k == "value" else (
+            str(self.context[k]) if k == "row" and str(self.context[k]).startswith(("row ", "item "))
+            else f"{k}={self.context[k]}") for k in keys)
         return f"{self.message} ({where})" if where else self.message
 
 

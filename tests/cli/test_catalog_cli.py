@@ -44,7 +44,7 @@ def test_incidents_json_has_every_incident_with_sources(home: Path) -> None:
     code, out = run(home, "incidents", "--json")
     assert code == 0
     incs = json.loads(out)["incidents"]
-    assert len(incs) == len(CAT.incidents) == 42
+    assert len(incs) == len(CAT.incidents) >= 42
     for i in incs:
         assert i["sources"] and all(s["url"].startswith("http") for s in i["sources"])
     kroma = next(i for i in incs if i["id"] == "KROMA-20240312")
@@ -62,10 +62,11 @@ def test_incidents_filters_and_csv(home: Path) -> None:
 
 
 def test_tables_fit_80_columns(home: Path) -> None:
-    for args in (["chains"], ["incidents"], ["chain", "arbitrum"], ["overview"], ["store", "info"]):
+    for args in (["chains"], ["incidents", "--table"], ["chain", "arbitrum"], ["overview"], ["store", "info"],
+                 ["incidents"]):
         code, out = run(home, *args)
         assert code == 0, out
-        widest = max(len(line) for line in out.splitlines())
+        widest = max(len(line) for line in out.splitlines() if not line.startswith("    http"))  # URLs are whole
         assert widest <= 80, f"{args}: {widest} columns"
 
 

@@ -107,9 +107,10 @@ def test_wrong_chain_id_stops_before_storing(node: Anvil, tmp_path: Path, home: 
         with RpcClient([node.url]) as c:
             Ingestor(c, Home(home), "arbitrum").run(0, 10)
         with pytest.raises(SystemExit) as ex:
-            main(["ingest", "arbitrum", "--rpc", proxy.url, "--from", "0", "--to", "50", "-q"])
+            main(["ingest", "arbitrum", "--rpc", proxy.url, "--chain-id", "31337", "--from", "0", "--to", "50", "-q"])
         assert ex.value.code == 1
         err = capsys.readouterr().err
         assert "serves chain id 1, expected 31337" in err and proxy.url in err and len(err.strip().splitlines()) <= 2
+        assert "nothing was stored" in err
         assert Home(home).blocks().head("arbitrum") == 10
         assert issubclass(ChainIdMismatchError, RpcError)

@@ -110,12 +110,12 @@ def test_ingest_is_idempotent_and_observes_heads(chain_a: tuple[Anvil, dict[str,
 
 def test_scan_on_a_real_node(chain_a: tuple[Anvil, dict[str, int]], home: Path) -> None:
     node, k = chain_a
-    doc = cli("scan", "arbitrum", "--rpc", node.url, "--from", "0", "--to", str(k["head"]), "--threshold", "120s",
-              "--block-time", "2", "--full", "--json")
+    doc = cli("scan", "arbitrum", "--rpc", node.url, "--from", "0", "--to", str(k["head"]),
+              "--threshold", "120s", "--block-time", "2", "--full", "--json")
     assert [g["block"] for g in doc["gaps"]] == [200] and doc["full_scan_agrees"] is True
     assert doc["calls"] < doc["full_scan_calls"] / 10
-    doc = cli("scan", "arbitrum", "--rpc", node.url, "--from", "0", "--to", str(k["head"]), "--threshold", "30s",
-              "--min-interval", "1", "--full", "--json")
+    doc = cli("scan", "arbitrum", "--rpc", node.url, "--from", "0", "--to", str(k["head"]),
+              "--threshold", "30s", "--min-interval", "1", "--full", "--json")
     assert [g["block"] for g in doc["gaps"]] == [200, 300] and doc["full_scan_agrees"] is True
 
 
@@ -153,12 +153,13 @@ def test_since_resume_and_follow(anvil_factory: Callable[..., Anvil], home: Path
     since = ts(node, 70)
     from datetime import UTC, datetime
     iso = datetime.fromtimestamp(since - 2, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    run = cli("ingest", "optimism", "--rpc", node.url, "--since", iso, "--to", "100", "--json")["runs"][0]
+    run = cli("ingest", "optimism", "--rpc", node.url, "--chain-id", "31337", "--since", iso, "--to", "100",
+              "--json")["runs"][0]
     assert (run["from"], run["to"], run["written"]) == (70, 100, 31)
     # no range: resume from the cursor to the head; then again: up to date
-    run = cli("ingest", "optimism", "--rpc", node.url, "--json")["runs"][0]
+    run = cli("ingest", "optimism", "--rpc", node.url, "--chain-id", "31337", "--json")["runs"][0]
     assert (run["from"], run["written"]) == (101, 20)
-    run = cli("ingest", "optimism", "--rpc", node.url, "--json")["runs"][0]
+    run = cli("ingest", "optimism", "--rpc", node.url, "--chain-id", "31337", "--json")["runs"][0]
     assert (run["from"], run["written"]) == (121, 0)
     # follow: new blocks before each round; two rounds
     b.tx_blocks(7, 5)
@@ -181,9 +182,9 @@ def test_bad_l1_options_stop_before_any_request(tmp_path: Path) -> None:
     from seqrisk.exceptions import UsageError
 
     dead = "http://127.0.0.1:9"  # nothing listens: a request would fail with a transport error (exit 1)
-    base = ["--home", str(tmp_path), "ingest", "base", "--rpc", dead, "--from", "0"]
-    for extra, match in ((["--l1-rpc", dead], "both --l1-rpc and --batch-inbox"),
-                         (["--batch-inbox", "0x" + "00" * 20], "both --l1-rpc and --batch-inbox"),
+    base = ["--home", str(tmp_path), "ingest", "base", "--rpc", dead, "--from", "0", "--chain-id", "31337"]
+    for extra, match in ((["--l1-rpc", dead], "need --batch-inbox (a private network has no catalog addresses)"),
+                         (["--batch-inbox", "0x" + "00" * 20], "L1 postings need --l1-rpc"),
                          (["--l1-rpc", "notaurl", "--batch-inbox", "0x" + "00" * 20], "http:// or https://")):
         r = CliRunner().invoke(app, base + extra)
         assert isinstance(r.exception, UsageError) and r.exception.exit_code == 2, r.output
@@ -196,9 +197,12 @@ def test_scan_and_ingest_ranges_past_the_head_are_usage_errors(chain_a: tuple[An
 
     node, _ = chain_a
     home = ["--home", str(tmp_path)]
-    for args, match in ((["scan", "arbitrum", "--rpc", node.url, "--since", "2100-01-01"], "no block at or after"),
-                        (["ingest", "arbitrum", "--rpc", node.url, "--since", "2100-01-01"], "no block at or after"),
-                        (["scan", "arbitrum", "--rpc", node.url, "--from", "100", "--to", "50"], "is empty"),
+    local = ["--chain-id", "42161"]  # chain_a serves Arbitrum's id (the catalog's, once it has registry facts)
+    for args, match in ((["scan", "arbitrum", "--rpc", node.url, *local, "--since", "2100-01-01"],
+                         "no block at or after"),
+                        (["ingest", "arbitrum", "--rpc", node.url, *local, "--since", "2100-01-01"],
+                         "no block at or after"),
+                        (["scan", "arbitrum", "--rpc", node.url, *local, "--from", "100", "--to", "50"], "is empty"),
                         (["scan", "arbitrum", "--rpc", "http://127.0.0.1:9", "--from", "0", "--threshold", "0s"],
                          "--threshold > --min-interval")):
         r = CliRunner().invoke(app, home + args)

@@ -30,11 +30,12 @@ from seqrisk.catalog.schema import Chain, Incident
 from seqrisk.catalog.source import parse_source
 from seqrisk.exceptions import ConflictError, DataError, UnknownChainError, ValidationError
 
-__all__ = ["Catalog", "apply_registry", "load_catalog"]
+__all__ = ["Catalog", "apply_registry", "load_catalog", "parse_registry", "read_records", "read_registry",
+           "read_yaml"]
 
 T = TypeVar("T", Chain, Incident)
 M = TypeVar("M", bound=pydantic.BaseModel)
-_TAG = re.compile(r"\[(\+?[a-z_]+)(?:\([^)]*\))?(?:\s+to\s+[^\]]*)?\]")
+TAG_PATTERN = re.compile(r"\[(\+?[a-z_]+)(?:\([^)]*\))?(?:\s+to\s+[^\]]*)?\]")
 _SUFFIXES = (".yaml", ".yml", ".json", ".csv")
 
 
@@ -47,7 +48,7 @@ _Loader.yaml_implicit_resolvers = {
     for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
 
-def _read_records(path: Path, *, mapping: bool = False) -> list[tuple[str, dict[str, Any]]]:
+def read_records(path: Path, *, mapping: bool = False) -> list[tuple[str, dict[str, Any]]]:
     """Records of one file as ``(where, record)``; ``where`` is ``row N`` or ``item N``.
 
     A YAML/JSON mapping is a list of its ``chains`` or ``incidents``, or one record (``mapping``: always one).
@@ -113,11 +114,15 @@ def _normalise_incident(rec: dict[str, Any]) -> dict[str, Any]:
         rec["sources"] = _sources(rec["sources"])
     if "scope" in rec:
         rec["scope"] = _split(rec["scope"], "+") or []
+    ongoing = rec.pop("ongoing", None)
+    if ongoing is not None:  # blank: not ongoing; CSV spells booleans as text
+        rec["ongoing"] = {"true": True, "yes": True, "false": False, "no": False}.get(
+            ongoing.strip().lower(), ongoing) if isinstance(ongoing, str) else ongoing
     tags = rec.get("tags")
     if isinstance(tags, str):
         tags = _split(tags, ";")
     if tags is None and isinstance(rec.get("cause"), str):
-        tags = sorted(set(_TAG.findall(rec["cause"])))
+        tags = sorted(set(TAG_PATTERN.findall(rec["cause"])))
     if tags is not None:
         rec["tags"] = tags
     return rec
@@ -149,13 +154,24 @@ def _validate(model: type[M], rec: dict[str, Any], *, file: str, where: str) -> 
 def _load_file(path: Path, model: type[T], label: str | None = None) -> list[T]:
     norm = _normalise_chain if model is Chain else _normalise_incident
     return [_validate(model, norm(rec), file=label or str(path), where=where)
-            for where, rec in _read_records(path)]
+            for where, rec in read_records(path)]
 
 
-def _bundled(name: str, model: type[T]) -> list[T]:
+def _base_file(base_dir: Path | None, name: str) -> tuple[Path | None, str]:
+    """A file of the base catalog (the bundled one, or ``base_dir``) and its label in messages."""
+    if base_dir is not None:
+        p = base_dir / name
+        return (p if p.is_file() else None), str(p)
     ref = resources.files("seqrisk.catalog") / "data" / name
     with resources.as_file(ref) as p:
-        return _load_file(Path(p), model, label=f"<bundled>/{name}")
+        return (Path(p) if Path(p).is_file() else None), f"<bundled>/{name}"
+
+
+def _base(base_dir: Path | None, name: str, model: type[T]) -> list[T]:
+    path, label = _base_file(base_dir, name)
+    if path is None:
+        raise DataError("catalog file missing", file=label)
+    return _load_file(path, model, label=label)
 
 
 def _user_files(directory: Path, stem: str) -> list[Path]:
@@ -181,7 +197,7 @@ def _merge(base: Sequence[T], extra: Iterable[tuple[Path, T]], kind: str) -> tup
 def _load_coverage(path: Path, base: Coverage | None, label: str | None = None) -> Coverage:
     """A coverage file; one that gives only ``chains`` keeps ``base``'s overall date."""
     where = label or str(path)
-    records = _read_records(path, mapping=True)
+    records = read_records(path, mapping=True)
     if path.suffix == ".csv":  # rows of chain, coverage_date, reason, sources; chain blank or '*' = overall
         overall = [r for _, r in records if (r.get("chain") or "*").strip() in ("", "*")]
         data: dict[str, Any] = dict(overall[-1]) if overall else {}
@@ -205,17 +221,31 @@ def _load_coverage(path: Path, base: Coverage | None, label: str | None = None) 
     return base.merged(cov, overall=has_overall) if base is not None else cov
 
 
-def _load_registry(path: Path) -> list[tuple[str, str, str, dict[str, Any]]]:
-    """Registry rows ``(where, chain, field, fact)`` of a user file, each validated alone."""
+def read_yaml(path: Path) -> list[dict[str, Any]]:
+    """The records of a catalog YAML file as plain mappings (dates kept as text)."""
+    return [rec for _, rec in read_records(path)]
+
+
+def read_registry(path: Path) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """Registry rows ``(where, chain, field, fact)`` of a file, each validated alone."""
+    return parse_registry(read_records(path), file=str(path))
+
+
+def parse_registry(records: Iterable[tuple[str, dict[str, Any]]], *,
+                   file: str) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """Registry records (chain, field, value, sources, as_of, confidence, note) validated one by one.
+
+    A bad row raises :class:`ValidationError` naming file, row, field and value.
+    """
     out = []
-    for where, rec in _read_records(path):
+    for where, rec in records:
         rec = _blank_to_none(rec)
         chain, name = rec.pop("chain", None), rec.pop("field", None)
         if name not in REGISTRY_FIELDS:
-            raise ValidationError(f"unknown registry field (known: {', '.join(REGISTRY_FIELDS)})", file=str(path),
+            raise ValidationError(f"unknown registry field (known: {', '.join(REGISTRY_FIELDS)})", file=file,
                                   row=where, field="field", value=name)
         if not chain:
-            raise ValidationError("chain is missing", file=str(path), row=where, field="chain", value=chain)
+            raise ValidationError("chain is missing", file=file, row=where, field="chain", value=chain)
         if "sources" in rec:
             rec["sources"] = _sources(rec["sources"])
         fact = {k: v for k, v in rec.items() if v is not None}
@@ -224,7 +254,7 @@ def _load_registry(path: Path) -> list[tuple[str, str, str, dict[str, Any]]]:
         except pydantic.ValidationError as exc:
             err = exc.errors()[0]
             sub = [str(p) for p in err["loc"][1:] if not isinstance(p, int)]
-            raise ValidationError(err["msg"], file=str(path), row=where, chain=chain,
+            raise ValidationError(err["msg"].removeprefix("Value error, "), file=file, row=where, chain=chain,
                                   field=".".join([name, *sub[:1]]), value=fact.get(sub[0]) if sub else fact) from None
         out.append((where, str(chain), str(name), fact))
     return out
@@ -260,24 +290,22 @@ def apply_registry(chains: Sequence[Chain], rows: Iterable[tuple[str, str, str, 
     return out
 
 
-def _bundled_coverage() -> Coverage | None:
-    ref = resources.files("seqrisk.catalog") / "data" / "coverage.yaml"
-    if not ref.is_file():
-        return None
-    with resources.as_file(ref) as p:
-        return _load_coverage(Path(p), None, label="<bundled>/coverage.yaml")
+def _base_coverage(base_dir: Path | None) -> Coverage | None:
+    path, label = _base_file(base_dir, "coverage.yaml")
+    return _load_coverage(path, None, label=label) if path is not None else None
 
 
-def load_catalog(user_dir: Path | str | None = None) -> Catalog:
-    """The bundled catalog, with a user's files from ``user_dir`` merged over it.
+def load_catalog(user_dir: Path | str | None = None, *, base_dir: Path | str | None = None) -> Catalog:
+    """The bundled catalog (or the one in ``base_dir``), with a user's files from ``user_dir`` merged over it.
 
     User files: ``chains*``, ``incidents*``, ``registry*`` (rows of chain, field,
     value, sources, as_of, confidence, note) and ``coverage*`` (see
     :mod:`seqrisk.catalog.coverage`), each ``.yaml``, ``.yml``, ``.json`` or ``.csv``.
     """
-    chains: list[Chain] = _bundled("chains.yaml", Chain)
-    incidents: list[Incident] = _bundled("incidents.yaml", Incident)
-    coverage = _bundled_coverage()
+    base = Path(base_dir) if base_dir is not None else None
+    chains: list[Chain] = _base(base, "chains.yaml", Chain)
+    incidents: list[Incident] = _base(base, "incidents.yaml", Incident)
+    coverage = _base_coverage(base)
     extra_chains: list[tuple[Path, Chain]] = []
     extra_incidents: list[tuple[Path, Incident]] = []
     registry: list[tuple[Path, list[tuple[str, str, str, dict[str, Any]]]]] = []
@@ -287,7 +315,7 @@ def load_catalog(user_dir: Path | str | None = None) -> Catalog:
             extra_chains += [(p, c) for c in _load_file(p, Chain)]
         for p in _user_files(d, "incidents"):
             extra_incidents += [(p, i) for i in _load_file(p, Incident)]
-        registry = [(p, _load_registry(p)) for p in _user_files(d, "registry")]
+        registry = [(p, read_registry(p)) for p in _user_files(d, "registry")]
         for p in _user_files(d, "coverage"):
             coverage = _load_coverage(p, coverage)
     chains, o1 = _merge(chains, extra_chains, "chain")

@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 __all__ = ["Frozen", "Source", "parse_source"]
 
-_URL = re.compile(r"^https?://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(/\S*)?$")
+#: http(s), a host (a domain name, localhost, IPv4 or [IPv6]), an optional port and path.
+_URL = re.compile(r"^https?://([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}|localhost|\d{1,3}(\.\d{1,3}){3}"
+                  r"|\[[0-9A-Fa-f:]+\])(:\d{1,5})?(/\S*)?$")
 #: A repository reference ``owner/repo:path[@commit]`` (how L2BEAT config files are cited).
 _REPO_REF = re.compile(r"^(?P<repo>[\w.-]+/[\w.-]+):(?P<path>[^@\s]+)(?:@(?P<rev>[0-9a-f]+))?$")
 
@@ -20,10 +22,16 @@ class Frozen(BaseModel):
 
 
 class Source(Frozen):
-    """Where a fact comes from: a URL, and the reference as first written if it was not one."""
+    """Where a fact comes from: a URL, and the reference as first written if it was not one.
+
+    A source that is block data read by seqrisk (an incident promoted from a
+    detected event) has the endpoint as ``url``, a one-line summary as ``ref``
+    and the detection's ``evidence`` (chain id, blocks, times, confidence ...).
+    """
 
     url: str
     ref: str | None = None
+    evidence: dict[str, str | int | float | None] | None = None
 
     @field_validator("url")
     @classmethod

@@ -81,6 +81,7 @@ def _root(
 #: Command modules, each registering its commands on ``app`` when imported.
 COMMAND_MODULES = (
     "seqrisk.cli.catalog_cmds",
+    "seqrisk.cli.catalog_admin_cmds",
     "seqrisk.cli.store_cmds",
     "seqrisk.cli.simulate_cmds",
     "seqrisk.cli.report_cmds",

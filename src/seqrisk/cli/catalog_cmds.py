@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from collections import Counter
 from datetime import datetime
@@ -11,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from seqrisk.catalog import EVENT_TYPES, Chain, Incident, risk_entries
+from seqrisk.catalog.csvio import incidents_to_csv
 from seqrisk.cli.app import app, state
 from seqrisk.cli.modeling import catalog_provenance
 from seqrisk.cli.render import JSON_SCHEMA, console, echo_json, table
@@ -98,7 +98,12 @@ def chain_cmd(
         ("block time", f"{c.block_time_s}s" if c.block_time_s else None),
         ("backfills", {True: "yes", False: "no"}.get(c.empty_blocks_backfilled) if
          c.empty_blocks_backfilled is not None else None),
-        ("uptime feed", c.chainlink_uptime_feed), ("groups", ", ".join(c.groups)),
+        ("uptime feed", c.chainlink_uptime_feed),
+        ("chain id", c.evm_chain_id if c.evm_chain_id is not None else (
+            c.registry.network_id.value if c.registry.network_id else None)),
+        ("settles on id", c.settlement_chain_id), ("batch inbox", c.batch_inbox),
+        ("batch posters", ", ".join(c.batch_posters) or None), ("public RPC", ", ".join(c.rpc_endpoints) or None),
+        ("groups", ", ".join(c.groups)),
         ("confidence", c.confidence),
     ):
         prof.add_row(label, _unknown(v))
@@ -116,6 +121,11 @@ def chain_cmd(
     out.print("\nSources:")
     for s in c.sources:
         out.print(f"  {s.url}", overflow="fold")
+    facts = c.registry.facts()
+    if facts:
+        out.print("\nRegistry facts (sources):")
+        for name, f in facts:
+            out.print(f"  {name} {f.value}: " + " | ".join(x.url for x in f.sources), overflow="fold")
 
 
 def _dur(i: Incident) -> str:
@@ -141,8 +151,10 @@ def incidents_cmd(
     until: Annotated[str | None, typer.Option(help="Start before (YYYY-MM-DD or ISO time, UTC).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV output.")] = False,
+    sources: Annotated[bool, typer.Option("--sources/--table", help="List each incident with its sources "
+                                          "(default), or as a compact table.")] = True,
 ) -> None:
-    """List incidents, filtered by chain, type and start time."""
+    """List incidents, filtered by chain, type and start time, with their sources."""
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv", field="--json/--csv")
     for t in type_ or []:
@@ -156,23 +168,25 @@ def incidents_cmd(
                   catalog_provenance())
         return
     if as_csv:
-        cols = ["id", "chain", "type", "start_utc", "start_precision", "duration_min", "duration_min_low",
-                "duration_min_high", "tags", "funds_lost", "scope", "confidence", "cause", "sources"]
-        w = csv.writer(sys.stdout, lineterminator="\n")
-        w.writerow(cols)
-        for i in incs:
-            d = incident_doc(i)
-            d["tags"] = ";".join(i.tags)
-            d["scope"] = "+".join(i.scope)
-            d["sources"] = " | ".join(s.url for s in i.sources)
-            w.writerow(["" if d[k] is None else d[k] for k in cols])
+        sys.stdout.write(incidents_to_csv(incs))
         return
-    tbl = table(None, "id", "chain", "type", "start", "duration", "tags")
-    for i in incs:
-        tbl.add_row(i.id, i.chain, i.type, i.start_utc.strftime("%Y-%m-%d"), _dur(i), ",".join(i.tags) or "")
     out = console()
-    out.print(tbl)
-    out.print(f"{len(incs)} incidents")
+    if not sources:
+        tbl = table(None, "id", "chain", "type", "start", "duration", "tags")
+        for i in incs:
+            tbl.add_row(i.id, i.chain, i.type, i.start_utc.strftime("%Y-%m-%d"), _dur(i), ",".join(i.tags) or "")
+        out.print(tbl)
+    else:  # one line per incident, its sources indented below it
+        w_id = max((len(i.id) for i in incs), default=2)
+        w_ch = max((len(i.chain) for i in incs), default=5)
+        for i in incs:
+            tags = f"  [{','.join(i.tags)}]" if i.tags else ""
+            out.print(f"{i.id:<{w_id}}  {i.chain:<{w_ch}}  {i.type:<10} {i.start_utc:%Y-%m-%d}  {_dur(i)}{tags}",
+                      markup=False, soft_wrap=True)
+            for src in i.sources:
+                out.print(f"    {src.url}", markup=False, soft_wrap=True)
+    out.print(f"{len(incs)} incidents" + (f"; catalog complete up to {state.catalog.coverage_date}"
+                                          if state.catalog.coverage_date else ""))
 
 
 @app.command("overview")

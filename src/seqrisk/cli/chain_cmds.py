@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from seqrisk.cli.app import app, err_console, state
 from seqrisk.cli.modeling import catalog_provenance
 from seqrisk.cli.render import JSON_SCHEMA, console, echo_json, table
+from seqrisk.cli.targets import Target, check_stored_chain_id, l1_target, record_endpoints, target
 from seqrisk.exceptions import UsageError
 from seqrisk.health import ChainHealth
 from seqrisk.ingest import (
@@ -35,7 +36,10 @@ from seqrisk.units import format_duration, parse_datetime, parse_duration
 
 __all__: list[str] = []
 
-RpcOpt = Annotated[list[str], typer.Option("--rpc", help="JSON-RPC endpoint URL; repeat for failover, tried in order.")]
+RpcOpt = Annotated[list[str], typer.Option("--rpc", help="JSON-RPC endpoint URL; repeat for failover, tried in order "
+                                           "(default: the catalog's public endpoints for the chain).")]
+ChainIdOpt = Annotated[int | None, typer.Option("--chain-id", help="Expected EVM chain id (default: the catalog's; "
+                                                "another id reads a private network, e.g. 31337 for a local node).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON output.")]
 
 
@@ -119,18 +123,20 @@ def ingest_cmd(
     follow: Annotated[bool, typer.Option("--follow", help="Keep ingesting new blocks until interrupted.")] = False,
     poll: Annotated[str, typer.Option("--poll", help="Polling interval with --follow.")] = "5s",
     confirmations: Annotated[int, typer.Option("--confirmations", help="Stay this many blocks behind the head.")] = 0,
-    chain_id: Annotated[int | None, typer.Option("--chain-id", help="Expected EVM chain id (default: the one "
-                                                 "recorded at the first ingest of this chain).")] = None,
+    chain_id: ChainIdOpt = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="JSON-RPC calls per HTTP request.")] = 500,
     concurrency: Annotated[int, typer.Option("--concurrency", help="HTTP requests in flight.")] = 4,
     chunk: Annotated[int, typer.Option("--chunk", help="Headers per stored partition (and cursor step).")] = 20_000,
     timeout: Annotated[str, typer.Option("--timeout", help="Per-request timeout.")] = "20s",
     retries: Annotated[int, typer.Option("--retries", help="Retries per endpoint before failing over.")] = 4,
     l1_rpc: Annotated[list[str], typer.Option("--l1-rpc", help="L1 endpoint, to read batch postings.")] = [],  # noqa: B006
-    batch_inbox: Annotated[str | None, typer.Option("--batch-inbox", help="The chain's batch inbox address on L1.")]
-    = None,
-    batch_sender: Annotated[str | None, typer.Option("--batch-sender", help="Only postings from this address.")]
-    = None,
+    batch_inbox: Annotated[str | None, typer.Option("--batch-inbox", help="The chain's batch inbox address on L1 "
+                                                    "(default: the catalog's).")] = None,
+    batch_sender: Annotated[list[str], typer.Option("--batch-sender", help="Only postings from this address "
+                                                    "(repeatable; default: the catalog's batch posters).")]
+    = [],  # noqa: B006
+    l1_chain_id: Annotated[int | None, typer.Option("--l1-chain-id", help="Expected chain id of the L1 endpoint "
+                                                    "(default: the catalog's settlement chain id).")] = None,
     l1_from: Annotated[int | None, typer.Option("--l1-from", help="First L1 block to read postings from.")] = None,
     l1_to: Annotated[int | None, typer.Option("--l1-to", help="Last L1 block (default: L1 head).")] = None,
     compact_above: Annotated[int, typer.Option("--compact-above", hidden=True,
@@ -139,19 +145,23 @@ def ingest_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Store block headers of CHAIN from JSON-RPC: resumable, idempotent, crash-safe, reorg-aware."""
-    state.catalog.chain(chain)
     home = state.home
+    tgt = target(state.catalog.chain(chain), rpc, chain_id, home)
+    chain = tgt.chain.id
     modes = sum(x is not None for x in (from_block, since)) + int(follow)
     if sum(x is not None for x in (from_block, since)) > 1:
         raise UsageError("give --from or --since, not both", field="--from")
-    if (batch_inbox is None) != (not l1_rpc):  # checked before any work, not after the L2 ingest
-        raise UsageError("L1 postings need both --l1-rpc and --batch-inbox", field="--batch-inbox")
+    if batch_inbox is not None and not l1_rpc:  # checked before any work, not after the L2 ingest
+        raise UsageError("L1 postings need --l1-rpc", field="--l1-rpc")
+    l1 = l1_target(tgt, batch_inbox, batch_sender, l1_chain_id) if l1_rpc else None
     if l1_rpc:
         RpcClient(l1_rpc).close()  # checks the URLs (no request is made)
     docs: list[dict[str, Any]] = []
     l1_doc: dict[str, Any] | None = None
-    with _client(rpc, chain_id, batch_size, concurrency, parse_duration(timeout, field="--timeout"), retries) as c, \
-            _progress(f"ingest {chain}", quiet or as_json) as update:
+    with _client(list(tgt.rpc), tgt.chain_id, batch_size, concurrency, parse_duration(timeout, field="--timeout"),
+                 retries) as c, _progress(f"ingest {chain}", quiet or as_json) as update:
+            tgt.check(c)  # a node of another chain is refused before anything is stored
+            record_endpoints(home, chain, tgt.rpc)
             ing = Ingestor(c, home, chain, chunk_blocks=chunk, compact_above=compact_above, progress=update)
             if follow:
                 start = from_block if from_block is not None else (_since_block(c, since) if since else None)
@@ -183,19 +193,21 @@ def ingest_cmd(
                     start = from_block if from_block is not None else _since_block(c, str(since))
                 docs.append(_result_doc(ing.run(start, to_block)))  # to_block None: the node's head
                 ing.observe()
-    if batch_inbox is not None or l1_rpc:
-        if batch_inbox is None or not l1_rpc:
-            raise UsageError("L1 postings need both --l1-rpc and --batch-inbox", field="--batch-inbox")
-        with RpcClient(l1_rpc, batch_size=batch_size, concurrency=concurrency,
-                       max_retries=retries) as l1, _progress(f"L1 postings {chain}", quiet or as_json) as update:
+    if l1 is not None:
+        l1_tgt = Target(tgt.chain, tuple(l1_rpc), l1.chain_id, tgt.private,
+                        "--l1-chain-id" if l1_chain_id is not None else "the catalog's settlement chain")
+        with RpcClient(l1_rpc, chain_id=l1.chain_id, batch_size=batch_size, concurrency=concurrency,
+                       max_retries=retries) as l1c, _progress(f"L1 postings {chain}", quiet or as_json) as update:
+            if l1.chain_id is not None:
+                l1_tgt.check(l1c)
             if l1_from is None:
                 with home.state() as st:
                     cur = st.cursor(l1_cursor_key(chain))
                 if cur is None:
                     raise UsageError("give --l1-from for the first L1 postings run", field="--l1-from")
                 l1_from = cur[0]
-            end = l1_to if l1_to is not None else l1.block_number()
-            pr = ingest_batch_postings(l1, home, chain, batch_inbox, l1_from, end, sender=batch_sender,
+            end = l1_to if l1_to is not None else l1c.block_number()
+            pr = ingest_batch_postings(l1c, home, chain, l1.inbox, l1_from, end, sender=l1.senders or None,
                                        progress=update)
             l1_doc = {"l1_from": pr.start, "l1_to": pr.end, "postings": pr.postings}
     if as_json:
@@ -227,16 +239,19 @@ def scan_cmd(
     block_time: Annotated[float | None, typer.Option("--block-time", help="Seconds per block (default: the "
                                                      "catalog's, else estimated).")] = None,
     full: Annotated[bool, typer.Option("--full", help="Also run the full scan and compare.")] = False,
-    chain_id: Annotated[int | None, typer.Option("--chain-id", help="Expected EVM chain id.")] = None,
+    chain_id: ChainIdOpt = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="JSON-RPC calls per HTTP request.")] = 500,
     as_json: JsonOpt = False,
 ) -> None:
     """Find timestamp gaps without fetching every header (adaptive sampling and bisection)."""
     cat_chain = state.catalog.chain(chain)
+    tgt = target(cat_chain, rpc, chain_id)
+    chain = cat_chain.id
     thr = parse_duration(threshold, field="--threshold")
     if not thr > min_interval >= 0:
         raise UsageError("need --threshold > --min-interval >= 0", field="--threshold", value=(thr, min_interval))
-    with _client(rpc, chain_id, batch_size, 4, 20.0, 4) as c:
+    with _client(list(tgt.rpc), tgt.chain_id, batch_size, 4, 20.0, 4) as c:
+        tgt.check(c)
         def fetch(ns: Any) -> list[int]:
             return [h.timestamp for h in c.headers(ns)]
         head = c.block_number()
@@ -296,11 +311,14 @@ def detect_cmd(
                                             "observer (unchanged since first seen) or block (its timestamp).")]
     = "either",
     no_write: Annotated[bool, typer.Option("--no-write", help="Do not store the events.")] = False,
+    chain_id: ChainIdOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Detect downtime, back-filled stalls, degraded throughput and DA delays in stored headers; store events."""
     cat_chain = state.catalog.chain(chain)
+    chain = cat_chain.id
     home = state.home
+    check_stored_chain_id(home, cat_chain, chain_id)
     if home.blocks().head(chain) is None:
         raise UsageError("no headers stored for this chain: run `seqrisk ingest` first", chain=chain)
     cfg = config_for_chain(
@@ -319,7 +337,8 @@ def detect_cmd(
         events = st.events(chain=chain, since_utc=since_utc)
     if no_write:  # the store's reorg events (from ingestion) and what was found now
         events = sorted([e for e in events if e.detector not in DETECTORS] + found, key=lambda e: e.start_utc)
-    rows = [{"type": e.type, "start_utc": _iso(e.start_utc), "end_utc": _iso(e.end_utc), "ongoing": e.ongoing,
+    rows = [{"id": getattr(e, "id", None), "type": e.type, "start_utc": _iso(e.start_utc),
+             "end_utc": _iso(e.end_utc), "ongoing": e.ongoing,
              "duration_s": e.duration_s, "confidence": e.confidence, "detector": e.detector, "evidence": e.evidence}
             for e in events]
     if as_json:
@@ -332,9 +351,11 @@ def detect_cmd(
     if not rows:
         out.print(f"No events detected on {chain}.")
         return
-    t = table(f"Events detected on {chain}", "type", "start (UTC)", "duration", "conf.", "detector",
-              right=("duration", "conf."))
+    t = table(f"Events detected on {chain}", "id", "type", "start (UTC)", "duration", "conf.", "detector",
+              right=("id", "duration", "conf."))
     for e in events:
         dur = "ongoing" if e.ongoing else format_duration(e.duration_s or 0.0)
-        t.add_row(e.type, str(_iso(e.start_utc)), dur, f"{e.confidence:.2f}", e.detector)
+        eid = getattr(e, "id", None)
+        t.add_row("-" if eid is None else str(eid), e.type, str(_iso(e.start_utc)), dur, f"{e.confidence:.2f}",
+                  e.detector)
     out.print(t)

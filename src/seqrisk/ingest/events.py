@@ -40,7 +40,8 @@ def config_for_chain(chain: Chain | None, **overrides: Any) -> DetectConfig:
     base: dict[str, Any] = {}
     if chain is not None:
         base["backfilled"] = chain.empty_blocks_backfilled is True
-        base["system_txs_per_block"] = 1 if chain.stack == "op-stack" else 0
+        op_stack = chain.stack == "op-stack" or "op-stack" in chain.groups  # Base: its own stack, OP-derived
+        base["system_txs_per_block"] = 1 if op_stack else 0
     base.update({k: v for k, v in overrides.items() if v is not None})
     return DetectConfig(**base)
 

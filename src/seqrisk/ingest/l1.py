@@ -9,7 +9,7 @@ transaction hash); the cursor ``<chain>:l1-batches`` records the next L1 block.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from seqrisk.exceptions import DataError, UsageError
@@ -35,15 +35,17 @@ class PostingsResult:
 
 
 def ingest_batch_postings(client: RpcClient, home: Home, chain: str, inbox: str, start: int, end: int, *,
-                          sender: str | None = None, chunk_blocks: int = 500,
+                          sender: str | Sequence[str] | None = None, chunk_blocks: int = 500,
                           progress: Callable[[int, int], None] | None = None) -> PostingsResult:
-    """Record every L1 transaction to ``inbox`` (optionally only from ``sender``) in blocks ``start..end``."""
-    for name, addr in (("inbox", inbox), ("sender", sender)):
+    """Record every L1 transaction to ``inbox`` (optionally only from ``sender``, one address or several)
+    in blocks ``start..end``."""
+    senders = [sender] if isinstance(sender, str) else list(sender or ())
+    for name, addr in (("inbox", inbox), *(("sender", a) for a in senders)):
         if addr is not None and not _ADDR.match(addr):
             raise UsageError("not a 20-byte hex address", field=name, value=addr)
     if end < start:
         raise DataError("L1 block range is empty", chain=chain, value=f"{start}..{end}")
-    inbox_l, sender_l = inbox.lower(), (sender or "").lower()
+    inbox_l, senders_l = inbox.lower(), {a.lower() for a in senders}
     found = 0
     for a in range(start, end + 1, chunk_blocks):
         b = min(end, a + chunk_blocks - 1)
@@ -55,7 +57,7 @@ def ingest_batch_postings(client: RpcClient, home: Home, chain: str, inbox: str,
                 if not isinstance(txh, str) or not isinstance(frm, str) or not (to is None or isinstance(to, str)):
                     raise RpcMalformedError("transaction lacks hash/from/to", endpoint=redact(client.endpoints[0]),
                                             method="eth_getBlockByNumber", block=h.number)
-                if to is not None and to.lower() == inbox_l and (not sender_l or frm.lower() == sender_l):
+                if to is not None and to.lower() == inbox_l and (not senders_l or frm.lower() in senders_l):
                     rows.append((chain, h.number, float(h.timestamp), txh.lower()))
         with home.state() as st, st.transaction() as c:
             c.executemany("INSERT OR IGNORE INTO batch_postings(chain, l1_block, l1_time_utc, tx_hash) "
