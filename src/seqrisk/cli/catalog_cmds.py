@@ -180,9 +180,13 @@ def incidents_cmd(
         w_id = max((len(i.id) for i in incs), default=2)
         w_ch = max((len(i.chain) for i in incs), default=5)
         for i in incs:
-            tags = f"  [{','.join(i.tags)}]" if i.tags else ""
-            out.print(f"{i.id:<{w_id}}  {i.chain:<{w_ch}}  {i.type:<10} {i.start_utc:%Y-%m-%d}  {_dur(i)}{tags}",
-                      markup=False, soft_wrap=True)
+            line = f"{i.id:<{w_id}} {i.chain:<{w_ch}} {i.type:<10} {i.start_utc:%Y-%m-%d} {_dur(i)}"
+            tags = f"[{','.join(i.tags)}]" if i.tags else ""
+            if tags and len(line) + 1 + len(tags) <= 80:
+                line, tags = f"{line} {tags}", ""
+            out.print(line, markup=False, soft_wrap=True)
+            if tags:
+                out.print(f"    {tags}", markup=False, soft_wrap=True)
             for src in i.sources:
                 out.print(f"    {src.url}", markup=False, soft_wrap=True)
     out.print(f"{len(incs)} incidents" + (f"; catalog complete up to {state.catalog.coverage_date}"
