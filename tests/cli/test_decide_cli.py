@@ -64,9 +64,35 @@ def test_compare_json_pairs_and_costs(home: Path, files: tuple[Path, Path]) -> N
     buf = doc["strategies"][1]
     # capital cost of the buffer: 5% of the perps' notional at the scenario's 8%/year over 30 days
     assert buf["costs_usd"]["capital"] == pytest.approx(0.05 * 2e6 * 0.08 * 30 / 365)
-    d = buf["diffs"]["total.el"]
+    assert buf["cost_usd"] == {"holder": buf["costs_usd"]["capital"], "venue": 0.0}
+    assert buf["controlled_by"] == "holder" and buf["description"] == "extra margin of 5% of notional on every perp"
+    d = buf["diffs"]["holder.el"]
     assert d["std_error"] < d["std_error_unpaired"]
     assert doc["strategies"][2]["costs_usd"]["premium"] > 0
+    # one party at a time: no figure adds the holder's loss and the venue's bad debt
+    assert doc["perspective"] == "holder"
+    assert all(k.split(".")[0] in ("holder", "venue", "p_liquidation") for s in doc["strategies"]
+               for k in (*s["measures"], *s["diffs"]))
+    assert all(line.startswith(("Recommended to the holder", "Not recommended", "Not the holder's", "None of"))
+               for line in doc["advice"]["lines"])
+
+
+def test_compare_advises_one_party_on_its_own_levers(home: Path, files: tuple[Path, Path]) -> None:
+    book, model = files
+    args = ("compare", str(book), "--model", str(model), "-m", "grace=1h,q=1", "-m", "buffer=0.2", "--paths",
+            "1500", "--horizon", "30d")
+    code, out = run(home, *args)
+    assert code == 0 and "Perspective: holder" in out
+    assert "Holder loss over the horizon" in out and "holder loss + " not in out.lower()
+    # the grace period is the venue's: the holder is never told to set it
+    assert not any(line.startswith("Recommended to the holder: an oracle grace period")
+                   for line in out.replace("\n", " ").splitlines())
+    code, out = run(home, *args, "--perspective", "venue")
+    assert code == 0 and "Venue bad debt over the horizon" in out
+    doc = json.loads(run(home, *args, "--perspective", "venue", "--json")[1])
+    assert doc["perspective"] == "venue" and "buffer=0.2" not in doc["advice"]["recommended"]
+    with pytest.raises(UsageError, match="perspective"):
+        run(home, *args, "--perspective", "total")
 
 
 def test_compare_sweep_returns_curve_and_minimiser(home: Path, files: tuple[Path, Path]) -> None:
@@ -76,15 +102,24 @@ def test_compare_sweep_returns_curve_and_minimiser(home: Path, files: tuple[Path
     assert code == 0
     doc = json.loads(out)
     assert [p["value"] for p in doc["curve"]] == [0.0, 3600.0, 7200.0]
+    # the grace period is the venue's decision, weighing holders' loss by the stated weight (default 1)
+    assert doc["controlled_by"] == "venue" and doc["perspective"] == "venue" and doc["weight"] == 1.0
+    for p in doc["curve"]:
+        assert p["objective"]["value"] == pytest.approx(p["venue_el"]["value"] + p["holder_el"]["value"])
     objective = [p["objective"]["value"] for p in doc["curve"]]
     assert doc["best_value"] == doc["curve"][objective.index(min(objective))]["value"]
+    lo, hi = doc["best_interval_90"]
+    assert lo <= doc["best_value"] <= hi
     # everyone tops up during a grace period: liquidations vanish
     assert doc["curve"][0]["p_liquidation"]["value"] > 0
     assert doc["curve"][1]["p_liquidation"]["value"] == 0
     code, out = run(home, "compare", str(book), "--model", str(model), "--sweep", "buffer=0:0.1:3", "--paths",
                     "1500", "--horizon", "30d")
     assert code == 0
-    assert "minimiser: buffer" in out
+    assert "optimum: buffer" in out and "The holder's decision; objective: holder loss" in out
+    code, out = run(home, "compare", str(book), "--model", str(model), "--sweep", "grace=0:2h:3", "--weight", "0",
+                    "--paths", "1500", "--horizon", "30d", "--json")
+    assert json.loads(out)["objective"] == "venue bad debt"
 
 
 def test_insure_parametric_matches_closed_form(home: Path, files: tuple[Path, Path]) -> None:
@@ -134,23 +169,29 @@ def test_allocate_and_score(home: Path, files: tuple[Path, Path]) -> None:
                     str(model), "--paths", "2000", "--horizon", "90d", "--json")
     assert code == 0
     doc = json.loads(out)
+    assert doc["perspective"] == "holder" and doc["method"] == "averaged"
     assert sum(doc["weights"].values()) == pytest.approx(1.0)
     assert max(doc["weights"].values()) <= 0.6 + 1e-9
-    assert doc["es_usd"] <= doc["equal_split_es_usd"] + 1e-6
-    assert set(doc["single_chain_es_se"]) == {"arbitrum", "base", "optimism"} and doc["equal_split_es_se"] > 0
+    for s in doc["shares"].values():
+        assert s["low"] <= s["value"] <= s["high"] and s["std_error"] >= 0 and s["step"] > 0
+    assert doc["seed_out_of_sample"] != doc["seed"]
+    assert {"es_in_sample", "es_out_of_sample", "equal_split_es"} <= set(doc)
+    assert set(doc["single_chain_es"]) == {"arbitrum", "base", "optimism"}
     code, out = run(home, "allocate", str(book), "--chains", "arbitrum,base", "--min", "arbitrum=0.2", "--model",
                     str(model), "--paths", "1000", "--horizon", "30d")
     assert code == 0
     assert max(len(line) for line in out.splitlines()) <= 80
     rows = [line for line in out.splitlines() if line.startswith(("arbitrum ", "base "))]
-    assert len(rows) == 2 and all("±" in line for line in rows)
+    assert len(rows) == 2 and all("±" in line and "%-" in line for line in rows)
+    assert "fresh paths" in out and "on the paths that chose it" in out
     code, out = run(home, "score", "--chain", "arbitrum", "--chain", "base", "--chain", "optimism", "--model",
                     str(model), "--paths", "1000", "--json")
     assert code == 0
     doc = json.loads(out)
     assert [c["chain"] for c in doc["chains"]][-1] == "arbitrum"  # twice base's own rate, no shared shock
     for c in doc["chains"]:
-        assert math.isfinite(c["expected_loss"]["std_error"])
+        assert math.isfinite(c["holder_el"]["std_error"])
+        assert c["rank_low"] <= c["rank"] <= c["rank_high"]
         assert c["availability"]["low"] <= c["availability"]["value"] <= c["availability"]["high"]
     code, out = run(home, "score", "--chain", "arbitrum", "--chain", "base", "--model", str(model), "--paths",
                     "500")

@@ -84,43 +84,6 @@ def test_infeasible_bounds_raise() -> None:
         allocate(np.zeros((10, 2)), ["a", "b"], max_weight=0.4)
 
 
-def test_allocate_book_on_the_engine() -> None:
-    from seqrisk.decide.allocation import allocate_book, scenario_losses
-    from seqrisk.engine import Scenario
-    from seqrisk.outage import ChainOutageLaw, CommonShock, DurationLaw, OutageModel
-    from seqrisk.portfolio import book_from_dict
-
-    law = DurationLaw("lognormal", {"median_s": 7200.0, "sigma": 1.0})
-    model = OutageModel(chains={c: ChainOutageLaw(c, {"downtime": r}, {"downtime": law})
-                                for c, r in (("arbitrum", 4.0), ("base", 2.0), ("optimism", 2.0))},
-                        shocks=(CommonShock("op", ("base", "optimism"), 2.0, law),))
-    book = book_from_dict({"assets": {"ETH": {"spot_usd": 2000.0, "vol": 0.8}}, "positions": [
-        {"id": "a", "chain": "arbitrum", "type": "perp", "asset": "ETH", "side": "long", "notional_usd": 1e6,
-         "leverage": 10}]}, chains=["arbitrum", "base", "optimism"])
-    sc = Scenario(paths=3000, seed=4, horizon_s=90 * 86400.0)
-    chains = ["arbitrum", "base", "optimism"]
-    res = allocate_book(book, model, sc, chains, alpha=0.99)
-    assert sum(res.weights.values()) == pytest.approx(1.0)
-    assert res.es_usd <= min(res.single_chain_es_usd.values()) + 1e-6
-    assert res.es_se > 0
-    losses, probs = scenario_losses(book, model, sc, chains)
-    assert probs.sum() == pytest.approx(1.0)
-    w = np.array([res.weights[c] for c in chains])
-    assert res.es_usd == pytest.approx(cvar(losses @ w, 0.99, probs), rel=1e-9)
-    assert res.es_usd <= res.equal_split_es_usd + 1e-6
-    # every ES shown carries its error, computed on the same paths as the figure
-    from seqrisk.decide.measures import measure
-
-    p_event = probs[:-1] * (losses.shape[0] - 1)
-    assert set(res.single_chain_es_se) == set(chains)
-    for i, c in enumerate(chains):
-        est = measure(losses[:-1, i], "es99", p_event)[0]
-        assert est.value == pytest.approx(res.single_chain_es_usd[c], rel=1e-6)
-        assert res.single_chain_es_se[c] == pytest.approx(est.se)
-        assert 0 < est.se < est.value
-    assert 0 < res.equal_split_es_se < res.equal_split_es_usd
-
-
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), c=st.integers(2, 4), cap=st.floats(0.5, 1.0))
 def test_lp_never_loses_to_a_feasible_corner(seed: int, c: int, cap: float) -> None:

@@ -19,7 +19,7 @@ def test_paired_errors_are_smaller_than_unpaired(book: Book, model: OutageModel)
                   simulate=toy_simulate)
     assert [r.name for r in cmp.results] == ["baseline", "buffer=0.02", "grace=1h,q=0.5"]
     for r in cmp.results[1:]:
-        for key in ("holder.el", "total.el", "total.es99", "p_liquidation"):
+        for key in ("holder.el", "venue.el", "p_liquidation"):
             d = r.diffs[key]
             assert d.se < d.se_unpaired, (r.name, key)
     # the buffer cuts the liquidation probability by many paired standard errors
@@ -39,8 +39,8 @@ def test_paired_error_is_the_error_of_the_path_differences(book: Book, model: Ou
     reps = []
     for _ in range(100):
         i = rng.integers(0, diff.size, diff.size)
-        reps.append(measure(other.total_usd[i], "es99")[0].value - measure(base.total_usd[i], "es99")[0].value)
-    pd_ = paired_diff("es99", base.total_usd, other.total_usd)
+        reps.append(measure(other.holder_usd[i], "es99")[0].value - measure(base.holder_usd[i], "es99")[0].value)
+    pd_ = paired_diff("es99", base.holder_usd, other.holder_usd)
     assert pd_.se == pytest.approx(np.std(reps, ddof=1), rel=0.3)
 
 
@@ -51,14 +51,17 @@ def test_costs_and_cover_enter_the_results(book: Book, model: OutageModel) -> No
     ins, buf = cmp.results[1], cmp.results[2]
     base = cmp.outcomes[0].holder_usd
     # fair premium = expected payout; the holder keeps the deductible
-    assert ins.cost_usd == pytest.approx(np.mean(np.maximum(base - 1e4, 0.0)))
+    assert ins.cost_usd("holder") == pytest.approx(np.mean(np.maximum(base - 1e4, 0.0)))
+    assert ins.cost_usd("venue") == 0.0  # the holder buys the cover
     assert np.all(cmp.outcomes[1].holder_usd <= 1e4 + 1e-9)
-    assert ins.diffs["holder.el"].value == pytest.approx(-ins.cost_usd)
+    assert ins.diffs["holder.el"].value == pytest.approx(-ins.cost_usd())
     assert ins.reduction_per_usd("holder.el") == pytest.approx(1.0)
     assert buf.costs_usd["capital"] > 0
     df = cmp.summary()
     assert list(df.index) == ["baseline", ins.name, buf.name]
-    assert df.loc["baseline", "d_total.el"] == 0.0
+    assert df.loc["baseline", "d_holder.el"] == 0.0
+    assert not any(c.startswith(("total", "d_total")) for c in df.columns)  # holder and venue never added
+    assert list(cmp.summary("venue").filter(like="holder").columns) == []
 
 
 def test_sweep_finds_the_minimum_of_a_known_curve(book: Book, model: OutageModel) -> None:

@@ -12,7 +12,9 @@ from seqrisk.decide import (
     ForcedInclusion,
     GracePeriod,
     MarginBuffer,
+    MarginRules,
     Move,
+    MoveCost,
     Setup,
     SharedSequencer,
     Strategy,
@@ -37,12 +39,19 @@ def test_spec_round_trip_and_errors() -> None:
     assert s.levers == (GracePeriod(5400.0, 0.5, True), MarginBuffer(0.25, 0.08))
     assert parse_lever(MarginBuffer(0.1).label) == MarginBuffer(0.1)
     assert parse_lever("forced-inclusion,l1=10m,gas=5") == ForcedInclusion(600.0, 5.0)
-    assert parse_lever("move=arbitrum:base:0.5,bps=3") == Move("arbitrum", "base", 0.5, 3.0)
+    assert parse_lever("move=arbitrum:base:0.5,fee=3,transit=1h") == Move("arbitrum", "base", 0.5,
+                                                                           MoveCost(taker_fee_bps=3, transit_s=3600.0))
+    assert parse_lever("move=arbitrum:base:0.5") == Move("arbitrum", "base", 0.5)
+    assert parse_lever(Move("a", "b", 0.5, MoveCost(1, 2, 3, 60.0, 0.05)).label) == Move("a", "b", 0.5,
+                                                                                          MoveCost(1, 2, 3, 60.0, 0.05))
+    assert parse_lever("margin-rules,maintenance=0.03,penalty=0.01") == MarginRules(0.03, 0.01)
+    assert parse_lever(MarginRules(0.02, chain="base").label) == MarginRules(0.02, chain="base")
     assert parse_lever(GracePeriod(3600.0, 0.5).label) == GracePeriod(3600.0, 0.5)
     assert parse_usd("$1.5M") == 1.5e6
     assert parse_usd("100k") == 1e5
     assert parse_sweep("grace=0:4h:5") == ("grace", [0.0, 3600.0, 7200.0, 10800.0, 14400.0])
-    for bad in ("grace=1h,q=2", "buffer=x", "frobnicate=1", "grace=1h,zzz=1", "move=arbitrum"):
+    for bad in ("grace=1h,q=2", "buffer=x", "frobnicate=1", "grace=1h,zzz=1", "move=arbitrum",
+                "move=arbitrum:base,bps=3", "margin-rules"):
         with pytest.raises(UsageError):
             parse_strategy(bad)
     with pytest.raises(UsageError):
@@ -83,14 +92,19 @@ def test_forced_inclusion_cost_counts_outages_longer_than_the_delay(book: Book, 
 
 def test_move_splits_positions_and_keeps_notional(book: Book, model: OutageModel) -> None:
     setup = Setup(book=book, scenario=ToyScenario(), model=model)
-    out = Move("arbitrum", "optimism", 0.25, cost_bps=10).apply(setup)
+    out = Move("arbitrum", "optimism", 0.25).apply(setup)
     by_id = {p.id: p for p in out.book.positions}
     assert by_id["p1"].notional_usd == pytest.approx(7.5e5)
     assert by_id["p1@optimism"].notional_usd == pytest.approx(2.5e5)
     assert by_id["p1@optimism"].chain == "optimism"
     assert by_id["p2"].size + by_id["p2@optimism"].size == pytest.approx(-200.0)
     assert initial_margin_usd(out.book) == pytest.approx(initial_margin_usd(book))
-    assert out.costs_usd["fees"] == pytest.approx(0.25 * (1e6 + 200 * 2000) * 1e-3)
+    # moving is never free: two trades at the taker fee and half the spread, the margin bridged and in transit
+    moved, margin = 0.25 * (1e6 + 200 * 2000), 0.25 * (1e6 / 10 + 200 * 2000 / 5)
+    assert out.costs_usd["trading"] == pytest.approx(moved * 2 * (5 + 2 / 2) * 1e-4)
+    assert out.costs_usd["bridging"] == pytest.approx(margin * 10 * 1e-4)
+    assert out.costs_usd["capital in transit"] == pytest.approx(margin * 0.08 * 1800 / YEAR_S)
+    assert all(c.payer == "holder" for c in out.costs) and out.cost_usd("venue") == 0.0
     whole = Move("base", "arbitrum").apply(setup)
     assert {p.chain for p in whole.book.positions} == {"arbitrum"}
     with pytest.raises(UsageError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -65,10 +66,9 @@ def test_summary_shows_the_result_figures(inputs: ReportInputs) -> None:
     es, _ = inputs.result.value("es", perspective="holder", level=0.99)
     assert format_usd(el) in summary and format_usd(el_se) in summary and format_usd(es) in summary
     assert "not yet available" not in summary or "Mitigations" in summary
-    ch = inputs.result.chains
-    total = ch.assign(el=ch.holder_expected_loss_usd + ch.venue_expected_loss_usd)
-    first_chain = total.sort_values("el").iloc[-1].chain
-    assert re.search(rf"risk sits on <b>{first_chain}</b>", summary)
+    first_chain = inputs.result.chains.sort_values("holder_expected_loss_usd").iloc[-1].chain
+    assert re.search(rf"For the holder, most of the risk sits on <b>{first_chain}</b>", summary)
+    assert "holder + venue" not in html
 
 
 def test_exceedance_curve_uses_probability_masses() -> None:
@@ -78,22 +78,54 @@ def test_exceedance_curve_uses_probability_masses() -> None:
     assert ys == pytest.approx([0.001, 0.011])
 
 
-def test_advice_lists_significant_free_levers_and_the_best_paid_one() -> None:
-    import pandas as pd
+def _result(name: str, party: str | None, cost: float, cuts: dict[str, float], se: float = 100.0) -> Any:
+    from seqrisk.decide import Cost, Estimate, PairedDiff, StrategyResult
 
-    from seqrisk.report.build import _what_to_do
+    keys = [f"{p}.{m}" for p in ("holder", "venue") for m in ("el", "var99", "es99", "var99.9", "es99.9")]
+    return StrategyResult(
+        name=name, levers=(name,), n_paths=1000, costs=(Cost("fees", cost, "holder"),) if cost else (),
+        measures={k: Estimate(1e4, se) for k in [*keys, "p_liquidation"]},
+        diffs={k: PairedDiff(-cuts.get(k, 0.0), se, 2 * se) for k in [*keys, "p_liquidation"]} if party else {},
+        description=f"lever {name}", party=party)
 
-    m = pd.DataFrame([
-        dict(strategy="baseline", cost_usd=0.0, reduction_usd=0.0, reduction_se=0.0, reduction_per_usd=float("nan")),
-        dict(strategy="grace", cost_usd=0.0, reduction_usd=5000.0, reduction_se=500.0, reduction_per_usd=float("inf")),
-        dict(strategy="noise", cost_usd=0.0, reduction_usd=300.0, reduction_se=200.0, reduction_per_usd=float("inf")),
-        dict(strategy="buffer", cost_usd=1e5, reduction_usd=9000.0, reduction_se=600.0, reduction_per_usd=0.09),
-        dict(strategy="insure", cost_usd=4e4, reduction_usd=8000.0, reduction_se=700.0, reduction_per_usd=0.2),
-    ])
-    text = _what_to_do(m)
-    assert "<b>grace</b>" in text and "noise" not in text
-    assert "best paid lever per dollar: <b>insure</b>" in text and "buffer" not in text
-    assert "no standard lever" in _what_to_do(m[m.strategy.isin(["baseline", "noise"])])
+
+def test_advice_is_per_party_on_el_and_es() -> None:
+    from seqrisk.decide import Comparison, advise
+    from seqrisk.report.decisions import what_to_do
+    from seqrisk.report.mitigations import MitigationSection
+
+    results = (_result("baseline", None, 0.0, {}),
+               _result("grace", "venue", 0.0, {"holder.el": 5000.0, "holder.es99": 9000.0, "venue.el": -800.0}),
+               _result("noise", "holder", 0.0, {"holder.el": 50.0}),
+               _result("cover", "holder", 4e4, {"holder.el": 8000.0, "holder.es99": 3e5}))
+    cmp = Comparison(results, ())
+    section = MitigationSection(cmp, {p: advise(cmp, p) for p in ("holder", "venue")}, None)
+    holder, venue = what_to_do(section)
+    assert "<b>holder</b>" in holder and "lever cover" in holder and "ES 99%" in holder and "EL" in holder
+    assert "lever grace" not in holder and "noise" not in holder  # the venue's lever; a change within the noise
+    assert "on average it costs more than it saves" in holder  # $8k of EL for $40k of premium
+    assert "<b>venue</b>" in venue and "none of its levers" in venue  # the grace period raises its bad debt
+    assert all("holder + venue" not in b for b in (holder, venue))
+
+
+def test_report_mitigations_share_the_headline_baseline(inputs: ReportInputs) -> None:
+    from seqrisk.report.mitigations import standard_comparison
+
+    d = inputs
+    section = standard_comparison(d.book, d.model, d.scenario, d.catalog, baseline=d.result,
+                                  grace_values_s=(0.0, 3600.0))
+    base = section.comparison.baseline.measures
+    for party in ("holder", "venue"):
+        el, _ = d.result.value("expected_loss", perspective=party)
+        es, _ = d.result.value("es", perspective=party, level=0.99)
+        assert base[f"{party}.el"].value == pytest.approx(el, rel=1e-9, abs=1e-9)
+        assert base[f"{party}.es99"].value == pytest.approx(es, rel=1e-6, abs=1e-6)
+    html = build_report(ReportInputs(**{**vars(d), "mitigations": section}))
+    summary = html[html.index('id="summary"'):html.index('id="chains"')]
+    assert "What the <b>holder</b> can do" in summary and "What the <b>venue</b> can do" in summary
+    mit = html[html.index('id="mitigations"'):html.index('id="method"')]
+    assert "For the holder" in mit and "For the venue" in mit and "an oracle grace period" in mit
+    assert "grace=1h" not in mit  # levers in words, not in the spec syntax
 
 
 def test_bad_option_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

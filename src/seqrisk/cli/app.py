@@ -87,7 +87,9 @@ COMMAND_MODULES = (
     "seqrisk.cli.report_cmds",
     "seqrisk.cli.fit_cmds",
     "seqrisk.cli.chain_cmds",
-    "seqrisk.cli.decide_cmds",
+    "seqrisk.cli.compare_cmds",
+    "seqrisk.cli.insure_cmds",
+    "seqrisk.cli.place_cmds",
 )
 for _m in COMMAND_MODULES:
     importlib.import_module(_m)

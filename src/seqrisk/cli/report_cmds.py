@@ -55,36 +55,32 @@ def report_cmd(
     with out_c.status("stress grid and liquidation curves"):
         stress = stress_for_book(book, sc)
         liq = liquidation_for_book(book, sc)
-    mit_table = mit_curve = None
+    section = None
     note = None
     if mitigations:
-        try:
-            from seqrisk.report.mitigations import standard_comparison
-        except ImportError:
-            note = "mitigation comparison is not available in this build."
-        else:
-            with out_c.status("comparing mitigations on the same paths"):
-                worst = str(res.chains.assign(el=res.chains.holder_expected_loss_usd
-                                              + res.chains.venue_expected_loss_usd).sort_values("el").iloc[-1].chain)
-                mit_table, mit_curve, note = standard_comparison(book, om, sc, cat, worst_chain=worst)
+        from seqrisk.report.mitigations import standard_comparison
+
+        with out_c.status("comparing levers on the same paths"):
+            worst = str(res.chains.assign(el=res.chains.holder_expected_loss_usd).sort_values("el").iloc[-1].chain)
+            section = standard_comparison(book, om, sc, cat, worst_chain=worst, baseline=res)
     else:
         note = "mitigations not requested (--no-mitigations)."
     command = "seqrisk " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("seqrisk") \
         else f"seqrisk report {shlex.quote(str(portfolio))} --horizon {horizon} --paths {paths} --seed {seed}"
     html = build_report(ReportInputs(
         book=book, book_path=str(portfolio), scenario=sc, model=om, result=res, catalog=cat, command=command,
-        version=__version__, statistics=statistics, stress=stress, liquidation=liq, mitigation=mit_table,
-        mitigation_curve=mit_curve, mitigation_note=note, provenance=prov))
+        version=__version__, statistics=statistics, stress=stress, liquidation=liq, mitigations=section,
+        mitigation_note=note, provenance=prov))
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(out)
     out_c.print(prov.header())
-    _print_summary(res, book.name, sc, mit_table)
+    _print_summary(res, book.name, sc, section)
     out_c.print(f"\nreport written to [bold]{out.resolve()}[/] ({out.stat().st_size / 1e6:.1f} MB, "
                 f"{time.perf_counter() - t0:.0f} s); open it in a browser, it works offline.")
 
 
-def _print_summary(res: Any, name: str, sc: Any, mit: Any) -> None:
+def _print_summary(res: Any, name: str, sc: Any, section: Any) -> None:
     c = console()
     c.print(f"[bold]{name}[/]: sequencer risk over {format_duration(sc.horizon_s)}, {res.n_paths:,} paths, "
             f"seed {sc.seed}")
@@ -97,12 +93,12 @@ def _print_summary(res: Any, name: str, sc: Any, mit: Any) -> None:
         t.add_row(persp, *cells)
     c.print(t)
     pl, pl_se = res.value("p_liquidation")
-    top = res.chains.assign(el=res.chains.holder_expected_loss_usd + res.chains.venue_expected_loss_usd
-                            ).sort_values("el", ascending=False).iloc[0]
-    c.print(f"P(any liquidation) {pl:.3g} ± {pl_se:.2g}; most risk on {top.chain} "
-            f"({format_usd(top.el)} holder + venue EL)")
-    if mit is not None and len(mit):
-        best = mit[mit.strategy != "baseline"].sort_values("reduction_per_usd", ascending=False).head(3)
-        for r in best.itertuples():
-            c.print(f"lever {r.strategy}: cuts EL by {format_usd(r.reduction_usd)} ± {format_usd(r.reduction_se)} "
-                    f"for {format_usd(r.cost_usd)}")
+    c.print(f"P(any liquidation) {pl:.3g} ± {pl_se:.2g}")
+    if section is None:
+        return
+    for party, adv in section.advice.items():
+        rec = adv.recommended
+        if not rec:
+            c.print(f"{party}: none of its levers compared cuts its EL or ES {adv.level}% by more than 2 s.e.")
+        for e in rec[:3]:
+            c.print(f"{party}: {e.sentence(adv.level)}")

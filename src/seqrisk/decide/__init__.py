@@ -7,11 +7,15 @@ Modules, each importing only those above it in this list (no circle):
 * ``paths``: per-path arrays read back from the loss engine;
 * ``books``: the reference book and books copied to several chains;
 * ``insurance``: covers, premiums, the insurer's tail;
-* ``levers``: grace period, forced inclusion, margin buffer, moving, shared sequencer;
+* ``levers``: grace period, margin rules, forced inclusion, margin buffer, shared sequencer;
+* ``move``: moving positions to another chain, and what it costs;
 * ``insure``: buying a cover as a lever;
 * ``spec``: the text syntax of levers (``grace=1h``, ``buffer=0.1`` ...);
-* ``compare``: strategies against a baseline, sweeps of one parameter;
-* ``allocation``: the ES-minimising split of a book across chains;
+* ``compare``: strategies against a baseline on common random numbers;
+* ``advice``: what one party (holder or venue) can do about its own loss;
+* ``sweep``: one lever parameter swept, both parties' curves, a stated trade-off;
+* ``allocation``: the ES-minimising split across chains of a loss matrix (a linear program);
+* ``placement``: a book's split across chains with intervals, ties and an out-of-sample check;
 * ``scoring``: chains ranked by what sequencer risk costs a standard book there.
 
 >>> from seqrisk.decide import GracePeriod, MarginBuffer, Strategy
@@ -19,18 +23,17 @@ Modules, each importing only those above it in this list (no circle):
 'grace=1h,q=0.5 + buffer=0.25'
 """
 
-from seqrisk.decide.allocation import AllocationResult, allocate, allocate_book, cvar, scenario_losses
-from seqrisk.decide.base import Cover, Mitigation, Outcome, Setup, Strategy
+from seqrisk.decide.advice import Advice, LeverEffect, advise
+from seqrisk.decide.allocation import AllocationResult, allocate, cvar
+from seqrisk.decide.base import PARTIES, Cost, Cover, Mitigation, Outcome, Setup, Strategy
 from seqrisk.decide.books import REFERENCE_BOOK, reference_book
 from seqrisk.decide.compare import (
     MEASURES,
     PERSPECTIVES,
     Comparison,
     StrategyResult,
-    SweepResult,
     compare,
     run_setup,
-    sweep,
 )
 from seqrisk.decide.insurance import (
     IndemnityCover,
@@ -50,23 +53,30 @@ from seqrisk.decide.levers import (
     ForcedInclusion,
     GracePeriod,
     MarginBuffer,
-    Move,
+    MarginRules,
     SharedSequencer,
     initial_margin_usd,
     scale_duration,
 )
 from seqrisk.decide.measures import Estimate, PairedDiff
+from seqrisk.decide.move import Move, MoveCost
 from seqrisk.decide.paths import longest_downtime_s, to_outcome
+from seqrisk.decide.placement import BookAllocation, Share, allocate_book, scenario_losses
 from seqrisk.decide.scoring import ChainScore, Scores, availability, score_chains
 from seqrisk.decide.spec import parse_lever, parse_strategy, parse_sweep, parse_usd, sweep_factory
+from seqrisk.decide.sweep import SweepResult, optimal_weight_ranges, sweep
 
 __all__ = [
     "MEASURES",
+    "PARTIES",
     "PERSPECTIVES",
     "REFERENCE_BOOK",
+    "Advice",
     "AllocationResult",
+    "BookAllocation",
     "ChainScore",
     "Comparison",
+    "Cost",
     "Cover",
     "Estimate",
     "ForcedInclusion",
@@ -74,9 +84,12 @@ __all__ = [
     "IndemnityCover",
     "Insure",
     "InsurerTail",
+    "LeverEffect",
     "MarginBuffer",
+    "MarginRules",
     "Mitigation",
     "Move",
+    "MoveCost",
     "Outcome",
     "PairedDiff",
     "ParametricCover",
@@ -84,10 +97,12 @@ __all__ = [
     "Quote",
     "Scores",
     "Setup",
+    "Share",
     "SharedSequencer",
     "Strategy",
     "StrategyResult",
     "SweepResult",
+    "advise",
     "allocate",
     "allocate_book",
     "availability",
@@ -97,6 +112,7 @@ __all__ = [
     "initial_margin_usd",
     "insurer_tail",
     "longest_downtime_s",
+    "optimal_weight_ranges",
     "parse_lever",
     "parse_strategy",
     "parse_sweep",

@@ -16,14 +16,15 @@ scenario loss matrix of shape ``(paths, chains)`` whose column ``c`` is the loss
 loss of a split ``w`` is taken as ``L @ w``: linear in the allocation, which
 holds when the loss of a position scales with its size (no cross-position
 cascade between chains); a cascade makes it an approximation, stated here.
+:mod:`seqrisk.decide.placement` builds that matrix from the engine for a book
+and gives the split its uncertainty.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,10 +35,9 @@ __all__ = [
     "AllocationResult",
     "TailMeasures",
     "allocate",
-    "allocate_book",
     "cvar",
-    "scenario_losses",
     "tail_measures",
+    "weight_bounds",
 ]
 
 
@@ -126,12 +126,11 @@ class AllocationResult:
     status: str = ""
     single_chain_es_se: Mapping[str, float] = field(default_factory=dict)
     equal_split_es_se: float = float("nan")
-    #: expected loss (USD) of the whole book on each chain, with its standard error
-    single_chain_el_usd: Mapping[str, float] = field(default_factory=dict)
-    single_chain_el_se: Mapping[str, float] = field(default_factory=dict)
 
 
-def _bounds(name: str, v: float | Mapping[str, float] | None, chains: Sequence[str], default: float) -> FloatArray:
+def weight_bounds(v: float | Mapping[str, float] | None, chains: Sequence[str], default: float,
+                  name: str = "bounds") -> FloatArray:
+    """Per-chain bounds on the shares from one number, a chain -> number mapping, or None (``default``)."""
     if v is None:
         return np.full(len(chains), default)
     if isinstance(v, Mapping):
@@ -174,8 +173,8 @@ def allocate(
     if not np.all(np.isfinite(L)):
         raise DataError("loss matrix has non-finite values", field="losses")
     n, c = L.shape
-    lo = _bounds("min_weight", min_weight, chains, 0.0) * total
-    hi = _bounds("max_weight", max_weight, chains, 1.0) * total
+    lo = weight_bounds(min_weight, chains, 0.0, "min_weight") * total
+    hi = weight_bounds(max_weight, chains, 1.0, "max_weight") * total
     if np.any(lo > hi + 1e-12) or lo.sum() > total + 1e-9 or hi.sum() < total - 1e-9:
         raise UsageError("allocation bounds are infeasible: need min <= max and sum(min) <= 1 <= sum(max)",
                          field="bounds", value=(lo.tolist(), hi.tolist()))
@@ -207,58 +206,3 @@ def allocate(
         expected_loss_se=float(port.std(ddof=1) / math.sqrt(n)) if weights is None else float("nan"),
         cost_usd=float(cost @ w), objective_usd=float(res.fun), single_chain_es_usd=single,
         equal_split_es_usd=cvar(L.mean(axis=1) * total, alpha, weights), n_paths=n, status=str(res.message))
-
-
-def scenario_losses(book: Any, model: Any, scenario: Any, chains: Sequence[str], *,
-                    simulate: Any = None) -> tuple[FloatArray, FloatArray]:
-    """The loss matrix of ``book`` placed whole on each of ``chains`` (one engine run, common random numbers).
-
-    Returns ``(losses, probabilities)``: ``losses`` is ``(paths + 1, chains)``
-    attributable holder + venue loss (USD over the horizon) and its last row is
-    the no-outage outcome (zero), ``probabilities`` the mass of each row (the
-    engine's conditional-sampling weights ``p_event / N``, and the rest on the last row).
-    """
-    from seqrisk.decide.books import reference_book
-    from seqrisk.decide.paths import to_outcome
-
-    ids = list(dict.fromkeys(chains))
-    if len(ids) < 2:
-        raise UsageError("allocation needs at least two chains", field="chains", value=ids)
-    for c in ids:
-        if c not in model.chains:  # an unmodelled chain would look like one that never fails
-            raise UsageError("the outage model has no law for this chain", chain=c, field="chains")
-    if simulate is None:
-        from seqrisk.engine import simulate as engine_simulate
-
-        simulate = engine_simulate
-    out = to_outcome(simulate(reference_book(ids, book), model, scenario.replace(chains=ids)))
-    names = list(out.extra["chains"])
-    cols = [names.index(c) for c in ids]
-    loss = np.asarray(out.extra["chain_holder"])[:, cols] + np.asarray(out.extra["chain_venue"])[:, cols]
-    n = loss.shape[0]
-    p = np.ones(n) if out.p_event is None else np.asarray(out.p_event, float)
-    probs = np.concatenate([p / n, [max(0.0, 1.0 - float(p.sum()) / n)]])
-    return np.vstack([loss, np.zeros((1, len(ids)))]), probs
-
-
-def allocate_book(book: Any, model: Any, scenario: Any, chains: Sequence[str], **kw: Any) -> AllocationResult:
-    """The ES-minimising split of ``book`` across ``chains`` (see :func:`allocate` for the keywords)."""
-    simulate = kw.pop("simulate", None)
-    losses, probs = scenario_losses(book, model, scenario, chains, simulate=simulate)
-    ids = list(dict.fromkeys(chains))
-    res = allocate(losses, ids, weights=probs, **kw)
-    # standard errors on the engine's paths (the last row is the no-outage mass)
-    from seqrisk.decide.measures import measure
-
-    p_event = probs[:-1] * (losses.shape[0] - 1)
-    total = kw.get("total", 1.0)
-    name = f"es{res.alpha * 100:g}"
-    port = losses[:-1] @ np.array([res.weights[c] for c in ids]) * total
-    es = measure(port, name, p_event)[0]
-    el = measure(port, "el", p_event)[0]
-    single_se = {c: measure(losses[:-1, i] * total, name, p_event)[0].se for i, c in enumerate(ids)}
-    single_el = {c: measure(losses[:-1, i] * total, "el", p_event)[0] for i, c in enumerate(ids)}
-    equal_se = measure(losses[:-1].mean(axis=1) * total, name, p_event)[0].se
-    return replace(res, es_se=es.se, expected_loss_se=el.se, single_chain_es_se=single_se,
-                   equal_split_es_se=equal_se, single_chain_el_usd={c: e.value for c, e in single_el.items()},
-                   single_chain_el_se={c: e.se for c, e in single_el.items()})

@@ -1,11 +1,17 @@
 """What a mitigation is: a frozen object that turns (book, scenario, model) into new ones, plus costs.
 
-A :class:`Setup` carries the three inputs of the loss engine, the named costs
-(USD over the scenario's horizon) the levers applied so far have added, and
-*covers*: functions applied to the engine's per-path outcome after the run
-(insurance pays from it). A :class:`Strategy` is a named tuple of levers
-applied left to right, so levers compose: ``Strategy("grace+buffer",
-(GracePeriod(3600, 1.0), MarginBuffer(0.5)))``.
+A :class:`Setup` carries the three inputs of the loss engine, the costs (USD
+over the scenario's horizon, each with the party that pays it) the levers
+applied so far have added, and *covers*: functions applied to the engine's
+per-path outcome after the run (insurance pays from it). A :class:`Strategy`
+is a named tuple of levers applied left to right, so levers compose:
+``Strategy("grace+buffer", (GracePeriod(3600), MarginBuffer(0.5)))``.
+
+Every lever says who controls it (``party``): the *venue* (the protocol: its
+grace period, margin rules, support for forced inclusion), the *holder* (the
+trader or fund: a margin buffer, where positions sit, cover bought) or the
+*chain* (its operator: a shared sequencer). Advice is given to one party at a
+time, on that party's own loss: holder loss and venue bad debt are never added.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from seqrisk.exceptions import DataError, UsageError
 from seqrisk.outage import OutageModel
 
 __all__ = [
+    "PARTIES",
+    "Cost",
     "Cover",
     "Mitigation",
     "Outcome",
@@ -29,6 +37,26 @@ __all__ = [
     "effective_inputs",
     "replace_fields",
 ]
+
+
+#: The parties advice is given to; a lever's ``party`` may also be ``"chain"`` (neither of them decides it).
+PARTIES = ("holder", "venue")
+
+
+def check_party(party: str, field: str = "perspective") -> str:
+    """``party`` if it is one of :data:`PARTIES`, else a usage error naming ``field``."""
+    if party not in PARTIES:
+        raise UsageError("perspective is holder or venue", field=field, value=party)
+    return party
+
+
+@dataclass(frozen=True)
+class Cost:
+    """One cost of a lever over the scenario's horizon: what (``item``), how much (USD) and who pays."""
+
+    item: str
+    usd: float
+    payer: str = "holder"
 
 
 @dataclass(frozen=True)
@@ -63,43 +91,64 @@ class Outcome:
     def n_paths(self) -> int:
         return int(np.shape(self.holder_usd)[0])
 
-    @property
-    def total_usd(self) -> FloatArray:
-        """Holder loss plus venue bad debt per path (USD)."""
-        return np.asarray(self.holder_usd, float) + np.asarray(self.venue_usd, float)
+    def loss_usd(self, party: str) -> FloatArray:
+        """The per-path loss of one party (USD): the holder's attributable loss or the venue's bad debt."""
+        return np.asarray(self.holder_usd if check_party(party) == "holder" else self.venue_usd, float)
 
 
-#: A cover: maps the outcome of the engine run on a setup to a new outcome and the costs it adds (USD).
-Cover = Callable[[Outcome, "Setup"], tuple[Outcome, Mapping[str, float]]]
+#: A cover: maps the outcome of the engine run on a setup to a new outcome and the costs it adds.
+Cover = Callable[[Outcome, "Setup"], tuple[Outcome, tuple[Cost, ...]]]
+
+
+def costs_by_item(costs: Sequence[Cost]) -> dict[str, float]:
+    """USD per cost item (``capital``, ``premium``, ``fees`` ...), whoever pays."""
+    out: dict[str, float] = {}
+    for c in costs:
+        out[c.item] = out.get(c.item, 0.0) + c.usd
+    return out
+
+
+def cost_of(costs: Sequence[Cost], party: str | None = None) -> float:
+    """Total USD of ``costs`` paid by ``party`` (all of them when None)."""
+    return float(sum(c.usd for c in costs if party is None or c.payer == party))
 
 
 @dataclass(frozen=True)
 class Setup:
-    """The engine inputs after some levers, their named costs (USD per horizon) and covers."""
+    """The engine inputs after some levers, their costs (USD per horizon, with payers) and covers."""
 
     book: Any
     scenario: Any
     model: OutageModel
-    costs_usd: Mapping[str, float] = field(default_factory=dict)
+    costs: tuple[Cost, ...] = ()
     covers: tuple[Cover, ...] = ()
 
-    def with_cost(self, name: str, usd: float) -> Setup:
-        """Add ``usd`` to the cost item ``name``."""
-        c = dict(self.costs_usd)
-        c[name] = c.get(name, 0.0) + float(usd)
-        return replace(self, costs_usd=c)
+    def with_cost(self, item: str, usd: float, payer: str = "holder") -> Setup:
+        """Add a cost of ``usd`` (USD over the horizon) for ``item``, paid by ``payer``."""
+        return replace(self, costs=(*self.costs, Cost(item, float(usd), payer)))
 
     @property
-    def cost_usd(self) -> float:
-        return float(sum(self.costs_usd.values()))
+    def costs_usd(self) -> dict[str, float]:
+        """USD per cost item."""
+        return costs_by_item(self.costs)
+
+    def cost_usd(self, party: str | None = None) -> float:
+        """Total cost (USD over the horizon) paid by ``party`` (by anyone when None)."""
+        return cost_of(self.costs, party)
 
 
 @runtime_checkable
 class Mitigation(Protocol):
-    """A lever: ``apply`` returns a new :class:`Setup`; ``label`` names it in tables."""
+    """A lever: ``apply`` returns a new :class:`Setup`; ``label`` names it in the spec syntax, ``describe``
+    in words; ``party`` is who controls it (``holder``, ``venue`` or ``chain``)."""
 
     @property
     def label(self) -> str: ...
+
+    @property
+    def party(self) -> str: ...
+
+    def describe(self) -> str: ...
 
     def apply(self, setup: Setup) -> Setup: ...
 
@@ -119,6 +168,16 @@ class Strategy:
     @classmethod
     def of(cls, *levers: Mitigation, name: str | None = None) -> Strategy:
         return cls(name or " + ".join(lv.label for lv in levers) or "baseline", tuple(levers))
+
+    @property
+    def party(self) -> str | None:
+        """Who controls the strategy: the one party of all its levers, ``"mixed"``, or None for no lever."""
+        parties = {lv.party for lv in self.levers}
+        return parties.pop() if len(parties) == 1 else ("mixed" if parties else None)
+
+    def describe(self) -> str:
+        """The levers in words, joined by "and" (``"no lever"`` for the baseline)."""
+        return "; and ".join(lv.describe() for lv in self.levers) or "no lever"
 
 
 def replace_fields(obj: Any, what: str, **changes: Any) -> Any:

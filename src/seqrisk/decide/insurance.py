@@ -277,7 +277,16 @@ class BuyerTail:
 
     @property
     def es_reduction_per_usd(self) -> float:
+        """ES cut per dollar of premium (the premium counted in the loss after cover)."""
         return (self.es_before - self.es_after) / self.premium_usd if self.premium_usd > 0 else math.nan
+
+    @property
+    def el_cut_per_usd(self) -> float:
+        """Expected loss the cover takes away (its expected payout) per dollar of premium, the premium left out:
+        below 1, the cover costs more than it pays on average."""
+        if self.premium_usd <= 0:
+            return math.nan
+        return (self.el_before - (self.el_after - self.premium_usd)) / self.premium_usd
 
 
 def buyer_tail(losses_usd: FloatArray, payouts_usd: FloatArray, premium_usd: float,

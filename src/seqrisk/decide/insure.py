@@ -14,12 +14,12 @@ The holder's loss after cover is ``loss - payout``; the premium is the lever's c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 import numpy as np
 
-from seqrisk.decide.base import Outcome, Setup
+from seqrisk.decide.base import Cost, Outcome, Setup
 from seqrisk.decide.insurance import IndemnityCover, ParametricCover, Pricing, price_parametric
 from seqrisk.decide.levers import horizon_s
 from seqrisk.decide.measures import measure
@@ -36,6 +36,7 @@ class Insure:
 
     cover: IndemnityCover | ParametricCover
     pricing: Pricing = field(default_factory=Pricing)
+    party: ClassVar[str] = "holder"
 
     @property
     def label(self) -> str:
@@ -46,13 +47,22 @@ class Insure:
         lim = "" if not np.isfinite(c.limit_usd) or c.limit_usd >= 1e29 else f",limit={format_usd(c.limit_usd)}"
         return f"insure=indemnity,deductible={format_usd(c.deductible_usd)}{lim},coins={c.coinsurance:g}"
 
+    def describe(self) -> str:
+        c = self.cover
+        if isinstance(c, ParametricCover):
+            return (f"a parametric cover paying {format_usd(c.payout_usd)} if a downtime on {c.chain} lasts longer "
+                    f"than {format_duration(c.trigger_s)}")
+        lim = "" if not np.isfinite(c.limit_usd) or c.limit_usd >= 1e29 else f", limit {format_usd(c.limit_usd)}"
+        co = f", {c.coinsurance:.0%} kept by the holder" if c.coinsurance else ""
+        return f"an indemnity cover of the outage loss above {format_usd(c.deductible_usd)}{lim}{co}"
+
     def apply(self, setup: Setup) -> Setup:
         pricing = self.pricing
         cover = self.cover
         if isinstance(cover, ParametricCover):
             pc = cover
 
-            def pay(out: Outcome, final: Setup) -> tuple[Outcome, Mapping[str, float]]:
+            def pay(out: Outcome, final: Setup) -> tuple[Outcome, tuple[Cost, ...]]:
                 period = horizon_s(final.scenario)
                 cv = replace(pc, period_s=period)
                 premium = price_parametric(final.model, cv, pricing).premium_usd
@@ -65,16 +75,18 @@ class Insure:
                                      chain=cv.chain, field="chain")
                 rows = np.asarray(out.extra.get("path", np.arange(out.n_paths)), np.int64)
                 payout = cv.payout_usd * (np.asarray(longest[cv.chain])[rows] > cv.trigger_s)
-                return replace(out, holder_usd=np.asarray(out.holder_usd, float) - payout), {"premium": premium}
+                paid = replace(out, holder_usd=np.asarray(out.holder_usd, float) - payout)
+                return paid, (Cost("premium", premium, payer="holder"),)
         else:
             ind = cover
 
-            def pay(out: Outcome, final: Setup) -> tuple[Outcome, Mapping[str, float]]:
+            def pay(out: Outcome, final: Setup) -> tuple[Outcome, tuple[Cost, ...]]:
                 period = horizon_s(final.scenario)
                 payout = ind.payout(np.asarray(out.holder_usd, float))
                 mean = measure(payout, "el", out.p_event)[0].value
                 es = measure(payout, f"es{pricing.es_level * 100:g}", out.p_event)[0].value
                 prem = mean * (1 + pricing.loading) + pricing.cost_of_capital_per_year * period / YEAR_S * es
-                return replace(out, holder_usd=np.asarray(out.holder_usd, float) - payout), {"premium": prem}
+                paid = replace(out, holder_usd=np.asarray(out.holder_usd, float) - payout)
+                return paid, (Cost("premium", prem, payer="holder"),)
 
         return replace(setup, covers=(*setup.covers, pay))

@@ -1,32 +1,38 @@
 """The levers against sequencer risk as frozen, composable objects.
 
 Each lever's ``apply`` returns a new :class:`~seqrisk.decide.base.Setup`;
-costs are USD over the scenario's horizon. What the engine does with the
-scenario fields is the engine's (``grace_period_s``, ``top_up_share``,
-``margin_buffer``, ``forced_inclusion``, ``l1_inclusion_s``); a lever only sets them.
+costs are USD over the scenario's horizon, each with the party that pays it.
+What the engine does with the scenario fields is the engine's
+(``grace_period_s``, ``top_up_share``, ``margin_buffer``, ``forced_inclusion``,
+``l1_inclusion_s``); a lever only sets them. Who controls each lever
+(``party``): the venue sets grace periods, margin rules and supports forced
+inclusion; the holder chooses a margin buffer and where positions sit; a
+shared sequencer is the chain's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from seqrisk.decide.base import Setup, replace_fields
 from seqrisk.exceptions import UsageError
 from seqrisk.outage import ChainOutageLaw, CommonShock, DurationLaw, OutageModel
-from seqrisk.units import YEAR_S, format_duration, parse_duration
+from seqrisk.units import YEAR_S, format_duration, format_usd, parse_duration
 
 __all__ = [
     "ForcedInclusion",
     "GracePeriod",
     "MarginBuffer",
-    "Move",
+    "MarginRules",
     "SharedSequencer",
     "duration_label",
     "horizon_s",
     "initial_margin_usd",
+    "notional_usd",
     "perp_notional_usd",
+    "position_capital_usd",
     "scale_duration",
 ]
 
@@ -43,19 +49,22 @@ def _spot(book: Any, asset: str) -> float:
     return float(book.assets[asset].spot_usd)
 
 
+def position_capital_usd(book: Any, p: Any) -> float:
+    """Capital (USD at spot) a position ties up: a perp's margin ``|q| S / L``, a margined short option's
+    initial margin on its underlying notional, a loan's collateral value (0 for other options)."""
+    if p.type == "perp":
+        return notional_usd(book, p) / p.leverage
+    if p.type == "loan":
+        return notional_usd(book, p)
+    return notional_usd(book, p) * (p.initial_margin or 0.0)
+
+
 def initial_margin_usd(book: Any) -> float:
     """Collateral (USD) the book posts at spot: perps ``|q| S / L``, loans' collateral value.
 
     Options carry no margin here (a short option's margin is the venue's rule).
     """
-    tot = 0.0
-    for p in book.positions:
-        if p.type == "perp":
-            notional = p.notional_usd if p.size is None else abs(p.size) * _spot(book, p.asset)
-            tot += notional / p.leverage
-        elif p.type == "loan":
-            tot += p.collateral_amount * _spot(book, p.collateral_asset)
-    return tot
+    return float(sum(position_capital_usd(book, p) for p in book.positions if p.type != "option"))
 
 
 def _fmt(x: float) -> str:
@@ -84,6 +93,7 @@ class GracePeriod:
     grace_s: float
     top_up_share: float = 1.0
     repay_blocked: bool = False
+    party: ClassVar[str] = "venue"
 
     def __post_init__(self) -> None:
         if self.grace_s < 0 or not 0 <= self.top_up_share <= 1:
@@ -94,6 +104,11 @@ class GracePeriod:
     def label(self) -> str:
         s = f"grace={duration_label(self.grace_s)},q={_fmt(self.top_up_share)}"
         return s + (",repay-blocked" if self.repay_blocked else "")
+
+    def describe(self) -> str:
+        who = ("nobody can top up (the repay path checks the oracle too)" if self.repay_blocked
+               else f"{self.top_up_share:.0%} of the holders top up in time")
+        return f"an oracle grace period of {format_duration(self.grace_s)} after a restart ({who})"
 
     def apply(self, setup: Setup) -> Setup:
         q = 0.0 if self.repay_blocked else self.top_up_share
@@ -114,10 +129,16 @@ class ForcedInclusion:
     l1_inclusion_s: float = 900.0
     l1_cost_usd: float = 0.0
     delays_s: Mapping[str, float] = field(default_factory=dict)
+    party: ClassVar[str] = "venue"
 
     @property
     def label(self) -> str:
         return f"forced-inclusion,l1={duration_label(self.l1_inclusion_s)}"
+
+    def describe(self) -> str:
+        gas = f", {format_usd(self.l1_cost_usd)} of L1 gas a transaction" if self.l1_cost_usd else ""
+        return (f"acting through L1 after the chain's forced-inclusion delay ({format_duration(self.l1_inclusion_s)}"
+                f" to land{gas})")
 
     def apply(self, setup: Setup) -> Setup:
         model = setup.model
@@ -141,13 +162,22 @@ class ForcedInclusion:
                 if law is not None and law.forced_inclusion_delay_s is not None:
                     n_pos = sum(1 for p in setup.book.positions if p.chain == c)
                     uses += n_pos * trigger_rate_per_year(model, c, law.forced_inclusion_delay_s) * years
-            out = out.with_cost("L1 gas", uses * self.l1_cost_usd)
+            out = out.with_cost("L1 gas", uses * self.l1_cost_usd, payer="holder")
         return out
+
+
+def notional_usd(book: Any, p: Any) -> float:
+    """A position's notional at spot (USD): a perp's, an option's underlying, a loan's collateral value."""
+    if p.type == "perp":
+        return float(p.notional_usd if p.size is None else abs(p.size) * _spot(book, p.asset))
+    if p.type == "option":
+        return abs(p.quantity) * _spot(book, p.asset)
+    return p.collateral_amount * _spot(book, p.collateral_asset)
 
 
 def perp_notional_usd(book: Any) -> float:
     """Notional (USD at spot) of the book's perps: what a margin buffer is a share of."""
-    return float(sum(_notional_usd(book, p) for p in book.positions if p.type == "perp"))
+    return float(sum(notional_usd(book, p) for p in book.positions if p.type == "perp"))
 
 
 @dataclass(frozen=True)
@@ -161,6 +191,7 @@ class MarginBuffer:
 
     k: float
     capital_rate_per_year: float | None = None
+    party: ClassVar[str] = "holder"
 
     def __post_init__(self) -> None:
         if self.k < 0 or (self.capital_rate_per_year is not None and self.capital_rate_per_year < 0):
@@ -171,83 +202,84 @@ class MarginBuffer:
         rate = "" if self.capital_rate_per_year is None else f",rate={_fmt(self.capital_rate_per_year)}"
         return f"buffer={_fmt(self.k)}{rate}"
 
+    def describe(self) -> str:
+        return f"extra margin of {self.k:.0%} of notional on every perp"
+
     def apply(self, setup: Setup) -> Setup:
         sc = replace_fields(setup.scenario, "scenario", margin_buffer=float(self.k))
         rate = self.capital_rate_per_year
         if rate is None:
             rate = float(getattr(setup.scenario, "cost_of_capital", 0.10))
         cost = self.k * perp_notional_usd(setup.book) * rate * horizon_s(setup.scenario) / YEAR_S
-        return replace(setup, scenario=sc).with_cost("capital", cost)
-
-
-def _scaled(p: Any, f: float, **update: Any) -> Any:
-    if p.type == "perp":
-        if p.size is not None:
-            update["size"] = p.size * f
-        else:
-            update["notional_usd"] = p.notional_usd * f
-    elif p.type == "option":
-        update["quantity"] = p.quantity * f
-    else:
-        update["collateral_amount"] = p.collateral_amount * f
-        update["debt_usd"] = p.debt_usd * f
-    return p.model_copy(update=update)
-
-
-def _notional_usd(book: Any, p: Any) -> float:
-    if p.type == "perp":
-        return float(p.notional_usd if p.size is None else abs(p.size) * _spot(book, p.asset))
-    if p.type == "option":
-        return abs(p.quantity) * _spot(book, p.asset)
-    return p.collateral_amount * _spot(book, p.collateral_asset)
+        return replace(setup, scenario=sc).with_cost("capital", cost, payer="holder")
 
 
 @dataclass(frozen=True)
-class Move:
-    """Diversification: move a share ``fraction`` of every position on ``source`` to ``target``.
+class MarginRules:
+    """The venue's margin rules: maintenance margin and liquidation penalty of every perp (on ``chain`` only
+    when given), for the book and for the rest of the market modelled on that venue.
 
-    A position is split in two (``id`` keeps ``1 - fraction`` on the source,
-    ``id@target`` takes ``fraction``); ``fraction = 1`` moves it whole. Cost:
-    ``cost_bps`` of the moved notional (bridge and trading fees).
+    A lower maintenance margin liquidates fewer positions but closes them with
+    less equity left, so more bad debt; the penalty is what a liquidated holder
+    pays on top. No cost is charged: what stricter rules cost a venue in trading
+    volume is not modelled.
     """
 
-    source: str
-    target: str
-    fraction: float = 1.0
-    cost_bps: float = 0.0
+    maintenance: float | None = None
+    penalty: float | None = None
+    chain: str | None = None
+    party: ClassVar[str] = "venue"
 
     def __post_init__(self) -> None:
-        if not 0 < self.fraction <= 1 or self.source == self.target or self.cost_bps < 0:
-            raise UsageError("move needs two different chains, 0 < fraction <= 1 and cost >= 0", field="move",
-                             value=(self.source, self.target, self.fraction))
+        if self.maintenance is None and self.penalty is None:
+            raise UsageError("margin rules need a maintenance margin or a penalty", field="margin-rules")
+        if (self.maintenance is not None and not 0 < self.maintenance < 1) or (
+                self.penalty is not None and not 0 <= self.penalty < 1):
+            raise UsageError("margin rules need 0 < maintenance < 1 and 0 <= penalty < 1", field="margin-rules",
+                             value=(self.maintenance, self.penalty))
 
     @property
     def label(self) -> str:
-        return f"move={self.source}:{self.target}:{_fmt(self.fraction)}"
+        parts = ["margin-rules"]
+        if self.maintenance is not None:
+            parts.append(f"maintenance={_fmt(self.maintenance)}")
+        if self.penalty is not None:
+            parts.append(f"penalty={_fmt(self.penalty)}")
+        if self.chain is not None:
+            parts.append(f"chain={self.chain}")
+        return ",".join(parts)
+
+    def describe(self) -> str:
+        rules = [f"a maintenance margin of {self.maintenance:.3g}" if self.maintenance is not None else "",
+                 f"a liquidation penalty of {self.penalty:.3g}" if self.penalty is not None else ""]
+        where = f" on {self.chain}" if self.chain else ""
+        return " and ".join(r for r in rules if r) + f" for every perp{where}"
 
     def apply(self, setup: Setup) -> Setup:
         book = setup.book
-        if self.source not in book.chains:
-            raise UsageError("the book holds nothing on the chain to move from", chain=self.source, field="move")
-        if self.target not in setup.model.chains:
-            # an unmodelled chain would look like one that never fails
-            raise UsageError("the outage model has no law for the chain to move to (fit or give a model with "
-                             "it)", chain=self.target, field="move")
-        out, moved = [], 0.0
+        upd: dict[str, float] = {}
+        if self.maintenance is not None:
+            upd["maintenance_margin"] = float(self.maintenance)
+        if self.penalty is not None:
+            upd["liquidation_penalty"] = float(self.penalty)
+        positions = []
         for p in book.positions:
-            if p.chain != self.source:
-                out.append(p)
-                continue
-            moved += self.fraction * _notional_usd(book, p)
-            if self.fraction >= 1.0:
-                out.append(p.model_copy(update={"chain": self.target}))
-            else:
-                out.append(_scaled(p, 1.0 - self.fraction))
-                out.append(_scaled(p, self.fraction, id=f"{p.id}@{self.target}", chain=self.target))
-        markets = list(book.markets)
-        new = book.model_copy(update={"positions": out, "markets": markets})
-        res = replace(setup, book=new)
-        return res.with_cost("fees", moved * self.cost_bps * 1e-4) if self.cost_bps else res
+            if p.type == "perp" and (self.chain is None or p.chain == self.chain):
+                if self.maintenance is not None and self.maintenance >= 1.0 / p.leverage:
+                    raise UsageError(f"maintenance margin must stay below the initial margin 1/leverage = "
+                                     f"{1.0 / p.leverage:.4g}", field="maintenance", position=p.id,
+                                     value=self.maintenance)
+                p = p.model_copy(update=upd)
+            positions.append(p)
+        markets = []
+        for m in book.markets:
+            if self.maintenance is not None and (self.chain is None or m.chain == self.chain):
+                if any(self.maintenance >= 1.0 / x for x in m.leverage):
+                    raise UsageError("maintenance margin must stay below 1/leverage of the market's traders",
+                                     field="maintenance", chain=m.chain, value=self.maintenance)
+                m = m.model_copy(update={"maintenance_margin": float(self.maintenance)})
+            markets.append(m)
+        return replace(setup, book=book.model_copy(update={"positions": positions, "markets": markets}))
 
 
 def scale_duration(law: DurationLaw, factor: float) -> DurationLaw:
@@ -278,6 +310,7 @@ class SharedSequencer:
     shock_duration: DurationLaw | None = None
     group: str = "shared-sequencer"
     cost_usd_per_year: float = 0.0
+    party: ClassVar[str] = "chain"
 
     def __post_init__(self) -> None:
         if not self.chains or self.rate_factor < 0 or self.duration_factor <= 0 or self.shock_rate_per_year < 0:
@@ -288,6 +321,10 @@ class SharedSequencer:
     def label(self) -> str:
         return (f"shared={'/'.join(self.chains)},rate={_fmt(self.rate_factor)},dur={_fmt(self.duration_factor)},"
                 f"shock={_fmt(self.shock_rate_per_year)}")
+
+    def describe(self) -> str:
+        return (f"a shared sequencer for {', '.join(self.chains)} (own outage rates x{self.rate_factor:g}, "
+                f"durations x{self.duration_factor:g}, joint failures {self.shock_rate_per_year:g} a year)")
 
     def transform(self, model: OutageModel) -> OutageModel:
         """The outage model with the shared sequencer in place."""
@@ -314,6 +351,7 @@ class SharedSequencer:
     def apply(self, setup: Setup) -> Setup:
         out = replace(setup, model=self.transform(setup.model))
         if self.cost_usd_per_year:
-            out = out.with_cost("fees", self.cost_usd_per_year * horizon_s(setup.scenario) / YEAR_S)
+            out = out.with_cost("fees", self.cost_usd_per_year * horizon_s(setup.scenario) / YEAR_S,
+                                payer="chain")
         return out
 

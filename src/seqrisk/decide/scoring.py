@@ -11,12 +11,23 @@ each chain's columns are what the book would lose there alone:
   $2,000), delta-hedged, implied volatility 80 %;
 * ETH at $2,000 with 80 % annual volatility, depth $1B for impact.
 
-Per chain the score shows the attributable expected loss and ES99 per year
-(holder + venue, USD) with their standard errors, the fitted availability
-(1 - expected downtime / year, from the downtime rate and mean duration of the
-chain and of its common shocks, with the interval of the pooled rate), and the
-L2BEAT-style risk entries of the catalog. A user book (``book=``) replaces the
-reference positions: its positions are copied to every chain.
+Per chain the score shows, for one party at a time (the holder's attributable
+loss or the venue's bad debt, never their sum), the expected loss and ES99 per
+year (USD) with their standard errors, the fitted availability (1 - expected
+downtime / year, from the downtime rate and mean duration of the chain and of
+its common shocks, with the interval of the pooled rate), and the L2BEAT-style
+risk entries of the catalog. A user book (``book=``) replaces the reference
+positions: the whole book is copied to every chain.
+
+Ranks carry their uncertainty. All chains share one run, so the difference of
+two chains' figures has a *paired* standard error (influence functions, path
+by path). Two chains are *separated* when their difference exceeds ``z``
+paired standard errors, ``z`` set so that all pairs hold at once with 95 %
+(Bonferroni: ``z = Phi^-1(1 - 0.025 / pairs)``, 3.8 for 26 chains). A chain's
+rank interval runs from one plus the number of chains separated below it to
+the number of chains not separated above it; chains in a run of neighbours
+that are not separated are *tied* and share a rank. Another seed moves a rank
+within its interval.
 """
 
 from __future__ import annotations
@@ -28,16 +39,24 @@ from typing import Any
 import numpy as np
 
 from seqrisk.catalog import Catalog, RiskEntry, risk_entries
-from seqrisk.decide.base import Outcome
+from seqrisk.decide.base import Outcome, check_party
 from seqrisk.decide.books import reference_book
-from seqrisk.decide.measures import Estimate, measure
+from seqrisk.decide.measures import Estimate, measure, paired_diff
 from seqrisk.decide.paths import to_outcome
 from seqrisk.exceptions import UsageError
 from seqrisk.outage import OutageModel
 from seqrisk.portfolio import Book
 from seqrisk.units import HOUR_S, YEAR_S
 
-__all__ = ["ChainScore", "Scores", "availability", "score_chains"]
+__all__ = ["ChainScore", "Scores", "availability", "rank_intervals", "score_chains", "separation_z"]
+
+
+def separation_z(n_items: int, level: float = 0.95) -> float:
+    """The z that holds every pairwise comparison of ``n_items`` at once with probability ``level`` (Bonferroni)."""
+    from scipy.stats import norm
+
+    pairs = max(1, n_items * (n_items - 1) // 2)
+    return float(norm.ppf(1.0 - (1.0 - level) / (2 * pairs)))
 
 @dataclass(frozen=True)
 class Interval:
@@ -72,55 +91,110 @@ def availability(model: OutageModel, chain: str) -> tuple[Interval, Interval]:
 
 @dataclass(frozen=True)
 class ChainScore:
-    """One chain: money figures (USD per horizon) with standard errors, availability and risk entries."""
+    """One chain: each party's EL and ES99 (USD per horizon, with standard errors), the chain's rank by the
+    scoring party's measure with its interval and tie, availability and risk entries."""
 
     chain: str
-    expected_loss: Estimate
-    es99: Estimate
     holder_el: Estimate
+    holder_es99: Estimate
     venue_el: Estimate
+    venue_es99: Estimate
+    rank: int
+    rank_low: int
+    rank_high: int
+    tied_above: bool
+    tied_with: tuple[str, ...]
     downtime_hours: Interval
     availability: Interval
     risk: tuple[RiskEntry, ...]
 
+    def el(self, party: str) -> Estimate:
+        """Expected loss of ``party`` (holder or venue) on this chain (USD per horizon)."""
+        return self.holder_el if check_party(party) == "holder" else self.venue_el
+
+    def es99(self, party: str) -> Estimate:
+        """ES 99% of ``party``'s loss on this chain (USD per horizon)."""
+        return self.holder_es99 if check_party(party) == "holder" else self.venue_es99
+
 
 @dataclass(frozen=True)
 class Scores:
-    """Chains ranked by attributable ES99 of the reference book (then by EL), lowest risk first."""
+    """Chains ranked by one party's attributable loss measure (``by``: es99 or el), lowest risk first."""
 
     rows: tuple[ChainScore, ...]
     horizon_s: float
     n_paths: int
     seed: int
     book: str
+    perspective: str = "holder"
+    by: str = "es99"
+    z: float = 2.0
 
     def summary(self) -> Any:
-        """A DataFrame, one row per chain (USD per horizon; ``_se`` standard errors)."""
+        """A DataFrame, one row per chain (USD per horizon; ``_se`` standard errors; rank interval and ties)."""
         import pandas as pd
 
         recs = []
-        for i, r in enumerate(self.rows, 1):
-            rec: dict[str, Any] = {"rank": i, "chain": r.chain, "el_usd": r.expected_loss.value,
-                                   "el_se": r.expected_loss.se, "es99_usd": r.es99.value, "es99_se": r.es99.se,
-                                   "venue_el_usd": r.venue_el.value, "venue_el_se": r.venue_el.se,
-                                   "downtime_h_per_year": r.downtime_hours.value,
-                                   "downtime_h_low": r.downtime_hours.low, "downtime_h_high": r.downtime_hours.high,
-                                   "availability": r.availability.value, "availability_low": r.availability.low,
-                                   "availability_high": r.availability.high}
-            for e in r.risk:
-                rec[e.name] = e.value
+        for r in self.rows:
+            rec: dict[str, Any] = {"rank": r.rank, "rank_low": r.rank_low, "rank_high": r.rank_high,
+                                   "chain": r.chain, "tied_above": r.tied_above, "tied_with": ",".join(r.tied_with)}
+            for party in ("holder", "venue"):
+                for name, e in (("el", r.el(party)), ("es99", r.es99(party))):
+                    rec[f"{party}_{name}_usd"], rec[f"{party}_{name}_se"] = e.value, e.se
+            rec.update({"downtime_h_per_year": r.downtime_hours.value, "downtime_h_low": r.downtime_hours.low,
+                        "downtime_h_high": r.downtime_hours.high, "availability": r.availability.value,
+                        "availability_low": r.availability.low, "availability_high": r.availability.high})
+            for entry in r.risk:
+                rec[entry.name] = entry.value
             recs.append(rec)
-        return pd.DataFrame(recs).set_index("rank")
+        return pd.DataFrame(recs).set_index("chain")
+
+
+def rank_intervals(losses: np.ndarray, p_event: np.ndarray | None, by: str = "es99", z: float | None = None
+                   ) -> tuple[np.ndarray, list[int], list[tuple[int, int]], list[list[int]], list[bool]]:
+    """Point values, order, rank intervals, non-separated sets and ranks of the columns of ``losses``.
+
+    ``losses`` is (paths, items) on common random numbers; ``by`` a measure
+    name of :func:`~seqrisk.decide.measures.measure`; ``z`` the separation
+    threshold in paired standard errors (default :func:`separation_z`).
+    Returns the values, the order (lowest value first), per item its rank
+    interval ``(low, high)`` (1-based), per item the items not separated from
+    it, and per item whether it is tied with the item ranked just above it.
+    """
+    k = losses.shape[1]
+    z = separation_z(k) if z is None else z
+    vals = np.array([measure(losses[:, i], by, p_event)[0].value for i in range(k)])
+    sep = np.zeros((k, k), bool)  # sep[i, j]: j is separated from i
+    for i in range(k):
+        for j in range(i + 1, k):
+            d = paired_diff(by, losses[:, i], losses[:, j], p_event, p_event)
+            sep[i, j] = sep[j, i] = abs(d.value) > z * d.se
+    intervals = []
+    for i in range(k):
+        below = int(np.sum(sep[i] & (vals < vals[i])))
+        above = int(np.sum(sep[i] & (vals > vals[i])))
+        intervals.append((1 + below, k - above))
+    order = [int(i) for i in np.lexsort((np.arange(k), vals))]
+    tied_above = [False] * k
+    for pos in range(1, k):
+        tied_above[order[pos]] = not sep[order[pos], order[pos - 1]]
+    ties = [[j for j in range(k) if j != i and not sep[i, j]] for i in range(k)]
+    return vals, order, intervals, ties, tied_above
 
 
 def score_chains(model: OutageModel, catalog: Catalog, *, chains: Sequence[str] | None = None,
                  book: Book | None = None, paths: int = 2000, seed: int = 0, horizon_s: float = YEAR_S,
-                 simulate: Callable[..., Any] | None = None, scenario: Any = None) -> Scores:
-    """Score ``chains`` (default: every catalog chain the model has) by the reference book's losses.
+                 simulate: Callable[..., Any] | None = None, scenario: Any = None, perspective: str = "holder",
+                 by: str = "es99", z: float | None = None) -> Scores:
+    """Score ``chains`` (default: every catalog chain the model has) by ``perspective``'s loss on the reference
+    book (or ``book``), ranked by ``by`` (``es99`` or ``el``) with rank intervals and ties.
 
     One engine run over ``horizon_s`` (default a year) with every chain
     simulated; ``scenario`` (an engine Scenario) overrides the defaults.
     """
+    check_party(perspective)
+    if by not in ("es99", "el"):
+        raise UsageError("chains are ranked by es99 or el", field="by", value=by)
     ids = list(chains) if chains else [c.id for c in catalog.chains if c.id in model.chains]
     if not ids:
         raise UsageError("no chain to score (the model has none of the catalog's chains)", field="chains")
@@ -141,18 +215,20 @@ def score_chains(model: OutageModel, catalog: Catalog, *, chains: Sequence[str] 
         simulate = engine_simulate
     out: Outcome = to_outcome(simulate(bk, model, scenario))
     names = list(out.extra["chains"])
+    cols = [names.index(c) for c in ids]
+    loss = {party: np.asarray(out.extra[f"chain_{party}"])[:, cols] for party in ("holder", "venue")}
+    z = separation_z(len(ids)) if z is None else z
+    _, order, intervals, ties, tied_above = rank_intervals(loss[perspective], out.p_event, by, z)
     rows = []
-    for c in ids:
-        j = names.index(c)
-        h = np.asarray(out.extra["chain_holder"])[:, j]
-        v = np.asarray(out.extra["chain_venue"])[:, j]
+    for pos, i in enumerate(order, 1):
+        c = ids[i]
+        h, v = loss["holder"][:, i], loss["venue"][:, i]
         dt, av = availability(model, c)
         rows.append(ChainScore(
-            chain=c, expected_loss=measure(h + v, "el", out.p_event)[0], es99=measure(h + v, "es99", out.p_event)[0],
-            holder_el=measure(h, "el", out.p_event)[0], venue_el=measure(v, "el", out.p_event)[0],
-            downtime_hours=dt, availability=av, risk=risk_entries(catalog.chain(c))))
-    rows.sort(key=lambda r: (r.es99.value, r.expected_loss.value, r.chain))
+            chain=c, holder_el=measure(h, "el", out.p_event)[0], holder_es99=measure(h, "es99", out.p_event)[0],
+            venue_el=measure(v, "el", out.p_event)[0], venue_es99=measure(v, "es99", out.p_event)[0],
+            rank=pos, rank_low=intervals[i][0], rank_high=intervals[i][1], tied_above=tied_above[i],
+            tied_with=tuple(ids[j] for j in ties[i]), downtime_hours=dt, availability=av,
+            risk=risk_entries(catalog.chain(c))))
     return Scores(rows=tuple(rows), horizon_s=float(scenario.horizon_s), n_paths=out.n_paths,
-                  seed=int(getattr(scenario, "seed", seed)), book=bk.name)
-
-
+                  seed=int(getattr(scenario, "seed", seed)), book=bk.name, perspective=perspective, by=by, z=z)

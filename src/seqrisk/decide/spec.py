@@ -7,8 +7,12 @@ A *strategy* is levers joined by ``+``; a lever is ``kind[=value]`` followed by
     grace=2h,q=1,repay-blocked     ... and the repay path checks the oracle (nobody can top up)
     buffer=0.1[,rate=0.08]         extra collateral 10 % of notional, capital at 8 %/year
                                    (default: the scenario's cost_of_capital)
+    margin-rules,maintenance=0.03[,penalty=0.01][,chain=arbitrum]   the venue's margin rules for every perp
     forced-inclusion[,l1=15m][,gas=20]   act through L1 after the chain's delay (+ L1 time, $ per tx)
-    move=arbitrum:base[:0.5][,bps=5]     move (a share of) the arbitrum positions to base
+    move=arbitrum:base[:0.5][,fee=5][,spread=2][,bridge=10][,transit=30m][,rate=0.08]
+                                   move (a share of) the arbitrum positions to base; taker fee and
+                                   spread in bps of notional, bridge fee in bps of the capital moved,
+                                   capital out of the market for the transit time (defaults shown)
     shared=base/optimism[,rate=0.5][,dur=0.5][,shock=0.5][,shock-median=1h][,fee=10k]
     insure=indemnity[,deductible=10k][,limit=1M][,coins=0.1][,loading=0.2][,coc=0.1][,level=0.99]
     insure=parametric,chain=arbitrum,payout=100k,trigger=2h[,loading=..][,coc=..][,level=..]
@@ -30,10 +34,11 @@ from seqrisk.decide.levers import (
     ForcedInclusion,
     GracePeriod,
     MarginBuffer,
-    Move,
+    MarginRules,
     SharedSequencer,
     duration_label,
 )
+from seqrisk.decide.move import Move, MoveCost
 from seqrisk.exceptions import UsageError
 from seqrisk.outage import DurationLaw
 from seqrisk.units import parse_duration
@@ -92,12 +97,23 @@ def _build(kind: str, val: str | None, opts: dict[str, str], text: str) -> Mitig
     elif kind in ("forced-inclusion", "fi"):
         lever = ForcedInclusion(parse_duration(val or opts.pop("l1", "15m"), field="l1"),
                                 parse_usd(opts.pop("gas", "0"), field="gas"))
+    elif kind == "margin-rules":
+        mm, pen = opts.pop("maintenance", None), opts.pop("penalty", None)
+        lever = MarginRules(None if mm is None else _num(mm, "maintenance", 0, 1),
+                            None if pen is None else _num(pen, "penalty", 0, 1), opts.pop("chain", None))
     elif kind == "move":
         bits = (val or "").split(":")
         if len(bits) not in (2, 3):
             raise UsageError("move takes FROM:TO[:FRACTION]", field="move", value=val)
         frac = opts.pop("fraction", bits[2] if len(bits) == 3 else "1")
-        lever = Move(bits[0], bits[1], _num(frac, "fraction", 0, 1), _num(opts.pop("bps", "0"), "bps", 0))
+        d = MoveCost()
+        rate = opts.pop("rate", None)
+        cost = MoveCost(_num(opts.pop("fee", str(d.taker_fee_bps)), "fee", 0),
+                        _num(opts.pop("spread", str(d.spread_bps)), "spread", 0),
+                        _num(opts.pop("bridge", str(d.bridge_bps)), "bridge", 0),
+                        parse_duration(opts.pop("transit", f"{d.transit_s:g}s"), field="transit"),
+                        None if rate is None else _num(rate, "rate", 0))
+        lever = Move(bits[0], bits[1], _num(frac, "fraction", 0, 1), cost)
     elif kind == "shared":
         chains = tuple(c for c in (val or "").split("/") if c)
         med = opts.pop("shock-median", None)
@@ -121,7 +137,8 @@ def _build(kind: str, val: str | None, opts: dict[str, str], text: str) -> Mitig
             raise UsageError("insure takes indemnity or parametric", field="insure", value=val)
         lever = Insure(cover, pricing)
     else:
-        raise UsageError("unknown mitigation (known: grace, buffer, forced-inclusion, move, shared, insure)",
+        raise UsageError("unknown mitigation (known: grace, buffer, margin-rules, forced-inclusion, move, shared, "
+                         "insure)",
                          field="mitigation", value=kind)
     if opts:
         raise UsageError(f"unknown option for {kind}", field=next(iter(opts)), value=text)
@@ -144,6 +161,7 @@ def parse_strategy(text: str, name: str | None = None) -> Strategy:
 
 #: Parameters a sweep can vary, and the lever option each one sets.
 SWEEP_KEYS = {"grace": ("grace", "duration"), "q": ("grace", "number"), "buffer": ("buffer", "number"),
+              "maintenance": ("margin-rules", "number"), "penalty": ("margin-rules", "number"),
               "fraction": ("move", "number"), "l1": ("forced-inclusion", "duration"),
               "rate": ("shared", "number"), "dur": ("shared", "number")}
 

@@ -21,6 +21,7 @@ from seqrisk.outage import OutageModel
 from seqrisk.portfolio import Book
 from seqrisk.provenance import Provenance
 from seqrisk.report import figures as F
+from seqrisk.report.decisions import mitigations_section, what_to_do
 from seqrisk.report.html import Page, esc, html_table
 from seqrisk.units import format_duration, format_usd
 
@@ -48,8 +49,7 @@ class ReportInputs:
     statistics: Any | None = None               # seqrisk.stats.OutageStatistics
     stress: Mapping[str, pd.DataFrame] = field(default_factory=dict)   # chain -> stress_grid rows
     liquidation: pd.DataFrame | None = None     # liquidation_probability rows
-    mitigation: pd.DataFrame | None = None      # compare() table, one row per strategy
-    mitigation_curve: pd.DataFrame | None = None  # grace-period sweep
+    mitigations: Any | None = None              # seqrisk.report.mitigations.MitigationSection
     mitigation_note: str | None = None
     extra_notes: list[str] = field(default_factory=list)
     provenance: Provenance | None = None        # default: the catalog, the model's as-of, the scenario's seed
@@ -86,53 +86,29 @@ def _summary(page: Page, d: ReportInputs) -> None:
              f"{r.n_paths:,} simulated paths, seed {d.scenario.seed}. Every figure carries its Monte Carlo "
              "standard error.</p>")
     sec.text(f'<div class="kpis">{"".join(cards)}</div>')
-    ch = r.chains.assign(el=r.chains.holder_expected_loss_usd + r.chains.venue_expected_loss_usd).sort_values(
-        "el", ascending=False)
     pos = r.positions.sort_values("expected_loss_usd", ascending=False)
-    top_chain = ch.iloc[0] if len(ch) else None
-    total_el = float(ch.el.clip(lower=0).sum()) or 1.0
     bullets = [f"Probability that an outage liquidates at least one position: <b>{pl:.3g}</b> ± {pl_se:.2g}."]
-    if top_chain is not None:
-        bullets.append(f"Most of the risk sits on <b>{esc(top_chain.chain)}</b>: "
-                       f"{format_usd(top_chain.el)} of holder + venue expected loss "
-                       f"({max(top_chain.el, 0.0) / total_el:.0%} of the book's).")
-    top = pos.head(3)
-    bullets.append("Largest positions by expected loss: " + ", ".join(
+    for persp, col, what in (("holder", "holder_expected_loss_usd", "holder's expected loss"),
+                             ("venue", "venue_expected_loss_usd", "venue's expected bad debt")):
+        ch = r.chains.sort_values(col, ascending=False)
+        total = float(ch[col].clip(lower=0).sum())
+        if len(ch) and total > 0:
+            top = ch.iloc[0]
+            bullets.append(f"For the {persp}, most of the risk sits on <b>{esc(top.chain)}</b>: "
+                           f"{format_usd(top[col])} of the {what} ({max(top[col], 0.0) / total:.0%} of it).")
+    bullets.append("Largest positions by the holder's expected loss: " + ", ".join(
         f"<b>{esc(p.id)}</b> ({esc(p.chain)}, {esc(format_usd(p.expected_loss_usd))}, "
-        f"P(liquidation) {p.p_liquidation:.2g})" for p in top.itertuples()) + ".")
-    if d.mitigation is not None and len(d.mitigation):
-        bullets.append(_what_to_do(d.mitigation))
+        f"P(liquidation) {p.p_liquidation:.2g})" for p in pos.head(3).itertuples()) + ".")
+    if d.mitigations is not None:
+        bullets += what_to_do(d.mitigations)
     else:
-        bullets.append("Mitigations: " + esc(d.mitigation_note or "not yet available in this version."))
+        bullets.append("Mitigations: " + esc(d.mitigation_note or "not compared."))
     h_el = r.value("expected_loss", perspective="holder")[0]
     if h_el < 0:
         bullets.append("The holder figure is negative: for loans an outage defers liquidations that would have "
                        "happened while the chain was up, and some do not recur before the horizon end "
                        "(docs/engine.md, loans). The venue's bad debt is not affected.")
     sec.text("<ul>" + "".join(f"<li>{b}</li>" for b in bullets) + "</ul>")
-
-
-def _what_to_do(m: pd.DataFrame) -> str:
-    """The summary's advice: levers that cut expected loss by more than two paired standard errors,
-    free ones by size, paid ones by reduction per dollar."""
-    others = m[(m.strategy != "baseline") & (m.reduction_usd > 2 * m.reduction_se)]
-    free = others[others.cost_usd <= 0].sort_values("reduction_usd", ascending=False)
-    paid = others[others.cost_usd > 0].sort_values("reduction_per_usd", ascending=False)
-
-    def lever(r: Any) -> str:
-        cost = "no cost" if r.cost_usd <= 0 else f"{format_usd(r.cost_usd)} of cost"
-        return (f"<b>{esc(r.strategy)}</b> (holder + venue expected loss -{esc(format_usd(r.reduction_usd))} "
-                f"± {esc(format_usd(r.reduction_se))}, {cost})")
-
-    parts = []
-    if len(free):
-        parts.append("at no cost: " + "; ".join(lever(r) for r in free.head(3).itertuples()))
-    if len(paid):
-        parts.append("best paid lever per dollar: " + lever(paid.iloc[0]))
-    if not parts:
-        return ("What to do: no standard lever cut expected loss by more than two standard errors here; see "
-                '<a href="#mitigations">Mitigations</a>.')
-    return "What to do: " + "; ".join(parts) + '. Details in <a href="#mitigations">Mitigations</a>.'
 
 
 def _chains(page: Page, d: ReportInputs) -> None:
@@ -266,44 +242,6 @@ def _notional(p: Any) -> float:
     return 0.0
 
 
-def _mitigations(page: Page, d: ReportInputs) -> None:
-    sec = page.section("mitigations", "Mitigations")
-    if d.mitigation is None or not len(d.mitigation):
-        sec.text(f'<p class="note">{esc(d.mitigation_note or "Mitigation comparison not yet available.")}</p>')
-        return
-    sec.text('<p class="lead">Each lever re-run on the same random numbers as the baseline (common random '
-             "numbers), so the differences carry small paired standard errors. Reduction = baseline minus "
-             "strategy of holder + venue expected loss; cost = capital cost of extra collateral, premiums, fees "
-             f"over the horizon. {esc((d.mitigation_note or '').capitalize())}.</p>")
-    m = d.mitigation
-    rows = []
-    for r in m.itertuples():
-        base = r.strategy == "baseline"
-        if base:
-            per = "-"
-        elif r.cost_usd <= 0:
-            per = "free" if r.reduction_usd > 0 else "-"
-        else:
-            per = f"{r.reduction_per_usd:.3g}" if math.isfinite(r.reduction_per_usd) else "n/a"
-        rows.append([r.strategy, format_usd(r.holder_el), format_usd(r.venue_el), format_usd(r.es_99),
-                     f"{r.p_liquidation:.3g}", format_usd(r.cost_usd),
-                     "-" if base else f"{format_usd(r.reduction_usd)} ± {format_usd(r.reduction_se)}", per])
-    sec.text(html_table(["strategy", "holder EL", "venue EL", "holder ES 99%", "P(liq.)", "cost", "reduction",
-                         "reduction per $"], rows, numeric=(1, 2, 3, 4, 5, 6, 7)))
-    if d.mitigation_curve is not None and len(d.mitigation_curve):
-        import plotly.graph_objects as go
-
-        c = d.mitigation_curve
-        fig = go.Figure()
-        for col, name in (("holder_el", "holder liquidation loss"), ("venue_el", "venue bad debt"),
-                          ("objective", "sum")):
-            if col in c:
-                fig.add_trace(go.Scatter(x=c.value / 3600.0, y=c[col], mode="lines+markers", name=name))
-        fig.update_layout(title="Grace period sweep (expected loss, USD)", xaxis_title="grace period (hours)",
-                          yaxis_title="USD over the horizon", template="plotly_white", height=380)
-        sec.figure(fig)
-
-
 def _method(page: Page, d: ReportInputs) -> None:
     sec = page.section("method", "Method and reproducibility")
     sc = d.scenario
@@ -368,7 +306,7 @@ def build_report(d: ReportInputs) -> str:
     _chains(page, d)
     _losses(page, d)
     _stress(page, d)
-    _mitigations(page, d)
+    mitigations_section(page, d.mitigations, d.mitigation_note)
     _method(page, d)
     return page.render()
 

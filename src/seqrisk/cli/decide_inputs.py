@@ -1,0 +1,82 @@
+"""What the decision commands share: loading their inputs and printing figures with their errors.
+
+Every figure is shown with its Monte Carlo standard error (``±``, in the
+figure's unit); JSON gets ``{value, std_error}`` with None for inf and nan.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from seqrisk.cli.app import state
+from seqrisk.provenance import Provenance
+from seqrisk.units import format_usd, parse_duration
+
+__all__ = ["MODEL_HELP", "book_arg", "diff_doc", "est_doc", "finite", "load_model", "load_scenario_for", "pm", "pp",
+           "usd_se"]
+
+MODEL_HELP = "Outage model file (default: fitted from the catalog)."
+
+
+def usd_se(x: float) -> str:
+    """A standard error in USD to two significant digits, without the ``$``: ``2.9k``."""
+    r = float(f"{abs(x):.2g}")  # two significant digits, then the unit: 115 -> 120, 995000 -> 1M
+    for suffix, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if r >= size:
+            return f"{r / size:g}{suffix}"
+    return f"{r:g}"
+
+
+def pm(v: float, se: float) -> str:
+    """``$1.23k±310`` (USD with its standard error, in USD)."""
+    if not math.isfinite(v):
+        return "n/a"
+    return f"{format_usd(v)}±{usd_se(se) if math.isfinite(se) else 'n/a'}"
+
+
+def pp(v: float, se: float) -> str:
+    """A probability with its standard error."""
+    if not math.isfinite(v):
+        return "n/a"
+    return f"{v:.3g}±{se:.1g}" if math.isfinite(se) else f"{v:.3g}"
+
+
+def load_model(path: Path | None, as_of: str | None, seed: int | None) -> tuple[Any, Provenance]:
+    """The outage model (``--model`` file or fitted as of ``--as-of``) and the provenance it states."""
+    from seqrisk.cli.modeling import fitted_model
+
+    om, _, prov = fitted_model(path, as_of, seed=seed)
+    return om, prov
+
+
+def load_scenario_for(config: Path | None, paths: int | None, seed: int | None, horizon: str | None,
+              outage: list[str] | None = None, **fixed: Any) -> Any:
+    from seqrisk.engine import StressOutage, load_scenario
+
+    over: dict[str, Any] = {"paths": paths, "seed": seed,
+                            "horizon_s": parse_duration(horizon, field="--horizon") if horizon else None}
+    if outage:
+        over["stress_outages"] = [StressOutage.parse(o).model_dump() for o in outage]
+    over.update({k: v for k, v in fixed.items() if v is not None})
+    return load_scenario(config, **over)
+
+
+def book_arg(path: Path) -> Any:
+    from seqrisk.portfolio import load_book
+
+    return load_book(path, chains=state.catalog.chain_ids())
+
+
+def finite(x: float) -> float | None:
+    """JSON has no inf or nan: None."""
+    return x if math.isfinite(x) else None
+
+
+def est_doc(e: Any) -> dict[str, float | None]:
+    return {"value": finite(e.value), "std_error": finite(e.se)}
+
+
+def diff_doc(d: Any) -> dict[str, float | None]:
+    return {"value": finite(d.value), "std_error": finite(d.se), "std_error_unpaired": finite(d.se_unpaired)}
