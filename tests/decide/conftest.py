@@ -2,7 +2,7 @@
 
 The stand-in (:func:`toy_simulate`) is *not* the loss engine: one outage at
 most per path, one asset, perps only, but it reads the same scenario fields
-(seed, paths, grace_period_s, top_up_share, margin_buffer) so the comparison
+(seed, paths, grace_period_s, top_up_share_max, margin_buffer) so the comparison
 code (pairing, standard errors, sweeps) can be tested against known numbers.
 """
 
@@ -49,7 +49,7 @@ class ToyScenario:
     paths: int = 20_000
     seed: int = 0
     grace_period_s: float = 0.0
-    top_up_share: float = 0.0
+    top_up_share_max: float = 0.0
     margin_buffer: float = 0.0
     forced_inclusion: bool = False
     l1_inclusion_s: float = 1800.0
@@ -67,7 +67,7 @@ def toy_simulate(book: Any, model: OutageModel, sc: ToyScenario) -> Outcome:
     r2 = r1 * np.exp(sig * np.sqrt(sc.grace_period_s) * z2 - 0.5 * sig**2 * sc.grace_period_s)
     lev, m = 10.0, 0.05
     e0 = 1.0 / lev + sc.margin_buffer
-    topped = (u < sc.top_up_share) & (sc.grace_period_s > 0)  # no time to top up without a grace period
+    topped = (u < sc.top_up_share_max) & (sc.grace_period_s > 0)  # no time to top up without a grace period
     # at restart: a holder who tops up is back at initial margin, so safe; others are tested after the grace period
     price = np.where(topped, r1, r2)
     equity = np.where(topped, r1 / lev, e0 + (r2 - 1.0))

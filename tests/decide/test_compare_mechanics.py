@@ -66,7 +66,7 @@ def test_costs_and_cover_enter_the_results(book: Book, model: OutageModel) -> No
 
 def test_sweep_finds_the_minimum_of_a_known_curve(book: Book, model: OutageModel) -> None:
     # with q = 1 everyone tops up at restart: the grace period then removes every liquidation
-    res = sweep(book, model, ToyScenario(paths=5000, top_up_share=1.0), "grace", [0.0, 1800.0, 3600.0],
+    res = sweep(book, model, ToyScenario(paths=5000, top_up_share_max=1.0), "grace", [0.0, 1800.0, 3600.0],
                 sweep_factory("grace", "grace=0,q=1"), simulate=toy_simulate)
     assert res.best_value in res.near_best
     assert res.curve[0].value >= res.curve[res.values.index(res.best_value)].value

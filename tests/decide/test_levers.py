@@ -74,7 +74,7 @@ def test_grace_and_buffer_set_the_scenario_and_costs(book: Book, model: OutageMo
     out = Strategy.of(GracePeriod(3600.0, 0.7, repay_blocked=True), MarginBuffer(0.5, 0.1)).apply(setup)
     assert MarginBuffer(0.5).apply(setup).costs_usd["capital"] == pytest.approx(0.5 * 1.4e6 * 0.1 / 2)
     assert out.scenario.grace_period_s == 3600.0
-    assert out.scenario.top_up_share == 0.0  # repay blocked: nobody can top up
+    assert out.scenario.top_up_share_max == 0.0  # repay blocked: nobody can top up
     assert out.scenario.margin_buffer == 0.5
     margin = 1e6 / 10 + 200 * 2000 / 5 + 100 * 2000
     assert initial_margin_usd(book) == pytest.approx(margin)

@@ -69,22 +69,6 @@ def test_single_perp_under_fixed_outage(side: str) -> None:
     assert float(lp.p_liquidation.iloc[0]) == pytest.approx(p_liq, rel=1e-10)
 
 
-def test_grace_period_and_top_up_scale_losses() -> None:
-    """With a grace period G the test happens at D + G; a top-up share q scales losses by 1 - q exactly."""
-    book = make_book([{"id": "x", "type": "perp", "chain": "arbitrum", "asset": "ETH", "size": 100.0,
-                       "leverage": 8.0}], vol=SIG, eta=0.0)
-    g = 6 * 3600.0
-    r0 = simulate(book, lognormal_model({}), _stress(book, paths=50_000, grace_period_s=g))
-    r1 = simulate(book, lognormal_model({}), _stress(book, paths=50_000, grace_period_s=g, top_up_share=0.3))
-    h0, _ = r0.value("expected_loss")
-    h1, _ = r1.value("expected_loss")
-    assert h1 == pytest.approx(0.7 * h0, rel=1e-12)
-    s = SIG * math.sqrt((D + g) / YEAR_S)
-    p_liq = stats.norm.cdf((math.log((1 - 1 / 8) / 0.95) + 0.5 * s * s) / s)
-    pl, se = r0.value("p_liquidation")
-    assert _z(pl, p_liq, se) < 4
-
-
 def test_delta_hedged_option_hedging_error() -> None:
     """Attributable loss of a delta-hedged short call frozen for D: -q (V(S1, t1) - V(S0, t0) - Delta0 (S1 - S0))."""
     q, k, texp, iv, p0 = -100.0, 2100.0, 14 * DAY_S, 0.8, 2000.0

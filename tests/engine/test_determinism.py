@@ -52,7 +52,7 @@ def rich_model() -> OutageModel:
 
 SC = dict(horizon_s=3 * 86400.0, seed=123, regimes=[Regime(name="calm", switch_rates_per_year={"stressed": 20}),
                                                     Regime(name="stressed", switch_rates_per_year={"calm": 50})],
-          paths=2 * BLOCK_PATHS + 300, grace_period_s=900.0, top_up_share=0.3, settlement="stale")
+          paths=2 * BLOCK_PATHS + 300, grace_period_s=900.0, top_up_share_max=0.3, settlement="stale")
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +93,8 @@ def test_prefix_of_a_longer_run_is_the_same_paths() -> None:
 def test_common_random_numbers_make_paired_differences_precise() -> None:
     """Grace period vs none on the same seed: the paired difference has a far smaller error."""
     book, model = rich_book(), rich_model()
-    base = simulate(book, model, Scenario(**(SC | dict(grace_period_s=0.0, top_up_share=0.0))))
-    mit = simulate(book, model, Scenario(**(SC | dict(grace_period_s=300.0, top_up_share=0.1))))
+    base = simulate(book, model, Scenario(**(SC | dict(grace_period_s=0.0, top_up_share_max=0.0))))
+    mit = simulate(book, model, Scenario(**(SC | dict(grace_period_s=300.0, top_up_share_max=0.1))))
     np.testing.assert_array_equal(base.path_losses().p_event, mit.path_losses().p_event)
     d, d_se = mit.paired_difference(base)
     a, a_se = mit.value("expected_loss")
@@ -102,7 +102,7 @@ def test_common_random_numbers_make_paired_differences_precise() -> None:
     assert d == pytest.approx(a - b, rel=1e-9, abs=1e-9)
     assert d_se < 0.6 * math.sqrt(a_se ** 2 + b_se ** 2)
     # a smooth lever (more holders topping up within the same grace period) is paired almost exactly
-    t1 = simulate(book, model, Scenario(**(SC | dict(top_up_share=0.35))))
+    t1 = simulate(book, model, Scenario(**(SC | dict(top_up_share_max=0.35))))
     t0 = simulate(book, model, Scenario(**SC))
     d2, d2_se = t1.paired_difference(t0)
     assert d2 < 0

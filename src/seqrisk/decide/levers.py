@@ -3,7 +3,7 @@
 Each lever's ``apply`` returns a new :class:`~seqrisk.decide.base.Setup`;
 costs are USD over the scenario's horizon, each with the party that pays it.
 What the engine does with the scenario fields is the engine's
-(``grace_period_s``, ``top_up_share``, ``margin_buffer``, ``forced_inclusion``,
+(``grace_period_s``, ``top_up_share_max``, ``margin_buffer``, ``forced_inclusion``,
 ``l1_inclusion_s``); a lever only sets them. Who controls each lever
 (``party``): the venue sets grace periods, margin rules and supports forced
 inclusion; the holder chooses a margin buffer and where positions sit; a
@@ -83,7 +83,9 @@ class GracePeriod:
     """Oracle grace period (Aave PriceOracleSentinel / Chainlink uptime feed).
 
     No liquidation until ``grace_s`` after a restart; a share ``top_up_share`` of
-    holders tops up in time. The price keeps moving during the grace period and
+    holders would top up at all (the scenario's ``top_up_share_max``), and those
+    whose response time (the scenario's lognormal law) is shorter than the grace
+    period do. The price keeps moving during the grace period and
     nobody is liquidated, so health can keep falling (first failure mode: the
     engine prices the liquidation at restart + G). ``repay_blocked`` is the second
     failure mode: the venue's repay / top-up path also checks the oracle and
@@ -107,12 +109,14 @@ class GracePeriod:
 
     def describe(self) -> str:
         who = ("nobody can top up (the repay path checks the oracle too)" if self.repay_blocked
-               else f"{self.top_up_share:.0%} of the holders top up in time")
+               else f"{self.top_up_share:.0%} of the holders under water would top up, those who respond in "
+                    "time do")
         return f"an oracle grace period of {format_duration(self.grace_s)} after a restart ({who})"
 
     def apply(self, setup: Setup) -> Setup:
         q = 0.0 if self.repay_blocked else self.top_up_share
-        sc = replace_fields(setup.scenario, "scenario", grace_period_s=float(self.grace_s), top_up_share=q)
+        sc = replace_fields(setup.scenario, "scenario", grace_period_s=float(self.grace_s),
+                           top_up_share_max=q)
         return replace(setup, scenario=sc)
 
 

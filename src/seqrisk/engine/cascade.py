@@ -20,7 +20,10 @@ Participants:
 - rest-of-market perps, which move the price but whose losses are not the book's.
 
 ``scale`` multiplies every participant's notional and losses (the share of
-holders that did not top up within a grace period).
+holders that did not top up within a grace period). With a grace period the
+first round is tested at the end of it but closes only the positions already
+under water at the restart price ``stake_price`` (the holders at stake); later
+rounds are ordinary cascade rounds.
 """
 
 from __future__ import annotations
@@ -65,8 +68,11 @@ def run_cascade(p1: float, p0: float, *, perp_e0: FloatArray, perp_side: FloatAr
                 perp_mm: FloatArray, perp_pen: FloatArray, loan_c: FloatArray, loan_d: FloatArray,
                 loan_lt: FloatArray, loan_bonus: FloatArray, loan_cf: FloatArray, mkt_e0: FloatArray,
                 mkt_side: FloatArray, mkt_units: FloatArray, mkt_mm: FloatArray, eta: float, adv_usd: float,
-                max_rounds: int = 1000, scale: float = 1.0) -> CascadeResult:
-    """Run one restart cascade starting at price ``p1`` (USD); perps were margined at ``p0``."""
+                max_rounds: int = 1000, scale: float = 1.0, stake_price: float | None = None) -> CascadeResult:
+    """Run one restart cascade starting at price ``p1`` (USD); perps were margined at ``p0``.
+
+    ``stake_price``: the restart price before a grace period; the first round closes only positions that
+    fail the test at both prices."""
     n_p, n_l = perp_e0.size, loan_c.size
     live_p = np.ones(n_p, bool)
     live_l = np.ones(n_l, bool)
@@ -85,6 +91,11 @@ def run_cascade(p1: float, p0: float, *, perp_e0: FloatArray, perp_side: FloatAr
         lp = live_p & (perp_e0 + perp_side * perp_units * (price - p0) < perp_mm * perp_units * price)
         lm = live_m & (mkt_e0 + mkt_side * mkt_units * (price - p0) < mkt_mm * mkt_units * price)
         ll = live_l & (c * price * loan_lt < d)
+        if k == 0 and stake_price is not None:
+            sp = stake_price
+            lp &= perp_e0 + perp_side * perp_units * (sp - p0) < perp_mm * perp_units * sp
+            lm &= mkt_e0 + mkt_side * mkt_units * (sp - p0) < mkt_mm * mkt_units * sp
+            ll &= c * sp * loan_lt < d
         if not (lp.any() or lm.any() or ll.any()):
             break
         rounds += 1
@@ -213,8 +224,12 @@ class BatchCascade:
 
 
 def cascade_sorted_batch(p1: FloatArray, p0: FloatArray, longs: SortedSide, shorts: SortedSide, *, eta: float,
-                         adv_usd: float, max_rounds: int = 1000, scale: float = 1.0) -> BatchCascade:
-    """:func:`cascade_sorted` for many events of one (chain, asset) group at once, round by round."""
+                         adv_usd: float, max_rounds: int = 1000, scale: float = 1.0,
+                         stake_price: FloatArray | None = None) -> BatchCascade:
+    """:func:`cascade_sorted` for many events of one (chain, asset) group at once, round by round.
+
+    ``stake_price`` (per event): restart prices before a grace period; the first round closes only the
+    positions that fail at both prices (see :func:`run_cascade`)."""
     e_n = p1.size
     key_l, key_s = np.asarray(longs.key), np.asarray(shorts.key)
     cum_l, cum_s = np.asarray(longs.cum_units), np.asarray(shorts.cum_units)
@@ -232,6 +247,10 @@ def cascade_sorted_batch(p1: FloatArray, p0: FloatArray, longs: SortedSide, shor
         r = price[act] / p0[act]
         new_l = np.searchsorted(key_l, -r, side="left")
         new_s = np.searchsorted(key_s, r, side="left")
+        if k == 0 and stake_price is not None:
+            rs = stake_price[act] / p0[act]
+            new_l = np.minimum(new_l, np.searchsorted(key_l, -rs, side="left"))
+            new_s = np.minimum(new_s, np.searchsorted(key_s, rs, side="left"))
         gl = new_l > n_l[act]
         gs = new_s > n_s[act]
         go = gl | gs

@@ -218,13 +218,14 @@ class _Evaluator:
                 mkts = grp["mkt"][prep.pos.mkt_asset[grp["mkt"]] == a]
                 if not (perps.size or loans.size):
                     continue
-                self._restart(ev[sel], p0[sel, a], p_ev[sel, a], a, perps, loans, mkts)
-        self._option_margin(ev, p0, p_ev)
+                self._restart(ev[sel], p0[sel, a], p_eff[sel, a], p_ev[sel, a], a, perps, loans, mkts)
+        self._option_margin(ev, p0, p_eff, p_ev)
 
-    def _option_margin(self, ev: IntArray, p0: FloatArray, p_ev: FloatArray) -> None:
+    def _option_margin(self, ev: IntArray, p0: FloatArray, p_eff: FloatArray, p_ev: FloatArray) -> None:
         """Margined short options: collateral ``u (V0 + im S0)`` frozen at the outage start; liquidated when
         the equity ``collateral - u V(x)`` falls below ``mm u x``, tested at the restart price and at the price
-        after the cascade (option close-outs do not move the price)."""
+        after the cascade (option close-outs do not move the price). With a grace period only the options
+        failing at the restart price are at stake, tested at the end of the grace period."""
         cs, sc, pos = self.cs, self.sc, self.prep.pos
         for ci in np.unique(cs.chain[ev]):
             opts = self.by_chain[ci]["option"]
@@ -248,11 +249,16 @@ class _Evaluator:
             e2 = coll - u * bs_price(s_star, k, tau, vol, call)
             fail2 = alive & ~fail1 & (e2 < pos.maintenance[opts] * u * s_star)
             liq = fail1 | fail2
+            if sc.grace_period_s > 0:
+                sr = p_eff[sel][:, a]
+                tr = (texp - cs.t_eff[e][:, None]) / YEAR_S
+                liq &= (texp > cs.t_eff[e][:, None]) & (coll - u * bs_price(sr, k, np.maximum(tr, 0.0), vol, call)
+                                                        < pos.maintenance[opts] * u * sr)
             if not liq.any():
                 continue
             close = np.where(fail1, s1, s_star)
             ec = np.where(fail1, e1, e2)
-            scale = 1.0 - sc.top_up_share if sc.grace_period_s > 0 else 1.0
+            scale = 1.0 - sc.grace_saved_share
             holder = scale * (np.maximum(e1, 0.0) - np.maximum(ec - pos.penalty[opts] * u * close, 0.0))
             venue = scale * np.maximum(-ec, 0.0)
             nz = np.nonzero(liq)
@@ -267,14 +273,21 @@ class _Evaluator:
             for pth, j in zip(paths[closed_live], cols, strict=True):
                 self.closed.setdefault(int(pth), np.zeros(pos.n, bool))[opts[j]] = True
 
-    def _restart(self, ev: IntArray, p0: FloatArray, p1: FloatArray, a: int, perps: IntArray, loans: IntArray,
-                 mkts: IntArray) -> None:
+    def _restart(self, ev: IntArray, p0: FloatArray, p_r: FloatArray, p1: FloatArray, a: int, perps: IntArray,
+                 loans: IntArray, mkts: IntArray) -> None:
+        """Restart of events ``ev`` on asset ``a``: outage start price ``p0``, restart price ``p_r`` and
+        liquidation test price ``p1`` (the end of the grace period; ``p_r`` without one).
+
+        With a grace period the positions under water at ``p_r`` are at stake: the cascade starts at ``p1``
+        with a first round closing those of them still under water there, and every liquidation's notional
+        and losses are scaled by the share of holders not saved by a top-up (``grace_saved_share``)."""
         cs, prep, sc, pos = self.cs, self.prep, self.sc, self.prep.pos
-        ratio = p1 / p0
+        graced = sc.grace_period_s > 0
+        ratio = (p_r if graced else p1) / p0
         lo = max(self.r_long[perps].max(initial=-np.inf), self.m_long[mkts].max(initial=-np.inf))
         hi = min(self.r_short[perps].min(initial=np.inf), self.m_short[mkts].min(initial=np.inf))
         ltr = self.loan_trigger[loans].max(initial=0.0)
-        flag = (ratio < lo) | (ratio > hi) | (p1 < ltr) | (p0 < ltr)
+        flag = (ratio < lo) | (ratio > hi) | ((p_r if graced else p1) < ltr) | (p0 < ltr)
         if loans.size:
             # counterfactual: without the outage a loan is liquidated at its trigger if the path touches it
             var = cs.v_eval[ev, a] - cs.v0[ev, a]
@@ -298,12 +311,12 @@ class _Evaluator:
             if nz[0].size:
                 z = np.zeros(nz[0].size)
                 self._record(cs.path[ev[nz[0]]], loans[nz[1]], z, -cf[nz], z, z, z, _C["liquidation"])
-        scale = 1.0 - sc.top_up_share if sc.grace_period_s > 0 else 1.0
+        scale = 1.0 - sc.grace_saved_share
         o = self.out
         fl = np.flatnonzero(flag)
         if not loans.size and fl.size:
             clean = ~np.isin(cs.path[ev[fl]], np.fromiter(self.closed, np.int64, len(self.closed)))
-            self._batch_cascade(ev[fl[clean]], p0[fl[clean]], p1[fl[clean]], a, perps, mkts, scale)
+            self._batch_cascade(ev[fl[clean]], p0[fl[clean]], p_r[fl[clean]], p1[fl[clean]], a, perps, mkts, scale)
             fl = fl[~clean]
         for j in fl:
             e, path = int(ev[j]), int(cs.path[ev[j]])
@@ -321,7 +334,8 @@ class _Evaluator:
                 loan_bonus=pos.bonus[ll], loan_cf=pos.close_factor[ll],
                 mkt_e0=pos.mkt_units[mkts] * p0[j] * pos.mkt_inv_leverage[mkts], mkt_side=pos.mkt_side[mkts],
                 mkt_units=pos.mkt_units[mkts], mkt_mm=pos.mkt_maintenance[mkts], eta=float(prep.eta[a]),
-                adv_usd=float(prep.adv_usd[a]), max_rounds=sc.max_cascade_rounds, scale=scale)
+                adv_usd=float(prep.adv_usd[a]), max_rounds=sc.max_cascade_rounds,
+                scale=scale, stake_price=float(p_r[j]) if graced else None)
             o.n_cascades += 1
             o.max_rounds = max(o.max_rounds, res.rounds)
             o.cap_hits += int(res.cap_hit)
@@ -357,15 +371,16 @@ class _Evaluator:
             self._sorted[key] = got
         return got
 
-    def _batch_cascade(self, ev: IntArray, p0: FloatArray, p1: FloatArray, a: int, perps: IntArray,
-                       mkts: IntArray, scale: float) -> None:
+    def _batch_cascade(self, ev: IntArray, p0: FloatArray, p_r: FloatArray, p1: FloatArray, a: int,
+                       perps: IntArray, mkts: IntArray, scale: float) -> None:
         """Cascades of many events on perps only (no closed position on their paths), vectorized by round."""
         if not ev.size:
             return
         prep, sc, pos, o = self.prep, self.sc, self.prep.pos, self.out
         longs, shorts = self._sides(a, perps, mkts)
-        res = cascade_sorted_batch(p1, p0, longs, shorts, eta=float(prep.eta[a]), adv_usd=float(prep.adv_usd[a]),
-                                   max_rounds=sc.max_cascade_rounds, scale=scale)
+        kw = dict(eta=float(prep.eta[a]), adv_usd=float(prep.adv_usd[a]), max_rounds=sc.max_cascade_rounds)
+        res = cascade_sorted_batch(p1, p0, longs, shorts, scale=scale, stake_price=p_r if sc.grace_period_s > 0
+                                   else None, **kw)  # type: ignore[arg-type]
         o.n_cascades += int(ev.size)
         o.max_rounds = max(o.max_rounds, int(res.rounds.max(initial=0)))
         o.cap_hits += int(res.cap_hit.sum())

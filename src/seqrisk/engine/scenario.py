@@ -7,6 +7,7 @@ rates are per year unless named otherwise; money in USD.
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -73,8 +74,8 @@ class ExplicitOutage(_Cfg):
 class Scenario(_Cfg):
     """Everything a run needs besides the book and the outage model.
 
-    Mitigation parameters (``grace_period_s``, ``top_up_share``,
-    ``margin_buffer``, ``forced_inclusion``) do not change any random number:
+    Mitigation parameters (``grace_period_s``, ``top_up_share_max``, the
+    response-time law, ``margin_buffer``, ``forced_inclusion``) do not change any random number:
     two runs with the same seed and ``chains`` share the market and outage
     paths (common random numbers), so paired differences are precise.
     """
@@ -91,8 +92,14 @@ class Scenario(_Cfg):
     beta: float | None = Field(None, description="override the model's volatility coupling beta")
     hawkes: bool = Field(True, description="use the model's self-excitation if it has one")
     shocks: bool = Field(True, description="use the model's common-shock groups")
-    grace_period_s: float = Field(0.0, ge=0)
-    top_up_share: float = Field(0.0, ge=0, le=1, description="share of holders topping up within the grace period")
+    grace_period_s: float = Field(0.0, ge=0, description="oracle grace period after a restart: no liquidation "
+                                  "until then (seconds)")
+    top_up_share_max: float = Field(0.5, ge=0, le=1, description="share of holders under water at a restart who "
+                                    "would top up at all, given the time")
+    response_median_s: float = Field(1200.0, gt=0, description="median time a holder needs to respond after a "
+                                     "restart (lognormal, seconds)")
+    response_sigma: float = Field(1.5, gt=0, description="log-sigma of the holders' response time")
+    top_up_share: None = Field(None, exclude=True, description="retired: see top_up_share_max")
     settlement: Literal["stale", "true"] = Field("true", description="expiry settlement inside a downtime")
     turnover_per_day: float = Field(0.5, ge=0, description="notional traded per day, share of the position")
     degraded_cost_bps: float = Field(10.0, ge=0, description="extra cost of trading during a degraded event")
@@ -118,7 +125,16 @@ class Scenario(_Cfg):
     def _settle(cls, v: Any) -> Any:
         return "true" if v is True else v  # YAML reads a bare `true` as a boolean
 
-    @field_validator("horizon_s", "grace_period_s", "l1_inclusion_s", mode="before")
+    @field_validator("top_up_share", mode="before")
+    @classmethod
+    def _retired(cls, v: Any) -> Any:
+        if v is not None:
+            raise ValueError("top_up_share was replaced by top_up_share_max (the share that would top up at all); "
+                             "the share saved by a grace period G is top_up_share_max * P(response time < G), "
+                             "with the response time lognormal (response_median_s, response_sigma)")
+        return v
+
+    @field_validator("horizon_s", "grace_period_s", "l1_inclusion_s", "response_median_s", mode="before")
     @classmethod
     def _dur(cls, v: Any) -> Any:
         return parse_duration(v) if isinstance(v, str) else v
@@ -135,6 +151,16 @@ class Scenario(_Cfg):
         if self.initial_regime is not None and self.initial_regime not in names:
             raise ValueError(f"initial_regime {self.initial_regime!r} is not a regime")
         return self
+
+    @property
+    def grace_saved_share(self) -> float:
+        """Share of the positions liquidated at the end of the grace period whose holders topped up in time:
+        ``q(G) = top_up_share_max * F_R(G)``, with ``F_R`` the lognormal law of the response time (0 at G = 0)."""
+        g = self.grace_period_s
+        if g <= 0.0 or self.top_up_share_max == 0.0:
+            return 0.0
+        z = math.log(g / self.response_median_s) / self.response_sigma
+        return self.top_up_share_max * 0.5 * math.erfc(-z / math.sqrt(2.0))
 
     @property
     def with_background(self) -> bool:

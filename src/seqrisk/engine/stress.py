@@ -48,7 +48,7 @@ def stress_grid(book: Book, chain: str, durations_s: Sequence[float], price_move
     moved = np.ones(len(names), bool) if asset is None else np.array([a == asset for a in names])
     if asset is not None and asset not in names:
         raise DataError("unknown asset", field="asset", value=asset)
-    scale = 1.0 - sc.top_up_share if sc.grace_period_s > 0 else 1.0
+    scale = 1.0 - sc.grace_saved_share
     rows = []
     on = pos.chain == ci
     for d in durations_s:

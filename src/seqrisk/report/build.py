@@ -263,7 +263,8 @@ def _method(page: Page, d: ReportInputs) -> None:
          if sc.conditional_sampling else "plain Monte Carlo"],
         ["effective sample size", f"{diag.get('effective_sample_size', float('nan')):,.0f} "
          f"(= {diag.get('plain_mc_equivalent_paths', float('nan')):,.0f} plain Monte Carlo paths)"],
-        ["grace period / top-up share", f"{format_duration(sc.grace_period_s)} / {sc.top_up_share:.0%}"],
+        ["grace period / share saved by top-ups", f"{format_duration(sc.grace_period_s)} / "
+         f"{sc.grace_saved_share:.0%} (of {sc.top_up_share_max:.0%} who would top up)"],
         ["forced inclusion", f"{'on' if sc.forced_inclusion else 'off'}, L1 inclusion "
                              f"{format_duration(sc.l1_inclusion_s)}"],
         ["expiry settlement in downtime", sc.settlement],
