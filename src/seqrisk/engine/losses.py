@@ -9,8 +9,11 @@ Per event type:
 
 - ``downtime``: perps and loans at restart (``t_eff + grace``): cascade per
   asset over the book's positions on the chain and the chain's rest-of-market
-  model; delta-hedged options: hedging error over ``[t0, t_eff]``; expiries
-  inside settle at the venue's rule; capital stuck for ``t_eff - t0``.
+  model; delta-hedged options: hedging error over ``[t0, t_eff]``
+  (``-q (V1 - V0 - Delta0 (S1 - S0))``, with ``V1`` the payoff at the expiry
+  price when the option expires inside the outage: the hedge stays on until
+  the restart); expiries inside settle at the venue's rule; capital stuck for
+  ``t_eff - t0``.
 - ``censorship``: the holder cannot act but liquidators can: perps and loans
   are liquidated at their trigger price if the price path touches it
   (Brownian-bridge crossing probability, used as an expectation); delta-hedged
@@ -447,7 +450,8 @@ class _Evaluator:
                 s_exp = s1
             s_end = np.where(inside, s_exp, s1)
             v1 = np.where(inside, payoff(s_end, k, call), bs_price(s_end, k, (texp - t1) / YEAR_S, vol, call))
-            pnl = qs * (v1 - v0 - d0 * (s_end - s0))
+            # the hedge stays frozen until the holder can act again (t1), also when the option expired before
+            pnl = qs * (v1 - v0 - d0 * (s1 - s0))
             if self.closed:  # options closed earlier on the path (margin liquidation) are gone
                 gone = np.zeros(alive.shape, bool)
                 hit = np.flatnonzero(np.isin(cs.path[e], np.fromiter(self.closed, np.int64, len(self.closed))))
