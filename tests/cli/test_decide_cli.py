@@ -110,9 +110,12 @@ def test_compare_sweep_returns_curve_and_minimiser(home: Path, files: tuple[Path
     assert doc["best_value"] == doc["curve"][objective.index(min(objective))]["value"]
     lo, hi = doc["best_interval_90"]
     assert lo <= doc["best_value"] <= hi
-    # everyone tops up during a grace period: liquidations vanish
-    assert doc["curve"][0]["p_liquidation"]["value"] > 0
-    assert doc["curve"][1]["p_liquidation"]["value"] == 0
+    # every holder under water would top up, and does if they respond within the grace period (the
+    # scenario's response-time law): liquidations fall as the grace period grows
+    pl = [p["p_liquidation"]["value"] for p in doc["curve"]]
+    assert pl[0] > 0
+    assert pl[1] < 0.5 * pl[0]
+    assert pl[2] <= pl[1]
     code, out = run(home, "compare", str(book), "--model", str(model), "--sweep", "buffer=0:0.1:3", "--paths",
                     "1500", "--horizon", "30d")
     assert code == 0

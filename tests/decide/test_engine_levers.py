@@ -78,8 +78,9 @@ def test_grace_without_top_up_never_helps_when_prices_fall() -> None:
     assert liq0[fell].sum() > 10
     assert np.all(liq1[fell] >= liq0[fell])           # liquidated without grace => still liquidated
     assert np.all(venue1[fell] >= venue0[fell] - 1e-6)  # and the venue's bad debt only grows
-    # over all paths the grace period with no top-up does not lower P(liquidation) by more than noise
-    assert liq1.mean() >= liq0.mean() - 3 * np.sqrt(liq0.mean() / liq0.size)
+    # with no top-up the grace period saves only positions whose price recovered by its end: over all paths
+    # it does not raise P(liquidation) beyond noise
+    assert liq1.mean() <= liq0.mean() + 3 * np.sqrt(liq0.mean() / liq0.size)
 
 
 def test_full_margin_buffer_removes_liquidation_under_a_bounded_move() -> None:
