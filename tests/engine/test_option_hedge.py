@@ -70,7 +70,6 @@ def test_hedge_held_to_restart_matches_the_closed_form() -> None:
     e, e_se = res.value("es", level=0.99)
     assert abs(e - es) < 4 * e_se
     # closing the hedge at the expiry price instead (the old rule) gives a far thinner tail
-    v0, d0, law, _ = _law()
     assert es > 2.5 * _es_closed_at_expiry(0.99)
 
 
