@@ -41,7 +41,7 @@ def test_every_lever_says_who_controls_it() -> None:
 
 def test_advice_recommends_only_the_partys_own_levers(book: Book, model: OutageModel) -> None:
     cover = Insure(IndemnityCover(deductible_usd=1e4), Pricing(loading=0.3, cost_of_capital_per_year=0.1))
-    cmp = compare(book, model, ToyScenario(paths=8000, top_up_share=1.0),
+    cmp = compare(book, model, ToyScenario(paths=8000, top_up_share_max=1.0),
                   [GracePeriod(3600.0, 1.0), MarginBuffer(0.05), cover], simulate=toy_simulate)
     holder = advise(cmp, "holder")
     assert [e.party for e in holder.own] == ["holder", "holder"] and [e.party for e in holder.others] == ["venue"]

@@ -42,7 +42,7 @@ def test_weight_ranges_of_a_known_frontier() -> None:
 
 def test_grace_sweep_is_the_venues_trade_off(book: Book, model: OutageModel) -> None:
     """The toy's grace period: everyone tops up, liquidations vanish; the objective adds the stated weight."""
-    sc = ToyScenario(paths=5000, top_up_share=1.0)
+    sc = ToyScenario(paths=5000, top_up_share_max=1.0)
     values = [0.0, 1800.0, 3600.0]
     res = sweep(book, model, sc, "grace", values, sweep_factory("grace", "grace=0,q=1"), perspective="venue",
                 weight=2.0, simulate=toy_simulate)
