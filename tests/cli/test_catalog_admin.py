@@ -29,7 +29,8 @@ def test_check_passes_on_the_bundle(home: Path) -> None:
     code, out = run(home, "catalog", "check")
     assert code == 0
     assert out.startswith(f"catalog ok: {len(CAT.chains)} chains, {len(CAT.incidents)} incidents")
-    assert CAT.version in out and len(out.strip().splitlines()) == 1
+    assert out.strip().splitlines()[1].startswith(f"version {CAT.version}, complete up to {CAT.coverage_date}")
+    assert len(out.strip().splitlines()) == 2 and max(len(x) for x in out.splitlines()) <= 80
 
 
 def test_check_lists_problems_and_exits_1(home: Path, tmp_path: Path) -> None:

@@ -65,10 +65,13 @@ def check_cmd(
         _fail(problems)
     cat = load_catalog(base_dir=directory) if standalone else load_catalog(directory)
     facts = sum(len(c.registry.facts()) for c in cat.chains)
-    per = len(cat.coverage.chains) if cat.coverage else 0
-    console().print(f"catalog ok: {len(cat.chains)} chains, {len(cat.incidents)} incidents, {facts} registry "
-                    f"facts; complete up to {cat.coverage_date}" + (f" ({per} chains differ)" if per else "")
-                    + f"; version {cat.version}", soft_wrap=True)
+    out = console()
+    out.print(f"catalog ok: {len(cat.chains)} chains, {len(cat.incidents)} incidents, {facts} registry facts",
+              soft_wrap=True)
+    own = cat.coverage.chains if cat.coverage else ()
+    differ = ", ".join(f"{c.chain} {c.coverage_date}" for c in own) if len(own) <= 2 else f"{len(own)} chains differ"
+    out.print(f"version {cat.version}, complete up to {cat.coverage_date}" + (f" ({differ})" if own else ""),
+              soft_wrap=True)
 
 
 def _user_dir(directory: Path | None) -> Path:
