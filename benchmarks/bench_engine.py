@@ -6,27 +6,32 @@ with lognormal outages at 0.05 per day (5 per day under ``--stress``), GBM at
 80 % volatility, square-root impact with eta 0.1 and depth 1e9 USD, a one-day
 horizon. Then:
 
-1. agreement of holder and venue expected loss, ES99 and P(any liquidation)
-   with ``reference_numpy.py`` within Monte Carlo error (z-scores; the venue on
-   the stress variant, where bad debt is not a handful of paths);
-2. paths per second of seqrisk (plain event sampling, and the rare-event
-   conditional sampler, whose work-normalised efficiency 1 / (se^2 * time) is
-   the fair comparison) and of both references, run in one go, with ratios and
-   peak memory (each run in its own process);
-3. a 10,000-position book at 1 million paths, and the memory of 10 million
-   paths on it (issue 4, part 8).
+1. **speed in pairs**: ``reference_numpy.py`` and seqrisk run back to back,
+   each in its own process, at least three pairs per mode (base rate, plain
+   sampling; stress rate); each pair gives the ratio of paths per CPU second
+   (and per wall second); the figure is the median pair with the range;
+2. **agreement**: seqrisk's figures against reference values computed once
+   with 400,000 paths (cached in ``benchmarks/results/reference_400k.json``,
+   keyed by the yardstick's files), as z-scores;
+3. **memory**: a 10,000-position book at 10 million paths in base,
+   conditional and stress modes, peak RSS of each run's process;
+4. **the machine's limit**: the kernel's idle-path ceiling (one uniform draw
+   and a comparison per path, in a compiled loop) against the base rate's
+   paths per second; the machine's load average at the start and end.
 
-Run: ``python benchmarks/bench_engine.py`` (or ``make bench``); ``SEQRISK_BENCH_QUICK=1`` shrinks every run.
+Run: ``make bench`` (or ``python benchmarks/bench_engine.py``); ``SEQRISK_BENCH_QUICK=1`` shrinks every run.
 Writes ``benchmarks/results/engine.json``.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -36,17 +41,20 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BENCH = Path(os.environ.get("SEQRISK_BENCH_DIR", ROOT.parent / "shared" / "bench"))
+if not (BENCH / "book.csv").exists() and Path("/work/shared/bench/book.csv").exists():
+    BENCH = Path("/work/shared/bench")
 RESULTS = HERE / "results"
 QUICK = os.environ.get("SEQRISK_BENCH_QUICK") == "1"
 SEED = 12345
+PAIRS = 3
 
 
 def _sizes() -> dict[str, int]:
     if QUICK:
-        return dict(ref_numpy=5_000, ref_python=50, ref_stress=2_000, plain=200_000, cond=100_000, stress=20_000,
-                    big=100_000, huge=1_000_000)
-    return dict(ref_numpy=20_000, ref_python=200, ref_stress=10_000, plain=2_000_000, cond=1_000_000,
-                stress=200_000, big=1_000_000, huge=10_000_000)
+        return dict(ref_base=4_000, ref_stress=1_000, base=4_000_000, stress=100_000, cond=400_000, ref_values=20_000,
+                    huge=1_000_000)
+    return dict(ref_base=20_000, ref_stress=5_000, base=40_000_000, stress=1_000_000, cond=4_000_000,
+                ref_values=400_000, huge=10_000_000)
 
 
 # ----------------------------------------------------------------------------- model in seqrisk inputs
@@ -96,15 +104,19 @@ def _peak_rss_mib() -> float:
 
 
 def child(kind: str, paths: int, rate: float, n_positions: int | None, conditional: bool) -> dict[str, Any]:
-    """One seqrisk run in this process: figures, in-process time and peak RSS."""
+    """One seqrisk run in this process: figures, CPU and wall seconds, peak RSS. A first small run loads the
+    compiled kernel (from its on-disk cache); its time is reported apart."""
     from seqrisk.engine import simulate
 
     book, model = spec_inputs(rate, n_positions)
     sc = _scenario(paths, conditional)
+    w0 = time.perf_counter()
+    simulate(book, model, sc.replace(paths=4096))
+    t_load = time.perf_counter() - w0
     rss0 = _peak_rss_mib()
-    t0 = time.perf_counter()
+    c0, w0 = time.process_time(), time.perf_counter()
     res = simulate(book, model, sc)
-    dt = time.perf_counter() - t0
+    cpu, wall = time.process_time() - c0, time.perf_counter() - w0
 
     def fig(persp: str) -> dict[str, float]:
         el, el_se = res.value("expected_loss", perspective=persp)
@@ -115,9 +127,36 @@ def child(kind: str, paths: int, rate: float, n_positions: int | None, condition
 
     pl, pl_se = res.value("p_liquidation")
     return {"impl": "seqrisk", "kind": kind, "paths": paths, "positions": len(book.positions),
-            "rate_per_day": rate, "conditional": conditional, "t_compute_s": dt, "paths_per_s": paths / dt,
-            "holder": fig("holder"), "venue": fig("venue"), "p_any_liquidation": pl, "p_any_liquidation_se": pl_se,
-            "diagnostics": res.diagnostics, "peak_rss_mib": _peak_rss_mib(), "rss_before_run_mib": rss0}
+            "rate_per_day": rate, "conditional": conditional, "engine": "kernel" if res.diagnostics["engine"] else
+            "numpy", "cpu_s": cpu, "wall_s": wall, "first_call_s": t_load, "paths_per_cpu_s": paths / cpu,
+            "paths_per_wall_s": paths / wall, "holder": fig("holder"), "venue": fig("venue"),
+            "p_any_liquidation": pl, "p_any_liquidation_se": pl_se, "diagnostics": res.diagnostics,
+            "peak_rss_mib": _peak_rss_mib(), "rss_before_run_mib": rss0}
+
+
+def ceiling(paths: int) -> dict[str, float]:
+    """The idle-path ceiling: one kernel uniform draw and a comparison per path, in a compiled loop."""
+    import numpy as np
+    from numba import njit
+
+    from seqrisk.engine.kernel_rng import entropy_words, seed_state, uniform
+
+    @njit(cache=False)
+    def loop(words: np.ndarray, n: int, thr: float) -> int:
+        st = np.zeros(5, np.uint64)
+        k = 0
+        for b in range(n // 4096):
+            seed_state(words, b, 2, st)
+            for _ in range(4096):
+                if uniform(st) > thr:
+                    k += 1
+        return k
+
+    w = entropy_words(SEED)
+    loop(w, 4096, 0.95)
+    c0 = time.process_time()
+    loop(w, paths, math.exp(-0.05))
+    return {"paths": float(paths), "paths_per_cpu_s": paths / (time.process_time() - c0)}
 
 
 def _run_child(kind: str, paths: int, rate: float, n_positions: int | None, conditional: bool) -> dict[str, Any]:
@@ -128,11 +167,48 @@ def _run_child(kind: str, paths: int, rate: float, n_positions: int | None, cond
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _run_reference(script: str, paths: int, stress: bool = False) -> dict[str, Any]:
-    cmd = [sys.executable, script, "--paths", str(paths), "--seed", str(SEED), "--json"] + (["--stress"] if stress
-                                                                                           else [])
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=BENCH)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+_REF_WRAPPER = """
+import json, resource, runpy, sys, time
+sys.path.insert(0, sys.argv[1])
+script, args = sys.argv[2], sys.argv[3:]
+sys.argv = [script, *args]
+c0, w0 = time.process_time(), time.perf_counter()
+runpy.run_path(script, run_name="__main__")
+sys.stdout.flush()
+print(json.dumps({"cpu_s": time.process_time() - c0, "wall_s": time.perf_counter() - w0}))
+"""
+
+
+def _run_reference(paths: int, stress: bool = False) -> dict[str, Any]:
+    """``reference_numpy.py`` in its own process; CPU and wall seconds of its in-process run."""
+    args = ["--paths", str(paths), "--seed", str(SEED), "--json"] + (["--stress"] if stress else [])
+    out = subprocess.run([sys.executable, "-c", _REF_WRAPPER, str(BENCH), str(BENCH / "reference_numpy.py"), *args],
+                         capture_output=True, text=True, check=True, cwd=BENCH)
+    lines = out.stdout.strip().splitlines()
+    rec = json.loads(lines[-2])
+    rec.update(json.loads(lines[-1]))
+    rec["paths_per_cpu_s"] = paths / rec["cpu_s"]
+    rec["paths_per_wall_s"] = paths / rec["wall_s"]
+    return rec
+
+
+def _reference_values(paths: int) -> dict[str, Any]:
+    """The yardstick's figures at ``paths`` paths (base and stress), computed once and cached by file hash."""
+    h = hashlib.sha256()
+    for f in ("reference_numpy.py", "refcommon.py", "book.csv"):
+        h.update((BENCH / f).read_bytes())
+    key = f"{h.hexdigest()[:16]}-{paths}-{SEED}"
+    cache = RESULTS / "reference_400k.json"
+    if cache.exists():
+        got = json.loads(cache.read_text())
+        if got.get("key") == key:
+            return dict(got)
+    print(f"  computing the reference values with {paths:,} paths (once; cached in {cache.name}) ...", flush=True)
+    out = {"key": key, "paths": paths, "seed": SEED, "base": _run_reference(paths), "stress":
+           _run_reference(paths, stress=True)}
+    RESULTS.mkdir(exist_ok=True)
+    cache.write_text(json.dumps(out, indent=2) + "\n")
+    return out
 
 
 # ----------------------------------------------------------------------------- comparison
@@ -156,10 +232,32 @@ def agreement(ours: dict[str, Any], ref: dict[str, Any], persp: tuple[str, ...])
     return rows
 
 
-def _efficiency(run: dict[str, Any]) -> float:
+def _efficiency(run: dict[str, Any], key: str = "cpu_s") -> float:
     """Work-normalised efficiency of the holder expected loss: 1 / (se^2 * seconds)."""
     se = run["holder"]["expected_loss_se"]
-    return 1.0 / (se * se * run["t_compute_s"]) if se > 0 else float("nan")
+    return 1.0 / (se * se * run[key]) if se > 0 else float("nan")
+
+
+def _pairs(mode: str, sz: dict[str, int]) -> dict[str, Any]:
+    stress = mode == "stress"
+    rows = []
+    for i in range(PAIRS):
+        ref = _run_reference(sz["ref_stress" if stress else "ref_base"], stress=stress)
+        ours = _run_child(mode, sz[mode], 5.0 if stress else 0.05, None, stress)
+        rows.append({"pair": i, "reference_paths_per_cpu_s": ref["paths_per_cpu_s"],
+                     "reference_paths_per_wall_s": ref["paths_per_wall_s"],
+                     "seqrisk_paths_per_cpu_s": ours["paths_per_cpu_s"],
+                     "seqrisk_paths_per_wall_s": ours["paths_per_wall_s"],
+                     "ratio_cpu": ours["paths_per_cpu_s"] / ref["paths_per_cpu_s"],
+                     "ratio_wall": ours["paths_per_wall_s"] / ref["paths_per_wall_s"], "seqrisk_run": ours})
+        print(f"  {mode} pair {i + 1}: reference {ref['paths_per_cpu_s']:,.0f} paths/CPU s, seqrisk "
+              f"{ours['paths_per_cpu_s']:,.0f}: {rows[-1]['ratio_cpu']:,.0f}x (wall {rows[-1]['ratio_wall']:,.0f}x)",
+              flush=True)
+    cpu = [r["ratio_cpu"] for r in rows]
+    wall = [r["ratio_wall"] for r in rows]
+    return {"pairs": rows, "ratio_cpu_median": statistics.median(cpu), "ratio_cpu_range": [min(cpu), max(cpu)],
+            "ratio_wall_median": statistics.median(wall), "ratio_wall_range": [min(wall), max(wall)],
+            "seqrisk_engine": rows[0]["seqrisk_run"]["engine"]}
 
 
 def main() -> dict[str, Any]:
@@ -168,57 +266,44 @@ def main() -> dict[str, Any]:
         print(f"skipped: {msg}")
         return {"skipped": True, "reason": msg}
     sz = _sizes()
-    print(f"engine benchmark (quick={QUICK}); yardstick {BENCH}", flush=True)
-    ref_np = _run_reference("reference_numpy.py", sz["ref_numpy"])
-    print(f"  reference_numpy   {ref_np['paths_per_s']:>12,.0f} paths/s", flush=True)
-    ref_py = _run_reference("reference_python.py", sz["ref_python"])
-    print(f"  reference_python  {ref_py['paths_per_s']:>12,.0f} paths/s", flush=True)
-    plain = _run_child("plain", sz["plain"], 0.05, None, False)
-    print(f"  seqrisk plain     {plain['paths_per_s']:>12,.0f} paths/s", flush=True)
+    load0 = os.getloadavg()
+    t0 = time.time()  # clock-ok: elapsed time of the benchmark
+    print(f"engine benchmark (quick={QUICK}); yardstick {BENCH}; load average {load0[0]:.2f}", flush=True)
+    refv = _reference_values(sz["ref_values"])
+    speed = {m: _pairs(m, sz) for m in ("base", "stress")}
+    base_run = speed["base"]["pairs"][int(sorted(range(PAIRS), key=lambda i: speed["base"]["pairs"][i][
+        "ratio_cpu"])[PAIRS // 2])]["seqrisk_run"]
+    stress_run = speed["stress"]["pairs"][int(sorted(range(PAIRS), key=lambda i: speed["stress"]["pairs"][i][
+        "ratio_cpu"])[PAIRS // 2])]["seqrisk_run"]
     cond = _run_child("conditional", sz["cond"], 0.05, None, True)
-    print(f"  seqrisk cond.     {cond['paths_per_s']:>12,.0f} paths/s", flush=True)
-    ref_np2 = _run_reference("reference_numpy.py", sz["ref_numpy"])  # a second reference run against drift
-    ref_st = _run_reference("reference_numpy.py", sz["ref_stress"], stress=True)
-    print(f"  reference_numpy --stress {ref_st['paths_per_s']:>8,.0f} paths/s", flush=True)
-    stress = _run_child("stress", sz["stress"], 5.0, None, True)
-    print(f"  seqrisk --stress  {stress['paths_per_s']:>12,.0f} paths/s", flush=True)
-    big = _run_child("10k positions", sz["big"], 0.05, 10_000, False)
-    print(f"  seqrisk 10k pos.  {big['paths_per_s']:>12,.0f} paths/s", flush=True)
-    huge = _run_child("10k positions, memory", sz["huge"], 0.05, 10_000, False)
-    print(f"  seqrisk 10k pos. x {sz['huge']:,} paths: peak {huge['peak_rss_mib']:,.0f} MiB", flush=True)
-
-    np_rate = (ref_np["paths_per_s"] + ref_np2["paths_per_s"]) / 2
-    eff_ref = _efficiency(ref_np)
+    print(f"  seqrisk conditional {cond['paths_per_cpu_s']:,.0f} paths/CPU s", flush=True)
+    memory = {}
+    for mode, rate, conditional in (("base", 0.05, False), ("conditional", 0.05, True), ("stress", 5.0, True)):
+        memory[mode] = _run_child(f"10k positions, {mode}", sz["huge"], rate, 10_000, conditional)
+        print(f"  10,000 positions x {sz['huge']:,} paths, {mode}: {memory[mode]['wall_s']:.1f} s wall, "
+              f"peak {memory[mode]['peak_rss_mib']:,.0f} MiB", flush=True)
+    ceil = json.loads(subprocess.run([sys.executable, str(Path(__file__).resolve()), "--ceiling",
+                                      str(sz["base"])], capture_output=True, text=True, check=True, cwd=ROOT,
+                                     env=os.environ | {"PYTHONPATH": str(ROOT / "src")}).stdout.splitlines()[-1])
+    load1 = os.getloadavg()
     out: dict[str, Any] = {
-        "command": "python benchmarks/bench_engine.py" + (" (SEQRISK_BENCH_QUICK=1)" if QUICK else ""),
+        "command": "make bench (python benchmarks/run.py engine)" + (" with SEQRISK_BENCH_QUICK=1" if QUICK else ""),
         "seed": SEED,
-        "speed": {
-            "reference_python_paths_per_s": ref_py["paths_per_s"],
-            "reference_numpy_paths_per_s": np_rate,
-            "reference_numpy_stress_paths_per_s": ref_st["paths_per_s"],
-            "seqrisk_plain_paths_per_s": plain["paths_per_s"],
-            "seqrisk_conditional_paths_per_s": cond["paths_per_s"],
-            "seqrisk_stress_paths_per_s": stress["paths_per_s"],
-            "ratio_plain_vs_numpy": plain["paths_per_s"] / np_rate,
-            "ratio_plain_vs_python": plain["paths_per_s"] / ref_py["paths_per_s"],
-            "ratio_stress_vs_numpy_stress": stress["paths_per_s"] / ref_st["paths_per_s"],
-            "efficiency_ratio_plain_vs_numpy": _efficiency(plain) / eff_ref,
-            "efficiency_ratio_conditional_vs_numpy": _efficiency(cond) / eff_ref,
-            "peak_rss_mib": {"reference_numpy": ref_np["peak_rss_mib"], "reference_python": ref_py["peak_rss_mib"],
-                             "seqrisk_plain": plain["peak_rss_mib"], "seqrisk_conditional": cond["peak_rss_mib"],
-                             "seqrisk_stress": stress["peak_rss_mib"]},
-        },
-        "agreement_base": agreement(cond, ref_np, ("holder",)),
-        "agreement_base_plain": agreement(plain, ref_np, ("holder",)),
-        "agreement_stress": agreement(stress, ref_st, ("holder", "venue")),
-        "big_book": {"positions": big["positions"], "paths": big["paths"], "seconds": big["t_compute_s"],
-                     "paths_per_s": big["paths_per_s"], "peak_rss_mib": big["peak_rss_mib"]},
-        "memory": {"positions": huge["positions"], "paths": huge["paths"], "seconds": huge["t_compute_s"],
-                   "peak_rss_mib": huge["peak_rss_mib"], "bound_mib": 2048,
-                   "within_bound": huge["peak_rss_mib"] < 2048},
-        "runs": {"reference_numpy": ref_np, "reference_numpy_2": ref_np2, "reference_python": ref_py,
-                 "reference_numpy_stress": ref_st, "seqrisk_plain": plain, "seqrisk_conditional": cond,
-                 "seqrisk_stress": stress, "seqrisk_10k": big, "seqrisk_10k_memory": huge},
+        "load_average_start": list(load0), "load_average_end": list(load1), "cpus": os.cpu_count(),
+        "elapsed_s": time.time() - t0,  # clock-ok
+        "speed": speed,
+        "ceiling": {"idle_paths_per_cpu_s": ceil["paths_per_cpu_s"],
+                    "base_fraction_of_ceiling": base_run["paths_per_cpu_s"] / ceil["paths_per_cpu_s"]},
+        "reference_values": {"paths": refv["paths"], "key": refv["key"]},
+        "agreement_base": agreement(base_run, refv["base"], ("holder",)),
+        "agreement_conditional": agreement(cond, refv["base"], ("holder",)),
+        "agreement_stress": agreement(stress_run, refv["stress"], ("holder", "venue")),
+        "conditional": {"paths_per_cpu_s": cond["paths_per_cpu_s"],
+                        "efficiency_vs_plain": _efficiency(cond) / _efficiency(base_run)},
+        "memory": {m: {"positions": r["positions"], "paths": r["paths"], "wall_s": r["wall_s"], "cpu_s": r["cpu_s"],
+                       "peak_rss_mib": r["peak_rss_mib"], "within_1_gib": r["peak_rss_mib"] < 1024,
+                       "engine": r["engine"]} for m, r in memory.items()},
+        "runs": {"conditional": cond, "memory": memory},
     }
     _print(out)
     RESULTS.mkdir(exist_ok=True)
@@ -227,41 +312,38 @@ def main() -> dict[str, Any]:
 
 
 def _print(out: dict[str, Any]) -> None:
-    s = out["speed"]
-    print("\nspeed (in-process paths/s, seed 12345, base rate 0.05/day unless noted)")
-    print(f"  {'implementation':<42}{'paths/s':>14}{'peak MiB':>10}")
-    rows = [("reference_python.py", s["reference_python_paths_per_s"], s["peak_rss_mib"]["reference_python"]),
-            ("reference_numpy.py", s["reference_numpy_paths_per_s"], s["peak_rss_mib"]["reference_numpy"]),
-            ("seqrisk, plain event sampling", s["seqrisk_plain_paths_per_s"], s["peak_rss_mib"]["seqrisk_plain"]),
-            ("seqrisk, conditional (rare-event) sampling", s["seqrisk_conditional_paths_per_s"],
-             s["peak_rss_mib"]["seqrisk_conditional"]),
-            ("reference_numpy.py --stress", s["reference_numpy_stress_paths_per_s"], float("nan")),
-            ("seqrisk --stress", s["seqrisk_stress_paths_per_s"], s["peak_rss_mib"]["seqrisk_stress"])]
-    for name, v, m in rows:
-        print(f"  {name:<42}{v:>14,.0f}{m:>10.0f}")
-    print(f"  ratio seqrisk plain / numpy: {s['ratio_plain_vs_numpy']:,.0f}x; / python: "
-          f"{s['ratio_plain_vs_python']:,.0f}x; stress / numpy stress: {s['ratio_stress_vs_numpy_stress']:,.0f}x")
-    print(f"  work-normalised efficiency 1/(se^2 t) of holder EL vs numpy: plain "
-          f"{s['efficiency_ratio_plain_vs_numpy']:,.0f}x, "
-          f"conditional {s['efficiency_ratio_conditional_vs_numpy']:,.0f}x")
-    for title, key in (("agreement, base rate (seqrisk conditional vs reference_numpy)", "agreement_base"),
-                       ("agreement, base rate (seqrisk plain vs reference_numpy)", "agreement_base_plain"),
-                       ("agreement, --stress (seqrisk vs reference_numpy --stress)", "agreement_stress")):
-        print(f"\n{title}")
+    print(f"\nspeed, paired with reference_numpy.py in the same run ({PAIRS} pairs; paths per CPU second)")
+    for m in ("base", "stress"):
+        s = out["speed"][m]
+        print(f"  {m:<7} median {s['ratio_cpu_median']:,.0f}x [{s['ratio_cpu_range'][0]:,.0f}-"
+              f"{s['ratio_cpu_range'][1]:,.0f}]; wall {s['ratio_wall_median']:,.0f}x "
+              f"[{s['ratio_wall_range'][0]:,.0f}-{s['ratio_wall_range'][1]:,.0f}] ({s['seqrisk_engine']})")
+    c = out["ceiling"]
+    print(f"  idle-path ceiling {c['idle_paths_per_cpu_s']:,.0f} paths/CPU s; base reaches "
+          f"{c['base_fraction_of_ceiling']:.0%} of it")
+    print(f"  conditional sampling: {out['conditional']['paths_per_cpu_s']:,.0f} paths/CPU s, work-normalised "
+          f"efficiency {out['conditional']['efficiency_vs_plain']:.1f}x plain sampling")
+    for title, key in (("agreement, base rate, plain sampling", "agreement_base"),
+                       ("agreement, base rate, conditional sampling", "agreement_conditional"),
+                       ("agreement, stress rate", "agreement_stress")):
+        print(f"\n{title} (reference: {out['reference_values']['paths']:,} paths)")
         for r in out[key]:
             z = "n/a" if r["z"] is None else f"{r['z']:+.2f}"
             print(f"  {r['figure']:<28}{r['seqrisk']:>16,.6g} ± {r['seqrisk_se']:<12,.3g}"
                   f"{r['reference']:>16,.6g} ± {r['reference_se']:<12,.3g} z {z}")
-    b, m = out["big_book"], out["memory"]
-    print(f"\n10,000 positions x {b['paths']:,} paths: {b['seconds']:.1f} s ({b['paths_per_s']:,.0f} paths/s), "
-          f"peak {b['peak_rss_mib']:,.0f} MiB")
-    print(f"10,000 positions x {m['paths']:,} paths: {m['seconds']:.1f} s, peak {m['peak_rss_mib']:,.0f} MiB "
-          f"(bound 2 GiB: {'met' if m['within_bound'] else 'NOT met'})")
+    print("\nmemory, 10,000 positions")
+    for m, r in out["memory"].items():
+        print(f"  {m:<12} {r['paths']:>12,} paths  {r['wall_s']:7.1f} s wall  peak {r['peak_rss_mib']:7,.0f} MiB "
+              f"({'under' if r['within_1_gib'] else 'OVER'} 1 GiB)")
+    print(f"load average {out['load_average_start'][0]:.2f} at the start, {out['load_average_end'][0]:.2f} at the end "
+          f"({out['cpus']} CPUs)")
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         k, n, r, npos, c = sys.argv[2:7]
         print(json.dumps(child(k, int(n), float(r), int(npos) or None, c == "1"), default=float))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--ceiling":
+        print(json.dumps(ceiling(int(sys.argv[2]))))
     else:
         main()

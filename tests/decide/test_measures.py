@@ -28,7 +28,7 @@ def test_measures_reproduce_the_engine_figures() -> None:
     book = book_from_dict({"assets": {"ETH": {"spot_usd": 2000.0, "vol": 0.8}}, "positions": [
         {"id": "a", "chain": "arbitrum", "type": "perp", "asset": "ETH", "side": "long", "notional_usd": 1e6,
          "leverage": 15, "maintenance_margin": 0.03}]}, chains=["arbitrum"])
-    res = simulate(book, model, Scenario(paths=4096, seed=3, horizon_s=30 * 86400.0))
+    res = simulate(book, model, Scenario(paths=4096, seed=3, horizon_s=30 * 86400.0, keep_paths=True))
     out = to_outcome(res)
     assert out.p_event is not None
     el = measure(out.holder_usd, "el", out.p_event)[0]

@@ -24,7 +24,7 @@ from .conftest import lognormal_model, make_book
 
 SIG, P0, LEV, MM, UNITS = 0.8, 2000.0, 12.5, 0.05, 100.0
 D = 6 * 3600.0
-PLAIN = dict(forced_inclusion=False, turnover_per_day=0.0, cost_of_capital=0.0)
+PLAIN = dict(forced_inclusion=False, turnover_per_day=0.0, cost_of_capital=0.0, keep_paths=True)
 RESPONSE = dict(top_up_share_max=0.7, response_median_s=1800.0, response_sigma=1.2)
 
 

@@ -28,7 +28,7 @@ def desk_result():  # type: ignore[no-untyped-def]
 
     book = load_book(ROOT / "examples" / "desk.yaml", chains=CHAINS)
     model = OutageModel.load(ROOT / "examples" / "outage-model.json")
-    return simulate(book, model, Scenario(paths=8192, seed=1))
+    return simulate(book, model, Scenario(paths=8192, seed=1, keep_paths=True))
 
 
 def test_json_layout(desk_result) -> None:  # type: ignore[no-untyped-def]

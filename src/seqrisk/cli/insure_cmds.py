@@ -90,12 +90,12 @@ def insure_cmd(
         price_parametric,
         price_payouts,
     )
-    from seqrisk.decide.paths import longest_downtime_s
+    from seqrisk.decide.paths import longest_downtime_s, with_paths
     from seqrisk.engine import simulate
 
     book = book_arg(portfolio)
     om, sc = effective_inputs(om, load_scenario_for(config, paths, seed, None, horizon_s=period_s))
-    out = to_outcome(simulate(book, om, sc))
+    out = to_outcome(simulate(book, om, with_paths(sc)))
     doc: dict[str, Any]
     if chain:  # parametric covers bought by the book's holder: payouts on the engine's own outage paths
         ids = [state.catalog.chain(c).id for c in chain]

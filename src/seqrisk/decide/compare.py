@@ -35,7 +35,7 @@ from seqrisk.decide.base import (
     replace_fields,
 )
 from seqrisk.decide.measures import Estimate, PairedDiff, measure, paired_diff
-from seqrisk.decide.paths import Simulate, engine_simulate, to_outcome
+from seqrisk.decide.paths import Simulate, engine_simulate, to_outcome, with_paths
 from seqrisk.exceptions import UsageError
 from seqrisk.outage import OutageModel
 
@@ -49,7 +49,7 @@ MEASURES = ("el", "var99", "es99", "var99.9", "es99.9")
 def run_setup(setup: Setup, simulate: Simulate | None = None) -> tuple[Outcome, tuple[Cost, ...]]:
     """Run the engine on a setup, then its covers; returns the outcome and all its costs (USD per horizon)."""
     sim = simulate or engine_simulate()
-    out = to_outcome(sim(setup.book, setup.model, setup.scenario))
+    out = to_outcome(sim(setup.book, setup.model, with_paths(setup.scenario)))
     costs = tuple(setup.costs)
     for cover in setup.covers:
         out, add = cover(out, setup)

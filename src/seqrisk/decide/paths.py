@@ -18,7 +18,7 @@ from seqrisk.decide.base import Outcome
 from seqrisk.exceptions import UsageError
 from seqrisk.outage import OutageModel
 
-__all__ = ["Simulate", "engine_simulate", "longest_downtime_s", "to_outcome"]
+__all__ = ["Simulate", "engine_simulate", "longest_downtime_s", "to_outcome", "with_paths"]
 
 #: ``simulate(book, model, scenario)``: the engine, or a stand-in returning an :class:`Outcome`.
 Simulate = Callable[[Any, OutageModel, Any], Any]
@@ -44,6 +44,13 @@ def to_outcome(result: Any) -> Outcome:
     return Outcome(holder_usd=df["holder_attributable"].to_numpy(float),
                    venue_usd=df["venue_attributable"].to_numpy(float), p_event=df["p_event"].to_numpy(float),
                    liquidated=liq, p_liquidation=result.value("p_liquidation", perspective="holder"), extra=extra)
+
+
+def with_paths(scenario: Any) -> Any:
+    """``scenario`` with per-path losses kept (comparisons pair paths; the engine keeps them only when asked)."""
+    if getattr(scenario, "keep_paths", True):
+        return scenario
+    return scenario.replace(keep_paths=True)
 
 
 def engine_simulate() -> Simulate:

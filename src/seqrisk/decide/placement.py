@@ -40,7 +40,7 @@ from seqrisk.decide.allocation import AllocationResult, allocate, weight_bounds
 from seqrisk.decide.base import check_party
 from seqrisk.decide.books import reference_book
 from seqrisk.decide.measures import Estimate, level_name, measure
-from seqrisk.decide.paths import to_outcome
+from seqrisk.decide.paths import to_outcome, with_paths
 from seqrisk.exceptions import UsageError
 
 __all__ = ["BookAllocation", "Share", "allocate_book", "fresh_seed", "round_share", "scenario_losses"]
@@ -126,7 +126,7 @@ def scenario_losses(book: Any, model: Any, scenario: Any, chains: Sequence[str],
         from seqrisk.engine import simulate as engine_simulate
 
         simulate = engine_simulate
-    out = to_outcome(simulate(reference_book(ids, book), model, scenario.replace(chains=ids)))
+    out = to_outcome(simulate(reference_book(ids, book), model, with_paths(scenario.replace(chains=ids))))
     names = list(out.extra["chains"])
     cols = [names.index(c) for c in ids]
     loss = np.asarray(out.extra[f"chain_{check_party(perspective)}"])[:, cols]

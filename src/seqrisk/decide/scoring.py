@@ -42,7 +42,7 @@ from seqrisk.catalog import Catalog, RiskEntry, risk_entries
 from seqrisk.decide.base import Outcome, check_party
 from seqrisk.decide.books import reference_book
 from seqrisk.decide.measures import Estimate, measure, paired_diff
-from seqrisk.decide.paths import to_outcome
+from seqrisk.decide.paths import to_outcome, with_paths
 from seqrisk.exceptions import UsageError
 from seqrisk.outage import OutageModel
 from seqrisk.portfolio import Book
@@ -213,7 +213,7 @@ def score_chains(model: OutageModel, catalog: Catalog, *, chains: Sequence[str] 
         from seqrisk.engine import simulate as engine_simulate
 
         simulate = engine_simulate
-    out: Outcome = to_outcome(simulate(bk, model, scenario))
+    out: Outcome = to_outcome(simulate(bk, model, with_paths(scenario)))
     names = list(out.extra["chains"])
     cols = [names.index(c) for c in ids]
     loss = {party: np.asarray(out.extra[f"chain_{party}"])[:, cols] for party in ("holder", "venue")}

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from seqrisk._typing import FloatArray
+from seqrisk.engine.distribution import LossDistribution
 from seqrisk.engine.measures import LEVELS, TailBuffer, WeightedTotals, tail_measures
 from seqrisk.engine.prepare import COMPONENTS
 from seqrisk.engine.scenario import Scenario
@@ -35,13 +36,15 @@ class SimulationResult:
 
     def __init__(self, *, prep: Prepared, scenario: Scenario, totals: WeightedTotals, tails: dict[str, TailBuffer],
                  pos_loss: FloatArray, pos_bad: FloatArray, pos_liq: FloatArray, pos_liq2: FloatArray,
-                 diagnostics: dict[str, float], paths: dict[str, np.ndarray] | None) -> None:
+                 diagnostics: dict[str, float], paths: dict[str, np.ndarray] | None,
+                 samples: dict[str, tuple[FloatArray, FloatArray, int]] | None = None) -> None:
         self.prep = prep
         self.scenario = scenario
         self._totals = totals
         self._tails = tails
         self._pos = (pos_loss, pos_bad, pos_liq, pos_liq2)
         self._paths = paths
+        self._samples = samples or {}
         n = max(totals.n, 1)
         self.n_paths = totals.n
         #: chains of the book for which the outage model has no event at all (they lose nothing at random)
@@ -179,21 +182,38 @@ class SimulationResult:
 
     # -- per-path samples ------------------------------------------------------------
     def path_losses(self) -> pd.DataFrame:
-        """Per simulated path: ``path`` id, ``p_event`` (its weight: the path stands for mass ``1/N``, with
-        probability ``p_event`` for this outcome and ``1 - p_event`` for the no-outage outcome, whose losses are
-        0 except ``holder_total`` = the carrying cost of a margin buffer), the four loss series,
-        ``liquidated`` (1 if any position was liquidated on the outcome; a probability for censorship
-        events) and per-chain attributable holder/venue losses (``holder:<chain>``, ``venue:<chain>``). USD."""
+        """Per simulated path: ``path`` id, ``weight`` (the probability of this row's outcome: ``p_event / N``),
+        ``p_event``, the four loss series, ``liquidated`` (1 if any position was liquidated on the outcome; a
+        probability for censorship events) and per-chain attributable holder/venue losses (``holder:<chain>``,
+        ``venue:<chain>``). USD.
+
+        Rows are not equally likely: with rare-event sampling every row holds an outage and the rest of the
+        probability, ``1 - weight.sum()``, sits on the no-outage outcome (losses 0, except ``holder_total``:
+        the carrying cost of a margin buffer). Use :meth:`loss_distribution` (quantiles, exceedance curve,
+        histogram) or ``np.average(x, weights=...)`` with the atom, never the plain mean of a column."""
         if self._paths is None:
-            raise UsageError("per-path losses were not kept (scenario.keep_paths is False)")
+            raise UsageError("per-path losses were not kept (set scenario.keep_paths: true)", field="keep_paths")
         d = self._paths
-        cols: dict[str, Any] = {"path": d["path"], "p_event": d["p_event"]}
+        n = max(self.n_paths, 1)
+        cols: dict[str, Any] = {"path": d["path"], "weight": d["p_event"] / n, "p_event": d["p_event"]}
         for k in ("holder_attributable", "holder_total", "venue_attributable", "venue_total", "liquidated"):
             cols[k] = d[k]
         for i, c in enumerate(self.prep.chains):
             cols[f"holder:{c}"] = d["chain_holder"][:, i]
             cols[f"venue:{c}"] = d["chain_venue"][:, i]
         return pd.DataFrame(cols)
+
+    def loss_distribution(self, column: str = "holder_attributable") -> LossDistribution:
+        """The weighted distribution of one loss series (``holder_attributable``, ``holder_total``,
+        ``venue_attributable``, ``venue_total``), USD: exact from the kept paths, else the exact tail plus a
+        bounded sample of the body (see :mod:`seqrisk.engine.distribution`)."""
+        if column not in self._tails:
+            raise UsageError("no such loss series", field="column", value=column)
+        atom = self.prep.carry_cost_usd if column == "holder_total" else 0.0
+        if self._paths is not None:
+            return LossDistribution.from_paths(self._paths[column], self._paths["p_event"], atom)
+        buf = self._tails[column]
+        return LossDistribution.build(atom, self.n_paths, (buf.value, buf.p), self._samples.get(column))
 
     def expected_from_paths(self, column: str, atom: float = 0.0) -> tuple[float, float]:
         """Mean and standard error of a per-path column, no-outage mass included (USD)."""

@@ -83,7 +83,10 @@ class Scenario(_Cfg):
     horizon_s: float = Field(86400.0, gt=0)
     paths: int = Field(100_000, ge=1)
     seed: int = Field(0, ge=0)
-    chunk_paths: int = Field(16 * BLOCK_PATHS, ge=1, description="paths per vectorized chunk (rounded to blocks)")
+    chunk_paths: int | None = Field(None, ge=1, description="paths per chunk, rounded to whole blocks (default: "
+                                    "chosen from the book's size and the engine, so memory stays bounded)")
+    engine: Literal["auto", "kernel", "numpy"] = Field("auto", description="auto: the compiled kernel where it "
+                                                       "covers the run, else the vectorised NumPy engine")
     workers: int = Field(1, ge=1)
     chains: list[str] | None = Field(None, description="chains whose outages are simulated (default: the book's)")
     regimes: list[Regime] = Field(default_factory=lambda: [Regime(name="calm")])
@@ -118,7 +121,8 @@ class Scenario(_Cfg):
     conditional_sampling: bool = Field(True, description="condition paths on >= 1 outage (rare-event method)")
     max_cascade_rounds: int = Field(1000, ge=1)
     restart_depth_multiplier: float = Field(1.0, gt=0, description="multiplier on depth after a restart")
-    keep_paths: bool = Field(True, description="keep per-path losses (for paired comparisons)")
+    keep_paths: bool = Field(False, description="keep per-path losses (for paired comparisons; memory grows with "
+                             "the paths)")
 
     @field_validator("settlement", mode="before")
     @classmethod

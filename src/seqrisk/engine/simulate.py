@@ -18,12 +18,23 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from seqrisk._typing import FloatArray, IntArray
+from seqrisk.engine.distribution import sample_stride, systematic_sample
+from seqrisk.engine.fastpath import (
+    KernelChunk,
+    KernelInputs,
+    add_tails,
+    kernel_gap,
+    kernel_inputs,
+    run_kernel_chunk,
+    totals_from_sums,
+)
 from seqrisk.engine.losses import ChunkLosses, evaluate_chunk
 from seqrisk.engine.measures import TailBuffer, WeightedTotals
 from seqrisk.engine.prepare import Prepared, prepare
 from seqrisk.engine.results import SimulationResult
 from seqrisk.engine.sampling import ChunkSample, sample_chunk
 from seqrisk.engine.scenario import BLOCK_PATHS, Scenario
+from seqrisk.exceptions import UsageError
 from seqrisk.outage import OutageModel
 from seqrisk.portfolio.models import Book
 
@@ -48,6 +59,8 @@ class _ChunkOut:
     tails: dict[str, TailBuffer]
     kept: dict[str, FloatArray | IntArray] = field(default_factory=dict)
     diag: dict[str, float] = field(default_factory=dict)
+    raw: KernelChunk | None = None  # the kernel's per-block sums
+    sample: dict[str, tuple[FloatArray, FloatArray, IntArray]] = field(default_factory=dict)
 
 
 def _reduce(prep: Prepared, sc: Scenario, cs: ChunkSample, lo: ChunkLosses) -> _ChunkOut:
@@ -114,8 +127,11 @@ def _reduce(prep: Prepared, sc: Scenario, cs: ChunkSample, lo: ChunkLosses) -> _
             pos_bad=np.bincount(uq[sel], weights=w * v[sel], minlength=n_pos).astype(float),
             pos_liq=np.bincount(uq[sel], weights=w * liq[sel], minlength=n_pos).astype(float),
             pos_liq2=np.bincount(uq[sel], weights=(w * liq[sel]) ** 2, minlength=n_pos).astype(float)))
+    stride = sample_stride(sc.paths)
+    sample = {}
     for name, x in series.items():
         tails[name].add(x, p, gid)
+        sample[name] = systematic_sample(x, p, gid, atoms[name], stride)
     kept: dict[str, FloatArray | IntArray] = {}
     if sc.keep_paths:
         kept = {"path": gid, "p_event": p, **{k: v for k, v in series.items()},
@@ -124,13 +140,65 @@ def _reduce(prep: Prepared, sc: Scenario, cs: ChunkSample, lo: ChunkLosses) -> _
             "max_rounds": float(lo.max_rounds), "cap_hits": float(lo.cap_hits), "cascades": float(lo.n_cascades),
             "restarts_past_horizon": float(np.sum((cs.type == 0) & (cs.t1 >= sc.horizon_s))),
             "outage_paths": float(np.unique(cs.path).size)}
-    return _ChunkOut(blocks=blocks, tails=tails, kept=kept, diag=diag)
+    return _ChunkOut(blocks=blocks, tails=tails, kept=kept, diag=diag, sample=sample)
 
 
-def _run_chunk(args: tuple[Prepared, Scenario, list[int]]) -> _ChunkOut:
-    prep, sc, blocks = args
+def _kernel_out(prep: Prepared, sc: Scenario, kc: KernelChunk, blocks: list[int]) -> _ChunkOut:
+    atoms = {"holder_attributable": 0.0, "holder_total": prep.carry_cost_usd, "venue_attributable": 0.0,
+             "venue_total": 0.0}
+    tails = {s: TailBuffer(KEEP_MASS, sc.paths, atoms[s]) for s in SERIES}
+    add_tails(tails, kc, SERIES)
+    stride = sample_stride(sc.paths)
+    sample = {name: systematic_sample(kc.series[:, k], kc.p, kc.gid, atoms[name], stride)
+              for k, name in enumerate(SERIES)}
+    kept: dict[str, FloatArray | IntArray] = {}
+    if sc.keep_paths:
+        first = blocks[0] * BLOCK_PATHS
+        n = sum(min(BLOCK_PATHS, sc.paths - b * BLOCK_PATHS) for b in blocks)
+        row = kc.gid - first
+        gid = np.arange(first, first + n)
+        p = np.ones(n)
+        p[row] = kc.p
+        kept = {"path": gid, "p_event": p}
+        for k, name in enumerate(SERIES):
+            x = np.full(n, atoms[name])
+            x[row] = kc.series[:, k]
+            kept[name] = x
+        for name, arr in (("chain_holder", kc.chain_h), ("chain_venue", kc.chain_v)):
+            full = np.zeros((n, arr.shape[1]))
+            full[row] = arr
+            kept[name] = full
+        liq = np.zeros(n)
+        liq[row] = kc.liq
+        kept["liquidated"] = liq
+    return _ChunkOut(blocks=[], tails=tails, kept=kept, diag=kc.diag, raw=kc, sample=sample)
+
+
+def _run_chunk(args: tuple[Prepared, Scenario, list[int], KernelInputs | None]) -> _ChunkOut:
+    prep, sc, blocks, ki = args
+    if ki is not None:
+        return _kernel_out(prep, sc, run_kernel_chunk(prep, sc, ki, blocks), blocks)
     cs = sample_chunk(prep, sc, blocks)
     return _reduce(prep, sc, cs, evaluate_chunk(prep, sc, cs))
+
+
+def chunk_blocks(prep: Prepared, sc: Scenario, kernel: bool) -> int:
+    """Blocks per chunk: the scenario's ``chunk_paths`` or, by default, a size that bounds memory.
+
+    The kernel holds per chunk four position sums per block and a few numbers per path with an outcome;
+    the vectorised engine holds arrays over (events, positions), so its chunks shrink with the book and with
+    the expected events per path."""
+    if sc.chunk_paths is not None:
+        return max(1, sc.chunk_paths // BLOCK_PATHS)
+    n_pos = max(prep.pos.n, 1)
+    if kernel:
+        return int(np.clip(2 ** 25 // (32 * n_pos + 1), 4, 64))
+    rate = sum(c.rate_per_s for c in prep.cells) * float(np.max(prep.hazard_mult)) * sc.horizon_s
+    events = len(sc.stress_outages) + (rate if sc.with_background else 0.0)
+    if sc.conditional_sampling and not sc.stress_outages:
+        events = max(events, 1.0)
+    per_block = BLOCK_PATHS * max(events, 0.05) * n_pos * 8 * 6
+    return int(np.clip(2 ** 28 // per_block, 1, 16))
 
 
 def simulate(book: Book, model: OutageModel, scenario: Scenario | None = None, *,
@@ -141,11 +209,16 @@ def simulate(book: Book, model: OutageModel, scenario: Scenario | None = None, *
     """
     sc = scenario or Scenario()
     prep = prepare(book, model, sc)
+    gap = kernel_gap(prep, sc)
+    if gap is not None and sc.engine == "kernel":
+        raise UsageError(f"the compiled kernel does not cover this run: {gap}", field="engine", value="kernel")
+    ki = kernel_inputs(prep, sc) if gap is None else None
     n_blocks = math.ceil(sc.paths / BLOCK_PATHS)
-    per_chunk = max(1, sc.chunk_paths // BLOCK_PATHS)
+    per_chunk = chunk_blocks(prep, sc, ki is not None)
     chunks = [list(range(b, min(b + per_chunk, n_blocks))) for b in range(0, n_blocks, per_chunk)]
-    tasks = [(prep, sc, c) for c in chunks]
+    tasks = [(prep, sc, c, ki) for c in chunks]
     acc = _Accumulator(prep, sc)
+    acc.kernel = ki is not None
     done = 0
 
     def consume(o: _ChunkOut, blocks: list[int]) -> None:
@@ -177,8 +250,31 @@ class _Accumulator:
                       for s in SERIES}
         self.diag: dict[str, float] = {}
         self.kept: dict[str, list[np.ndarray]] = {}
+        self.kernel = False
+        self.sample: dict[str, list[tuple[FloatArray, FloatArray, IntArray]]] = {}
+        self.raw: list[np.ndarray] | None = None
+        self.raw_n = [0, 0.0, 0.0]
+
+    def _add_raw(self, kc: KernelChunk) -> None:
+        """Kernel blocks, merged one by one in block order (the same sums whatever the chunking)."""
+        if self.raw is None:
+            self.raw = [np.zeros(kc.mom1.shape[1]), np.zeros(kc.mom1.shape[1]), np.zeros(kc.lin.shape[1:]),
+                        np.zeros(kc.lin.shape[1:])]
+        m1, m2, lin, lin2 = self.raw
+        for i in range(kc.n.size):
+            self.raw_n[0] += int(kc.n[i])
+            self.raw_n[1] += float(kc.sum_p[i])
+            self.raw_n[2] += float(kc.sum_p2[i])
+            m1 += kc.mom1[i]
+            m2 += kc.mom2[i]
+            lin += kc.lin[i]
+            lin2 += kc.lin[i] ** 2
+            for j, acc in enumerate(self.pos):
+                acc += kc.pos[i, j]
 
     def add(self, o: _ChunkOut) -> None:
+        if o.raw is not None:
+            self._add_raw(o.raw)
         for b in o.blocks:
             self.totals.merge(b.totals)
             for acc, x in zip(self.pos, (b.pos_loss, b.pos_bad, b.pos_liq, b.pos_liq2), strict=True):
@@ -189,9 +285,17 @@ class _Accumulator:
             self.diag[k] = max(self.diag.get(k, 0.0), v) if k == "max_rounds" else self.diag.get(k, 0.0) + v
         for k, arr in o.kept.items():
             self.kept.setdefault(k, []).append(np.asarray(arr))
+        for k, smp in o.sample.items():
+            self.sample.setdefault(k, []).append(smp)
 
     def result(self) -> SimulationResult:
         paths = {k: np.concatenate(v) for k, v in self.kept.items()} if self.kept else None
+        self.diag["engine"] = 1.0 if self.kernel else 0.0
+        if self.raw is not None:
+            n, sp, sp2 = self.raw_n
+            self.totals = totals_from_sums(len(self.prep.chains), int(n), sp, sp2, *self.raw)
         return SimulationResult(prep=self.prep, scenario=self.sc, totals=self.totals, tails=self.tails,
                                 pos_loss=self.pos[0], pos_bad=self.pos[1], pos_liq=self.pos[2], pos_liq2=self.pos[3],
-                                diagnostics=self.diag, paths=paths)
+                                diagnostics=self.diag, paths=paths,
+                                samples={k: (np.concatenate([s[0] for s in v]), np.concatenate([s[1] for s in v]),
+                                             sample_stride(self.sc.paths)) for k, v in self.sample.items()})

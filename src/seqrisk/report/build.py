@@ -167,24 +167,18 @@ def _losses(page: Page, d: ReportInputs) -> None:
     sec.text('<p class="lead">Exceedance probability of the attributable loss over the horizon (log scales), with '
              "VaR and ES marked, their 95% intervals shaded. Tail measures come from exact order statistics of "
              "the simulated paths; the table gives each with its standard error.</p>")
-    try:
-        pl = r.path_losses()
-    except Exception:  # keep_paths off: the table still stands
-        pl = None
-    if pl is not None:
-        masses = pl.p_event.to_numpy() / max(r.n_paths, 1)
-        for persp in ("holder", "venue"):
-            losses = pl[f"{persp}_attributable"].to_numpy()
-            if not (losses >= 1.0).any():
-                sec.text(f'<p class="note">{persp.capitalize()}: no simulated path carries an attributable '
-                         "loss of a dollar or more.</p>")
-                continue
-            marks = {}
-            for mname, mlevel, label in (("var", 0.99, "VaR 99%"), ("es", 0.99, "ES 99%"),
-                                         ("es", 0.999, "ES 99.9%")):
-                v, se = r.value(mname, perspective=persp, level=mlevel)
-                marks[f"{label} {format_usd(v)}"] = (v, se)
-            sec.figure(F.loss_distribution(losses, masses, marks, f"{persp.capitalize()}: P(attributable loss > x)"))
+    for persp in ("holder", "venue"):  # the weighted distribution: exact tail plus a bounded sample of the body
+        dist = r.loss_distribution(f"{persp}_attributable")
+        losses, masses = dist.values, np.where(dist.values > 0, dist.masses, 0.0)
+        if not (losses >= 1.0).any():
+            sec.text(f'<p class="note">{persp.capitalize()}: no simulated path carries an attributable '
+                     "loss of a dollar or more.</p>")
+            continue
+        marks = {}
+        for mname, mlevel, label in (("var", 0.99, "VaR 99%"), ("es", 0.99, "ES 99%"), ("es", 0.999, "ES 99.9%")):
+            v, se = r.value(mname, perspective=persp, level=mlevel)
+            marks[f"{label} {format_usd(v)}"] = (v, se)
+        sec.figure(F.loss_distribution(losses, masses, marks, f"{persp.capitalize()}: P(attributable loss > x)"))
     rows = []
     for persp in ("holder", "venue"):
         for basis in ("attributable", "total"):
