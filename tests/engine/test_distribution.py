@@ -26,7 +26,7 @@ def _run(keep: bool, paths: int = 60_000, engine: str = "auto"):  # type: ignore
 def test_path_weights_give_the_expected_loss(engine: str) -> None:
     res = _run(True, 20_000, engine)
     pl = res.path_losses()
-    el, se = res.value("expected_loss")
+    el, _se = res.value("expected_loss")
     assert pl.weight.sum() == pytest.approx(pl.p_event.mean(), rel=1e-12)
     assert float((pl.weight * pl.holder_attributable).sum()) == pytest.approx(el, rel=1e-9)
     # conditional sampling: every row holds an outage, so the plain mean overstates the loss by 1 / P(outage)
@@ -52,7 +52,7 @@ def test_distribution_without_kept_paths_is_exact_in_the_tail() -> None:
     probs, edges = part.histogram(30)
     assert probs.sum() == pytest.approx(1.0)
     assert edges.size == 31
-    xs, ex = part.curve()
+    _xs, ex = part.curve()
     assert np.all(np.diff(ex) <= 1e-15)
     assert part.values.size < 30_000  # bounded whatever the number of paths
 

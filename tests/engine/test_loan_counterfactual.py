@@ -52,7 +52,8 @@ def test_loan_credit_matches_exact_path_simulation() -> None:
     law = DurationLaw("fixed", {"duration_s": D_S})
     model = OutageModel(chains={"arbitrum": ChainOutageLaw("arbitrum", {"downtime": 1.0}, {"downtime": law})})
     sc = Scenario(paths=40_000, seed=5, horizon_s=T_S, turnover_per_day=0.0, cost_of_capital=0.0,
-                  degraded_cost_bps=0.0, keep_paths=True, stress_outages=[StressOutage(chain="arbitrum", duration_s=D_S)])
+                  degraded_cost_bps=0.0, keep_paths=True,
+                  stress_outages=[StressOutage(chain="arbitrum", duration_s=D_S)])
     pl = simulate(book, model, sc).path_losses()
     credit = (pl.holder_total - pl.holder_attributable).to_numpy() * pl.p_event.to_numpy()
     mean, se = float(credit.mean()), float(credit.std(ddof=1) / math.sqrt(credit.size))
