@@ -55,7 +55,8 @@ setup: $(STAMP) $(OLD_STAMP) $(NODE_STAMP) browser
 
 # The main job: a risk report on the bundled derivatives-desk book.
 demo: $(RUN_STAMP)
-	$(BIN)/seqrisk report examples/desk.yaml --out report.html --horizon 1y --paths 20000 --seed 0
+	$(BIN)/seqrisk report examples/desk.yaml --config examples/scenario.yaml --out report.html --horizon 1y \
+	    --paths 20000 --seed 0
 	@echo "open $(CURDIR)/report.html in a browser (it works offline)"
 
 lint: $(STAMP)

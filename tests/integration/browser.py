@@ -54,7 +54,8 @@ def open_offline(html_path: Path, screenshot: Path, script: str) -> PageVisit:
             page.route("**/*", guard)
             page.on("console", lambda m: visit.console_errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: visit.console_errors.append(str(e)))
-            page.goto(html_path.resolve().as_uri(), wait_until="load")
+            # a generous timeout: a loaded test machine (several suites at once) parses the inlined plotly slowly
+            page.goto(html_path.resolve().as_uri(), wait_until="load", timeout=300_000)
             page.wait_for_timeout(500)
             visit.checks = page.evaluate(script)
             page.screenshot(path=str(screenshot), full_page=False)

@@ -14,6 +14,20 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
 
 
+#: the plots, and the labels of the markers on the loss charts (text, box relative to the plot, plot width)
+CHECKS = """() => {
+  const out = (""" + PLOT_CHECK + """)();
+  out.labels = Array.from(document.querySelectorAll('#losses .plotly-graph-div')).map(d => {
+    const r = d.getBoundingClientRect();
+    return {w: r.width, anns: Array.from(d.querySelectorAll('.annotation')).map(a => {
+      const b = a.getBoundingClientRect();
+      return {text: a.textContent, x: b.x - r.x, w: b.width, h: b.height};
+    })};
+  });
+  return out;
+}"""
+
+
 @pytest.mark.integration
 def test_report_renders_offline_with_every_chart(home: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
@@ -24,7 +38,8 @@ def test_report_renders_offline_with_every_chart(home: Path, tmp_path: Path) -> 
     html = out.read_text()
     assert "<script src=" not in html and "<link " not in html  # nothing loaded from elsewhere
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    visit = open_offline(out, ARTIFACTS / "report.png", PLOT_CHECK)
+    assert str(tmp_path) not in html and str(EXAMPLES) not in html  # no folder of this machine on the page
+    visit = open_offline(out, ARTIFACTS / "report.png", CHECKS)
     assert visit.blocked == [], f"requests left the machine: {visit.blocked}"
     assert visit.console_errors == []
     plots = visit.checks["plots"]
@@ -34,6 +49,13 @@ def test_report_renders_offline_with_every_chart(home: Path, tmp_path: Path) -> 
         assert p["traces"] >= 1 and p["points"] >= 1, f"{p['id']} has an empty trace"
     assert visit.checks["sections"][:4] == ["Summary", "Chains: incidents and fitted outage rates",
                                              "Loss distribution", "Stress grid: outage duration against price move"]
+    # the VaR and ES markers of the loss charts carry visible labels inside the plot
+    labels = visit.checks["labels"]
+    assert len(labels) == 2
+    for chart in labels:
+        shown = {a["text"].split(" $")[0] for a in chart["anns"] if a["w"] > 0 and a["h"] > 0
+                 and a["x"] >= 0 and a["x"] + a["w"] <= chart["w"]}
+        assert {"VaR 99%", "ES 99%", "ES 99.9%"} <= shown, chart
     text = visit.checks["text"]
     assert "EXPECTED LOSS" in text.upper() and "ES 99%" in text
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000

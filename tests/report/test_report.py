@@ -39,6 +39,10 @@ def inputs() -> ReportInputs:
 def test_page_is_self_contained_and_has_every_section(inputs: ReportInputs) -> None:
     html = build_report(inputs)
     assert html.startswith("<!DOCTYPE html>")
+    method = html[html.index('id="method"'):]
+    assert "volatility regimes" in method and "grace period" in method
+    stress = html[html.index('id="stress"'):html.index('id="mitigations"')]
+    assert "not monotone in the move" in stress and "eth-long (10x long) is liquidated from" in stress
     assert "<script src=" not in html and "<link " not in html
     for title in ("Summary", "Chains: incidents and fitted outage rates", "Loss distribution",
                   "Stress grid: outage duration against price move", "Mitigations", "Method and reproducibility"):
@@ -76,6 +80,51 @@ def test_exceedance_curve_uses_probability_masses() -> None:
     fig = loss_distribution(np.array([100.0, 1000.0]), np.array([0.01, 0.001]), {}, "t")
     ys = list(fig.data[0].y)
     assert ys == pytest.approx([0.001, 0.011])
+
+
+def test_markers_are_labelled_where_the_log_axis_puts_them() -> None:
+    """On a log axis an annotation's x is log10 of the value: a label at the value itself lands off the chart."""
+    marks = {"VaR 99% $500": (500.0, 20.0), "ES 99% $800": (800.0, 50.0)}
+    fig = loss_distribution(np.array([100.0, 1000.0]), np.array([0.01, 0.001]), marks, "t")
+    anns = {a.text: a.x for a in fig.layout.annotations}
+    assert anns == {"VaR 99% $500": pytest.approx(np.log10(500.0)), "ES 99% $800": pytest.approx(np.log10(800.0))}
+    lo, hi = fig.layout.xaxis.range
+    assert all(lo <= x <= hi for x in anns.values())
+    assert sorted(s.x0 for s in fig.layout.shapes if s.type == "line") == [500.0, 800.0]
+
+
+def test_stress_grid_explains_where_the_holder_loss_turns_into_bad_debt() -> None:
+    """One 10x long perp: liquidated from about -5.3% (maintenance 5%), margin gone from -10%: the holder's loss
+    peaks in between and is zero past -10%, where the venue's bad debt starts."""
+    from seqrisk.engine import stress_grid
+    from seqrisk.portfolio import book_from_dict
+    from seqrisk.report.stress import thresholds
+
+    book = book_from_dict({"assets": {"ETH": {"spot_usd": 2000.0, "vol": 0.8, "depth_usd": 1e12}}, "positions": [
+        {"id": "p", "chain": "arbitrum", "type": "perp", "asset": "ETH", "side": "long", "notional_usd": 1e6,
+         "leverage": 10}]}, chains=["arbitrum"])
+    [(pid, what, liq, gone)] = thresholds(book, "arbitrum")
+    assert (pid, what) == ("p", "10x long") and liq == pytest.approx(0.9 / 0.95 - 1) and gone == pytest.approx(-0.1)
+    g = stress_grid(book, "arbitrum", [3600.0], [liq + 0.001, liq - 0.001, gone + 0.001, gone - 0.001, -0.3])
+    h, v = g.holder_loss_usd.to_numpy(), g.venue_loss_usd.to_numpy()
+    assert h[0] == 0 and h[1] > 0 and h[2] > 0 and h[3] == 0 and h[4] == 0  # not monotone, by construction
+    assert v[2] == 0 and v[3] > 0 and v[4] > v[3]  # past the wipe-out the venue takes the loss
+    assert h[1] > h[2]  # the equity left at the restart caps the holder's loss
+
+
+def test_liquidation_curves_use_the_stressed_volatility() -> None:
+    from seqrisk.engine import liquidation_probability
+    from seqrisk.report.stress import liquidation_regime
+
+    book = load_book(EXAMPLES / "desk.yaml")
+    assert liquidation_regime(book) == "stressed"
+    sc = Scenario()
+    got = liquidation_for_book(book, sc, (3600.0,))
+    want = liquidation_probability(book, (3600.0,), regime="stressed")
+    calm = liquidation_probability(book, (3600.0,), regime="calm")
+    assert got.p_liquidation.to_numpy() == pytest.approx(want.p_liquidation.to_numpy())
+    assert (want.p_liquidation.to_numpy() >= calm.p_liquidation.to_numpy()).all()
+    assert (want.p_liquidation.to_numpy() > calm.p_liquidation.to_numpy()).any()
 
 
 def _result(name: str, party: str | None, cost: float, cuts: dict[str, float], se: float = 100.0) -> Any:
@@ -137,3 +186,13 @@ def test_bad_option_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[st
     err = capsys.readouterr().err
     assert exc.value.code == 1 and "field=horizon_s" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r.html").exists()
+
+
+def test_paths_on_the_page_name_no_folder_of_the_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from seqrisk.cli.report_cmds import portable_arg
+
+    monkeypatch.chdir(tmp_path)
+    assert portable_arg(str(tmp_path / "books" / "desk.yaml")) == "books/desk.yaml"
+    assert portable_arg("/somewhere/else/report.html") == "report.html"
+    assert portable_arg("--out=/somewhere/else/report.html") == "--out=report.html"
+    assert portable_arg("examples/desk.yaml") == "examples/desk.yaml" and portable_arg("1y") == "1y"

@@ -65,10 +65,12 @@ def report_cmd(
             section = standard_comparison(book, om, sc, cat, worst_chain=worst, baseline=res)
     else:
         note = "mitigations not requested (--no-mitigations)."
-    command = "seqrisk " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("seqrisk") \
-        else f"seqrisk report {shlex.quote(str(portfolio))} --horizon {horizon} --paths {paths} --seed {seed}"
+    argv = sys.argv[1:] if sys.argv[0].endswith("seqrisk") else \
+        ["report", str(portfolio), "--horizon", horizon, "--paths", str(paths), "--seed", str(seed)]
+    command = "seqrisk " + " ".join(shlex.quote(portable_arg(a)) for a in argv)
     html = build_report(ReportInputs(
-        book=book, book_path=str(portfolio), scenario=sc, model=om, result=res, catalog=cat, command=command,
+        book=book, book_path=portable_arg(str(portfolio)), scenario=sc, model=om, result=res, catalog=cat,
+        command=command,
         version=__version__, statistics=statistics, stress=stress, liquidation=liq, mitigations=section,
         mitigation_note=note, provenance=prov))
     tmp = out.with_name(out.name + ".tmp")
@@ -102,3 +104,17 @@ def _print_summary(res: Any, name: str, sc: Any, section: Any) -> None:
             c.print(f"{party}: none of its levers compared cuts its EL or ES {adv.level}% by more than 2 s.e.")
         for e in rec[:3]:
             c.print(f"{party}: {e.sentence(adv.level)}")
+
+
+def portable_arg(arg: str) -> str:
+    """A command-line argument as the page may show it: an absolute path becomes relative to the working
+    directory when it lies below it, else its file name (a report names no folder of the machine it ran on)."""
+    head, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+    p = Path(value)
+    if not p.is_absolute():
+        return arg
+    try:
+        shown = str(p.relative_to(Path.cwd()))
+    except ValueError:
+        shown = p.name
+    return f"{head}{eq}{shown}" if eq else shown

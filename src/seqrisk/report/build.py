@@ -8,11 +8,10 @@ It computes nothing random itself, so the page is a pure function of its inputs.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from seqrisk.catalog import Catalog
@@ -23,14 +22,11 @@ from seqrisk.provenance import Provenance
 from seqrisk.report import figures as F
 from seqrisk.report.decisions import mitigations_section, what_to_do
 from seqrisk.report.html import Page, esc, html_table
+from seqrisk.report.stress import stress_section
 from seqrisk.units import format_duration, format_usd
 
-__all__ = ["DEFAULT_DURATIONS_S", "DEFAULT_MOVES", "ReportInputs", "build_report"]
+__all__ = ["ReportInputs", "build_report"]
 
-#: Stress grid rows: outage durations from 5 minutes to 24 hours (seconds).
-DEFAULT_DURATIONS_S = (300.0, 900.0, 1800.0, 3600.0, 7200.0, 4 * 3600.0, 8 * 3600.0, 24 * 3600.0)
-#: Stress grid columns: price move of the book's assets over the outage.
-DEFAULT_MOVES = (-0.30, -0.20, -0.10, -0.05, -0.02, 0.0, 0.02, 0.05, 0.10, 0.20, 0.30)
 Z95 = 1.959963984540054
 
 
@@ -203,37 +199,40 @@ def _losses(page: Page, d: ReportInputs) -> None:
           format_usd(p.expected_bad_debt_usd)] for p in pos.itertuples()], numeric=(2, 3, 4)))
 
 
-def _stress(page: Page, d: ReportInputs) -> None:
-    sec = page.section("stress", "Stress grid: outage duration against price move")
-    sec.text('<p class="lead">In the style of exchange portfolio-margin grids: an outage on one chain starting '
-             "now, lasting the row's duration, while the book's assets move by the column's return. Each cell is a "
-             "deterministic revaluation with the restart cascade (no Monte Carlo).</p>")
-    for chain, g in d.stress.items():
-        durs = sorted(g.duration_s.unique())
-        moves = sorted(g.price_move.unique())
-
-        def grid(col: str, g: pd.DataFrame = g, durs: list[float] = durs, moves: list[float] = moves) -> np.ndarray:
-            return g.pivot_table(index="duration_s", columns="price_move", values=col).reindex(
-                index=durs, columns=moves).to_numpy()
-
-        sec.figure(F.stress_heatmap(durs, moves, grid("holder_loss_usd"), grid("venue_loss_usd"),
-                                    grid("liquidated_notional_usd"),
-                                    f"Outage on {chain}: H holder loss, V venue bad debt, L liquidated notional"))
-    if d.liquidation is not None and len(d.liquidation):
-        lq = d.liquidation
-        big = [p.id for p in sorted(d.book.positions, key=lambda p: -_notional(p))][:8]
-        curves = {pid: lq[lq.id == pid].sort_values("duration_s").p_liquidation.to_numpy() for pid in big
-                  if (lq.id == pid).any()}
-        durs = sorted(lq.duration_s.unique())
-        sec.figure(F.liquidation_curves(durs, curves, "Probability of liquidation at restart, by outage duration"))
+def _grace_text(sc: Scenario) -> str:
+    """The scenario's grace period in words."""
+    if sc.grace_period_s <= 0:
+        return "none (liquidation at the restart)"
+    return (f"{format_duration(sc.grace_period_s)} after a restart: of the {sc.top_up_share_max:.0%} of holders who "
+            f"would top up at all, those who respond in time (response lognormal, median "
+            f"{format_duration(sc.response_median_s)}, log-sigma {sc.response_sigma:g}) do: "
+            f"{sc.grace_saved_share:.0%} of the positions at stake are saved")
 
 
-def _notional(p: Any) -> float:
-    for attr in ("notional_usd", "debt_usd"):
-        v = getattr(p, attr, None)
-        if v:
-            return float(v)
-    return 0.0
+def _regimes_text(book: Book, sc: Scenario) -> str:
+    """Regimes of the run, their switching rates and each asset's volatility in them."""
+    names = [r.name for r in sc.regimes]
+    switch = "; ".join(f"{r.name} to {o} {rate:g}/yr" for r in sc.regimes
+                       for o, rate in r.switch_rates_per_year.items())
+    def vol(a: str, n: str) -> str:
+        try:
+            return f"{book.assets[a].vol_in(n):.0%} {n}"
+        except KeyError:
+            return f"none given for {n}"
+
+    vols = "; ".join(f"{a} " + ", ".join(vol(a, n) for n in names) for a in book.asset_names)
+    return f"{', '.join(names)}" + (f" (switching {switch})" if switch else "") + f"; volatility {vols}"
+
+
+def _stress_unused(book: Book, sc: Scenario) -> str | None:
+    """A note when the book gives a stressed volatility the run's regimes never use."""
+    given = {n for a in book.assets.values() if isinstance(a.vol, dict) for n in a.vol}
+    unused = sorted(given - {r.name for r in sc.regimes})
+    if not unused:
+        return None
+    return (f"The book gives volatilities for the regime(s) {', '.join(unused)} that this run's scenario does not "
+            "have, so the headline figures use the other regimes only; a scenario with them (as in "
+            "examples/scenario.yaml) uses them. The liquidation curves use the stressed volatility.")
 
 
 def _method(page: Page, d: ReportInputs) -> None:
@@ -257,8 +256,8 @@ def _method(page: Page, d: ReportInputs) -> None:
          if sc.conditional_sampling else "plain Monte Carlo"],
         ["effective sample size", f"{diag.get('effective_sample_size', float('nan')):,.0f} "
          f"(= {diag.get('plain_mc_equivalent_paths', float('nan')):,.0f} plain Monte Carlo paths)"],
-        ["grace period / share saved by top-ups", f"{format_duration(sc.grace_period_s)} / "
-         f"{sc.grace_saved_share:.0%} (of {sc.top_up_share_max:.0%} who would top up)"],
+        ["grace period", _grace_text(sc)],
+        ["volatility regimes", _regimes_text(d.book, sc)],
         ["forced inclusion", f"{'on' if sc.forced_inclusion else 'off'}, L1 inclusion "
                              f"{format_duration(sc.l1_inclusion_s)}"],
         ["expiry settlement in downtime", sc.settlement],
@@ -281,7 +280,9 @@ def _method(page: Page, d: ReportInputs) -> None:
     sec.text("<h3>Outage model parameters (the book's chains)</h3>" + html_table(
         ["chain", "event type", "rate /yr", "duration law", "parameters (seconds)"], prow, numeric=(2,)))
     meta_notes = [str(n) for n in meta.get("notes", [])]
-    notes = list(d.extra_notes) + [n for n in prov.notes if n not in meta_notes] + meta_notes[:6]
+    unused = _stress_unused(d.book, sc)
+    notes = list(d.extra_notes) + ([unused] if unused else []) + [n for n in prov.notes if n not in meta_notes] \
+        + meta_notes[:6]
     if notes:
         sec.text("<h3>Notes</h3><ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
     sec.text("<h3>Sources of the book's chains</h3><ul>" + "".join(
@@ -300,23 +301,7 @@ def build_report(d: ReportInputs) -> str:
     _summary(page, d)
     _chains(page, d)
     _losses(page, d)
-    _stress(page, d)
+    stress_section(page, d.book, d.scenario, dict(d.stress), d.liquidation)
     mitigations_section(page, d.mitigations, d.mitigation_note)
     _method(page, d)
     return page.render()
-
-
-def stress_for_book(book: Book, scenario: Scenario, durations_s: Sequence[float] = DEFAULT_DURATIONS_S,
-                    moves: Sequence[float] = DEFAULT_MOVES) -> dict[str, pd.DataFrame]:
-    """The stress grid of every chain the book uses (deterministic)."""
-    from seqrisk.engine import stress_grid
-
-    return {c: stress_grid(book, c, durations_s, moves, scenario=scenario) for c in book.chains}
-
-
-def liquidation_for_book(book: Book, scenario: Scenario,
-                         durations_s: Sequence[float] = tuple(np.geomspace(300, 86400, 12))) -> pd.DataFrame:
-    from seqrisk.engine import liquidation_probability
-
-    return liquidation_probability(book, durations_s, grace_period_s=scenario.grace_period_s,
-                                   margin_buffer=scenario.margin_buffer)

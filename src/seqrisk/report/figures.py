@@ -69,12 +69,17 @@ def loss_distribution(losses_usd: np.ndarray, masses: np.ndarray, marks: dict[st
     ex = np.cumsum(w[pos][order])
     keep = np.unique(np.linspace(0, len(xs) - 1, min(len(xs), 2000)).astype(int))
     fig.add_trace(go.Scatter(x=xs[keep], y=ex[keep], mode="lines", name="P(loss > x)", line={"width": 2}))
-    for label, (value, se) in marks.items():
+    for i, (label, (value, se)) in enumerate(marks.items()):
         if value > 0:
             lo, hi = max(value - 1.96 * se, value * 1e-3), value + 1.96 * se
             if hi > lo:
                 fig.add_vrect(x0=lo, x1=hi, fillcolor="#2f5fd0", opacity=0.12, line_width=0)
-            fig.add_vline(x=value, line_dash="dot", annotation_text=label, annotation_position="top")
+            fig.add_vline(x=value, line_dash="dot", line_color="#1d2330")
+            # on a log axis an annotation's x is log10 of the value (shapes take the value itself); labels are
+            # stepped down so neighbouring markers do not overwrite each other
+            fig.add_annotation(x=float(np.log10(value)), xref="x", y=1.0 - 0.09 * i, yref="paper", text=label,
+                               showarrow=False, xanchor="right", xshift=-4, font={"size": 11},
+                               bgcolor="rgba(255,255,255,0.8)")
     x_lo = max(1.0, float(xs.max()) * 1e-6)
     return _layout(fig, title, xaxis={"type": "log", "title": "loss over the horizon (USD)",
                                       "range": [np.log10(x_lo), np.log10(float(xs.max()) * 1.5)]},
@@ -83,20 +88,30 @@ def loss_distribution(losses_usd: np.ndarray, masses: np.ndarray, marks: dict[st
 
 def stress_heatmap(durations_s: Sequence[float], moves: Sequence[float], holder: np.ndarray, venue: np.ndarray,
                    liquidated: np.ndarray, title: str) -> Any:
-    """Outage duration (rows) against price move (columns); colour = holder + venue loss (USD).
-
-    Each cell reads ``H`` holder loss, ``V`` venue loss (bad debt) and ``L`` liquidated notional.
-    """
+    """Outage duration (rows) against price move (columns): the holder's loss (left) and the venue's bad debt
+    (right), each coloured on its own scale (USD); the hover adds the liquidated notional."""
     go = _go()
+    from plotly.subplots import make_subplots
+
     labels = [_dur_label(d) for d in durations_s]
     cols = [f"{m:+.0%}" for m in moves]
-    text = [[f"H {_money(h)}<br>V {_money(v)}<br>L {_money(q)}" for h, v, q in zip(hr, vr, qr, strict=True)]
-            for hr, vr, qr in zip(holder, venue, liquidated, strict=True)]
-    fig = go.Figure(go.Heatmap(z=holder + venue, x=cols, y=labels, text=text, texttemplate="%{text}",
-                               textfont={"size": 9}, colorscale="Reds", colorbar={"title": "USD"},
-                               hovertemplate="outage %{y}, move %{x}<br>%{text}<extra></extra>"))
-    return _layout(fig, title, xaxis_title="price move of the book's assets over the outage",
-                   yaxis_title="outage duration", height=110 + 52 * len(labels))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("holder's loss", "venue's bad debt"),
+                        horizontal_spacing=0.1)
+    for i, (z, scale, x0) in enumerate(((holder, "Blues", 0.445), (venue, "Reds", 1.0)), 1):
+        top = float(np.nanmax(z)) if np.size(z) else 0.0
+        bottom = min(0.0, float(np.nanmin(z))) if np.size(z) else 0.0
+        text = [[_money(v) for v in row] for row in z]
+        hover = [[f"{_money(v)}; liquidated notional {_money(q)}" for v, q in zip(zr, qr, strict=True)]
+                 for zr, qr in zip(z, liquidated, strict=True)]
+        fig.add_trace(go.Heatmap(z=z, x=cols, y=labels, text=text, texttemplate="%{text}", textfont={"size": 9},
+                                 customdata=hover, colorscale=scale, zmin=bottom, zmax=max(top, bottom + 1.0),
+                                 colorbar={"title": "USD", "x": x0, "len": 0.9, "thickness": 12},
+                                 hovertemplate="outage %{y}, move %{x}<br>%{customdata}<extra></extra>"),
+                      row=1, col=i)
+    fig.update_xaxes(title_text="price move of the book's assets over the outage")
+    fig.update_yaxes(title_text="outage duration", col=1)
+    fig.update_yaxes(showticklabels=False, col=2)
+    return _layout(fig, title, height=140 + 40 * len(labels))
 
 
 def liquidation_curves(durations_s: Sequence[float], curves: dict[str, np.ndarray], title: str) -> Any:
@@ -116,8 +131,9 @@ def _dur_label(s: float) -> str:
 
 def _money(v: float) -> str:
     a = abs(v)
+    sign = "-" if v < 0 else ""
     if a >= 1e6:
-        return f"${v / 1e6:.2f}M"
+        return f"{sign}${a / 1e6:.2f}M"
     if a >= 1e3:
-        return f"${v / 1e3:.1f}k"
-    return f"${v:.0f}"
+        return f"{sign}${a / 1e3:.1f}k"
+    return f"{sign}${a:.0f}"
