@@ -34,6 +34,7 @@ def report_cmd(
 ) -> None:
     """Write a risk report a desk can act on: summary, chains, loss tail, stress grid, mitigations, method."""
     from seqrisk import __version__
+    from seqrisk.decide.paths import with_paths
     from seqrisk.engine import load_scenario, simulate
     from seqrisk.portfolio import load_book
     from seqrisk.report import ReportInputs, build_report, liquidation_for_book, stress_for_book
@@ -51,7 +52,8 @@ def report_cmd(
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
                   TimeRemainingColumn(), console=out_c, transient=True) as bar:
         task = bar.add_task("simulating paths", total=sc.paths)
-        res = simulate(book, om, sc, progress=lambda done, total: bar.update(task, completed=done))
+        run_sc = with_paths(sc) if mitigations else sc  # the levers pair their runs with this one
+        res = simulate(book, om, run_sc, progress=lambda done, total: bar.update(task, completed=done))
     with out_c.status("stress grid and liquidation curves"):
         stress = stress_for_book(book, sc)
         liq = liquidation_for_book(book, sc)

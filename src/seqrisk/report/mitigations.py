@@ -76,8 +76,15 @@ def standard_comparison(book: Book, model: OutageModel, scenario: Scenario, cata
     """
     from seqrisk.engine import simulate as engine_simulate
 
+    def same_run(sc: Any) -> bool:
+        """``sc`` draws the headline run's paths (the same scenario but for which chains are named, the book's,
+        and whether per-path losses are kept)."""
+        skip = {"chains", "keep_paths"}
+        return (sc.model_dump(exclude=skip) == scenario.model_dump(exclude=skip)
+                and sc.chains in (None, list(book.chains)) and scenario.chains in (None, list(book.chains)))
+
     def run(bk: Any, om: OutageModel, sc: Any) -> Any:
-        if baseline is not None and bk is book and sc in (scenario, scenario.replace(chains=list(book.chains))):
+        if baseline is not None and bk is book and same_run(sc) and _has_paths(baseline):
             return baseline
         return engine_simulate(bk, om, sc)
 
@@ -88,3 +95,14 @@ def standard_comparison(book: Book, model: OutageModel, scenario: Scenario, cata
         grace = sweep(book, model, scenario, "grace", list(grace_values_s), lambda g: GracePeriod(g, 0.5),
                       perspective="venue", weight=GRACE_WEIGHT, simulate=run)
     return MitigationSection(comparison=cmp, advice=advice, grace=grace)
+
+
+def _has_paths(result: Any) -> bool:
+    """The run kept its per-path losses (a comparison pairs them)."""
+    from seqrisk.exceptions import SeqriskError
+
+    try:
+        result.path_losses()
+    except SeqriskError:
+        return False
+    return True
