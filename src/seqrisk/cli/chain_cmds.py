@@ -32,6 +32,7 @@ from seqrisk.ingest import (
     run_detection,
 )
 from seqrisk.rpc import RpcClient
+from seqrisk.store.ledger import repairs
 from seqrisk.units import format_duration, parse_datetime, parse_duration
 
 __all__: list[str] = []
@@ -86,7 +87,8 @@ def _result_doc(r: IngestResult) -> dict[str, Any]:
             "headers_per_s": round(r.written / r.seconds, 1) if r.seconds > 0 else None, "calls": r.calls,
             "http_requests": r.requests,
             "reorgs": [{"depth": e.evidence["depth"], "first_orphaned": e.evidence["first_orphaned"],
-                        "start_utc": _iso(e.start_utc)} for e in r.reorgs]}
+                        "start_utc": _iso(e.start_utc)} for e in r.reorgs],
+            "repaired": [[a, b] for a, b in r.repaired], "quarantined": [p.line() for p in r.quarantined]}
 
 
 def _age(s: float | None) -> str:
@@ -221,6 +223,10 @@ def ingest_cmd(
                   f"{d['calls']} calls in {d['http_requests']} HTTP requests")
         for r in d["reorgs"]:
             out.print(f"  reorg of depth {r['depth']} at block {r['first_orphaned']} ({r['start_utc']}): replaced")
+        for line in d["quarantined"]:
+            out.print(f"  {line}", soft_wrap=True)
+        for a, b in d["repaired"]:
+            out.print(f"  blocks {a}..{b} (a quarantined partition) fetched again")
     if l1_doc:
         out.print(f"{chain}: L1 blocks {l1_doc['l1_from']}..{l1_doc['l1_to']}: {l1_doc['postings']} batch postings")
 
@@ -331,6 +337,11 @@ def detect_cmd(
         head_clock=head_clock)
     since_utc = parse_datetime(since, field="--since").timestamp() if since else None
     found = run_detection(home, chain, cfg, since_utc=since_utc, write=not no_write)
+    with home.state() as st:
+        for r in repairs(st, chain):
+            err_console.print(f"note: {chain} blocks {r.first}..{r.last} are missing (a quarantined partition); "
+                              f"`seqrisk ingest {chain} --rpc URL` fetches them again", soft_wrap=True, markup=False,
+                              highlight=False)
     rounds = chain_health(home, chain, cfg)
     head = _health_doc(rounds[-1]) if rounds else None
     with home.state() as st:

@@ -38,7 +38,8 @@ from seqrisk.exceptions import DataError, RpcError, StoreError
 from seqrisk.health import ChainHealth, HealthRules, HealthState, Observation, step
 from seqrisk.ingest.events import load_observations
 from seqrisk.rpc import ChainIdMismatchError, Header, RpcClient
-from seqrisk.store import BLOCK_SCHEMA, DetectedEvent, Home, StateStore
+from seqrisk.store import BLOCK_SCHEMA, DetectedEvent, Home, Problem, QuarantinedError, StateStore
+from seqrisk.store.ledger import clear_repair, repairs
 
 __all__ = ["REORG_DETECTOR", "IngestResult", "Ingestor", "NodeBehindError", "headers_to_table", "missing_runs",
            "uncovered"]
@@ -60,6 +61,8 @@ class IngestResult:
     end: int
     written: int = 0
     reorgs: list[DetectedEvent] = field(default_factory=list)
+    repaired: list[tuple[int, int]] = field(default_factory=list)  # quarantined ranges fetched again
+    quarantined: list[Problem] = field(default_factory=list)       # partitions that failed a check meanwhile
     seconds: float = 0.0
     calls: int = 0
     requests: int = 0
@@ -173,10 +176,12 @@ class Ingestor:
                     c.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (key, str(got)))
 
     # -- stored hashes ---------------------------------------------------------
-    def _stored(self, a: int, b: int) -> dict[int, tuple[bytes, int]]:
-        t = self.blocks.read(self.chain, max(0, a), b, columns=("number", "hash", "timestamp"))
-        return {int(n): (h, int(ts)) for n, h, ts in zip(t.column("number").to_pylist(), t.column("hash").to_pylist(),
-                                                         t.column("timestamp").to_pylist(), strict=True)}
+    def _stored(self, a: int, b: int) -> dict[int, tuple[bytes, int, bytes]]:
+        """Stored ``number -> (hash, timestamp, parent_hash)`` for ``a..b``."""
+        t = self.blocks.read(self.chain, max(0, a), b, columns=("number", "hash", "timestamp", "parent_hash"))
+        return {int(n): (h, int(ts), ph) for n, h, ts, ph in zip(
+            t.column("number").to_pylist(), t.column("hash").to_pylist(), t.column("timestamp").to_pylist(),
+            t.column("parent_hash").to_pylist(), strict=True)}
 
     # -- reorg -----------------------------------------------------------------
     def _resolve_reorg(self, tip: int, result: IngestResult) -> int:
@@ -202,7 +207,9 @@ class Ingestor:
                       "new_hash_at_head": "0x" + theirs[last].hash.hex()})
         with self._state() as st:
             st.add_events([ev])
-            self.blocks.truncate_above(self.chain, ancestor)
+            self.blocks.truncate_above(self.chain, ancestor, note={  # a lost state database recovers it from here
+                "chain": ev.chain, "type": ev.type, "start_utc": ev.start_utc, "end_utc": ev.end_utc,
+                "confidence": ev.confidence, "detector": ev.detector, "evidence": ev.evidence})
             st.set_cursor(self.chain, ancestor + 1, "0x" + ours[ancestor][0].hex())
         result.reorgs.append(ev)
         return ancestor
@@ -267,7 +274,13 @@ class Ingestor:
         with _writer_lock(self.home, self.chain), self.home.state() as st:
             self._st = st
             try:
-                return self._run(start, end, result, t0, calls0, req0)
+                for _ in range(10):
+                    try:
+                        return self._run(start, end, result, t0, calls0, req0)
+                    except QuarantinedError as q:  # the file is set aside and its range recorded: run again
+                        result.quarantined.append(q.problem)
+                raise StoreError("block partitions keep failing their checks; run `seqrisk store info --verify`",
+                                 chain=self.chain)
             finally:
                 self._st = None
 
@@ -286,13 +299,30 @@ class Ingestor:
                 start = min(start, self._resolve_reorg(head, result) + 1)
         if start > min(end, node_head):
             stored_head = self.blocks.head(self.chain)
-            if end < start or (stored_head is not None and stored_head >= start - 1):  # nothing to do
-                result.end = start - 1
-                result.seconds = time.perf_counter() - t0
-                return result
-            raise DataError(f"range starts after the node's head {node_head}", chain=self.chain, block=start)
-        end = result.end = min(end, node_head)
-        result.start = start
+            if not (end < start or (stored_head is not None and stored_head >= start - 1)):
+                raise DataError(f"range starts after the node's head {node_head}", chain=self.chain, block=start)
+            result.end = start - 1  # nothing new to fetch; quarantined ranges still are
+        else:
+            end = result.end = min(end, node_head)
+            result.start = self._fill(start, end, result)
+        with self._state() as st:
+            todo = repairs(st, self.chain)
+        for r in todo:  # ranges of quarantined partitions, wherever they lie
+            if r.first <= node_head:
+                self._fill(r.first, min(r.last, node_head), result)
+            if not uncovered(self.blocks.ranges(self.chain), r.first, min(r.last, node_head)) or \
+                    r.first > (self.blocks.head(self.chain) or -1):
+                with self._state() as st:
+                    clear_repair(st, self.chain, r.first, r.last)
+                result.repaired.append((r.first, r.last))
+        result.seconds = time.perf_counter() - t0
+        result.calls = self.client.calls - calls0
+        result.requests = self.client.requests - req0
+        return result
+
+    def _fill(self, start: int, end: int, result: IngestResult) -> int:
+        """Fetch every number of ``start..end`` the store lacks, checking the joins; return the (maybe lowered)
+        start: a reorg found at a join is repaired from the common ancestor on."""
         total = None
         done = 0
         while True:
@@ -300,7 +330,7 @@ class Ingestor:
             if total is None:
                 total = sum(b - a + 1 for a, b in runs)
             if not runs:
-                break
+                return start
             a, b = runs[0]
             restart = False
             prev = self._stored(a - 1, a - 1) if a > 0 else {}
@@ -310,12 +340,17 @@ class Ingestor:
                 hs = self._fetch_linked(c, ce)
                 if prev_hash is not None and hs[0].parent_hash != prev_hash:
                     # refetch from the common ancestor, even below the run's start
-                    start = result.start = min(start, self._resolve_reorg(c - 1, result) + 1)
+                    start = min(start, self._resolve_reorg(c - 1, result) + 1)
                     restart = True
                     break
-                self.blocks.write(self.chain, headers_to_table(hs))
-                with self._state() as st:
-                    st.set_cursor(self.chain, ce + 1, "0x" + hs[-1].hash.hex())
+                if ce == b and (nxt := self._stored(b + 1, b + 1)) and nxt[b + 1][2] != hs[-1].hash:
+                    raise RpcError(f"the node's block {b} does not link to the stored block {b + 1} (a node on "
+                                   "another fork, or an inconsistent replica); nothing was written for it",
+                                   chain=self.chain, block=b)
+                self.blocks.write(self.chain, headers_to_table(hs), chain_id=self.client.chain_id)
+                if ce == self.blocks.head(self.chain):  # the cursor is the stored head's successor (never back)
+                    with self._state() as st:
+                        st.set_cursor(self.chain, ce + 1, "0x" + hs[-1].hash.hex())
                 prev_hash = hs[-1].hash
                 result.written += len(hs)
                 done += len(hs)
@@ -326,11 +361,7 @@ class Ingestor:
                     if len(small) > self.compact_above:
                         self.blocks.compact(self.chain, smaller_than=self.compact_rows)
             if not restart and len(runs) == 1:
-                break
-        result.seconds = time.perf_counter() - t0
-        result.calls = self.client.calls - calls0
-        result.requests = self.client.requests - req0
-        return result
+                return start
 
     # -- observations ----------------------------------------------------------
     def observe(self, now_utc: float | None = None) -> ChainHealth:

@@ -1,15 +1,23 @@
-"""Block headers in columnar files: Parquet partitions per chain and block range.
+"""Block headers in columnar files: Parquet partitions per chain and block range (layout: ``layout.py``).
 
-Layout under ``<home>/blocks/<chain>/``::
+A partition is written to a temporary name, fsynced and renamed, so a reader
+sees a whole file or none. ``seq`` grows with every write; where partitions
+overlap (a reorg replaced blocks) the row from the highest ``seq`` wins, and a
+*truncation marker* partition with no rows drops everything above it from older
+files. Reads go through DuckDB over the Parquet files, in-process.
 
-    part-<first:012d>-<last:012d>-<seq:08d>.parquet
+Integrity (``integrity.py``): files are written with Parquet page checksums
+(CRC-32 per page), and, when the store has a state database (a
+:class:`~seqrisk.store.Home`), a SHA-256 of every file goes into its ledger
+before the file appears. A read checks each file it opens against the ledger
+once per process: a file whose hash differs (damaged) or that the ledger does
+not know (foreign) is moved to ``<home>/quarantine/<chain>/``, its block range
+recorded for the next ``ingest`` to fetch again, and the read raises
+:class:`QuarantinedError` naming the file.
 
-Each partition holds a contiguous, increasing run of block numbers. A partition
-is written to a temporary name, fsynced and renamed, so a reader sees a whole
-file or none. ``seq`` grows with every write; where partitions overlap (a reorg
-replaced blocks) the row from the highest ``seq`` wins, and a *truncation
-marker* partition with no rows drops everything above it from older files.
-Reads go through DuckDB over the Parquet files, in-process.
+Concurrent readers: compaction writes the merged partition before it removes
+the old files, so a reader whose listed file vanished lists again and rereads
+(the data it sees is the same); it never fails for that reason.
 
 Storage budget (< 50 MB per million headers): a block hash is 32 random bytes
 and does not compress, and a parent hash is, on a canonical chain, the previous
@@ -23,54 +31,75 @@ instead of 64. ``number`` and ``timestamp`` are delta-encoded. Measured: about
 from __future__ import annotations
 
 import itertools
+import json
 import os
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from seqrisk.exceptions import DataError, StoreError
+from seqrisk.store.integrity import VERIFIED, Guard, Problem, QuarantinedError, StateOpener
+from seqrisk.store.layout import (
+    BLOCK_SCHEMA,
+    CHAIN_SLUG,
+    ENCODING,
+    PART_NAME,
+    Partition,
+    Vanished,
+    content_problem,
+    elide_parents,
+    query_blocks,
+    stamp,
+)
+from seqrisk.store.ledger import LedgerRow, file_sha256, ledger_add, ledger_remove
 
-__all__ = ["BLOCK_SCHEMA", "BlockStore", "Partition", "fsync_dir"]
+__all__ = ["BLOCK_SCHEMA", "READ_ATTEMPTS", "BlockStore", "Partition", "Problem", "QuarantinedError", "fsync_dir"]
 
-#: Columns of a stored header. ``hash``/``parent_hash`` are 32 raw bytes.
-BLOCK_SCHEMA = pa.schema([
-    pa.field("number", pa.int64(), nullable=False),
-    pa.field("timestamp", pa.int64(), nullable=False),
-    pa.field("hash", pa.binary(32), nullable=False),
-    pa.field("parent_hash", pa.binary(32), nullable=False),
-    pa.field("tx_count", pa.int32(), nullable=False),
-    pa.field("gas_used", pa.int64(), nullable=False),
-])
-#: Physical layout of a data partition: ``parent_hash`` null where it equals the previous row's hash.
-_FILE_SCHEMA = pa.schema([f.with_nullable(True) if f.name == "parent_hash" else f for f in BLOCK_SCHEMA])
-_ENCODING = {"number": "DELTA_BINARY_PACKED", "timestamp": "DELTA_BINARY_PACKED"}
-_NAME = re.compile(r"^part-(\d{12})-(\d{12})-(\d{8})\.parquet$")
-_CHAIN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+#: How often a read lists the partitions again when files vanish under it (a compaction in another process).
+READ_ATTEMPTS = 50
 
 
-@dataclass(frozen=True, order=True)
-class Partition:
-    seq: int
-    first: int
-    last: int
-    path: Path
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside directory ``path`` durable, where the OS can: POSIX systems fsync the directory;
+    Windows has no directory descriptor (NTFS journals the rename itself), so this is a no-op there."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
 
 
 class BlockStore:
-    """Parquet block partitions under ``root`` (``<home>/blocks``)."""
+    """Parquet block partitions under ``root`` (``<home>/blocks``).
 
-    def __init__(self, root: Path | str) -> None:
+    ``state`` opens the state database holding the ledger (None: a bare
+    store, written with page checksums but not hashed into a ledger);
+    ``quarantine`` is where failed files go (default ``<root>/../quarantine``).
+    """
+
+    def __init__(self, root: Path | str, *, state: StateOpener | None = None,
+                 quarantine: Path | str | None = None) -> None:
         self.root = Path(root)
+        self._state = state
+        self.quarantine_dir = Path(quarantine) if quarantine is not None else self.root.parent / "quarantine"
         self._marker_cache: dict[Path, bool] = {}
+        self.guard = Guard(state, self.quarantine_dir, self._rewrite_marker, self._forget)
+
+    def _rewrite_marker(self, chain: str, p: Partition) -> None:
+        self._atomic(chain, BLOCK_SCHEMA.empty_table(), p.first, p.first, marker=True, seq=p.seq)
+
+    def _forget(self, path: Path) -> None:
+        self._marker_cache.pop(path, None)
+        VERIFIED.pop(path, None)
 
     def _dir(self, chain: str) -> Path:
-        if not _CHAIN.match(chain):
+        if not CHAIN_SLUG.match(chain):
             raise DataError("chain id must be a lowercase slug", field="chain", value=chain)
         return self.root / chain
 
@@ -80,7 +109,7 @@ class BlockStore:
             return []
         out = []
         for p in d.iterdir():
-            m = _NAME.match(p.name)
+            m = PART_NAME.match(p.name)
             if m:
                 out.append(Partition(int(m.group(3)), int(m.group(1)), int(m.group(2)), p))
         return sorted(out)
@@ -90,12 +119,13 @@ class BlockStore:
             return []
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self.partitions(p.name))
 
-    def write(self, chain: str, table: pa.Table) -> Partition:
+    def write(self, chain: str, table: pa.Table, *, chain_id: int | None = None) -> Partition:
         """Write one partition of contiguous increasing block numbers, atomically.
 
-        Rows replace earlier rows with the same numbers. Raises
-        :class:`DataError` for a wrong schema or non-contiguous numbers; nothing
-        is written then.
+        Rows replace earlier rows with the same numbers. ``chain_id`` (the EVM
+        chain id) is kept in the file's metadata, so a lost state database can
+        be rebuilt with it. Raises :class:`DataError` for a wrong schema or
+        non-contiguous numbers; nothing is written then.
         """
         table = self._conform(chain, table)
         nums = table.column("number").to_pylist()
@@ -104,46 +134,67 @@ class BlockStore:
         if any(b - a != 1 for a, b in itertools.pairwise(nums)):
             raise DataError("block numbers must be contiguous and increasing", chain=chain,
                             field="number", value=f"{nums[0]}..{nums[-1]}")
-        return self._atomic(chain, table, nums[0], nums[-1])
+        meta = {} if chain_id is None else {b"seqrisk.chain_id": str(int(chain_id)).encode()}
+        return self._atomic(chain, table, nums[0], nums[-1], meta=meta)
 
-    def truncate_above(self, chain: str, number: int) -> Partition:
-        """Drop every stored block above ``number`` (a marker partition, atomic)."""
-        return self._atomic(chain, BLOCK_SCHEMA.empty_table(), number + 1, number + 1, marker=True)
+    def truncate_above(self, chain: str, number: int, *, note: dict[str, Any] | None = None) -> Partition:
+        """Drop every stored block above ``number`` (a marker partition, atomic).
 
-    def _atomic(self, chain: str, table: pa.Table, first: int, last: int, marker: bool = False) -> Partition:
+        ``note`` (JSON-able, e.g. the reorg event that caused it) is kept in the marker's metadata.
+        """
+        meta = {} if note is None else {b"seqrisk.note": json.dumps(note, sort_keys=True).encode()}
+        return self._atomic(chain, BLOCK_SCHEMA.empty_table(), number + 1, number + 1, marker=True, meta=meta)
+
+    def _atomic(self, chain: str, table: pa.Table, first: int, last: int, marker: bool = False,
+                meta: dict[bytes, bytes] | None = None, seq: int | None = None) -> Partition:
         d = self._dir(chain)
         d.mkdir(parents=True, exist_ok=True)
-        parts = self.partitions(chain)
-        seq = max(p.seq for p in parts) + 1 if parts else 1
+        if seq is None:
+            parts = self.partitions(chain)
+            seq = max(p.seq for p in parts) + 1 if parts else 1
         name = f"part-{first:012d}-{last:012d}-{seq:08d}.parquet"
         tmp = d / f".{name}.tmp"
-        meta = {b"seqrisk.marker": b"truncate" if marker else b"data"}
+        meta = {**(meta or {}), b"seqrisk.marker": b"truncate" if marker else b"data"}
         try:
             if marker:
-                pq.write_table(table.replace_schema_metadata(meta), tmp, compression="zstd")
+                pq.write_table(table.replace_schema_metadata(meta), tmp, compression="zstd", write_page_checksum=True)
             else:
-                pq.write_table(_elide_parents(table).replace_schema_metadata(meta), tmp, compression="zstd",
-                               column_encoding=_ENCODING, use_dictionary=["tx_count"])
+                pq.write_table(elide_parents(table).replace_schema_metadata(meta), tmp, compression="zstd",
+                               column_encoding=ENCODING, use_dictionary=["tx_count"], write_page_checksum=True)
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
+            if self._state is not None:  # the ledger knows the file before it is visible
+                sha, size = file_sha256(tmp)
+                with self._state() as st:
+                    ledger_add(st, chain, LedgerRow(name, first, last, seq, sha, size, marker))
             os.replace(tmp, d / name)
             fsync_dir(d)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise StoreError(f"cannot write block partition: {exc}", file=str(d / name)) from None
         self._marker_cache[d / name] = marker
+        VERIFIED[d / name] = stamp(d / name)
         return Partition(seq, first, last, d / name)
 
     def remove_temporary(self, chain: str) -> int:
-        """Delete leftover temporary files of interrupted writes (call with no writer running)."""
+        """Delete leftover temporary files of interrupted writes (call with no writer running).
+
+        A temporary file whose final name never appeared leaves a ledger entry
+        without a file: that entry is dropped too.
+        """
         d = self._dir(chain)
         if not d.is_dir():
             return 0
-        n = 0
+        gone = []
         for p in d.glob(".part-*.tmp"):
             p.unlink(missing_ok=True)
-            n += 1
-        return n
+            final = p.name[1:].removesuffix(".tmp")
+            if not (d / final).exists():
+                gone.append(final)
+        if gone and self._state is not None:
+            with self._state() as st:
+                ledger_remove(st, chain, gone)
+        return len(gone)
 
     @staticmethod
     def _conform(chain: str, table: pa.Table) -> pa.Table:
@@ -155,21 +206,35 @@ class BlockStore:
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise DataError(f"block batch has wrong types: {exc}", chain=chain) from None
 
-    def _is_marker(self, p: Partition) -> bool:
+    def _is_marker(self, chain: str, p: Partition) -> bool:
         hit = self._marker_cache.get(p.path)
         if hit is None:
-            hit = (pq.read_schema(p.path).metadata or {}).get(b"seqrisk.marker") == b"truncate"
+            self.guard.check(chain, [p])
+            try:
+                hit = (pq.read_schema(p.path).metadata or {}).get(b"seqrisk.marker") == b"truncate"
+            except FileNotFoundError:
+                raise Vanished from None
+            except (OSError, pa.ArrowException) as exc:
+                raise self.guard.damaged(chain, p, f"unreadable ({exc})") from None
             self._marker_cache[p.path] = hit
         return hit
 
-    def _markers(self, chain: str) -> list[Partition]:
-        return [p for p in self.partitions(chain) if self._is_marker(p)]
+    def _retrying(self, fn: Callable[[], Any]) -> Any:
+        """``fn()``, again while files it listed vanish (compaction); it never fails for that."""
+        for _ in range(READ_ATTEMPTS):
+            try:
+                return fn()
+            except Vanished:
+                continue
+        raise StoreError(f"block partitions kept changing during {READ_ATTEMPTS} attempts to read them",
+                         file=str(self.root))
 
     def read(self, chain: str, start: int | None = None, end: int | None = None, *,
              columns: Sequence[str] | None = None) -> pa.Table:
         """Headers with ``start <= number <= end``, one row per number (newest write wins).
 
-        ``columns`` selects columns (default: all of :data:`BLOCK_SCHEMA`, in its order).
+        ``columns`` selects columns (default: all of :data:`BLOCK_SCHEMA`, in its order). Raises
+        :class:`QuarantinedError` when a file fails its check (it is moved aside first).
         """
         cols = list(BLOCK_SCHEMA.names) if columns is None else [c for c in BLOCK_SCHEMA.names if c in columns]
         if columns is not None and (bad := set(columns) - set(BLOCK_SCHEMA.names)):
@@ -177,48 +242,37 @@ class BlockStore:
         if not cols:
             raise DataError("no column asked for", chain=chain, field="columns")
         schema = pa.schema([BLOCK_SCHEMA.field(c) for c in cols])
+        t: pa.Table = self._retrying(lambda: self._read_once(chain, start, end, cols, schema))
+        return t
+
+    def _read_once(self, chain: str, start: int | None, end: int | None, cols: list[str],
+                   schema: pa.Schema) -> pa.Table:
         parts = self.partitions(chain)
-        markers = [p for p in parts if self._is_marker(p)]
+        markers = [p for p in parts if self._is_marker(chain, p)]
         data = [p for p in parts if p not in markers
                 and (start is None or p.last >= start) and (end is None or p.first <= end)]
         if not data:
             return schema.empty_table()
-        files = ", ".join(f"('{p.path.as_posix()}', {p.seq})" for p in data)
-        paths = ", ".join(f"'{p.path.as_posix()}'" for p in data)
-        cuts = " OR ".join(f"(seq < {m.seq} AND number >= {m.first})" for m in markers) or "FALSE"
-        # A null parent_hash is the previous row's hash, and that row (number - 1) is in the same
-        # file because partitions are contiguous: so scanning from start - 1 is enough.
-        pre, cond = [], []
-        if start is not None:
-            pre.append(f"number >= {int(start) - 1}")
-            cond.append(f"number >= {int(start)}")
-        if end is not None:
-            pre.append(f"number <= {int(end)}")
-        pre_sql = ("WHERE " + " AND ".join(pre)) if pre else ""
-        cond_sql = (" AND " + " AND ".join(cond)) if cond else ""
-        parent = ("coalesce(b.parent_hash, lag(b.hash) OVER (PARTITION BY b.filename ORDER BY b.number)) "
-                  "AS parent_hash")
-        inner = ", ".join(parent if c == "parent_hash" else f"b.{c}" for c in cols if c != "number") or "1 AS one"
-        sql = f"""
-            WITH f(path, seq) AS (VALUES {files}),
-            b AS (SELECT * FROM read_parquet([{paths}], filename = true) {pre_sql}),
-            l AS (SELECT b.number, {inner}, f.seq FROM b JOIN f ON b.filename = f.path)
-            SELECT {', '.join(cols)}
-            FROM l
-            WHERE NOT ({cuts}) {cond_sql}
-            QUALIFY row_number() OVER (PARTITION BY number ORDER BY seq DESC) = 1
-            ORDER BY number
-        """
-        con = duckdb.connect()
+        self.guard.check(chain, data)
         try:
-            return con.sql(sql).to_arrow_table().cast(schema)
-        finally:
-            con.close()
+            return query_blocks(data, markers, start, end, cols).cast(schema)
+        except duckdb.Error as exc:
+            if any(not p.path.exists() for p in data):
+                raise Vanished from None
+            for p in data:  # which file? (its hash matched, or there is no ledger: its contents are wrong)
+                why = content_problem(p)
+                if why is not None:
+                    raise self.guard.damaged(chain, p, why) from None
+            raise StoreError(f"cannot read blocks: {str(exc).splitlines()[0]}", chain=chain) from None
 
     def ranges(self, chain: str) -> list[tuple[int, int]]:
         """Stored block numbers as sorted, merged inclusive runs ``(first, last)``, from partition names alone."""
+        out: list[tuple[int, int]] = self._retrying(lambda: self._ranges_once(chain))
+        return out
+
+    def _ranges_once(self, chain: str) -> list[tuple[int, int]]:
         parts = self.partitions(chain)
-        markers = [p for p in parts if self._is_marker(p)]
+        markers = [p for p in parts if self._is_marker(chain, p)]
         spans = []
         for p in parts:
             if p in markers:
@@ -241,7 +295,14 @@ class BlockStore:
 
     def size_bytes(self, chain: str | None = None) -> int:
         chains = [chain] if chain else self.chains()
-        return sum(p.path.stat().st_size for c in chains for p in self.partitions(c))
+        total = 0
+        for c in chains:
+            for p in self.partitions(c):
+                try:
+                    total += p.path.stat().st_size
+                except FileNotFoundError:  # compacted away meanwhile
+                    continue
+        return total
 
     def compact(self, chain: str, *, smaller_than: int | None = None) -> Partition | None:
         """Rewrite partitions as one per contiguous run (atomic each), then remove the old files.
@@ -257,11 +318,12 @@ class BlockStore:
         parts = self.partitions(chain)
         if len(parts) <= 1:
             return None
+        chain_id = self.chain_id(parts)
         groups: list[tuple[int | None, int | None, list[Partition]]]
         if smaller_than is None:
             groups = [(None, None, parts)]
         else:
-            small = sorted((p for p in parts if not self._is_marker(p) and p.last - p.first + 1 < smaller_than),
+            small = sorted((p for p in parts if not self._is_marker(chain, p) and p.last - p.first + 1 < smaller_than),
                            key=lambda p: (p.first, p.seq))
             merged: list[tuple[int | None, int | None, list[Partition]]] = []
             for p in small:
@@ -279,34 +341,25 @@ class BlockStore:
             cuts = [0, *(i + 1 for i in range(len(nums) - 1) if nums[i + 1] != nums[i] + 1), len(nums)]
             for x, y in itertools.pairwise(cuts):
                 if y > x:
-                    new = self.write(chain, t.slice(x, y - x))
+                    new = self.write(chain, t.slice(x, y - x), chain_id=chain_id)
             if smaller_than is None and t.num_rows == 0:
                 return None
-            for p in members:
+            for p in members:  # the file first, then its ledger entry: a reader never meets a file without one
                 p.path.unlink(missing_ok=True)
-                self._marker_cache.pop(p.path, None)
+                self._forget(p.path)
+            if self._state is not None:
+                with self._state() as st:
+                    ledger_remove(st, chain, [p.path.name for p in members])
         return new
 
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename inside directory ``path`` durable, where the OS can: POSIX systems fsync the directory;
-    Windows has no directory descriptor (NTFS journals the rename itself), so this is a no-op there."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
-def _elide_parents(table: pa.Table) -> pa.Table:
-    """``table`` in the file layout: ``parent_hash`` null where it equals the previous row's hash."""
-    h = table.column("hash").combine_chunks()
-    ph = table.column("parent_hash").combine_chunks()
-    if len(h) > 1:
-        same = pc.equal(ph.slice(1), h.slice(0, len(h) - 1))
-        keep = pa.concat_arrays([pa.array([True]), pc.invert(same)])
-        ph = pc.if_else(keep, ph, pa.scalar(None, pa.binary(32)))
-    i = table.schema.get_field_index("parent_hash")
-    return table.set_column(i, _FILE_SCHEMA.field("parent_hash"), ph).cast(_FILE_SCHEMA)
+    @staticmethod
+    def chain_id(parts: Sequence[Partition]) -> int | None:
+        """The EVM chain id recorded in the newest partition that has one (None if none does)."""
+        for p in sorted(parts, reverse=True):
+            try:
+                v = (pq.read_schema(p.path).metadata or {}).get(b"seqrisk.chain_id")
+            except (OSError, pa.ArrowException):
+                continue
+            if v:
+                return int(v)
+        return None

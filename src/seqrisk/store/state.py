@@ -110,6 +110,33 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE head_observations;
     ALTER TABLE head_observations_v3 RENAME TO head_observations;
     """,
+    # 3 -> 4 (issue 14): the block store's ledger (a content hash per partition file) and the block ranges
+    # whose partition was quarantined and must be fetched again. Partitions already on disk are adopted
+    # (hashed) once, on the next open through the home (meta key ledger_pending).
+    """
+    CREATE TABLE partitions (
+        chain TEXT NOT NULL,
+        name TEXT NOT NULL,
+        first INTEGER NOT NULL,
+        last INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        marker INTEGER NOT NULL DEFAULT 0,
+        added_utc REAL NOT NULL,
+        PRIMARY KEY (chain, name)
+    );
+    CREATE TABLE repairs (
+        chain TEXT NOT NULL,
+        first INTEGER NOT NULL,
+        last INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        file TEXT,
+        added_utc REAL NOT NULL,
+        PRIMARY KEY (chain, first, last)
+    );
+    INSERT OR REPLACE INTO meta(key, value) VALUES ('ledger_pending', '1');
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
