@@ -148,6 +148,7 @@ def ingest_cmd(
 ) -> None:
     """Store block headers of CHAIN from JSON-RPC: resumable, idempotent, crash-safe, reorg-aware."""
     home = state.home
+    home.state().close()  # a lost or unreadable state database stops here, before any request
     tgt = target(state.catalog.chain(chain), rpc, chain_id, home)
     chain = tgt.chain.id
     modes = sum(x is not None for x in (from_block, since)) + int(follow)
