@@ -43,12 +43,12 @@ def run(home: Path, *args: str) -> tuple[int, str]:
 
 def test_compare_table_fits_80_columns(home: Path, files: tuple[Path, Path]) -> None:
     book, model = files
-    code, out = run(home, "compare", str(book), "--model", str(model), "-m", "grace=1h,q=0.5", "-m",
+    code, out = run(home, "compare", str(book), "--model", str(model), "-m", "grace=1h", "-m",
                     "buffer=0.05+forced-inclusion", "-m", "move=arbitrum:optimism:0.5", "--paths", "1500",
                     "--horizon", "30d", "--seed", "3")
     assert code == 0, out
     assert max(len(line) for line in out.splitlines()) <= 80
-    assert "grace=1h,q=0.5" in out
+    assert "an oracle grace period of 1h" in out
     assert "±" in out
 
 
@@ -79,7 +79,7 @@ def test_compare_json_pairs_and_costs(home: Path, files: tuple[Path, Path]) -> N
 
 def test_compare_advises_one_party_on_its_own_levers(home: Path, files: tuple[Path, Path]) -> None:
     book, model = files
-    args = ("compare", str(book), "--model", str(model), "-m", "grace=1h,q=1", "-m", "buffer=0.2", "--paths",
+    args = ("compare", str(book), "--model", str(model), "-m", "grace=1h,qmax=1", "-m", "buffer=0.2", "--paths",
             "1500", "--horizon", "30d")
     code, out = run(home, *args)
     assert code == 0 and "Perspective: holder" in out
@@ -98,14 +98,14 @@ def test_compare_advises_one_party_on_its_own_levers(home: Path, files: tuple[Pa
 def test_compare_sweep_returns_curve_and_minimiser(home: Path, files: tuple[Path, Path]) -> None:
     book, model = files
     code, out = run(home, "compare", str(book), "--model", str(model), "--sweep", "grace=0:2h:3", "-m",
-                    "grace=0,q=1", "--paths", "1500", "--horizon", "30d", "--json")
+                    "grace=0,qmax=1", "--paths", "1500", "--horizon", "30d", "--json")
     assert code == 0
     doc = json.loads(out)
     assert [p["value"] for p in doc["curve"]] == [0.0, 3600.0, 7200.0]
-    # the grace period is the venue's decision, weighing holders' loss by the stated weight (default 1)
-    assert doc["controlled_by"] == "venue" and doc["perspective"] == "venue" and doc["weight"] == 1.0
+    # the grace period is the venue's decision, on its own bad debt unless a weight is stated (nothing added)
+    assert doc["controlled_by"] == "venue" and doc["perspective"] == "venue" and doc["weight"] == 0.0
     for p in doc["curve"]:
-        assert p["objective"]["value"] == pytest.approx(p["venue_el"]["value"] + p["holder_el"]["value"])
+        assert p["objective"]["value"] == pytest.approx(p["venue_el"]["value"])
     objective = [p["objective"]["value"] for p in doc["curve"]]
     assert doc["best_value"] == doc["curve"][objective.index(min(objective))]["value"]
     lo, hi = doc["best_interval_90"]
@@ -120,9 +120,12 @@ def test_compare_sweep_returns_curve_and_minimiser(home: Path, files: tuple[Path
                     "1500", "--horizon", "30d")
     assert code == 0
     assert "optimum: buffer" in out and "The holder's decision; objective: holder loss" in out
-    code, out = run(home, "compare", str(book), "--model", str(model), "--sweep", "grace=0:2h:3", "--weight", "0",
+    code, out = run(home, "compare", str(book), "--model", str(model), "--sweep", "grace=0:2h:3", "--weight", "1",
                     "--paths", "1500", "--horizon", "30d", "--json")
-    assert json.loads(out)["objective"] == "venue bad debt"
+    doc = json.loads(out)
+    assert doc["objective"] == "venue bad debt + 1 x holder loss"  # a weighting only when the user states it
+    for p in doc["curve"]:
+        assert p["objective"]["value"] == pytest.approx(p["venue_el"]["value"] + p["holder_el"]["value"])
 
 
 def test_insure_parametric_matches_closed_form(home: Path, files: tuple[Path, Path]) -> None:

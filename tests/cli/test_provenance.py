@@ -22,7 +22,7 @@ COVERAGE = f"{CAT.coverage_date}T00:00:00Z"
 FITTING = {
     "fit": ["fit"],
     "simulate": ["simulate", str(EXAMPLES / "first-steps.yaml"), "--paths", "400", "--horizon", "30d", "--seed", "5"],
-    "compare": ["compare", str(EXAMPLES / "first-steps.yaml"), "-m", "grace=1h,q=0.5", "--paths", "200",
+    "compare": ["compare", str(EXAMPLES / "first-steps.yaml"), "-m", "grace=1h", "--paths", "200",
                 "--horizon", "30d", "--seed", "5"],
     "insure": ["insure", "--chain", "base", "--paths", "200", "--seed", "5"],
     "allocate": ["allocate", str(EXAMPLES / "first-steps.yaml"), "--chains", "arbitrum,base", "--paths", "200",

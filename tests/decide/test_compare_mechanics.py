@@ -17,7 +17,7 @@ from .conftest import ToyScenario, toy_simulate
 def test_paired_errors_are_smaller_than_unpaired(book: Book, model: OutageModel) -> None:
     cmp = compare(book, model, ToyScenario(), [MarginBuffer(0.02), GracePeriod(3600.0, 0.5)],
                   simulate=toy_simulate)
-    assert [r.name for r in cmp.results] == ["baseline", "buffer=0.02", "grace=1h,q=0.5"]
+    assert [r.name for r in cmp.results] == ["baseline", "buffer=0.02", "grace=1h,qmax=0.5"]
     for r in cmp.results[1:]:
         for key in ("holder.el", "venue.el", "p_liquidation"):
             d = r.diffs[key]
@@ -67,7 +67,7 @@ def test_costs_and_cover_enter_the_results(book: Book, model: OutageModel) -> No
 def test_sweep_finds_the_minimum_of_a_known_curve(book: Book, model: OutageModel) -> None:
     # with q = 1 everyone tops up at restart: the grace period then removes every liquidation
     res = sweep(book, model, ToyScenario(paths=5000, top_up_share_max=1.0), "grace", [0.0, 1800.0, 3600.0],
-                sweep_factory("grace", "grace=0,q=1"), simulate=toy_simulate)
+                sweep_factory("grace", "grace=0,qmax=1"), simulate=toy_simulate)
     assert res.best_value in res.near_best
     assert res.curve[0].value >= res.curve[res.values.index(res.best_value)].value
     assert res.curve[-1].value == 0.0

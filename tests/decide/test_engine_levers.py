@@ -50,7 +50,7 @@ def test_grace_with_full_top_up_never_increases_liquidation(grace_s: float) -> N
     base, _ = _run(book, model, _sc())
     # every holder would top up and responds within a second: the grace period saves all it can
     fast = _sc(response_median_s=0.5, response_sigma=0.1)
-    setup = GracePeriod(grace_s, top_up_share=1.0).apply(Setup(book=book, scenario=fast, model=model))
+    setup = GracePeriod(grace_s, top_up_share_max=1.0).apply(Setup(book=book, scenario=fast, model=model))
     graced, _ = _run(book, model, setup.scenario)
     assert np.mean(base > 0) > 0.02  # the baseline liquidates on some paths
     assert np.all((graced > 1e-9) <= (base > 1e-9))  # per path: liquidated with grace => liquidated without
@@ -63,7 +63,7 @@ def test_grace_with_full_top_up_never_increases_liquidation(grace_s: float) -> N
 def test_grace_without_top_up_never_helps_when_prices_fall() -> None:
     book, model = _book(("long",)), _model()
     sc0 = _sc(engine="numpy")  # the test reads the vectorised engine's own sample of the same paths
-    sc1 = GracePeriod(3600.0, top_up_share=0.7, repay_blocked=True).apply(
+    sc1 = GracePeriod(3600.0, top_up_share_max=0.7, repay_blocked=True).apply(
         Setup(book=book, scenario=sc0, model=model)).scenario
     assert sc1.top_up_share_max == 0.0
     base, venue0 = _run(book, model, sc0)

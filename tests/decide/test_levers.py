@@ -35,8 +35,10 @@ from .conftest import ToyScenario
 
 
 def test_spec_round_trip_and_errors() -> None:
-    s = parse_strategy("grace=90m,q=0.5,repay-blocked+buffer=0.25,rate=0.08")
-    assert s.levers == (GracePeriod(5400.0, 0.5, True), MarginBuffer(0.25, 0.08))
+    s = parse_strategy("grace=90m,qmax=0.5,repay-blocked+buffer=0.25,rate=0.08")
+    assert s.levers == (GracePeriod(5400.0, 0.5, repay_blocked=True), MarginBuffer(0.25, 0.08))
+    assert parse_lever("grace=1h,response=10m,sigma=2") == GracePeriod(3600.0, None, 600.0, 2.0)
+    assert parse_lever("grace=1h") == GracePeriod(3600.0)  # the scenario's response law
     assert parse_lever(MarginBuffer(0.1).label) == MarginBuffer(0.1)
     assert parse_lever("forced-inclusion,l1=10m,gas=5") == ForcedInclusion(600.0, 5.0)
     assert parse_lever("move=arbitrum:base:0.5,fee=3,transit=1h") == Move("arbitrum", "base", 0.5,
@@ -50,7 +52,10 @@ def test_spec_round_trip_and_errors() -> None:
     assert parse_usd("$1.5M") == 1.5e6
     assert parse_usd("100k") == 1e5
     assert parse_sweep("grace=0:4h:5") == ("grace", [0.0, 3600.0, 7200.0, 10800.0, 14400.0])
-    for bad in ("grace=1h,q=2", "buffer=x", "frobnicate=1", "grace=1h,zzz=1", "move=arbitrum",
+    assert parse_sweep("grace=0,1s,15m,4h") == ("grace", [0.0, 1.0, 900.0, 14400.0])
+    assert parse_sweep("qmax=0.2,0.8") == ("qmax", [0.2, 0.8])
+    for bad in ("grace=1h,qmax=2", "grace=1h,q=0.5", "grace=1h,response=0s", "buffer=x", "frobnicate=1",
+                "grace=1h,zzz=1", "move=arbitrum",
                 "move=arbitrum:base,bps=3", "margin-rules"):
         with pytest.raises(UsageError):
             parse_strategy(bad)
@@ -59,7 +64,7 @@ def test_spec_round_trip_and_errors() -> None:
 
 
 def test_sweep_factory_keeps_other_levers() -> None:
-    make = sweep_factory("grace", "grace=1h,q=0.5+buffer=0.1")
+    make = sweep_factory("grace", "grace=1h,qmax=0.5+buffer=0.1")
     s = make(7200.0)
     assert s.levers == (GracePeriod(7200.0, 0.5), MarginBuffer(0.1))
     assert s.name == "grace=2h"
@@ -129,7 +134,7 @@ def test_shared_sequencer_changes_rates_durations_and_adds_a_group(model: Outage
 
 @given(g=st.integers(0, 4 * 86400), q=st.floats(0, 1), blocked=st.booleans(), k=st.floats(0, 2), f=st.floats(0.01, 1))
 def test_labels_parse_back_to_the_same_lever(g: int, q: float, blocked: bool, k: float, f: float) -> None:
-    lev = GracePeriod(float(g), q, blocked)
+    lev = GracePeriod(float(g), q, float(g) + 1.0, 0.5 + q, blocked)
     assert parse_lever(lev.label) == lev
     assert parse_lever(MarginBuffer(k).label) == MarginBuffer(k)
     assert parse_lever(Move("arbitrum", "base", f).label) == Move("arbitrum", "base", f)

@@ -44,7 +44,7 @@ def test_grace_sweep_is_the_venues_trade_off(book: Book, model: OutageModel) -> 
     """The toy's grace period: everyone tops up, liquidations vanish; the objective adds the stated weight."""
     sc = ToyScenario(paths=5000, top_up_share_max=1.0)
     values = [0.0, 1800.0, 3600.0]
-    res = sweep(book, model, sc, "grace", values, sweep_factory("grace", "grace=0,q=1"), perspective="venue",
+    res = sweep(book, model, sc, "grace", values, sweep_factory("grace", "grace=0,qmax=1"), perspective="venue",
                 weight=2.0, simulate=toy_simulate)
     for e, h, v in zip(res.curve, res.holder, res.venue, strict=True):
         assert e.value == pytest.approx(v.value + 2.0 * h.value)

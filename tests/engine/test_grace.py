@@ -13,12 +13,11 @@ import math
 
 import numpy as np
 import pytest
-from scipy import integrate, stats
+from scipy import stats
 
+from grace_reference import grace_closed_form
 from seqrisk.engine import Scenario, StressOutage, load_scenario, simulate
 from seqrisk.exceptions import ValidationError
-from seqrisk.market import bs_price
-from seqrisk.units import YEAR_S
 
 from .conftest import lognormal_model, make_book
 
@@ -34,35 +33,10 @@ def _stress(paths: int, **kw: object) -> Scenario:
 
 
 def _closed_form(g: float) -> dict[str, float]:
-    """One long perp (no impact) frozen for D, at stake if P(D) < trigger, tested at P(D + G).
-
-    Equity at x is ``u (x - K)`` with K = P0 (1 - 1/L); with maintenance = penalty the holder loses its equity
-    ``u (P_G - K)^+`` when liquidated (P_G < trigger), the venue ``u (K - P_G)^+``."""
-    q = RESPONSE["top_up_share_max"] * (stats.lognorm(s=RESPONSE["response_sigma"],
-                                                      scale=RESPONSE["response_median_s"]).cdf(g) if g > 0 else 0.0)
-    s1 = SIG * math.sqrt(D / YEAR_S)
-    sg2 = SIG * SIG * g / YEAR_S
-    k = P0 * (1 - 1 / LEV)
-    trig = P0 * (1 - 1 / LEV) / (1 - MM)
-    x_hi = math.log(trig / P0)
-
-    def inner(x1: float) -> tuple[float, float, float]:
-        p1 = P0 * math.exp(x1)
-        if sg2 == 0.0:
-            return max(p1 - k, 0.0), max(k - p1, 0.0), 1.0
-        sd = math.sqrt(sg2)
-        call = lambda strike: float(bs_price(p1, strike, sg2, 1.0, True))  # noqa: E731
-        above = stats.norm.cdf((math.log(p1 / trig) - 0.5 * sg2) / sd)
-        holder = call(k) - call(trig) - (trig - k) * above
-        return holder, float(bs_price(p1, k, sg2, 1.0, False)), 1.0 - above
-
-    dens = stats.norm(loc=-0.5 * s1 * s1, scale=s1).pdf
-    lo = -0.5 * s1 * s1 - 12 * s1
-    out = {}
-    for i, name in enumerate(("holder", "venue", "p_liquidation")):
-        val = integrate.quad(lambda x, i=i: inner(x)[i] * dens(x), lo, x_hi, limit=200, epsabs=0)[0]
-        out[name] = (1 - q) * val * (UNITS if name != "p_liquidation" else 1.0)
-    return out
+    """One long perp (no impact) frozen for D, at stake if P(D) < trigger, tested at P(D + G) (grace_reference)."""
+    return grace_closed_form(g, sig=SIG, p0=P0, lev=LEV, mm=MM, units=UNITS, d=D,
+                             q_max=RESPONSE["top_up_share_max"], response_median_s=RESPONSE["response_median_s"],
+                             response_sigma=RESPONSE["response_sigma"])
 
 
 def _book():  # type: ignore[no-untyped-def]

@@ -4,7 +4,7 @@
 recommends the holder's own levers; ``--perspective venue`` shows the venue's
 bad debt and recommends the venue's. Holder and venue losses are never added.
 ``--sweep`` varies one parameter of a lever and reports both parties' curves and
-the optimum of the deciding party for a stated weighting.
+the optimum of the deciding party on its own loss (or for a weighting the user states).
 """
 
 from __future__ import annotations
@@ -49,11 +49,12 @@ def compare_cmd(
         "--perspective", help="Whose loss and levers: holder (default) or venue. For a sweep, default: the "
         "party that controls the swept lever.")] = None,
     sweep_spec: Annotated[str | None, typer.Option(
-        "--sweep", help="Vary one parameter: PARAM=LO:HI:N with PARAM in grace, q, buffer, maintenance, penalty, "
-        "fraction, l1, rate, dur (e.g. grace=0:4h:9); the first --mitigation is the template.")] = None,
+        "--sweep", help="Vary one parameter: PARAM=LO:HI:N with PARAM in grace, qmax, response, sigma, buffer, "
+        "maintenance, penalty, fraction, l1, rate, dur (e.g. grace=0:4h:9); the first --mitigation is the "
+        "template.")] = None,
     weight: Annotated[float | None, typer.Option(
-        "--weight", help="Sweep: weight of the other party's expected loss in the deciding party's objective "
-        "(default: 1 for the venue, which answers for its holders' unfair liquidations; 0 for the holder).",
+        "--weight", help="Sweep: weight of the other party's expected loss in the deciding party's objective, "
+        "stated in the output (default 0: its own loss only; the table shows each value's range of weights).",
         min=0)] = None,
     with_cost: Annotated[bool, typer.Option("--with-cost", help="Sweep: add the deciding party's cost of the "
                                             "lever to its objective.")] = False,
@@ -85,8 +86,7 @@ def compare_cmd(
         make = sweep_factory(key, mitigation[0] if mitigation else None)
         owner = make(values[0]).party
         party = perspective or (owner if owner in ("holder", "venue") else "holder")
-        w = weight if weight is not None else (1.0 if party == "venue" else 0.0)
-        res = sweep(book, om, sc, key, values, make, perspective=party, weight=w, with_cost=with_cost)
+        res = sweep(book, om, sc, key, values, make, perspective=party, weight=weight or 0.0, with_cost=with_cost)
         _sweep_out(res, book.name, sc, owner, as_json, prov)
         return
     if weight is not None or with_cost:
@@ -168,7 +168,7 @@ def _weights(rng: tuple[float, float] | None) -> str:
 
 
 def _sweep_out(res: Any, name: str, sc: Any, owner: str | None, as_json: bool, prov: Provenance) -> None:
-    dur = res.param in ("grace", "l1")
+    dur = res.param in ("grace", "l1", "response")
     show = (lambda v: format_duration(v)) if dur else (lambda v: f"{v:g}")
     rows = res.comparison.results[1:]
     if as_json:

@@ -20,7 +20,7 @@ Modules, each importing only those above it in this list (no circle):
 
 >>> from seqrisk.decide import GracePeriod, MarginBuffer, Strategy
 >>> Strategy.of(GracePeriod(3600.0, 0.5), MarginBuffer(0.25)).name
-'grace=1h,q=0.5 + buffer=0.25'
+'grace=1h,qmax=0.5 + buffer=0.25'
 """
 
 from seqrisk.decide.advice import Advice, LeverEffect, advise

@@ -3,7 +3,8 @@
 Each lever's ``apply`` returns a new :class:`~seqrisk.decide.base.Setup`;
 costs are USD over the scenario's horizon, each with the party that pays it.
 What the engine does with the scenario fields is the engine's
-(``grace_period_s``, ``top_up_share_max``, ``margin_buffer``, ``forced_inclusion``,
+(``grace_period_s``, ``top_up_share_max``, ``response_median_s``,
+``response_sigma``, ``margin_buffer``, ``forced_inclusion``,
 ``l1_inclusion_s``); a lever only sets them. Who controls each lever
 (``party``): the venue sets grace periods, margin rules and supports forced
 inclusion; the holder chooses a margin buffer and where positions sit; a
@@ -80,44 +81,71 @@ def duration_label(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class GracePeriod:
-    """Oracle grace period (Aave PriceOracleSentinel / Chainlink uptime feed).
+    """Oracle grace period (Aave PriceOracleSentinel / Chainlink uptime feed): the venue's setting.
 
-    No liquidation until ``grace_s`` after a restart; a share ``top_up_share`` of
-    holders would top up at all (the scenario's ``top_up_share_max``), and those
-    whose response time (the scenario's lognormal law) is shorter than the grace
-    period do. The price keeps moving during the grace period and
-    nobody is liquidated, so health can keep falling (first failure mode: the
-    engine prices the liquidation at restart + G). ``repay_blocked`` is the second
-    failure mode: the venue's repay / top-up path also checks the oracle and
-    reverts, so nobody can top up (the effective share is 0).
+    No liquidation until ``grace_s`` after a restart. Holders respond after a
+    random time (lognormal: median ``response_median_s``, log-sigma
+    ``response_sigma``) and a share ``top_up_share_max`` of them would top up at
+    all, so the share of positions at stake saved by the grace period is
+    ``q(G) = q_max F_R(G)``: zero at G = 0, a 1-second grace saves nobody.
+    Meanwhile the price keeps moving and nobody is liquidated, so a position
+    can fall below zero equity: the venue's bad debt grows with G. Unset
+    parameters (None) keep the scenario's (documented defaults of the engine).
+    ``repay_blocked``: the venue's repay / top-up path also checks the oracle and
+    reverts, so nobody can top up (q_max = 0).
     """
 
     grace_s: float
-    top_up_share: float = 1.0
+    top_up_share_max: float | None = None
+    response_median_s: float | None = None
+    response_sigma: float | None = None
     repay_blocked: bool = False
     party: ClassVar[str] = "venue"
 
     def __post_init__(self) -> None:
-        if self.grace_s < 0 or not 0 <= self.top_up_share <= 1:
-            raise UsageError("grace period needs G >= 0 and 0 <= q <= 1", field="grace",
-                             value=(self.grace_s, self.top_up_share))
+        bad = (self.grace_s < 0 or (self.top_up_share_max is not None and not 0 <= self.top_up_share_max <= 1)
+               or (self.response_median_s is not None and self.response_median_s <= 0)
+               or (self.response_sigma is not None and self.response_sigma <= 0))
+        if bad:
+            raise UsageError("grace period needs G >= 0, 0 <= qmax <= 1, response > 0 and sigma > 0", field="grace",
+                             value=(self.grace_s, self.top_up_share_max, self.response_median_s,
+                                    self.response_sigma))
 
     @property
     def label(self) -> str:
-        s = f"grace={duration_label(self.grace_s)},q={_fmt(self.top_up_share)}"
+        s = f"grace={duration_label(self.grace_s)}"
+        if self.top_up_share_max is not None:
+            s += f",qmax={_fmt(self.top_up_share_max)}"
+        if self.response_median_s is not None:
+            s += f",response={duration_label(self.response_median_s)}"
+        if self.response_sigma is not None:
+            s += f",sigma={_fmt(self.response_sigma)}"
         return s + (",repay-blocked" if self.repay_blocked else "")
 
     def describe(self) -> str:
-        who = ("nobody can top up (the repay path checks the oracle too)" if self.repay_blocked
-               else f"{self.top_up_share:.0%} of the holders under water would top up, those who respond in "
-                    "time do")
-        return f"an oracle grace period of {format_duration(self.grace_s)} after a restart ({who})"
+        text = f"an oracle grace period of {format_duration(self.grace_s)} after a restart"
+        if self.repay_blocked:
+            return text + " (nobody can top up: the repay path checks the oracle too)"
+        how = []
+        if self.top_up_share_max is not None:
+            how.append(f"up to {self.top_up_share_max:.0%} of the holders top up")
+        if self.response_median_s is not None:
+            how.append(f"median response {format_duration(self.response_median_s)}")
+        if self.response_sigma is not None:
+            how.append(f"response log-sigma {self.response_sigma:g}")
+        return text + (f" ({', '.join(how)})" if how else "")
 
     def apply(self, setup: Setup) -> Setup:
-        q = 0.0 if self.repay_blocked else self.top_up_share
-        sc = replace_fields(setup.scenario, "scenario", grace_period_s=float(self.grace_s),
-                           top_up_share_max=q)
-        return replace(setup, scenario=sc)
+        changes: dict[str, float] = {"grace_period_s": float(self.grace_s)}
+        if self.repay_blocked:
+            changes["top_up_share_max"] = 0.0
+        elif self.top_up_share_max is not None:
+            changes["top_up_share_max"] = float(self.top_up_share_max)
+        if self.response_median_s is not None:
+            changes["response_median_s"] = float(self.response_median_s)
+        if self.response_sigma is not None:
+            changes["response_sigma"] = float(self.response_sigma)
+        return replace(setup, scenario=replace_fields(setup.scenario, "scenario", **changes))
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,11 @@
 A *strategy* is levers joined by ``+``; a lever is ``kind[=value]`` followed by
 ``,key=value`` options::
 
-    grace=1h,q=0.5                 oracle grace period 1 h, half the holders top up
-    grace=2h,q=1,repay-blocked     ... and the repay path checks the oracle (nobody can top up)
+    grace=1h[,qmax=0.5][,response=20m][,sigma=1.5]   oracle grace period 1 h; of the holders under
+                                   water a share qmax would top up at all, those whose lognormal response
+                                   time (median, log-sigma) is shorter than the grace period do (unset:
+                                   the scenario's)
+    grace=2h,repay-blocked         ... and the repay path checks the oracle (nobody can top up)
     buffer=0.1[,rate=0.08]         extra collateral 10 % of notional, capital at 8 %/year
                                    (default: the scenario's cost_of_capital)
     margin-rules,maintenance=0.03[,penalty=0.01][,chain=arbitrum]   the venue's margin rules for every perp
@@ -16,7 +19,7 @@ A *strategy* is levers joined by ``+``; a lever is ``kind[=value]`` followed by
     shared=base/optimism[,rate=0.5][,dur=0.5][,shock=0.5][,shock-median=1h][,fee=10k]
     insure=indemnity[,deductible=10k][,limit=1M][,coins=0.1][,loading=0.2][,coc=0.1][,level=0.99]
     insure=parametric,chain=arbitrum,payout=100k,trigger=2h[,loading=..][,coc=..][,level=..]
-    grace=1h,q=0.5+buffer=0.25     two levers in one strategy
+    grace=1h+buffer=0.25           two levers in one strategy
 
 Durations take ``s, m, h, d``; money takes ``k, M, B`` suffixes and an optional ``$``.
 """
@@ -88,8 +91,15 @@ def _pricing(opts: dict[str, str]) -> Pricing:
 def _build(kind: str, val: str | None, opts: dict[str, str], text: str) -> Mitigation:
     lever: Mitigation
     if kind == "grace":
+        if "q" in opts:
+            raise UsageError("q is now qmax: the share of holders who would top up at all; a grace period G saves "
+                             "qmax x P(response time < G) of them", field="q", value=text)
+        qmax, resp, sig = opts.pop("qmax", None), opts.pop("response", None), opts.pop("sigma", None)
         lever = GracePeriod(parse_duration(val or opts.pop("grace", "1h"), field="grace"),
-                            _num(opts.pop("q", "1"), "q", 0, 1), opts.pop("repay-blocked", "false") == "true")
+                            None if qmax is None else _num(qmax, "qmax", 0, 1),
+                            None if resp is None else parse_duration(resp, field="response"),
+                            None if sig is None else _num(sig, "sigma", 1e-9),
+                            opts.pop("repay-blocked", "false") == "true")
     elif kind == "buffer":
         rate = opts.pop("rate", None)
         lever = MarginBuffer(_num(val or opts.pop("buffer", "0.5"), "buffer", 0),
@@ -146,7 +156,7 @@ def _build(kind: str, val: str | None, opts: dict[str, str], text: str) -> Mitig
 
 
 def parse_lever(text: str) -> Mitigation:
-    """One lever from its spec, e.g. ``grace=1h,q=0.5``."""
+    """One lever from its spec, e.g. ``grace=1h,qmax=0.5``."""
     kind, val, opts = _items(text)
     return _build(kind, val, opts, text)
 
@@ -160,24 +170,31 @@ def parse_strategy(text: str, name: str | None = None) -> Strategy:
 
 
 #: Parameters a sweep can vary, and the lever option each one sets.
-SWEEP_KEYS = {"grace": ("grace", "duration"), "q": ("grace", "number"), "buffer": ("buffer", "number"),
+SWEEP_KEYS = {"grace": ("grace", "duration"), "qmax": ("grace", "number"), "response": ("grace", "duration"),
+              "sigma": ("grace", "number"), "buffer": ("buffer", "number"),
               "maintenance": ("margin-rules", "number"), "penalty": ("margin-rules", "number"),
               "fraction": ("move", "number"), "l1": ("forced-inclusion", "duration"),
               "rate": ("shared", "number"), "dur": ("shared", "number")}
 
 
 def parse_sweep(text: str) -> tuple[str, list[float]]:
-    """``'grace=0:4h:9'`` -> ``('grace', [0, 1800, ..., 14400])`` (seconds for durations)."""
+    """``'grace=0:4h:9'`` -> ``('grace', [0, 1800, ..., 14400])`` (seconds for durations); a list of values works
+    too: ``'grace=0,1s,15m,1h,4h'``."""
     key, eq, rng = text.partition("=")
     key = key.strip().lower()
     if not eq or key not in SWEEP_KEYS:
-        raise UsageError(f"sweep takes PARAM=LO:HI:N with PARAM one of {', '.join(SWEEP_KEYS)}", field="sweep",
-                         value=text)
-    bits = rng.split(":")
-    if len(bits) != 3:
-        raise UsageError("sweep range is LO:HI:N", field="sweep", value=text)
+        raise UsageError(f"sweep takes PARAM=LO:HI:N or PARAM=V1,V2,... with PARAM one of {', '.join(SWEEP_KEYS)}",
+                         field="sweep", value=text)
     conv: Callable[[str], float] = ((lambda s: parse_duration(s, field="sweep"))
                                     if SWEEP_KEYS[key][1] == "duration" else (lambda s: _num(s, "sweep")))
+    if "," in rng and ":" not in rng:
+        values = [conv(v.strip()) for v in rng.split(",") if v.strip()]
+        if len(values) < 2 or len(set(values)) != len(values):
+            raise UsageError("a sweep list needs at least two different values", field="sweep", value=text)
+        return key, values
+    bits = rng.split(":")
+    if len(bits) != 3:
+        raise UsageError("sweep range is LO:HI:N or a list V1,V2,...", field="sweep", value=text)
     lo, hi = conv(bits[0]), conv(bits[1])
     n = int(_num(bits[2], "sweep", 2, 200))
     return key, [lo + (hi - lo) * i / (n - 1) for i in range(n)]
@@ -187,7 +204,7 @@ def sweep_factory(key: str, template: str | None) -> Callable[[float], Strategy]
     """A function value -> strategy: ``template``'s lever of the sweep's kind with ``key`` set to value.
 
     Without a template the lever is the kind's default (e.g. ``grace`` sweeps
-    ``GracePeriod(value, q=1)``). Other levers in the template are kept.
+    ``GracePeriod(value)`` with the scenario's response law). Other levers in the template are kept.
     """
     kind = SWEEP_KEYS[key][0]
     parts = [p for p in (template or "").split("+") if p.strip()]

@@ -103,13 +103,21 @@ def optimal_weight_ranges(own: Sequence[float], other: Sequence[float]) -> list[
 
 
 def _argmin_interval(y: np.ndarray, values: Sequence[float], seed: int) -> tuple[float, float]:
-    """90 % interval of the minimiser of the column means of ``y`` (paths, values) by a paired bootstrap."""
+    """90 % interval of the minimiser of the column means of ``y`` (paths, values) by a paired bootstrap.
+
+    Values tied at the minimum of a resample (equal to rounding, e.g. no bad
+    debt at any of them) all count: the interval runs from the 5 % quantile of
+    the first tied value to the 95 % quantile of the last.
+    """
     rng = np.random.default_rng(seed)
     n = y.shape[0]
-    picks = np.empty(BOOTSTRAP, np.int64)
+    first, last = np.empty(BOOTSTRAP, np.int64), np.empty(BOOTSTRAP, np.int64)
     for b in range(BOOTSTRAP):
-        picks[b] = int(np.argmin(y[rng.integers(0, n, n)].mean(axis=0)))
-    lo, hi = np.quantile(picks, [0.05, 0.95], method="inverted_cdf")
+        m = y[rng.integers(0, n, n)].mean(axis=0)
+        tied = np.flatnonzero(m <= m.min() + 1e-9 * max(1.0, float(np.abs(m).max())))
+        first[b], last[b] = tied[0], tied[-1]
+    lo = np.quantile(first, 0.05, method="inverted_cdf")
+    hi = np.quantile(last, 0.95, method="inverted_cdf")
     return float(values[int(lo)]), float(values[int(hi)])
 
 

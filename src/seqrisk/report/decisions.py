@@ -55,10 +55,11 @@ def what_to_do(section: Any) -> list[str]:
     g = section.grace
     if g is not None:
         lo, hi = g.best_interval
+        basis = ("on its own bad debt" if g.weight == 0 else
+                 f"when a dollar of holders' unfair liquidation loss weighs {g.weight:g} dollar of bad debt")
         out.append(f"Grace period (the venue's setting): best {esc(format_duration(g.best_value))} (90% interval "
-                   f"{esc(format_duration(lo))} to {esc(format_duration(hi))}) when a dollar of holders' unfair "
-                   f"liquidation loss weighs {g.weight:g} dollar of bad debt; see "
-                   '<a href="#mitigations">Mitigations</a>.')
+                   f"{esc(format_duration(lo))} to {esc(format_duration(hi))}) {esc(basis)}; for other weightings "
+                   'see <a href="#mitigations">Mitigations</a>.')
     return out
 
 

@@ -34,8 +34,9 @@ __all__ = ["GRACE_SWEEP_S", "MitigationSection", "standard_comparison", "standar
 
 #: Grace periods of the report's sweep (seconds).
 GRACE_SWEEP_S = (0.0, 300.0, 900.0, 1800.0, 3600.0, 2 * 3600.0, 4 * 3600.0)
-#: The weight of the holders' loss in the venue's grace objective (stated on the page).
-GRACE_WEIGHT = 1.0
+#: The weight of the holders' loss in the venue's grace objective (stated on the page): 0, its own bad debt
+#: only; the page gives each grace period's range of weights under which it would be the best.
+GRACE_WEIGHT = 0.0
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def standard_strategies(book: Book, model: OutageModel, worst_chain: str | None 
     book's chain with the highest downtime rate) to the book's chain with the
     lowest downtime rate.
     """
-    specs = ["grace=1h,q=0.5", "forced-inclusion", "buffer=0.25", "insure=indemnity,deductible=10k,limit=5M"]
+    specs = ["grace=1h", "forced-inclusion", "buffer=0.25", "insure=indemnity,deductible=10k,limit=5M"]
     chains = list(book.chains)
     if len(chains) > 1:
         def rate(c: str) -> float:
@@ -92,7 +93,7 @@ def standard_comparison(book: Book, model: OutageModel, scenario: Scenario, cata
     advice = {party: advise(cmp, party) for party in ("holder", "venue")}
     grace = None
     if len(grace_values_s) >= 2:
-        grace = sweep(book, model, scenario, "grace", list(grace_values_s), lambda g: GracePeriod(g, 0.5),
+        grace = sweep(book, model, scenario, "grace", list(grace_values_s), GracePeriod,
                       perspective="venue", weight=GRACE_WEIGHT, simulate=run)
     return MitigationSection(comparison=cmp, advice=advice, grace=grace)
 
