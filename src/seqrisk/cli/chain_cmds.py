@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from seqrisk.cli.app import app, err_console, state
+from seqrisk.cli.interrupt import graceful_stop
 from seqrisk.cli.modeling import catalog_provenance
 from seqrisk.cli.render import JSON_SCHEMA, console, echo_json, table
 from seqrisk.cli.targets import Target, check_stored_chain_id, l1_target, record_endpoints, target
@@ -181,9 +182,13 @@ def ingest_cmd(
                     if str(exc) not in waits:  # say it once, not every round
                         waits.append(str(exc))
                         err_console.print(f"{chain}: waiting: {exc}", soft_wrap=True, markup=False, highlight=False)
-                with suppress(KeyboardInterrupt):
+                def on_first_interrupt() -> None:
+                    if not quiet:
+                        err_console.print(f"{chain}: stopping after this round (Ctrl-C again to stop at once)")
+                with suppress(KeyboardInterrupt), graceful_stop(on_first_interrupt) as stop:
                     ing.follow(from_block=start, poll_s=parse_duration(poll, field="--poll"),
-                               confirmations=confirmations, on_round=on_round, on_wait=on_wait)
+                               confirmations=confirmations, on_round=on_round, on_wait=on_wait,
+                               stop=stop.is_set, sleep=stop.wait)
             else:
                 if modes == 0:
                     with home.state() as st:
