@@ -32,7 +32,7 @@ def test_sigterm_requests_a_stop_too() -> None:
 
 
 def test_a_loop_on_the_hooks_stops_after_the_round_in_progress() -> None:
-    """A loop on the stop/sleep hooks (as Ingestor.follow uses them): a stop requested during a round ends the loop after it."""
+    """A loop on the stop/sleep hooks (as Ingestor.follow uses them) ends after the round a stop lands in."""
     rounds: list[int] = []
     with graceful_stop() as stop:
         def one_round() -> None:
