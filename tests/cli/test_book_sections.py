@@ -128,3 +128,44 @@ def test_report_headline_is_simulate(home: Path, tmp_path: Path, files: tuple[Pa
               "--out", str(tmp_path / "r.html"))
     row = next(line for line in out.splitlines() if line.strip().startswith("holder"))
     assert re.search(re.escape(format_usd(reference["holder"]["value"])) + r" ± ", row), row
+
+
+def _numbers(doc: object) -> list[float]:
+    """Every number in a JSON document."""
+    if isinstance(doc, bool):
+        return []
+    if isinstance(doc, int | float):
+        return [float(doc)]
+    if isinstance(doc, dict):
+        return [x for v in doc.values() for x in _numbers(v)]
+    if isinstance(doc, list):
+        return [x for v in doc for x in _numbers(v)]
+    return []
+
+
+def test_no_command_adds_holder_loss_and_venue_bad_debt(home: Path, files: tuple[Path, Path],
+                                                       tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Holder loss and venue bad debt are never summed: no figure of any command's output is their sum."""
+    book, model = files
+    ref = json.loads(run(tmp_path_factory.mktemp("home"), "simulate", str(book), "--model", str(model), "--horizon",
+                         "90d", *ARGS, "--json"))
+    by = {(m["perspective"], m["measure"], m.get("level")): m["value"] for m in ref["measures"]
+          if m["basis"] == "attributable"}
+    pairs = [(by[("holder", k, lv)], by[("venue", k, lv)]) for k, lv in (("expected_loss", None), ("es", 0.99))]
+    assert all(h > 0 and v > 0.01 * h for h, v in pairs), pairs  # both parties lose: a sum would show
+    sums = [h + v for h, v in pairs]
+    common = ("--model", str(model), "--horizon", "90d", *ARGS, "--json")
+    docs = {"simulate": ref,
+            "compare": json.loads(run(home, "compare", str(book), "-m", "buffer=0.05", "-m", "grace=1h", *common)),
+            "compare --perspective venue": json.loads(run(home, "compare", str(book), "-m", "grace=1h",
+                                                          "--perspective", "venue", *common)),
+            "score --book": json.loads(run(home, "score", "--book", str(book), "--chain", "arbitrum", *common)),
+            "allocate": json.loads(run(home, "allocate", str(book), "--chains", "arbitrum,base", *common))}
+    sweep = json.loads(run(home, "compare", str(book), "--sweep", "grace=0,30m,2h", *common))
+    docs["compare --sweep"] = sweep
+    point_sums = [p["holder_el"]["value"] + p["venue_el"]["value"] for p in sweep["curve"]]
+    for name, doc in docs.items():
+        for x in _numbers(doc):
+            for s in (*sums, *(point_sums if name == "compare --sweep" else ())):
+                assert x != pytest.approx(s, rel=1e-6), (name, x, s)
+    assert sweep["weight"] == 0.0 and sweep["objective"] == "venue bad debt"

@@ -8,6 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from integration.browser import PLOT_CHECK, open_offline
+from seqrisk import __version__
+from seqrisk.catalog import load_catalog
 from seqrisk.cli.app import app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -24,6 +26,11 @@ CHECKS = """() => {
       return {text: a.textContent, x: b.x - r.x, w: b.width, h: b.height};
     })};
   });
+  const txt = sel => { const e = document.querySelector(sel); return e ? e.innerText : ""; };
+  out.header = txt('header');
+  out.summary = txt('#summary');
+  out.mitigations = txt('#mitigations');
+  out.method = txt('#method');
   return out;
 }"""
 
@@ -59,3 +66,18 @@ def test_report_renders_offline_with_every_chart(home: Path, tmp_path: Path) -> 
     text = visit.checks["text"]
     assert "EXPECTED LOSS" in text.upper() and "ES 99%" in text
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+    # as read in the browser: the as-of date and the versions at the top, the advice one party at a time on EL and
+    # ES, levers in words (not their spec syntax), each party's table on its own loss, one baseline
+    header, summary, mit = visit.checks["header"], visit.checks["summary"], visit.checks["mitigations"]
+    cat = load_catalog()
+    assert "as of " in header and f"catalog {cat.version}" in header and f"seqrisk {__version__}" in header
+    advice = {p: next(line for line in summary.splitlines() if f"What the {p} can do" in line)
+              for p in ("holder", "venue")}
+    for line in advice.values():
+        assert "baseline EL $" in line and "ES 99% $" in line, line
+    assert "Grace period (the venue's setting): best" in summary
+    for text in (summary, mit):
+        assert "grace=" not in text and "buffer=" not in text and "insure=" not in text
+    assert "an oracle grace period of 1h" in mit and "extra margin of 25% of notional" in mit
+    assert "For the holder: the holder's attributable loss" in mit and "For the venue: the venue's bad debt" in mit
+    assert "never added" in mit

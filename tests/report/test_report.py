@@ -154,6 +154,7 @@ def test_advice_is_per_party_on_el_and_es() -> None:
     assert "lever grace" not in holder and "noise" not in holder  # the venue's lever; a change within the noise
     assert "on average it costs more than it saves" in holder  # $8k of EL for $40k of premium
     assert "<b>venue</b>" in venue and "none of its levers" in venue  # the grace period raises its bad debt
+    assert "baseline EL" in venue and "ES 99%" in venue  # its own baseline on both measures all the same
     assert all("holder + venue" not in b for b in (holder, venue))
 
 

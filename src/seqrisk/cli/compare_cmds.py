@@ -202,3 +202,7 @@ def _sweep_out(res: Any, name: str, sc: Any, owner: str | None, as_json: bool, p
     c.print(f"optimum: {res.param} = {show(res.best_value)} (90% interval {show(lo)} to {show(hi)}); within 2 "
             "paired s.e. of it: " + ", ".join(show(v) for v in res.near_best))
     c.print("best if w in: the weights of the other party's loss under which the value is the optimum.")
+    if any(h.value < 0 for h in res.holder):
+        c.print("A negative holder loss: the outage and the grace period defer liquidations that would have "
+                "happened while the chain was up, and some do not happen again before the horizon ends (lending "
+                "books; docs/engine.md).")

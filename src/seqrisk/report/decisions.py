@@ -45,21 +45,24 @@ def what_to_do(section: Any) -> list[str]:
     for party, adv in section.advice.items():
         who, loss = _PARTY[party]
         rec = adv.recommended
+        head = (f"What the <b>{who}</b> can do about {esc(loss)} (baseline EL {esc(_pm(adv.baseline_el))}, "
+                f"ES {adv.level}% {esc(_pm(adv.baseline_es))})")
         if rec:
-            body = "; ".join(_lever_html(e, adv.level) for e in rec[:3])
-            out.append(f"What the <b>{who}</b> can do about {esc(loss)} (baseline EL {esc(_pm(adv.baseline_el))}, "
-                       f"ES {adv.level}% {esc(_pm(adv.baseline_es))}): {body}.")
+            out.append(f"{head}: " + "; ".join(_lever_html(e, adv.level) for e in rec[:3]) + ".")
         else:
-            out.append(f"What the <b>{who}</b> can do: none of its levers compared cuts {esc(loss)} by more than "
-                       "two standard errors.")
+            out.append(f"{head}: none of its levers compared cuts its EL or ES by more than two standard errors.")
     g = section.grace
     if g is not None:
         lo, hi = g.best_interval
         basis = ("on its own bad debt" if g.weight == 0 else
                  f"when a dollar of holders' unfair liquidation loss weighs {g.weight:g} dollar of bad debt")
+        i = g.values.index(g.best_value)
+        there = (f"; there the venue's bad debt is {_pm(g.venue[i])} and the holders' EL {_pm(g.holder[i])}, "
+                 f"against {_pm(g.venue[0])} and {_pm(g.holder[0])} with {format_duration(g.values[0])}"
+                 if i > 0 else "")
         out.append(f"Grace period (the venue's setting): best {esc(format_duration(g.best_value))} (90% interval "
-                   f"{esc(format_duration(lo))} to {esc(format_duration(hi))}) {esc(basis)}; for other weightings "
-                   'see <a href="#mitigations">Mitigations</a>.')
+                   f"{esc(format_duration(lo))} to {esc(format_duration(hi))}) {esc(basis)}{esc(there)}; for other "
+                   'weightings see <a href="#mitigations">Mitigations</a>.')
     return out
 
 
