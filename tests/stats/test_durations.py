@@ -145,3 +145,13 @@ def test_compare_families_picks_the_true_family_by_aic() -> None:
     assert table["akaike_weight"].sum() == pytest.approx(1.0)
     assert set(fits) == {"lognormal", "weibull", "loglogistic"}
     assert table.loc["weibull", "aic"] == pytest.approx(fits["weibull"].aic_)
+
+
+def test_standard_errors_equal_the_closed_form_observed_information() -> None:
+    # exact lognormal data: at the MLE the information of (mu, log sigma) is diag(n / sigma^2, 2 n)
+    x = sps.lognorm(s=1.3, scale=1800).rvs(90, random_state=np.random.default_rng(8))
+    f = DurationFitter(family="lognormal").fit(x, x)
+    n = x.size
+    np.testing.assert_allclose(np.diag(f.cov_), [f.sigma_ ** 2 / n, 1 / (2 * n)], rtol=1e-3)
+    assert abs(f.cov_[0, 1]) < 1e-3 * np.sqrt(f.cov_[0, 0] * f.cov_[1, 1])
+    assert f.summary().loc["mu_log_s", "se"] == pytest.approx(f.sigma_ / np.sqrt(n), rel=1e-3)
