@@ -36,6 +36,7 @@ from seqrisk.decide.base import (
 )
 from seqrisk.decide.measures import Estimate, PairedDiff, measure, paired_diff
 from seqrisk.decide.paths import Simulate, engine_simulate, to_outcome, with_paths
+from seqrisk.display import Displayed, Shown, pm_usd
 from seqrisk.exceptions import UsageError
 from seqrisk.outage import OutageModel
 
@@ -135,9 +136,13 @@ def _diffs(base: Outcome, out: Outcome) -> dict[str, PairedDiff]:
     return res
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """Strategies against the baseline (the first row), with the per-path outcomes kept."""
+@dataclass(frozen=True, repr=False)
+class Comparison(Displayed):
+    """Strategies against the baseline (the first row), with the per-path outcomes kept.
+
+    Shows as a table: each party's EL and ES 99% (USD over the horizon, ± standard error), the change of
+    the holder's and the venue's ES 99% against the baseline (± paired standard error) and each party's cost.
+    """
 
     results: tuple[StrategyResult, ...]
     outcomes: tuple[Outcome, ...]
@@ -175,6 +180,37 @@ class Comparison:
                 row[f"d_{k}_se_unpaired"] = d.se_unpaired if d else 0.0
             rows.append(row)
         return pd.DataFrame(rows).set_index("strategy")
+
+    def to_frame(self, perspective: str | None = None) -> Any:
+        """The :meth:`summary` table (USD over the horizon)."""
+        return self.summary(perspective)
+
+    def plot(self, key: str = "es99") -> Any:
+        """Forest plot of each strategy's change of ``key`` against the baseline, per party, with 95% intervals
+        from the paired standard errors (a plotly figure)."""
+        from seqrisk.decide.plots import effects_figure
+
+        if key not in MEASURES:
+            raise UsageError(f"no such measure (one of {', '.join(MEASURES)})", field="key", value=key)
+        return effects_figure(self, key)
+
+    def _shown(self) -> Shown:
+        import pandas as pd
+
+        rows: dict[str, dict[str, str]] = {}
+        for r in self.results:
+            row = {"controlled_by": r.party or "-"}
+            for p in PERSPECTIVES:
+                row[f"{p} EL"] = pm_usd(r.measures[f"{p}.el"].value, r.measures[f"{p}.el"].se)
+                row[f"{p} ES 99%"] = pm_usd(r.measures[f"{p}.es99"].value, r.measures[f"{p}.es99"].se)
+                d = r.diffs.get(f"{p}.es99")
+                row[f"{p} ES 99% change"] = pm_usd(d.value, d.se) if d else ""
+                row[f"{p} cost"] = pm_usd(r.cost_usd(p), math.nan)
+            rows[r.name] = row
+        return Shown(f"Comparison: {len(self.results) - 1} strategies against the baseline on the same "
+                     f"{self.baseline.n_paths:,} paths", pd.DataFrame.from_dict(rows, orient="index"),
+                     ("USD over the horizon, ± one Monte Carlo standard error; changes are strategy - baseline "
+                      "with the paired standard error. More: .summary(perspective), .best_levers(key).",))
 
 
 def compare(book: Any, model: OutageModel, scenario: Any,

@@ -41,6 +41,7 @@ from seqrisk.decide.base import check_party
 from seqrisk.decide.books import reference_book
 from seqrisk.decide.measures import Estimate, level_name, measure
 from seqrisk.decide.paths import to_outcome, with_paths
+from seqrisk.display import Displayed, Shown, pm_usd
 from seqrisk.exceptions import UsageError
 
 __all__ = ["BookAllocation", "Share", "allocate_book", "fresh_seed", "round_share", "scenario_losses"]
@@ -74,8 +75,8 @@ class Share:
     step: float
 
 
-@dataclass(frozen=True)
-class BookAllocation:
+@dataclass(frozen=True, repr=False)
+class BookAllocation(Displayed):
     """The split of a book across chains for one party, with intervals, ties and an out-of-sample check (USD)."""
 
     chains: tuple[str, ...]
@@ -99,6 +100,32 @@ class BookAllocation:
     seed: int
     seed_out_of_sample: int
     lp: AllocationResult
+
+    def to_frame(self) -> Any:
+        """One row per chain: the share (value, s.e., 95% interval, rounded) and the book's EL and ES placed
+        whole on that chain (USD, with standard errors)."""
+        import pandas as pd
+
+        return pd.DataFrame([{"chain": c, "share": s.value, "share_se": s.se, "share_low": s.low,
+                              "share_high": s.high, "share_shown": s.shown,
+                              "single_chain_el_usd": self.single_chain_el[c].value,
+                              "single_chain_el_se": self.single_chain_el[c].se,
+                              "single_chain_es_usd": self.single_chain_es[c].value,
+                              "single_chain_es_se": self.single_chain_es[c].se}
+                             for c, s in self.shares.items()]).set_index("chain")
+
+    def _shown(self) -> Shown:
+        import pandas as pd
+
+        rows = {c: {"share": f"{s.shown:.0%}", "95% interval": f"{s.low:.0%} to {s.high:.0%}",
+                    "EL placed whole": pm_usd(self.single_chain_el[c].value, self.single_chain_el[c].se),
+                    "ES placed whole": pm_usd(self.single_chain_es[c].value, self.single_chain_es[c].se)}
+                for c, s in self.shares.items()}
+        e, q = self.es_out_of_sample, self.equal_split_es
+        return Shown(f"BookAllocation ({self.perspective}, {self.method}, ES {self.alpha:.3g}): split of the book "
+                     f"across {len(self.chains)} chains", pd.DataFrame.from_dict(rows, orient="index"),
+                     (f"ES on fresh paths {pm_usd(e.value, e.se)} against {pm_usd(q.value, q.se)} for an equal "
+                      "split (USD over the horizon).",))
 
     @property
     def weights(self) -> dict[str, float]:

@@ -43,10 +43,11 @@ from seqrisk.decide.base import Outcome, check_party
 from seqrisk.decide.books import reference_book
 from seqrisk.decide.measures import Estimate, measure, paired_diff
 from seqrisk.decide.paths import to_outcome, with_paths
+from seqrisk.display import Displayed, Shown, pm_usd
 from seqrisk.exceptions import UsageError
 from seqrisk.outage import OutageModel
 from seqrisk.portfolio import Book
-from seqrisk.units import HOUR_S, YEAR_S
+from seqrisk.units import HOUR_S, YEAR_S, format_duration
 
 __all__ = ["ChainScore", "Scores", "availability", "rank_intervals", "score_chains", "separation_z"]
 
@@ -117,8 +118,8 @@ class ChainScore:
         return self.holder_es99 if check_party(party) == "holder" else self.venue_es99
 
 
-@dataclass(frozen=True)
-class Scores:
+@dataclass(frozen=True, repr=False)
+class Scores(Displayed):
     """Chains ranked by one party's attributable loss measure (``by``: es99 or el), lowest risk first."""
 
     rows: tuple[ChainScore, ...]
@@ -148,6 +149,24 @@ class Scores:
                 rec[entry.name] = entry.value
             recs.append(rec)
         return pd.DataFrame(recs).set_index("chain")
+
+    def to_frame(self) -> Any:
+        """The :meth:`summary` table."""
+        return self.summary()
+
+    def _shown(self) -> Shown:
+        import pandas as pd
+
+        rows = {r.chain: {"rank": f"{r.rank} ({r.rank_low}-{r.rank_high})",
+                          **{f"{p} {n}": pm_usd(e.value, e.se) for p in ("holder", "venue")
+                             for n, e in (("EL", r.el(p)), ("ES 99%", r.es99(p)))},
+                          "downtime h/yr": f"{r.downtime_hours.value:.3g} ({r.downtime_hours.low:.3g}-"
+                                           f"{r.downtime_hours.high:.3g})"} for r in self.rows}
+        return Shown(f"Scores: chains ranked by the {self.perspective}'s {self.by} of book {self.book} over "
+                     f"{format_duration(self.horizon_s)}, {self.n_paths:,} paths, seed {self.seed}",
+                     pd.DataFrame.from_dict(rows, orient="index"),
+                     ("USD over the horizon ± one standard error; rank with its interval (Bonferroni over all "
+                      "pairs); downtime hours per year with its 95% interval.",))
 
 
 def rank_intervals(losses: np.ndarray, p_event: np.ndarray | None, by: str = "es99", z: float | None = None

@@ -31,6 +31,7 @@ from seqrisk.decide.base import Mitigation, Strategy, check_party
 from seqrisk.decide.compare import Comparison, compare
 from seqrisk.decide.measures import Estimate, PairedDiff, measure, paired_diff
 from seqrisk.decide.paths import Simulate
+from seqrisk.display import Displayed, Shown, pm_usd
 from seqrisk.exceptions import UsageError
 from seqrisk.outage import OutageModel
 
@@ -44,8 +45,8 @@ def _other(party: str) -> str:
     return "venue" if party == "holder" else "holder"
 
 
-@dataclass(frozen=True)
-class SweepResult:
+@dataclass(frozen=True, repr=False)
+class SweepResult(Displayed):
     """Both parties' expected loss along one parameter, the objective of the deciding party and its optimum.
 
     ``curve`` is ``own EL (+ own cost) + weight x other EL`` per value (USD over
@@ -68,6 +69,35 @@ class SweepResult:
     near_best: tuple[float, ...]
     weight_ranges: tuple[tuple[float, float] | None, ...]
     comparison: Comparison
+
+    def to_frame(self) -> Any:
+        """One row per value: both parties' EL and the objective with standard errors (USD), the weight range."""
+        import pandas as pd
+
+        return pd.DataFrame({
+            self.param: self.values,
+            "holder_el_usd": [e.value for e in self.holder], "holder_el_se": [e.se for e in self.holder],
+            "venue_el_usd": [e.value for e in self.venue], "venue_el_se": [e.se for e in self.venue],
+            "objective_usd": [e.value for e in self.curve], "objective_se": [e.se for e in self.curve],
+            "weight_range": self.weight_ranges})
+
+    def plot(self) -> Any:
+        """Both parties' EL and the objective along the parameter, with the optimum marked (plotly)."""
+        from seqrisk.decide.plots import sweep_figure
+
+        return sweep_figure(self)
+
+    def _shown(self) -> Shown:
+        import pandas as pd
+
+        rows = {f"{v:g}": {"holder EL": pm_usd(h.value, h.se), "venue EL": pm_usd(w.value, w.se),
+                           "objective": pm_usd(c.value, c.se)}
+                for v, h, w, c in zip(self.values, self.holder, self.venue, self.curve, strict=True)}
+        lo, hi = self.best_interval
+        return Shown(f"SweepResult: {self.param} for the {self.perspective}, minimising {self.objective}; best "
+                     f"{self.best_value:g} (90% interval {lo:g} to {hi:g})",
+                     pd.DataFrame.from_dict(rows, orient="index").rename_axis(self.param),
+                     ("USD over the horizon ± one standard error.",))
 
     @property
     def objective(self) -> str:

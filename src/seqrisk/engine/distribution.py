@@ -16,8 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from seqrisk._typing import FloatArray, IntArray
+from seqrisk.display import Displayed, Shown
+from seqrisk.units import format_usd
 
 __all__ = ["SAMPLE_PATHS", "LossDistribution", "sample_stride", "systematic_sample"]
 
@@ -30,8 +33,8 @@ def sample_stride(n_paths: int) -> int:
     return max(1, -(-n_paths // SAMPLE_PATHS))
 
 
-@dataclass(frozen=True)
-class LossDistribution:
+@dataclass(frozen=True, repr=False)
+class LossDistribution(Displayed):
     """(value, probability) points of a loss over the horizon, USD, sorted by value; masses sum to 1.
 
     ``exact_from``: at and above this value every point is an exact outcome of the run (the tail, or all
@@ -109,6 +112,23 @@ class LossDistribution:
         ex = self.exceedance(self.values)
         keep = np.unique(np.linspace(0, self.values.size - 1, min(self.values.size, points)).astype(int))
         return self.values[keep], ex[keep]
+
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per point: ``loss_usd``, ``probability`` (its mass), ``exceedance`` (P(L > loss_usd)) and
+        ``exact`` (False where the point stands for a weighted sample of the body)."""
+        return pd.DataFrame({"loss_usd": self.values, "probability": self.masses,
+                             "exceedance": self.exceedance(self.values), "exact": self.values >= self.exact_from})
+
+    def _shown(self) -> Shown:
+        levels = np.array([0.5, 0.9, 0.95, 0.99, 0.999])
+        table = pd.DataFrame({"loss": [format_usd(float(v)) for v in self.quantile(levels)]},
+                             index=pd.Index([f"quantile {lv:g}" for lv in levels]))
+        exact = ("every point exact" if not np.isfinite(self.exact_from) or self.exact_from <= self.values[0]
+                 else f"exact from {format_usd(self.exact_from)} up, a weighted sample below")
+        return Shown(f"LossDistribution: {self.values.size:,} points, mean {format_usd(self.mean())} (USD over the "
+                     "horizon)", table, (f"{exact}; P(L > 0) = {float(self.exceedance(0.0)):.3g}. "
+                                         ".to_frame() gives every point.",))
 
 
 def systematic_sample(values: FloatArray, p: FloatArray, gid: IntArray, atom: float, stride: int

@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 
 from seqrisk._typing import FloatArray
+from seqrisk.display import Displayed, Shown, pm, pm_usd
 from seqrisk.engine.distribution import LossDistribution
 from seqrisk.engine.measures import LEVELS, TailBuffer, WeightedTotals, tail_measures
 from seqrisk.engine.prepare import COMPONENTS
 from seqrisk.engine.scenario import Scenario
 from seqrisk.exceptions import UsageError
+from seqrisk.units import format_duration, format_usd
 
 if TYPE_CHECKING:
     from seqrisk.engine.prepare import Prepared
@@ -24,14 +26,22 @@ __all__ = ["JSON_SCHEMA", "SimulationResult"]
 
 #: Version of the ``to_json`` layout.
 JSON_SCHEMA = 1
+#: Rows of the displayed summary: (label, measure, level).
+_SHOWN = (("expected loss", "expected_loss", None), ("VaR 95%", "var", 0.95), ("VaR 99%", "var", 0.99),
+          ("VaR 99.9%", "var", 0.999), ("ES 99%", "es", 0.99), ("ES 99.9%", "es", 0.999),
+          ("P(any liquidation)", "p_liquidation", None))
+#: The tables of a result, for :meth:`SimulationResult.to_frame`.
+TABLES = ("measures", "positions", "chains", "components")
 
 
-class SimulationResult:
+class SimulationResult(Displayed):
     """Measures of one run. Money in USD over the scenario's horizon; every figure has a standard error.
 
     ``measures`` rows: ``perspective`` (holder|venue), ``basis``
     (attributable|total), ``measure``, ``level`` (None or 0.95/0.99/0.999),
-    ``value``, ``std_error``.
+    ``value``, ``std_error``. In a notebook it shows as a table of the main
+    figures (``value ± standard error``); :meth:`plot` draws the loss
+    distribution with VaR and ES marked.
     """
 
     def __init__(self, *, prep: Prepared, scenario: Scenario, totals: WeightedTotals, tails: dict[str, TailBuffer],
@@ -143,9 +153,47 @@ class SimulationResult:
                                  p_liquidation=pl, p_liquidation_se=pl_se))
         return pd.DataFrame(rows)
 
-    def to_frame(self) -> pd.DataFrame:
-        """All measure rows (the ``measures`` table)."""
-        return self.measures.copy()
+    def to_frame(self, table: str = "measures") -> pd.DataFrame:
+        """A copy of one table: ``measures`` (every measure row, the default), ``positions``, ``chains`` or
+        ``components`` (expected losses in USD with their standard errors)."""
+        if table not in TABLES:
+            raise UsageError(f"no such table (one of {', '.join(TABLES)})", field="table", value=table)
+        return pd.DataFrame(getattr(self, table)).copy()
+
+    def _shown(self) -> Shown:
+        rows: dict[str, dict[str, str]] = {}
+        for label, measure, level in _SHOWN:
+            unit = "probability" if measure == "p_liquidation" else "USD"
+            fmt = pm if unit == "probability" else pm_usd
+            rows[label] = {"unit": unit} | {p: fmt(*self.value(measure, perspective=p, level=level))
+                                             for p in ("holder", "venue")}
+        rows["expected bad debt"] = {"unit": "USD", "holder": "", "venue": pm_usd(*self.value(
+            "expected_bad_debt", perspective="venue"))}
+        notes = ["Losses attributable to outages (the same market path with and without the outage); "
+                 "± one Monte Carlo standard error. More: .summary(), .to_frame(table), .plot()."]
+        if self.unmodelled_chains:
+            notes.append(f"No outage model for {', '.join(self.unmodelled_chains)}: they lose nothing at random.")
+        return Shown(f"SimulationResult: {self.prep.book.name} over {format_duration(self.scenario.horizon_s)}, "
+                     f"{self.n_paths:,} paths, seed {self.scenario.seed}",
+                     pd.DataFrame.from_dict(rows, orient="index"), tuple(notes))
+
+    def plot(self, perspective: str = "holder", basis: str = "attributable") -> Any:
+        """The exceedance curve ``P(loss > x)`` of one party's loss over the horizon (USD, log axes) with
+        VaR 99%, ES 99% and ES 99.9% marked and their 95% intervals shaded; a plotly figure."""
+        from seqrisk.engine.plots import MARKS, loss_distribution
+
+        dist = self.loss_distribution(f"{perspective}_{basis}")
+        masses = np.where(dist.values > 0, dist.masses, 0.0)
+        if not np.any((dist.values >= 1.0) & (masses > 0)):
+            raise UsageError(f"no simulated path carries a {perspective} {basis} loss of a dollar or more",
+                             field="perspective", value=perspective)
+        marks = {}
+        for name, level, label in MARKS:
+            v, se = self.value(name, perspective=perspective, basis=basis, level=level)
+            marks[f"{label} {format_usd(v)}"] = (v, se)
+        hz = format_duration(self.scenario.horizon_s)
+        return loss_distribution(dist.values, masses, marks, f"{perspective.capitalize()}: P({basis} loss over "
+                                 f"{hz} > x), {self.n_paths:,} paths")
 
     def to_dict(self) -> dict[str, Any]:
         def clean(v: Any) -> Any:

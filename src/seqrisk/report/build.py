@@ -12,18 +12,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from seqrisk._version import __version__
 from seqrisk.catalog import Catalog
 from seqrisk.engine import Scenario, SimulationResult
+from seqrisk.exceptions import UsageError
 from seqrisk.outage import OutageModel
 from seqrisk.portfolio import Book
 from seqrisk.provenance import Provenance
 from seqrisk.report import figures as F
 from seqrisk.report.decisions import mitigations_section, what_to_do
 from seqrisk.report.html import Page, esc, html_table
-from seqrisk.report.stress import stress_section
+from seqrisk.report.stress import liquidation_for_book, stress_for_book, stress_section
 from seqrisk.units import format_duration, format_usd
 
 __all__ = ["ReportInputs", "build_report"]
@@ -33,16 +34,20 @@ Z95 = 1.959963984540054
 
 @dataclass
 class ReportInputs:
-    """Everything the page shows; the CLI fills it."""
+    """Everything the page shows. The CLI fills it; in a notebook :meth:`of` builds it from a run.
+
+    ``book_path`` and ``command`` are what the method table states as the book file and the command
+    (empty from a notebook); ``version`` is seqrisk's.
+    """
 
     book: Book
-    book_path: str
     scenario: Scenario
     model: OutageModel
     result: SimulationResult
     catalog: Catalog
-    command: str
-    version: str
+    book_path: str = ""
+    command: str = ""
+    version: str = __version__
     statistics: Any | None = None               # seqrisk.stats.OutageStatistics
     stress: Mapping[str, pd.DataFrame] = field(default_factory=dict)   # chain -> stress_grid rows
     liquidation: pd.DataFrame | None = None     # liquidation_probability rows
@@ -50,6 +55,21 @@ class ReportInputs:
     mitigation_note: str | None = None
     extra_notes: list[str] = field(default_factory=list)
     provenance: Provenance | None = None        # default: the catalog, the model's as-of, the scenario's seed
+
+    @classmethod
+    def of(cls, result: SimulationResult, model: OutageModel, catalog: Catalog, *, statistics: Any | None = None,
+           stress: bool = True, mitigations: Any | None = None, **fields: Any) -> ReportInputs:
+        """The inputs of the report on ``result`` (a run of ``model``, fitted on ``catalog``): its book and
+        scenario, the stress grid of every chain and the liquidation curves (computed here, deterministic;
+        ``stress=False`` leaves them out). ``statistics`` (:func:`seqrisk.stats.fit_outage_statistics`) adds
+        the fitted rates and survival plots; ``mitigations`` a
+        :class:`~seqrisk.report.mitigations.MitigationSection`; other ``fields`` are set as given."""
+        book, sc = result.prep.book, result.scenario
+        return cls(book=book, scenario=sc, model=model, result=result, catalog=catalog, statistics=statistics,
+                   stress=stress_for_book(book, sc) if stress else {},
+                   liquidation=liquidation_for_book(book, sc) if stress else None, mitigations=mitigations,
+                   mitigation_note=None if mitigations is not None else "not compared (no mitigations given).",
+                   **fields)
 
     def stated(self) -> Provenance:
         """The provenance the page states."""
@@ -165,17 +185,11 @@ def _losses(page: Page, d: ReportInputs) -> None:
              "VaR and ES marked, their 95% intervals shaded. Tail measures come from exact order statistics of "
              "the simulated paths; the table gives each with its standard error.</p>")
     for persp in ("holder", "venue"):  # the weighted distribution: exact tail plus a bounded sample of the body
-        dist = r.loss_distribution(f"{persp}_attributable")
-        losses, masses = dist.values, np.where(dist.values > 0, dist.masses, 0.0)
-        if not (losses >= 1.0).any():
+        try:
+            sec.figure(r.plot(persp))
+        except UsageError:
             sec.text(f'<p class="note">{persp.capitalize()}: no simulated path carries an attributable '
                      "loss of a dollar or more.</p>")
-            continue
-        marks = {}
-        for mname, mlevel, label in (("var", 0.99, "VaR 99%"), ("es", 0.99, "ES 99%"), ("es", 0.999, "ES 99.9%")):
-            v, se = r.value(mname, perspective=persp, level=mlevel)
-            marks[f"{label} {format_usd(v)}"] = (v, se)
-        sec.figure(F.loss_distribution(losses, masses, marks, f"{persp.capitalize()}: P(attributable loss > x)"))
     rows = []
     for persp in ("holder", "venue"):
         for basis in ("attributable", "total"):
@@ -292,7 +306,10 @@ def _method(page: Page, d: ReportInputs) -> None:
 
 
 def build_report(d: ReportInputs) -> str:
-    """Render the report as one self-contained HTML string."""
+    """Render the report as one self-contained HTML string (write it to a ``.html`` file; it works offline).
+
+    From a notebook: ``build_report(ReportInputs.of(result, model, catalog))``.
+    """
     prov = d.stated()
     as_of = (prov.as_of or "unknown")[:10]
     page = Page(title=f"seqrisk report: {d.book.name}",

@@ -27,12 +27,13 @@ from scipy import optimize
 from scipy import stats as sps
 
 from seqrisk._typing import FloatArray
+from seqrisk.display import Displayed, Shown
 from seqrisk.exceptions import DataError, NotFittedError
 
 __all__ = ["VolatilityCoupling"]
 
 
-class VolatilityCoupling:
+class VolatilityCoupling(Displayed):
     """Fixed-effects Poisson regression of daily event counts on log volatility.
 
     ``fit(log_vol, exposure_days, counts)`` with ``log_vol`` shape ``(D,)``
@@ -127,3 +128,14 @@ class VolatilityCoupling:
                               "high": self.interval_[1], "lr_stat": self.lr_stat_, "p_value": self.p_value_,
                               "sigma_ref": self.sigma_ref_, "events": self.n_events_,
                               "chain_days": self.n_chain_days_}])
+
+    def to_frame(self) -> pd.DataFrame:
+        """The :meth:`summary` table (``sigma_ref`` annualised volatility)."""
+        return self.summary()
+
+    def _shown(self) -> Shown:
+        self._check()
+        return Shown(f"VolatilityCoupling: outage rate x (sigma / {self.sigma_ref_:.3g})^beta, {self.n_events_} "
+                     f"events on {self.n_chain_days_:,.0f} chain-days", self.summary().round(4),
+                     (f"beta with its Wald s.e. and {self.level:.0%} profile-likelihood interval; "
+                      "LR test of beta = 0.",))

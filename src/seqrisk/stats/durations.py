@@ -36,8 +36,10 @@ from scipy import optimize, special
 from scipy import stats as sps
 
 from seqrisk._typing import FloatArray
+from seqrisk.display import Displayed, Shown
 from seqrisk.exceptions import DataError, NotFittedError
 from seqrisk.outage import DurationLaw
+from seqrisk.units import format_duration
 
 __all__ = ["FAMILIES", "DurationFitter", "compare_families", "minimize_bounded", "numerical_hessian"]
 
@@ -129,7 +131,7 @@ def numerical_hessian(f: Any, x: FloatArray, step: float = 1e-4) -> FloatArray:
     return out
 
 
-class DurationFitter:
+class DurationFitter(Displayed):
     """Censored MLE of a duration family, optionally pooled across chains.
 
     ``DurationFitter(family="weibull").fit(low_s, high_s, chains=...)``. With
@@ -168,6 +170,7 @@ class DurationFitter:
         missing = (lo <= 0) & ~np.isfinite(hi)
         self.n_missing_ = int(missing.sum())
         lo, hi, ch = lo[~missing], hi[~missing], ch[~missing]
+        self.low_s_, self.high_s_ = lo, hi  # the informative bounds, for plots
         exact = (lo == hi)
         right = ~exact & ~np.isfinite(hi)
         left = ~exact & (lo <= 0) & np.isfinite(hi)
@@ -355,6 +358,36 @@ class DurationFitter:
         if self.chain_effect:
             rows.append(("tau", self.tau_, np.nan, np.nan, np.nan))
         return pd.DataFrame(rows, columns=["param", "estimate", "se", "low", "high"]).set_index("param")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The :meth:`summary` table with a ``unit`` column and the median duration (s) with its interval."""
+        df = self.summary()
+        med = self.quantile(0.5)
+        df.loc["median_s"] = [med[0], np.nan, med[1], med[2]]
+        df.insert(0, "unit", ["log seconds", "log-scale spread", *(["log seconds"] if self.chain_effect else []),
+                              "seconds"])
+        return df
+
+    def _shown(self) -> Shown:
+        self._check()
+        effect = f" with a chain effect over {len(self.chains_)} chains" if self.chain_effect else ""
+        med, lo, hi = self.quantile(0.5)
+        return Shown(
+            f"DurationFitter: {self.family}{effect}, {self.n_obs_} informative durations ({self.n_exact_} exact, "
+            f"{self.n_interval_} interval-, {self.n_right_} right-, {self.n_left_} left-censored; "
+            f"{self.n_missing_} unknown)", self.to_frame(),
+            (f"median duration {format_duration(med)} ({self.level:.0%} interval {format_duration(lo)} to "
+             f"{format_duration(hi)}); log-likelihood {self.loglik_:.2f}, AIC {self.aic_:.2f}. "
+             ".plot() draws the fit against Turnbull and Kaplan-Meier.",))
+
+    def plot(self) -> Any:
+        """The fitted survival curve (marginal over the chain effect) against Turnbull's NPMLE and Kaplan-Meier
+        of the fitted durations (hours, log axis); a plotly figure."""
+        from seqrisk.stats.plots import survival_figure
+
+        self._check()
+        return survival_figure(self.low_s_, self.high_s_, {self.family: self}, self.family,
+                               f"{self.family} fit vs Turnbull and Kaplan-Meier ({self.n_obs_} durations)")
 
 
 def compare_families(low_s: Any, high_s: Any, *, chains: Sequence[str] | None = None, chain_effect: bool = False,

@@ -29,6 +29,7 @@ from scipy import special
 from scipy import stats as sps
 
 from seqrisk._typing import FloatArray
+from seqrisk.display import Displayed, Shown
 from seqrisk.exceptions import DataError, NotFittedError
 from seqrisk.rng import SeedLike, as_generator
 from seqrisk.stats.durations import minimize_bounded, numerical_hessian
@@ -84,7 +85,7 @@ def simulate_hawkes(mu_per_day: float, branching: float, decay_per_day: float, h
     return np.sort(np.concatenate(out))
 
 
-class HawkesFitter:
+class HawkesFitter(Displayed):
     """MLE of an exponential Hawkes process with a LR test against Poisson.
 
     ``fit(times_days, horizon_days, baseline_at_events=None, baseline_integral=None)``.
@@ -182,3 +183,15 @@ class HawkesFitter:
                 ("decay_per_day", self.decay_per_day_, *self.intervals_["decay_per_day"]),
                 ("lr_stat", self.lr_stat_, np.nan, np.nan), ("p_value", self.p_value_, np.nan, np.nan)]
         return pd.DataFrame(rows, columns=["param", "estimate", "low", "high"]).set_index("param")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The :meth:`summary` table with a ``unit`` column."""
+        df = self.summary()
+        df.insert(0, "unit", ["events per day per baseline unit", "offspring per event", "per day", "", ""])
+        return df
+
+    def _shown(self) -> Shown:
+        self._check()
+        return Shown(f"HawkesFitter: {self.n_events_} events over {self.horizon_days_:.0f} days; LR test against "
+                     f"Poisson p = {self.p_value_:.3g}", self.to_frame(),
+                     (f"Intervals: Wald {self.level:.0%} on the log / logit scale.",))

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from seqrisk.catalog import Catalog
-from seqrisk.exceptions import DataError
+from seqrisk.display import Displayed, Shown
+from seqrisk.exceptions import DataError, UsageError
 from seqrisk.outage import ChainOutageLaw, CommonShock, DurationLaw, Hawkes, OutageModel
 from seqrisk.stats.coupling import VolatilityCoupling
 from seqrisk.stats.derived import derived_figures
@@ -28,7 +29,7 @@ from seqrisk.stats.hawkes import HawkesFitter
 from seqrisk.stats.prices import daily_realized_vol
 from seqrisk.stats.rates import GammaPoissonPooling
 from seqrisk.stats.shocks import GroupShock, common_shocks
-from seqrisk.units import DAY_S, YEAR_S
+from seqrisk.units import DAY_S, YEAR_S, format_duration
 
 __all__ = ["OutageStatistics", "fit_outage_model", "fit_outage_statistics"]
 
@@ -38,9 +39,13 @@ HAWKES_ALPHA = 0.05
 HAWKES_MIN_EVENTS = 8
 
 
-@dataclass
-class OutageStatistics:
-    """Every fitted piece of the outage model (see docs/statistics.md)."""
+@dataclass(repr=False)
+class OutageStatistics(Displayed):
+    """Every fitted piece of the outage model (see docs/statistics.md).
+
+    Shows as a table per event type (events, rates, duration law, median duration); :meth:`to_frame` gives
+    the rates per chain and type, :meth:`plot` the survival curves and the forest plot of chain rates.
+    """
 
     events: EventSet
     chains: list[str]
@@ -61,6 +66,43 @@ class OutageStatistics:
     def shock_rate_per_year(self, chain: str, type_: str) -> float:
         """Sum of the common-shock rates (per year) of type ``type_`` that hit ``chain``."""
         return sum(s.rate_per_year for s in self.model.shocks if s.type == type_ and chain in s.members)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Per event type and chain: events, exposure (years), raw rate (Garwood interval) and pooled rate
+        (posterior interval), events per year."""
+        frames = [pool.summary().reset_index().assign(type=t) for t, pool in self.rates.items()]
+        df = pd.concat(frames, ignore_index=True)
+        return df[["type", *[c for c in df.columns if c != "type"]]]
+
+    def _shown(self) -> Shown:
+        rows: dict[str, dict[str, Any]] = {}
+        for t, pool in self.rates.items():
+            fit = self.durations[t]
+            med, lo, hi = fit.quantile(0.5)
+            rows[t] = {"events": sum(1 for e in self.events.events if e.type == t),
+                       "pooled_rate_per_chain_year": round(float(pool.rates_per_year_.mean()), 4),
+                       "duration_law": fit.family + ("" if self.duration_source[t] == "own" else " (all types)"),
+                       "median_duration": f"{format_duration(med)} ({format_duration(lo)} to {format_duration(hi)})"}
+        m = self.model
+        notes = [f"{len(m.shocks)} common-shock group(s); self-excitation "
+                 + (f"branching {m.hawkes.branching:.2f}" if m.hawkes else "not in the model")
+                 + f"; volatility coupling beta {m.beta:.2f}.",
+                 "Rates: mean over chains of the pooled rate (events per chain-year); median duration with its 95% "
+                 "interval. More: .to_frame(), .plot('survival' | 'forest', type_).", *self.notes]
+        return Shown(f"OutageStatistics: {len(self.events.events)} events on {len(self.chains)} chains, as of "
+                     f"{str(m.meta.get('as_of', '?'))[:10]}", pd.DataFrame.from_dict(rows, orient="index"),
+                     tuple(notes))
+
+    def plot(self, kind: str = "survival", type_: str = "downtime") -> Any:
+        """``survival``: Turnbull and Kaplan-Meier of ``type_`` durations against the fitted laws; ``forest``:
+        raw and pooled rates per chain. A plotly figure."""
+        from seqrisk.stats import plots
+
+        if kind == "survival":
+            return plots.km_figure(self, type_)
+        if kind == "forest":
+            return plots.forest_figure(self, type_)
+        raise UsageError("no such plot (survival or forest)", field="kind", value=kind)
 
     def derived(self, chain: str, type_: str = "downtime", *, horizon_s: float = YEAR_S, n_boot: int = 2000,
                 seed: int = 0) -> dict[str, dict[str, Any]]:

@@ -1,36 +1,59 @@
 """Plotly figures of the outage statistics (pure: they build figures, the CLI writes them).
 
-* :func:`km_figure`: nonparametric survival of one event type's durations (all
-  chains): Turnbull's NPMLE (exact under interval censoring) and Kaplan-Meier
-  at interval midpoints with its 95% band, against each fitted family's
-  survival curve (marginal over the chain effect).
-* :func:`forest_figure`: per chain, the raw rate with its Garwood interval and
-  the pooled (empirical-Bayes) rate with its posterior interval.
+* :func:`survival_figure` (``DurationFitter.plot``) and :func:`km_figure`
+  (``OutageStatistics.plot("survival")``, one event type, all chains):
+  Turnbull's NPMLE (exact under interval censoring) and Kaplan-Meier at
+  interval midpoints with its 95% band, against each fitted family's survival
+  curve (marginal over the chain effect).
+* :func:`rate_forest` (``GammaPoissonPooling.plot``) and :func:`forest_figure`
+  (``OutageStatistics.plot("forest")``): per chain, the raw rate with its
+  Garwood interval and the pooled (empirical-Bayes) rate with its posterior
+  interval.
+
+The figures take fitted objects by their attributes (``sf``, ``aic_``,
+``rates_per_year_`` ...), so the fitters can offer ``.plot()`` without an
+import circle.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 
 from seqrisk.exceptions import DataError
-from seqrisk.stats.model import OutageStatistics
 from seqrisk.stats.survival import kaplan_meier, km_points_from_bounds, turnbull
 from seqrisk.units import HOUR_S
 
-__all__ = ["forest_figure", "forest_plot", "km_figure", "survival_plot"]
+__all__ = ["forest_figure", "forest_plot", "km_figure", "rate_forest", "survival_figure", "survival_plot"]
 
 _COLOURS = {"lognormal": "#1f77b4", "weibull": "#d62728", "loglogistic": "#2ca02c"}
 
 
-def km_figure(stats: OutageStatistics, type_: str = "downtime") -> go.Figure:
-    """Kaplan-Meier of ``type_`` durations (hours, log axis) against the fitted families."""
+def km_figure(stats: Any, type_: str = "downtime") -> go.Figure:
+    """Kaplan-Meier of ``type_`` durations (hours, log axis) against the fitted families; ``stats`` is an
+    :class:`~seqrisk.stats.OutageStatistics`."""
     if type_ not in stats.durations:
         raise DataError("no fitted durations for this type", field="type", value=type_)
     ev = [e for e in stats.events.events if e.type == type_]
     if stats.duration_source[type_] != "own":
         ev = list(stats.events.events)
-    t, obs = km_points_from_bounds([e.low_s for e in ev], [e.high_s for e in ev])
+    fits = stats.duration_fits[type_]
+    chosen = next((f for f, fit in fits.items() if fit is stats.durations[type_]), None)
+    src = "" if stats.duration_source[type_] == "own" else " (all modelled types pooled)"
+    return survival_figure([e.low_s for e in ev], [e.high_s for e in ev], fits, chosen,
+                           f"{type_} durations: Turnbull and Kaplan-Meier vs fitted laws{src}")
+
+
+def survival_figure(low_s: Sequence[float], high_s: Sequence[float], fits: Mapping[str, Any], chosen: str | None,
+                    title: str) -> go.Figure:
+    """Turnbull and Kaplan-Meier of durations given as bounds (seconds; shown in hours, log axis) against the
+    survival curves of ``fits`` (family -> a fitted :class:`~seqrisk.stats.DurationFitter`; ``chosen`` drawn
+    solid)."""
+    ev_low, ev_high = np.asarray(low_s, dtype=float), np.asarray(high_s, dtype=float)
+    t, obs = km_points_from_bounds(ev_low, ev_high)
     fig = go.Figure()
     x_max = 1.0
     if t.size:
@@ -46,7 +69,7 @@ def km_figure(stats: OutageStatistics, type_: str = "downtime") -> go.Figure:
         fig.add_trace(go.Scatter(x=x, y=s, mode="lines", line={"shape": "hv", "color": "#7f7f7f", "dash": "dot"},
                                  name=f"Kaplan-Meier at interval midpoints (n={t.size}, {int((~obs).sum())} "
                                       "censored)"))
-        tb = turnbull([e.low_s for e in ev], [e.high_s for e in ev])
+        tb = turnbull(ev_low, ev_high)
         xs, ys = [float(tb["left_s"].iloc[0]) * 0.5 / HOUR_S], [1.0]
         prev = 1.0
         for q, p_, sv in zip(tb["left_s"], tb["right_s"], tb["survival"], strict=True):
@@ -58,25 +81,30 @@ def km_figure(stats: OutageStatistics, type_: str = "downtime") -> go.Figure:
                                  name="Turnbull NPMLE (interval-censored)"))
         x_max = float(t.max()) * 3 / HOUR_S
     grid = np.geomspace(60.0 / HOUR_S, max(x_max, 2.0), 200)
-    for fam, fit in stats.duration_fits[type_].items():
-        chosen = " (chosen by AIC)" if fit is stats.durations[type_] else ""
+    for fam, fit in fits.items():
+        mark = " (chosen by AIC)" if fam == chosen and len(fits) > 1 else ""
         fig.add_trace(go.Scatter(x=grid, y=fit.sf(grid * HOUR_S), mode="lines",
-                                 line={"color": _COLOURS.get(fam), "dash": "solid" if chosen else "dash"},
-                                 name=f"{fam}, AIC {fit.aic_:.1f}{chosen}"))
-    src = "" if stats.duration_source[type_] == "own" else " (all modelled types pooled)"
-    fig.update_layout(title=f"{type_} durations: Turnbull and Kaplan-Meier vs fitted laws{src}",
+                                 line={"color": _COLOURS.get(fam), "dash": "solid" if fam == chosen else "dash"},
+                                 name=f"{fam}, AIC {fit.aic_:.1f}{mark}"))
+    fig.update_layout(title=title,
                       xaxis={"title": "duration (hours)", "type": "log"},
                       yaxis={"title": "P(duration > t)", "range": [0, 1.02]}, template="plotly_white")
     return fig
 
 
-def forest_figure(stats: OutageStatistics, type_: str = "downtime") -> go.Figure:
-    """Raw (Garwood) vs pooled (posterior) rates per chain, events per year, 95% intervals."""
+def forest_figure(stats: Any, type_: str = "downtime") -> go.Figure:
+    """Raw (Garwood) vs pooled (posterior) rates per chain of ``type_``, events per year, 95% intervals;
+    ``stats`` is an :class:`~seqrisk.stats.OutageStatistics`."""
     if type_ not in stats.rates:
         raise DataError("no events of this type", field="type", value=type_)
-    p = stats.rates[type_]
+    return rate_forest(stats.rates[type_], f"{type_}: raw vs pooled rates (events per year)")
+
+
+def rate_forest(p: Any, title: str) -> go.Figure:
+    """Raw (Garwood) vs pooled (posterior) rate per chain of a fitted
+    :class:`~seqrisk.stats.GammaPoissonPooling`, events per year, with their intervals."""
     order = np.argsort(p.rates_per_year_)
-    labels = [f"{stats.chains[i]} ({int(p.counts_[i])} in {p.exposures_years_[i]:.1f}y)" for i in order]
+    labels = [f"{p.labels_[i]} ({int(p.counts_[i])} in {p.exposures_years_[i]:.1f}y)" for i in order]
     raw = np.nan_to_num(p.raw_rates_per_year_[order], nan=0.0)
     fig = go.Figure()
     y = np.arange(order.size)
@@ -96,7 +124,7 @@ def forest_figure(stats: OutageStatistics, type_: str = "downtime") -> go.Figure
                   annotation_text=f"prior mean {p.prior_mean_per_year_:.2f}/yr")
     x_hi = float(max(p.intervals_[:, 1].max(), p.prior_mean_per_year_) * 1.8)
     clipped = bool(np.nanmax(np.where(np.isfinite(p.raw_intervals_[:, 1]), p.raw_intervals_[:, 1], 0)) > x_hi)
-    fig.update_layout(title=f"{type_}: raw vs pooled rates (events per year)",
+    fig.update_layout(title=title,
                       xaxis={"title": "events per year" + (" (axis clipped: raw intervals run further)"
                                                            if clipped else ""), "range": [0, x_hi]},
                       yaxis={"tickvals": y, "ticktext": labels, "automargin": True},

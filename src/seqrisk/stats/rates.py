@@ -18,6 +18,7 @@ from scipy import special
 from scipy import stats as sps
 
 from seqrisk._typing import FloatArray
+from seqrisk.display import Displayed, Shown
 from seqrisk.exceptions import DataError, NotFittedError
 from seqrisk.stats.durations import minimize_bounded
 
@@ -57,7 +58,7 @@ def _nb_loglik(k: FloatArray, t: FloatArray, m: FloatArray, a: FloatArray) -> Fl
     return np.asarray(ll.sum(axis=-1))
 
 
-class GammaPoissonPooling:
+class GammaPoissonPooling(Displayed):
     """Gamma-Poisson pooling of per-chain event counts (hierarchical or empirical Bayes).
 
     Model: ``k_c ~ Poisson(lambda_c T_c)``, ``lambda_c ~ Gamma(shape=a, rate=b)``
@@ -227,3 +228,24 @@ class GammaPoissonPooling:
             "rate_per_year": self.rates_per_year_, "low": self.intervals_[:, 0], "high": self.intervals_[:, 1],
             "shrinkage": self.shrinkage_,
         }, index=pd.Index(self.labels_, name="chain"))
+
+    def to_frame(self) -> pd.DataFrame:
+        """The :meth:`summary` table (rates in events per year, exposure in years)."""
+        return self.summary()
+
+    def _shown(self) -> Shown:
+        self._check()
+        return Shown(
+            f"GammaPoissonPooling ({self.hyper}): {int(self.counts_.sum())} events in "
+            f"{self.exposures_years_.sum():.1f} chain-years on {len(self.labels_)} chains; prior mean "
+            f"{self.prior_mean_per_year_:.3g} per year, worth {self.prior_weight_years_:.3g} years of exposure",
+            self.summary().round(4),
+            (f"Rates in events per year, {self.level:.0%} intervals (raw: Garwood; pooled: posterior). "
+             ".plot() draws them as a forest plot.",))
+
+    def plot(self, title: str = "raw vs pooled rates (events per year)") -> Any:
+        """Forest plot: each chain's raw rate (Garwood interval) and pooled rate (posterior interval)."""
+        from seqrisk.stats.plots import rate_forest
+
+        self._check()
+        return rate_forest(self, title)
