@@ -15,12 +15,13 @@ NODE_STAMP := node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-oldest lint typecheck bench setup browser clean help
+.PHONY: demo test test-oldest lint typecheck bench docs setup browser clean help
 
 help:
 	@echo "make demo   - run seqrisk on the bundled example book (sets everything up)"
 	@echo "make test   - run the whole test suite (sets everything up)"
 	@echo "make bench  - run the benchmarks, results in benchmarks/results/"
+	@echo "make docs   - build the documentation site into site/ (offline; open site/index.html)"
 
 # The package alone (what `make demo` needs) and the package with the development extras (what `make test` needs).
 $(RUN_STAMP): pyproject.toml constraints.txt
@@ -70,6 +71,11 @@ test: setup lint
 # The smoke tier (tests marked `oldest`) in the oldest supported environment.
 test-oldest: $(OLD_STAMP)
 	$(OLD_VENV)/bin/python -m pytest -m oldest -p no:cacheprovider -q $(PYTEST_ARGS)
+
+# The documentation site (mkdocs.yml): guides, methods and the API reference, built strict (broken links fail).
+docs: $(STAMP)
+	$(BIN)/python -m mkdocs build --strict --site-dir site
+	@echo "open $(CURDIR)/site/index.html in a browser (it works offline)"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
