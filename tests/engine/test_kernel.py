@@ -75,7 +75,7 @@ def test_prefix_cascade_equals_the_direct_cascade(seed: int) -> None:
     mm, pen = 0.05, 0.05
     r_book = np.where(b["side"] > 0, (1 - 1 / b["lev"]) / (1 - mm), (1 + 1 / b["lev"]) / (1 + mm))
     r_mkt = np.where(m["side"] > 0, (1 - 1 / m["lev"]) / (1 - mm), (1 + 1 / m["lev"]) / (1 + mm))
-    key, idx, cb, cm, side_off = [], [], [], [], [0]
+    key, idx, cb, cm, side_off, eu, ef = [], [], [], [], [0], [], []
     for long in (True, False):
         sb, sm = (b["side"] > 0) == long, (m["side"] > 0) == long
         kk = np.concatenate([r_book[sb], r_mkt[sm]]) * (-1 if long else 1)
@@ -85,20 +85,42 @@ def test_prefix_cascade_equals_the_direct_cascade(seed: int) -> None:
         o = np.argsort(kk, kind="stable")
         key.append(kk[o])
         idx.append(ii[o])
+        eu.append(ub[o])
+        ef.append(np.concatenate([1 / b["lev"][sb], np.zeros(sm.sum())])[o])
         cb.append(np.concatenate([[0.0], np.cumsum(ub[o])]))
         cm.append(np.concatenate([[0.0], np.cumsum(um[o])]))
         side_off.append(side_off[-1] + o.size)
-    sides = (np.array(side_off), np.concatenate(key), np.concatenate(idx), np.concatenate(cb), np.concatenate(cm))
+    sides = (np.array(side_off), np.concatenate(key), np.concatenate(idx), np.concatenate(cb), np.concatenate(cm),
+             np.concatenate(eu), np.concatenate(ef), np.full(len(np.concatenate(idx)), pen))
+    ent = sides[2]
+    n_ent = ent.size
     eta, adv, p0 = 0.1, 2e7, 2000.0
     closed_book = np.zeros(n, bool)
     closed = np.zeros(2, np.int64)
     n_liq = 0
+    direct_acc = np.zeros((4, n_ent))
+    ph_sum, pl_sum = np.zeros(n), np.zeros(n)
     for p1 in p0 * (1 + rng.choice([-1.0, 1.0]) * rng.uniform(0.04, 0.12, 3)):
-        ph, pv, pl = np.zeros(n), np.zeros(n), np.zeros(n)
-        touched, is_t = np.zeros(n, np.int64), np.zeros(n, bool)
-        res = np.zeros(8)
-        cascade(0, p0, p1, p1, False, 1.0, eta, adv, 1000, *sides, b["units"], b["side"], 1 / b["lev"],
-                np.full(n, pen), closed, ph, pv, pl, touched, is_t, 0, res)
+        ph_e, pv_e, pl_e = np.zeros(n_ent), np.zeros(n_ent), np.zeros(n_ent)
+        touched, is_t = np.zeros(n_ent, np.int64), np.zeros(n_ent, bool)
+        res, res_direct = np.zeros(8), np.zeros(8)
+        closed_before = closed.copy()
+        # the same cascade with its per-position terms written straight to the block sums (weight 0.5)
+        cascade(0, p0, p1, p1, False, 1.0, eta, adv, 1000, *sides, closed_before, True, 0.5, direct_acc, ph_e,
+                pv_e, pl_e, touched, is_t, 0, res_direct)
+        cascade(0, p0, p1, p1, False, 1.0, eta, adv, 1000, *sides, closed, False, 0.5, direct_acc, ph_e, pv_e,
+                pl_e, touched, is_t, 0, res)
+        np.testing.assert_array_equal(closed_before, closed)
+        np.testing.assert_array_equal(res_direct, res)
+        ph, pl = np.zeros(n), np.zeros(n)
+        book = ent >= 0
+        ph[ent[book]], pl[ent[book]] = ph_e[book], pl_e[book]
+        ph_sum += ph
+        pl_sum += pl
+        for row, want in ((0, 0.5 * ph_sum), (2, 0.5 * pl_sum), (3, 0.25 * pl_sum)):
+            got = np.zeros(n)
+            got[ent[book]] = direct_acc[row, book]
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
         live = ~closed_book
         k = int(live.sum())
         ref = run_cascade(p1, p0, perp_e0=b["units"][live] * p0 / b["lev"][live], perp_side=b["side"][live],

@@ -69,10 +69,17 @@ class KernelInputs:
     n_assets: int
     n_positions: int
     n_quantities: int
+    pos_ent: IntArray  # (positions,) each position's entry in the sorted sides (the kernel's per-position index)
+    n_entries: int
+    n_sides: int
 
 
 def _sides(prep: Prepared, sc: Scenario) -> dict[str, Any]:
-    """Per (chain, asset) group with book perps: both sides sorted by trigger ratio, flat."""
+    """Per (chain, asset) group with book perps: both sides sorted by trigger ratio, flat.
+
+    A position's place in its sorted side is its *entry*; the kernel reads and accumulates per entry (the
+    positions a cascade round closes are a contiguous run of entries) and ``pos_ent`` maps positions back.
+    """
     pos = prep.pos
     k = sc.margin_buffer
     perp = pos.kind == KIND_PERP
@@ -82,6 +89,10 @@ def _sides(prep: Prepared, sc: Scenario) -> dict[str, Any]:
     m_short = np.where(pos.mkt_side < 0, (1 + pos.mkt_inv_leverage) / (1 + pos.mkt_maintenance), np.inf)
     grp_off, grp_asset, side_off = [0], [], [0]
     key, idx, cum_book, cum_mkt = [], [], [], []
+    e0f, pen = pos.inv_leverage + k, pos.penalty
+    ent_units: list[np.ndarray] = []
+    ent_e0f: list[np.ndarray] = []
+    ent_pen: list[np.ndarray] = []
     for c in range(len(prep.chains)):
         for a in range(len(prep.assets)):
             book = np.flatnonzero(perp & (pos.chain == c) & (pos.asset == a))
@@ -101,6 +112,9 @@ def _sides(prep: Prepared, sc: Scenario) -> dict[str, Any]:
                 o = np.argsort(kk, kind="stable")
                 key.append(kk[o])
                 idx.append(ii[o])
+                ent_units.append(uu_b[o])
+                ent_e0f.append(np.concatenate([e0f[sel_b], np.zeros(sel_m.size)])[o])
+                ent_pen.append(np.concatenate([pen[sel_b], np.zeros(sel_m.size)])[o])
                 cum_book.append(np.concatenate([[0.0], np.cumsum(uu_b[o])]))
                 cum_mkt.append(np.concatenate([[0.0], np.cumsum(uu_m[o])]))
                 side_off.append(side_off[-1] + o.size)
@@ -109,9 +123,15 @@ def _sides(prep: Prepared, sc: Scenario) -> dict[str, Any]:
     def cat(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
         return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
 
+    ent_idx = cat(idx, np.int64)
+    pos_ent = np.full(pos.n, ent_idx.size, np.int64)  # a position's entry (ent_idx.size: none, a zero column)
+    book_ent = np.flatnonzero(ent_idx >= 0)
+    pos_ent[ent_idx[book_ent]] = book_ent
     return {"grp_off": np.array(grp_off, np.int64), "grp_asset": np.array(grp_asset, np.int64),
-            "side_off": np.array(side_off, np.int64), "key": cat(key, float), "ent_idx": cat(idx, np.int64),
-            "cum_book": cat(cum_book, float), "cum_mkt": cat(cum_mkt, float), "r_long": r_long, "r_short": r_short}
+            "side_off": np.array(side_off, np.int64), "key": cat(key, float), "ent_idx": ent_idx,
+            "cum_book": cat(cum_book, float), "cum_mkt": cat(cum_mkt, float), "ent_units": cat(ent_units, float),
+            "ent_e0f": cat(ent_e0f, float), "ent_pen": cat(ent_pen, float), "pos_ent": pos_ent,
+            "r_long": r_long, "r_short": r_short}
 
 
 def kernel_inputs(prep: Prepared, sc: Scenario) -> KernelInputs:
@@ -137,10 +157,11 @@ def kernel_inputs(prep: Prepared, sc: Scenario) -> KernelInputs:
               np.array([s.duration_s for s in so], float))
     sides = _sides(prep, sc)
     perp = pos.kind == KIND_PERP
-    cens_off, cens_pos, cens_ratio = [0], [], []
+    cens_off, cens_pos, cens_ent, cens_ratio = [0], [], [], []
     for ch in range(n_c):
         ids = np.flatnonzero(perp & (pos.chain == ch))
         cens_pos.append(ids)
+        cens_ent.append(sides["pos_ent"][ids])
         cens_ratio.append(np.where(pos.side[ids] > 0, sides["r_long"][ids], sides["r_short"][ids]))
         cens_off.append(cens_off[-1] + ids.size)
     ipar = np.array([sc.paths, int(sc.conditional_sampling and not sc.stress_outages), int(sc.with_background),
@@ -153,13 +174,15 @@ def kernel_inputs(prep: Prepared, sc: Scenario) -> KernelInputs:
             prep.spot.astype(float), var, np.ascontiguousarray(prep.chol, float), prep.fi_exposure_s.astype(float),
             prep.ca_alpha, prep.ca_beta, prep.ca_units, prep.eta.astype(float), prep.adv_usd.astype(float),
             sides["grp_off"], sides["grp_asset"], sides["side_off"], sides["key"], sides["ent_idx"],
-            sides["cum_book"], sides["cum_mkt"], pos.units.astype(float), pos.side.astype(float),
-            (pos.inv_leverage + sc.margin_buffer).astype(float), pos.penalty.astype(float),
+            sides["cum_book"], sides["cum_mkt"], sides["ent_units"], sides["ent_e0f"], sides["ent_pen"],
+            pos.units.astype(float), pos.side.astype(float), pos.penalty.astype(float),
             pos.maintenance.astype(float), pos.asset.astype(np.int64), np.array(cens_off, np.int64),
             np.concatenate(cens_pos).astype(np.int64) if cens_pos else np.zeros(0, np.int64),
+            np.concatenate(cens_ent).astype(np.int64) if cens_ent else np.zeros(0, np.int64),
             np.concatenate(cens_ratio).astype(float) if cens_ratio else np.zeros(0))
     return KernelInputs(args=args, n_chains=n_c, n_assets=n_a, n_positions=pos.n,
-                        n_quantities=7 + 2 * n_c + 2 * len(COMPONENTS))
+                        n_quantities=7 + 2 * n_c + 2 * len(COMPONENTS), pos_ent=sides["pos_ent"],
+                        n_entries=int(sides["ent_idx"].size), n_sides=int(sides["side_off"].size - 1))
 
 
 @dataclass
@@ -212,28 +235,34 @@ def run_kernel_chunk(prep: Prepared, sc: Scenario, ki: KernelInputs, blocks: lis
     run_blocks: Any = kernel.run_blocks
     nb = len(blocks)
     n = sum(min(BLOCK_PATHS, sc.paths - b * BLOCK_PATHS) for b in blocks)
-    c_n, a_n, q_n, p_n = ki.n_chains, ki.n_assets, ki.n_quantities, ki.n_positions
-    out_gid = np.empty(n, np.int64)
-    out_p = np.empty(n)
-    out_series = np.empty((n, 4))
-    out_ch = np.empty((n, c_n))
-    out_cv = np.empty((n, c_n))
-    out_liq = np.empty(n)
-    mom1 = np.zeros((nb, q_n))
-    mom2 = np.zeros((nb, q_n))
-    blk_n = np.zeros(nb, np.int64)
-    sum_p = np.zeros(nb)
-    sum_p2 = np.zeros(nb)
-    idle = np.zeros(nb, np.int64)
-    pos_acc = np.zeros((nb, 4, p_n))
-    lin = np.zeros((nb, 3, c_n, a_n))
-    diag = np.zeros(7)
-    words, *rest = ki.args
-    m = run_blocks(words, np.array(blocks, np.int64), *rest, out_gid, out_p, out_series, out_ch, out_cv, out_liq,
-                   mom1, mom2, blk_n, sum_p, sum_p2, idle, pos_acc, lin, diag)
-    return KernelChunk(mom1=mom1, mom2=mom2, lin=lin, n=blk_n, sum_p=sum_p, sum_p2=sum_p2, pos=pos_acc,
-                       gid=out_gid[:m], p=out_p[:m], series=out_series[:m], chain_h=out_ch[:m], chain_v=out_cv[:m],
-                       liq=out_liq[:m], idle=idle,
+    c_n, a_n, q_n = ki.n_chains, ki.n_assets, ki.n_quantities
+    cap = 64
+    while True:  # a path with more raw events than the scratch arrays hold: rerun the chunk with larger ones
+        out_gid = np.empty(n, np.int64)
+        out_p = np.empty(n)
+        out_series = np.empty((n, 4))
+        out_ch = np.empty((n, c_n))
+        out_cv = np.empty((n, c_n))
+        out_liq = np.empty(n)
+        mom1 = np.zeros((nb, q_n))
+        mom2 = np.zeros((nb, q_n))
+        blk_n = np.zeros(nb, np.int64)
+        sum_p = np.zeros(nb)
+        sum_p2 = np.zeros(nb)
+        idle = np.zeros(nb, np.int64)
+        pos_acc = np.zeros((nb, 4, ki.n_entries + 1))  # the last column stays zero (positions without an entry)
+        lin = np.zeros((nb, 3, c_n, a_n))
+        diag = np.zeros(7)
+        words, *rest = ki.args
+        m = run_blocks(words, np.array(blocks, np.int64), *rest, out_gid, out_p, out_series, out_ch, out_cv,
+                       out_liq, mom1, mom2, blk_n, sum_p, sum_p2, idle, pos_acc, lin, diag,
+                       kernel.work_arrays(cap, a_n, ki.n_entries, c_n, ki.n_sides))
+        if m >= 0:
+            break
+        cap = 2 * -m
+    return KernelChunk(mom1=mom1, mom2=mom2, lin=lin, n=blk_n, sum_p=sum_p, sum_p2=sum_p2,
+                       pos=pos_acc[:, :, ki.pos_ent], gid=out_gid[:m], p=out_p[:m], series=out_series[:m],
+                       chain_h=out_ch[:m], chain_v=out_cv[:m], liq=out_liq[:m], idle=idle,
                        diag={"events": float(diag[0]), "arrivals": float(diag[1]), "max_rounds": float(diag[2]),
                              "cap_hits": float(diag[3]), "cascades": float(diag[4]),
                              "restarts_past_horizon": float(diag[5]), "outage_paths": float(diag[6])})

@@ -26,6 +26,7 @@ covers and ``docs/engine.md`` for how the two are checked against each other.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -47,7 +48,7 @@ F_HORIZON, F_GRACE, F_SCALE, F_COC, F_WS, F_TURNOVER, F_DEG_BPS, F_CENS_SHARE, F
 LAW_LOGNORMAL, LAW_EXPONENTIAL, LAW_WEIBULL, LAW_LOGLOGISTIC, LAW_FIXED = 0, 1, 2, 3, 4
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _poisson_inverse(u: float, lam: float) -> int:
     k = 0
     term = math.exp(-lam)
@@ -61,7 +62,7 @@ def _poisson_inverse(u: float, lam: float) -> int:
     return k
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _duration(family: int, par: np.ndarray, st: np.ndarray, spare: np.ndarray) -> float:
     if family == LAW_LOGNORMAL:
         return par[0] * math.exp(par[1] * normal(st, spare))
@@ -75,7 +76,7 @@ def _duration(family: int, par: np.ndarray, st: np.ndarray, spare: np.ndarray) -
     return par[0]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _order_events(typ, chain, t0, t1, n, o):
     """``o[:n]``: indices sorted by (type, chain, t0, t1), stable (insertion sort: a path has few events)."""
     for i in range(n):
@@ -92,7 +93,7 @@ def _order_events(typ, chain, t0, t1, n, o):
         o[j + 1] = k
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _order_by(t, n, o):
     """``o[:n]``: indices sorted by ``t``, stable."""
     for i in range(n):
@@ -106,7 +107,7 @@ def _order_by(t, n, o):
         o[j + 1] = k
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _mult(t: float, a: int, imp_t: np.ndarray, imp_a: np.ndarray, imp_f: np.ndarray, n_imp: int) -> float:
     m = 1.0
     for i in range(n_imp):
@@ -115,7 +116,7 @@ def _mult(t: float, a: int, imp_t: np.ndarray, imp_a: np.ndarray, imp_f: np.ndar
     return m
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _bridge(s: float, ta: float, da: np.ndarray, tb: float, db: np.ndarray, has_b: bool, var: np.ndarray,
             z: np.ndarray, out: np.ndarray) -> None:
     """Brownian values (variance clock ``var * t`` per asset) at ``s`` between (ta, da) and (tb, db)."""
@@ -128,7 +129,7 @@ def _bridge(s: float, ta: float, da: np.ndarray, tb: float, db: np.ndarray, has_
             out[a] = da[a] + math.sqrt(max(var[a] * (s - ta), 0.0)) * z[a]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _corr_normals(st: np.ndarray, spare: np.ndarray, chol: np.ndarray, z: np.ndarray, zc: np.ndarray) -> None:
     n = z.size
     for i in range(n):
@@ -140,31 +141,45 @@ def _corr_normals(st: np.ndarray, spare: np.ndarray, chol: np.ndarray, z: np.nda
         zc[i] = acc
 
 
-@njit(cache=True)
-def _scratch(cap, n_as):
-    """Per-path work arrays for up to ``cap`` raw events."""
-    return (np.zeros(cap, np.int64), np.zeros(cap, np.int64), np.zeros(cap), np.zeros(cap), np.zeros(cap, np.int64),
-            np.zeros(cap, np.int64), np.zeros(cap, np.int64), np.zeros(cap), np.zeros(cap), np.zeros(2 * cap),
-            np.zeros(2 * cap, np.int64), np.zeros(2 * cap), np.zeros((2 * cap, n_as)), np.zeros((cap, n_as)),
-            np.zeros((cap, n_as)), np.zeros((cap, n_as)), np.zeros((cap, n_as)), np.zeros((cap, n_as)),
-            np.zeros(cap), np.zeros(cap), np.zeros(cap, np.int64), np.zeros(cap * n_as),
-            np.zeros(cap * n_as, np.int64), np.zeros(cap * n_as))
+def work_arrays(cap: int, n_as: int, n_ent: int, n_ch: int, n_sides: int) -> tuple[np.ndarray, ...]:
+    """The kernel's work arrays (per-path scratch for up to ``cap`` raw events, per-entry path sums, RNG states),
+    allocated here so the compiled loop itself allocates nothing and keeps no reference counts."""
+    f, i = np.float64, np.int64
+    return (np.zeros(cap, i), np.zeros(cap, i), np.zeros(cap, f), np.zeros(cap, f), np.zeros(cap, i),
+            np.zeros(cap, i), np.zeros(cap, i), np.zeros(cap, f), np.zeros(cap, f), np.zeros(2 * cap, f),
+            np.zeros(2 * cap, i), np.zeros(2 * cap, f), np.zeros((2 * cap, n_as), f), np.zeros((cap, n_as), f),
+            np.zeros((cap, n_as), f), np.zeros((cap, n_as), f), np.zeros((cap, n_as), f), np.zeros((cap, n_as), f),
+            np.zeros(cap, f), np.zeros(cap, f), np.zeros(cap, i), np.zeros(cap * n_as, f),
+            np.zeros(cap * n_as, i), np.zeros(cap * n_as, f),
+            np.zeros((3, 5), np.uint64), np.zeros(3, f), np.zeros((7, n_as), f), np.zeros(n_sides, i),
+            np.zeros((3, n_ent), f), np.zeros(n_ent, i), np.zeros(n_ent, np.bool_), np.zeros((2, n_ch), f),
+            np.zeros((2, 6), f), np.zeros(8, f))
 
 
-@njit(cache=True)
+# Numba's flag to compile without its reference-counting runtime: the loop allocates nothing (its work arrays come
+# from ``work_arrays``), and without it every array handed to an inlined helper costs two atomic operations, which
+# measured about half of a path's time.
+_NO_REFCOUNT: dict[str, Any] = {"_nrt": False}
+
+
+@njit(cache=True, **_NO_REFCOUNT)
 def run_blocks(run_words, blocks, ipar, fpar, cell_rate, cell_type, cell_law, cell_par, cell_mem_off, cell_mem,
                stress_chain, stress_type, stress_t0, stress_dur, spot, var, chol, fi_exposure, ca_alpha, ca_beta,
-               ca_units, eta, adv, grp_off, grp_asset, side_off, key, ent_idx, cum_book, cum_mkt, pos_units,
-               pos_side, pos_e0f, pos_pen, pos_mm, pos_asset, cens_off, cens_pos, cens_ratio,
+               ca_units, eta, adv, grp_off, grp_asset, side_off, key, ent_idx, cum_book, cum_mkt, ent_units,
+               ent_e0f, ent_pen, pos_units, pos_side, pos_pen, pos_mm, pos_asset, cens_off, cens_pos, cens_ent,
+               cens_ratio,
                # outputs
                out_gid, out_p, out_series, out_chain_h, out_chain_v, out_liq, mom1, mom2, blk_n, blk_sum_p,
-               blk_sum_p2, blk_idle, pos_acc, lin_acc, diag):
-    """Evaluate the paths of ``blocks``; returns the number of non-atom paths written to the ``out_*`` rows.
+               blk_sum_p2, blk_idle, pos_acc, lin_acc, diag, work):
+    """Evaluate the paths of ``blocks``; returns the number of non-atom paths written to the ``out_*`` rows, or
+    minus the number of raw events a path needs when that exceeds the scratch arrays of ``work`` (from
+    :func:`work_arrays`; the caller then reruns the chunk with larger ones, on zeroed outputs).
 
     ``diag``: events, arrivals, max rounds, cap hits, cascades, restarts past the horizon, outage paths.
     ``mom1/mom2`` (blocks, quantities): sums of the per-path terms and their squares, in the layout of
-    ``fastpath.QUANTITIES``; ``pos_acc`` (blocks, 4, positions): p-weighted holder loss, bad debt,
-    liquidation and squared liquidation; ``lin_acc`` (blocks, 3, chains, assets): lin_cap, lin_cap_b, lin_not.
+    ``fastpath.QUANTITIES``; ``pos_acc`` (blocks, 4, entries): p-weighted holder loss, bad debt,
+    liquidation and squared liquidation, indexed by entry (a position's place in its sorted side: the positions
+    a round liquidates are contiguous there); ``lin_acc`` (blocks, 3, chains, assets): lin_cap, lin_cap_b, lin_not.
     """
     n_total = ipar[I_N_PATHS]
     conditional = ipar[I_COND] == 1
@@ -177,7 +192,6 @@ def run_blocks(run_words, blocks, ipar, fpar, cell_rate, cell_type, cell_law, ce
     scale = fpar[F_SCALE]
     carry = fpar[F_CARRY]
     n_cells = cell_rate.size
-    n_pos = pos_units.size
     n_stress = stress_chain.size
     rate_tot = 0.0
     for c in range(n_cells):
@@ -186,36 +200,20 @@ def run_blocks(run_words, blocks, ipar, fpar, cell_rate, cell_type, cell_law, ce
     p_cond = -math.expm1(-lam)
     e_lam = math.exp(-lam)
     block_size = 4096
-    st_evt = np.zeros(5, np.uint64)
-    st_skel = np.zeros(5, np.uint64)
-    st_sec = np.zeros(5, np.uint64)
-    sp_evt = np.zeros(1)
-    sp_skel = np.zeros(1)
-    sp_sec = np.zeros(1)
-    z = np.zeros(n_as)
-    zc = np.zeros(n_as)
+    r_chain, r_type, r_t0, r_t1, o_raw, e_chain, e_type, e_t0, e_t1, tt, po, pt_t, pt_d, ev_x0, ev_x1, ev_d1, \
+        ev_xeff, ev_xev, ev_teff, ev_tev, eo, imp_t, imp_a, imp_f, states, spares, asset_w, closed, ent_w, \
+        touched, is_touched, chain_w, comp_w, res = work
+    cap = r_chain.size
+    st_evt, st_skel, st_sec = states[0], states[1], states[2]
+    sp_evt, sp_skel, sp_sec = spares[0:1], spares[1:2], spares[2:3]
+    z, zc, d_eff, p0, pr, p1, dtmp = asset_w[0], asset_w[1], asset_w[2], asset_w[3], asset_w[4], asset_w[5], \
+        asset_w[6]
+    ph, pv, pl = ent_w[0], ent_w[1], ent_w[2]
+    chain_h, chain_v = chain_w[0], chain_w[1]
+    comp_h, comp_v = comp_w[0], comp_w[1]
     max_mem = 1
     for ci in range(n_cells):
         max_mem = max(max_mem, cell_mem_off[ci + 1] - cell_mem_off[ci])
-    cap = 64
-    r_chain, r_type, r_t0, r_t1, o_raw, e_chain, e_type, e_t0, e_t1, tt, po, pt_t, pt_d, ev_x0, ev_x1, ev_d1, \
-        ev_xeff, ev_xev, ev_teff, ev_tev, eo, imp_t, imp_a, imp_f = _scratch(cap, n_as)
-    d_eff = np.zeros(n_as)
-    closed = np.zeros(side_off.size - 1, np.int64)
-    ph = np.zeros(n_pos)
-    pv = np.zeros(n_pos)
-    pl = np.zeros(n_pos)
-    touched = np.zeros(n_pos, np.int64)
-    is_touched = np.zeros(n_pos, np.bool_)
-    chain_h = np.zeros(n_ch)
-    chain_v = np.zeros(n_ch)
-    comp_h = np.zeros(6)
-    comp_v = np.zeros(6)
-    p0 = np.zeros(n_as)
-    pr = np.zeros(n_as)
-    p1 = np.zeros(n_as)
-    dtmp = np.zeros(n_as)
-    res = np.zeros(8)
     n_out = 0
     for bi in range(blocks.size):
         b = blocks[bi]
@@ -224,6 +222,7 @@ def run_blocks(run_words, blocks, ipar, fpar, cell_rate, cell_type, cell_law, ce
         seed_state(run_words, b, 4, st_skel)
         seed_state(run_words, b, 5, st_sec)
         blk_n[bi] = n_b
+        pacc = pos_acc[bi]
         for j in range(n_b):
             # -- 1. events -------------------------------------------------------------
             p = 1.0
@@ -248,9 +247,7 @@ def run_blocks(run_words, blocks, ipar, fpar, cell_rate, cell_type, cell_law, ce
             diag[1] += count
             need = count * max_mem + n_stress
             if need > cap:
-                cap = 2 * need
-                r_chain, r_type, r_t0, r_t1, o_raw, e_chain, e_type, e_t0, e_t1, tt, po, pt_t, pt_d, ev_x0, ev_x1, \
-                    ev_d1, ev_xeff, ev_xev, ev_teff, ev_tev, eo, imp_t, imp_a, imp_f = _scratch(cap, n_as)
+                return -need
             n_raw = 0
             for _arr in range(count):
                 uc = uniform(st_evt) * rate_tot
@@ -379,6 +376,13 @@ def run_blocks(run_words, blocks, ipar, fpar, cell_rate, cell_type, cell_law, ce
                 closed[s] = 0
             n_touch = 0
             n_imp = 0
+            # without censorship every liquidation is a position's only one on the path: written straight
+            # to the block's sums; censorship's share is a maximum over events, kept per path and flushed
+            direct = True
+            if fpar[F_CENS_SHARE] > 0:
+                for e in range(n_ev):
+                    if e_type[e] == _CENS:
+                        direct = False
             _order_by(ev_tev, n_ev, eo)
             for q in range(n_ev):
                 e = eo[q]
@@ -421,6 +425,7 @@ def run_blocks(run_words, blocks, ipar, fpar, cell_rate, cell_type, cell_law, ce
                     share = fpar[F_CENS_SHARE]
                     for ci in range(cens_off[c], cens_off[c + 1]):
                         i = cens_pos[ci]
+                        m = cens_ent[ci]
                         a = pos_asset[i]
                         s0 = p0[a]
                         s1 = pr[a]
@@ -444,20 +449,20 @@ def run_blocks(run_words, blocks, ipar, fpar, cell_rate, cell_type, cell_law, ce
                         comp_h[_LIQ] += hl
                         liq_any = max(liq_any, pc)
                         liq_not += share * pc * pos_units[i] * bar
-                        if not is_touched[i]:
-                            is_touched[i] = True
-                            touched[n_touch] = i
+                        if not is_touched[m]:
+                            is_touched[m] = True
+                            touched[n_touch] = m
                             n_touch += 1
-                        ph[i] += hl
-                        pl[i] = max(pl[i], pc)
+                        ph[m] += hl
+                        pl[m] = max(pl[m], pc)
                 if typ != _DOWN:
                     continue
                 # restart cascades of the chain's (chain, asset) groups of perps
                 for g in range(grp_off[c], grp_off[c + 1]):
                     a = grp_asset[g]
                     n_touch = cascade(g, p0[a], pr[a], p1[a], grace > 0, scale, eta[a], adv[a], max_rounds,
-                                      side_off, key, ent_idx, cum_book, cum_mkt, pos_units, pos_side, pos_e0f,
-                                      pos_pen, closed, ph, pv, pl, touched, is_touched, n_touch, res)
+                                      side_off, key, ent_idx, cum_book, cum_mkt, ent_units, ent_e0f, ent_pen,
+                                      closed, direct, p, pacc, ph, pv, pl, touched, is_touched, n_touch, res)
                     hl, vl = res[0], res[1]
                     h_attr += hl
                     h_tot += hl

@@ -20,7 +20,7 @@ from numba import njit
 __all__ = ["cascade", "count_below"]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def count_below(key: np.ndarray, lo: int, hi: int, x: float) -> int:
     """Number of entries of the sorted ``key[lo:hi]`` strictly below ``x`` (bisect_left)."""
     a, b = lo, hi
@@ -33,15 +33,21 @@ def count_below(key: np.ndarray, lo: int, hi: int, x: float) -> int:
     return a - lo
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def cascade(g, base_p, p_restart, p_test, graced, scale, eta, adv, max_rounds, side_off, key, ent_idx, cum_book,
-            cum_mkt, pos_units, pos_side, pos_e0f, pos_pen, closed, ph, pv, pl, touched, is_touched, n_touch, res):
+            cum_mkt, ent_units, ent_e0f, ent_pen, closed, direct, w, acc, ph, pv, pl, touched, is_touched, n_touch,
+            res):
     """One restart cascade of group ``g`` (both sides) on the prefix state ``closed``; returns ``n_touch``.
 
     ``base_p``: price at the outage start (the margin reference), ``p_test``: the price of the liquidation
     test, ``p_restart``: the restart price (with ``graced``, the first round closes only positions failing at
-    both). Liquidated book positions add to ``ph/pv/pl`` (holder loss, bad debt, liquidated share). ``res``:
-    holder, venue, liquidated notional, liquidated book positions, rounds, cap hit, flagged, final price.
+    both). Everything per position is indexed by *entry* (the position's place in its sorted side), so the
+    liquidations of a round are read and written as one contiguous run. A book position is liquidated at most
+    once per path, so with ``direct`` its weighted terms go straight to ``acc`` (4, entries): ``w`` times holder
+    loss, bad debt, liquidated share, and the share's square. Otherwise (a path on which censorship also
+    touches positions, whose liquidated share is a maximum over events) they add to the path's ``ph/pv/pl``,
+    flushed by the caller. ``res``: holder, venue, liquidated notional, liquidated book positions, rounds, cap
+    hit, flagged, final price.
     """
     sl, ss = 2 * g, 2 * g + 1
     l0, l1 = side_off[sl], side_off[sl + 1]
@@ -89,28 +95,35 @@ def cascade(g, base_p, p_restart, p_test, graced, scale, eta, adv, max_rounds, s
             if new > first:
                 live = True
                 x += sgn * (cum_book[co + new] - cum_book[co + first]) * price
+                d1 = sgn * (p_test - base_p)
+                dc = sgn * (price - base_p)
+                ws = w * scale
                 for m in range(lo + first, lo + new):
-                    i = ent_idx[m]
-                    if i < 0:
+                    if ent_idx[m] < 0:
                         continue
-                    u = pos_units[i]
-                    sd = pos_side[i]
-                    e0 = u * base_p * pos_e0f[i]
-                    e1 = e0 + sd * u * (p_test - base_p)
-                    ec = e0 + sd * u * (price - base_p)
-                    hl = scale * (max(e1, 0.0) - max(ec - pos_pen[i] * u * price, 0.0))
+                    u = ent_units[m]
+                    e0 = u * base_p * ent_e0f[m]
+                    e1 = e0 + u * d1
+                    ec = e0 + u * dc
+                    hl = scale * (max(e1, 0.0) - max(ec - ent_pen[m] * u * price, 0.0))
                     vl = scale * max(-ec, 0.0)
                     hsum += hl
                     vsum += vl
                     notional += scale * u * price
                     n_liq += 1
-                    if not is_touched[i]:
-                        is_touched[i] = True
-                        touched[n_touch] = i
+                    if direct:
+                        acc[0, m] += w * hl
+                        acc[1, m] += w * vl
+                        acc[2, m] += ws
+                        acc[3, m] += ws * ws
+                        continue
+                    if not is_touched[m]:
+                        is_touched[m] = True
+                        touched[n_touch] = m
                         n_touch += 1
-                    ph[i] += hl
-                    pv[i] += vl
-                    pl[i] = max(pl[i], scale)
+                    ph[m] += hl
+                    pv[m] += vl
+                    pl[m] = max(pl[m], scale)
             if side == 0:
                 jl = new
             else:

@@ -123,7 +123,7 @@ def uniform(s: np.ndarray) -> float:
     return float(_next(s) >> uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def normal(s: np.ndarray, spare: np.ndarray) -> float:
     """A standard normal (polar method; the second value of each pair is kept in ``spare``)."""
     if s[4] != 0:

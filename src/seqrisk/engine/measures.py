@@ -41,7 +41,10 @@ class TailBuffer:
     counted (``n_atom``, and the sums of their ``p`` and ``p**2``) and join the
     atom's mass, which they are indistinguishable from. What is stored is
     trimmed to the outcomes with less than ``keep_mass`` of stored mass above
-    them, a superset of the global tail whatever the grouping.
+    them, a superset of the global tail whatever the grouping. While the stored
+    mass is below ``keep_mass`` nothing can be trimmed and the outcomes are only
+    appended; :meth:`finish` puts them in their canonical order (value
+    descending, then path id) once the stream ends.
     """
 
     keep_mass: float
@@ -65,6 +68,11 @@ class TailBuffer:
         self.value = np.concatenate([self.value, value])
         self.p = np.concatenate([self.p, p])
         self.path = np.concatenate([self.path, path])
+        if self.p.sum() / self.n_total >= self.keep_mass:  # otherwise nothing can go: sorting waits for finish()
+            self._trim()
+
+    def finish(self) -> None:
+        """Trim and sort (value descending, then path id): the same arrays whatever the chunking."""
         self._trim()
 
     def merge(self, other: TailBuffer) -> None:

@@ -260,17 +260,17 @@ class _Accumulator:
         if self.raw is None:
             self.raw = [np.zeros(kc.mom1.shape[1]), np.zeros(kc.mom1.shape[1]), np.zeros(kc.lin.shape[1:]),
                         np.zeros(kc.lin.shape[1:])]
-        m1, m2, lin, lin2 = self.raw
-        for i in range(kc.n.size):
-            self.raw_n[0] += int(kc.n[i])
-            self.raw_n[1] += float(kc.sum_p[i])
-            self.raw_n[2] += float(kc.sum_p2[i])
-            m1 += kc.mom1[i]
-            m2 += kc.mom2[i]
-            lin += kc.lin[i]
-            lin2 += kc.lin[i] ** 2
-            for j, acc in enumerate(self.pos):
-                acc += kc.pos[i, j]
+        def in_order(total: np.ndarray, rows: np.ndarray) -> np.ndarray:
+            # ((total + rows[0]) + rows[1]) + ...: a sequential accumulate, so any chunking gives the same bits
+            return np.add.accumulate(np.concatenate([total[None], rows]), axis=0)[-1]
+
+        self.raw = [in_order(self.raw[0], kc.mom1), in_order(self.raw[1], kc.mom2), in_order(self.raw[2], kc.lin),
+                    in_order(self.raw[3], kc.lin ** 2)]
+        self.raw_n[0] += int(kc.n.sum())
+        self.raw_n[1] = float(in_order(np.asarray(self.raw_n[1]), kc.sum_p))
+        self.raw_n[2] = float(in_order(np.asarray(self.raw_n[2]), kc.sum_p2))
+        for j in range(4):
+            self.pos[j] = in_order(self.pos[j], kc.pos[:, j])
 
     def add(self, o: _ChunkOut) -> None:
         if o.raw is not None:
@@ -289,6 +289,8 @@ class _Accumulator:
             self.sample.setdefault(k, []).append(smp)
 
     def result(self) -> SimulationResult:
+        for buf in self.tails.values():
+            buf.finish()
         paths = {k: np.concatenate(v) for k, v in self.kept.items()} if self.kept else None
         self.diag["engine"] = 1.0 if self.kernel else 0.0
         if self.raw is not None:
