@@ -198,7 +198,7 @@ def _reference_values(paths: int) -> dict[str, Any]:
     for f in ("reference_numpy.py", "refcommon.py", "book.csv"):
         h.update((BENCH / f).read_bytes())
     key = f"{h.hexdigest()[:16]}-{paths}-{SEED}"
-    cache = RESULTS / "reference_400k.json"
+    cache = RESULTS / f"reference_{paths // 1000}k.json"
     if cache.exists():
         got = json.loads(cache.read_text())
         if got.get("key") == key:
