@@ -1,4 +1,4 @@
-"""Restart cascades on one asset (MODEL.md section 4, "Cascades").
+"""Restart cascades on one asset (docs/engine.md, "Positions and costs").
 
 Round k tests every live participant at the current price ``P_k``, closes the
 failing ones at ``P_k`` and moves the price by the square-root impact of their

@@ -1,4 +1,4 @@
-"""Sample outage events per path (MODEL.md section 2), conditionally on at least one.
+"""Sample outage events per path (docs/engine.md, "Events"), conditionally on at least one.
 
 Events are *cells*: a chain's own process for one event type, or a
 common-shock group that hits all its members at once (Marshall-Olkin). With

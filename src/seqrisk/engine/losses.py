@@ -1,4 +1,4 @@
-"""What each event costs each position (MODEL.md section 4), per path, for one chunk.
+"""What each event costs each position (docs/engine.md, "Positions and costs"), per path, for one chunk.
 
 Events are processed in the order of their evaluation time on each path (rank
 by rank, vectorized over paths) because restart cascades move prices

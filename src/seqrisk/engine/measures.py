@@ -10,7 +10,7 @@ matters, so each chunk keeps its largest outcomes up to a mass ``keep_mass``
 (a superset of the global tail, hence the merge is exact):
 
 - ``VaR_a = inf {x : F(x) >= a}`` (for equal weights: the ``ceil(a N)``-th
-  smallest value, as in the benchmark SPEC);
+  smallest value, as in the benchmark's reference model);
 - ``ES_a = VaR_a + E[(X - VaR_a)^+] / (1 - a)`` (Rockafellar-Uryasev: the exact
   expected shortfall of the empirical law), standard error from the per-path
   terms of the expectation;

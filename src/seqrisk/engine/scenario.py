@@ -110,7 +110,7 @@ class Scenario(_Cfg):
     withdrawal_share: float = Field(0.1, ge=0, le=1, description="share of capital in transit during a da_delay")
     censored_share: float = Field(1.0, ge=0, le=1, description="share of the book censored in a censorship event")
     forced_inclusion: bool = Field(False, description="holders act through L1 after the chain's forced-inclusion "
-                                   "delay (a mitigation, MODEL.md section 5: off in the baseline)")
+                                   "delay (a mitigation, docs/mitigations.md: off in the baseline)")
     l1_inclusion_s: float = Field(1800.0, ge=0)
     margin_buffer: float = Field(0.0, ge=0, description="extra collateral, share of notional")
     stress_outages: list[StressOutage] = Field(default_factory=list)

@@ -1,8 +1,8 @@
-"""Square-root market impact of forced sales (MODEL.md section 3).
+"""Square-root market impact of forced sales (docs/engine.md, "Positions and costs").
 
 ``P -> P * (1 - sign(X) * eta * sqrt(|X| / ADV))`` for a signed notional ``X``
 (USD, positive when longs are liquidated, i.e. sold) against a depth scale ADV
-(USD). This is the linear form the benchmark SPEC uses; the factor is floored
+(USD). This is the linear form the benchmark's reference model uses; the factor is floored
 at ``floor`` so a price never turns negative.
 """
 

@@ -1,4 +1,4 @@
-"""Prices at event times, sampled exactly (MODEL.md section 3): no clock is stepped.
+"""Prices at event times, sampled exactly (docs/engine.md, "Events"): no clock is stepped.
 
 Log prices are ``X(t) = -V(t)/2 + D(t) + J(t)`` per asset, with ``V`` the
 integrated variance (piecewise constant volatility under a Markov regime
