@@ -31,6 +31,8 @@ def main(argv: list[str]) -> int:
     only = set(argv)
     RESULTS.mkdir(exist_ok=True)
     summary: dict[str, object] = {"machine": _machine(), "benchmarks": {}}
+    if only and (RESULTS / "summary.json").exists():  # a partial run keeps the other benchmarks' last results
+        summary["benchmarks"] = json.loads((RESULTS / "summary.json").read_text()).get("benchmarks", {})
     failed = []
     for path in sorted(HERE.glob("bench_*.py")):
         name = path.stem.removeprefix("bench_")
