@@ -1,0 +1,34 @@
+"""The README and docs/engine.md quote the engine benchmark's last recorded run, table for table.
+
+``make bench`` writes ``benchmarks/results/engine.md``; whoever commits a new run updates both quotes, so the
+figures a reader sees are one run's, with its date, load and pair count.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/engine.md"])
+def test_docs_quote_the_recorded_engine_benchmark(doc: str) -> None:
+    table = (RESULTS / "engine.md").read_text().strip()
+    assert table in (ROOT / doc).read_text(), f"{doc} does not quote benchmarks/results/engine.md"
+
+
+def test_recorded_engine_benchmark_is_paired_and_complete() -> None:
+    run = json.loads((RESULTS / "engine.json").read_text())
+    assert not run.get("skipped")
+    for mode in ("base", "stress"):
+        pairs = run["speed"][mode]["pairs"]
+        assert len(pairs) >= 3
+        assert run["speed"][mode]["ratio_cpu_median"] == statistics.median(p["ratio_cpu"] for p in pairs)
+    assert run["reference_values"]["paths"] >= 400_000
+    assert set(run["memory"]) == {"base", "conditional", "stress rate", "stress outage"}
+    assert all(r["paths"] >= 10_000_000 and r["positions"] == 10_000 for r in run["memory"].values())
