@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "BackendError",
     "CatalogError",
     "ConflictError",
     "DataError",
@@ -94,3 +95,11 @@ class StoreError(SeqriskError):
 
 class RpcError(SeqriskError):
     """A JSON-RPC call failed; context names endpoint, method and block."""
+
+
+class BackendError(SeqriskError):
+    """The execution backend failed: a cluster unreachable or lost, no workers, or workers unlike this process.
+
+    The message names the scheduler or worker and, for an environment
+    mismatch, the package and both versions.
+    """

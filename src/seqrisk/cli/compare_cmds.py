@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from seqrisk.cli.app import app
+from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
 from seqrisk.cli.decide_inputs import (
     MODEL_HELP,
     book_arg,
@@ -67,8 +68,9 @@ def compare_cmd(
                                                      "repeatable.")] = None,
     fi_baseline: Annotated[bool, typer.Option("--forced-inclusion-baseline", help="Let the baseline use "
                                               "forced inclusion (default: off, so it is a lever).")] = False,
-    workers: Annotated[int | None, typer.Option("--workers", help="Worker processes per run (numbers do "
-                                                "not change).", min=1)] = None,
+    backend: BackendOpt = None,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
     as_of: AsOfOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
@@ -79,14 +81,16 @@ def compare_cmd(
     if perspective is not None:
         check_party(perspective, "--perspective")
     book = book_arg(portfolio)
-    sc = load_scenario_for(config, paths, seed, horizon, outage, forced_inclusion=bool(fi_baseline), workers=workers)
+    sc = load_scenario_for(config, paths, seed, horizon, outage, forced_inclusion=bool(fi_baseline))
     om, prov = load_model(model, as_of, sc.seed)
     if sweep_spec:
         key, values = parse_sweep(sweep_spec)
         make = sweep_factory(key, mitigation[0] if mitigation else None)
         owner = make(values[0]).party
         party = perspective or (owner if owner in ("holder", "venue") else "holder")
-        res = sweep(book, om, sc, key, values, make, perspective=party, weight=weight or 0.0, with_cost=with_cost)
+        with engine_backend(backend, scheduler, workers):
+            res = sweep(book, om, sc, key, values, make, perspective=party, weight=weight or 0.0,
+                        with_cost=with_cost)
         _sweep_out(res, book.name, sc, owner, as_json, prov)
         return
     if weight is not None or with_cost:
@@ -95,7 +99,9 @@ def compare_cmd(
     if not mitigation:
         raise UsageError("give at least one --mitigation (or --sweep)", field="--mitigation")
     party = perspective or "holder"
-    cmp = compare(book, om, sc, [parse_strategy(m) for m in mitigation])
+    strategies = [parse_strategy(m) for m in mitigation]
+    with engine_backend(backend, scheduler, workers):
+        cmp = compare(book, om, sc, strategies)
     advice = advise(cmp, party)
     if as_json:
         echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.comparison", "book": book.name, "perspective": party,

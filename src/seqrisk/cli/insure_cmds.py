@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from seqrisk.cli.app import app, state
+from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
 from seqrisk.cli.decide_inputs import (
     MODEL_HELP,
     book_arg,
@@ -57,6 +58,9 @@ def insure_cmd(
     seed: Annotated[int, typer.Option("--seed", help="Seed.", min=0)] = 0,
     sampler: Annotated[str, typer.Option("--sampler", help="Parametric book of covers: 'engine' (the loss "
                                          "engine's outage paths: clustering, coupling) or 'poisson'.")] = "engine",
+    backend: BackendOpt = None,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
     as_of: AsOfOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
@@ -95,7 +99,8 @@ def insure_cmd(
 
     book = book_arg(portfolio)
     om, sc = effective_inputs(om, load_scenario_for(config, paths, seed, None, horizon_s=period_s))
-    out = to_outcome(simulate(book, om, with_paths(sc)))
+    with engine_backend(backend, scheduler, workers):
+        out = to_outcome(simulate(book, om, with_paths(sc)))
     doc: dict[str, Any]
     if chain:  # parametric covers bought by the book's holder: payouts on the engine's own outage paths
         ids = [state.catalog.chain(c).id for c in chain]

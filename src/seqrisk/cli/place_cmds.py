@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from seqrisk.cli.app import app, state
+from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
 from seqrisk.cli.decide_inputs import MODEL_HELP, book_arg, est_doc, load_model, load_scenario_for, pm
 from seqrisk.cli.modeling import AsOfOpt
 from seqrisk.cli.render import JSON_SCHEMA, console, echo_json, table
@@ -73,6 +74,9 @@ def allocate_cmd(
     paths: Annotated[int | None, typer.Option("--paths", help="Monte Carlo paths.", min=2)] = 10_000,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed.", min=0)] = None,
     horizon: Annotated[str | None, typer.Option("--horizon", help="Horizon, e.g. 30d, 1y.")] = "1y",
+    backend: BackendOpt = None,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
     as_of: AsOfOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
@@ -89,9 +93,10 @@ def allocate_cmd(
     costs = _per_chain(cost, "--cost", lambda v: parse_usd(v, field="--cost"))
     if costs is not None and not isinstance(costs, dict):
         raise UsageError("--cost takes CHAIN=USD", field="--cost")
-    res = allocate_book(book, om, sc, ids, perspective=perspective, alpha=level, method=method,
-                        replications=replications, min_weight=_per_chain(min_w, "--min", float),
-                        max_weight=_per_chain(max_w, "--max", float), costs_usd=costs)
+    lo, hi = _per_chain(min_w, "--min", float), _per_chain(max_w, "--max", float)
+    with engine_backend(backend, scheduler, workers):
+        res = allocate_book(book, om, sc, ids, perspective=perspective, alpha=level, method=method,
+                            replications=replications, min_weight=lo, max_weight=hi, costs_usd=costs)
     if as_json:
         echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.allocation", "book": book.name, "level": level,
                    "perspective": perspective, "method": res.method, "replications": res.replications,
@@ -156,6 +161,9 @@ def score_cmd(
     paths: Annotated[int, typer.Option("--paths", help="Monte Carlo paths.", min=100)] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Seed.", min=0)] = 0,
     horizon: Annotated[str, typer.Option("--horizon", help="Horizon (scores are per this period).")] = "1y",
+    backend: BackendOpt = None,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
     as_of: AsOfOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
@@ -171,8 +179,9 @@ def score_cmd(
     tmpl = book_arg(book_file) if book_file else None
     ids = [cat.chain(c).id for c in chain] if chain else None
     h = parse_duration(horizon, field="--horizon")
-    s = score_chains(om, cat, chains=ids, book=tmpl, paths=paths, seed=seed, horizon_s=h, perspective=perspective,
-                     by=by)
+    with engine_backend(backend, scheduler, workers):
+        s = score_chains(om, cat, chains=ids, book=tmpl, paths=paths, seed=seed, horizon_s=h,
+                         perspective=perspective, by=by)
     if as_json:
         echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.scores", "book": s.book, "horizon_s": s.horizon_s,
                    "paths": s.n_paths, "seed": s.seed, "perspective": s.perspective, "by": s.by,

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from seqrisk.cli.app import app, state
+from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
 from seqrisk.cli.modeling import AsOfOpt, fitted_model
 from seqrisk.cli.render import console, table
 from seqrisk.units import format_duration, format_usd, parse_duration
@@ -30,12 +31,16 @@ def report_cmd(
                                                 "catalog).")] = None,
     mitigations: Annotated[bool, typer.Option("--mitigations/--no-mitigations",
                                               help="Compare the standard levers on the same paths.")] = True,
+    backend: BackendOpt = None,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
     as_of: AsOfOpt = None,
 ) -> None:
     """Write a risk report a desk can act on: summary, chains, loss tail, stress grid, mitigations, method."""
     from seqrisk import __version__
     from seqrisk.decide.paths import with_paths
     from seqrisk.engine import load_scenario, simulate
+    from seqrisk.engine.backend import use_backend
     from seqrisk.portfolio import load_book
     from seqrisk.report import ReportInputs, build_report, liquidation_for_book, stress_for_book
 
@@ -47,26 +52,24 @@ def report_cmd(
     sc = load_scenario(config, **overrides)
     with out_c.status("fitting the outage model to the incident catalog"):
         om, statistics, prov = fitted_model(model, as_of, seed=sc.seed, statistics=True)
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
-                  TimeRemainingColumn(), console=out_c, transient=True) as bar:
-        task = bar.add_task("simulating paths", total=sc.paths)
+    with engine_backend(backend, scheduler, workers):
         run_sc = with_paths(sc) if mitigations else sc  # the levers pair their runs with this one
-        res = simulate(book, om, run_sc, progress=lambda done, total: bar.update(task, completed=done))
-    with out_c.status("stress grid and liquidation curves"):
-        stress = stress_for_book(book, sc)
-        liq = liquidation_for_book(book, sc)
-    section = None
-    note = None
-    if mitigations:
-        from seqrisk.report.mitigations import standard_comparison
+        res = simulate(book, om, run_sc)
+        with out_c.status("stress grid and liquidation curves"):
+            stress = stress_for_book(book, sc)
+            liq = liquidation_for_book(book, sc)
+        section = None
+        note = None
+        if mitigations:
+            from seqrisk.report.mitigations import standard_comparison
 
-        with out_c.status("comparing levers on the same paths"):
-            worst = str(res.chains.assign(el=res.chains.holder_expected_loss_usd).sort_values("el").iloc[-1].chain)
-            section = standard_comparison(book, om, sc, cat, worst_chain=worst, baseline=res)
-    else:
-        note = "mitigations not requested (--no-mitigations)."
+            # the spinner shows this part's progress: no per-run bar beside it
+            with out_c.status("comparing levers on the same paths"), use_backend(None):
+                worst = str(res.chains.assign(el=res.chains.holder_expected_loss_usd).sort_values("el")
+                            .iloc[-1].chain)
+                section = standard_comparison(book, om, sc, cat, worst_chain=worst, baseline=res)
+        else:
+            note = "mitigations not requested (--no-mitigations)."
     argv = sys.argv[1:] if sys.argv[0].endswith("seqrisk") else \
         ["report", str(portfolio), "--horizon", horizon, "--paths", str(paths), "--seed", str(seed)]
     command = "seqrisk " + " ".join(shlex.quote(portable_arg(a)) for a in argv)

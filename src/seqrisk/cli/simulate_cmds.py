@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from seqrisk.cli.app import app, state
+from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
 from seqrisk.cli.modeling import AsOfOpt, fitted_model
 from seqrisk.cli.render import console, echo_json, table
 from seqrisk.exceptions import UsageError
@@ -33,7 +34,9 @@ def simulate_cmd(
     horizon: Annotated[str | None, typer.Option("--horizon", help="Horizon, e.g. 1d, 7d, 1y.")] = None,
     outage: Annotated[list[str] | None, typer.Option("--outage", help="Stress: CHAIN=DURATION[@TIME], "
                                                      "repeatable (e.g. arbitrum=2h).")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="Worker processes.")] = None,
+    backend: BackendOpt = None,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
     as_of: AsOfOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON document.")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write the measures to this Parquet file.")] = None,
@@ -44,7 +47,7 @@ def simulate_cmd(
 
     cat = state.catalog
     book = load_book(portfolio, chains=cat.chain_ids())
-    overrides: dict[str, Any] = {"paths": paths, "seed": seed, "workers": workers,
+    overrides: dict[str, Any] = {"paths": paths, "seed": seed,
                                  "horizon_s": parse_duration(horizon, field="--horizon") if horizon else None}
     if outage:
         overrides["stress_outages"] = [StressOutage.parse(o).model_dump() for o in outage]
@@ -53,16 +56,10 @@ def simulate_cmd(
     for s in sc.stress_outages:
         if s.chain not in book.chains:
             raise UsageError("stress outage on a chain without positions", chain=s.chain)
-    if as_json:
-        res = simulate(book, om, sc)
-    else:
+    if not as_json:
         console().print(prov.header())
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-        with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} paths"),
-                      TimeRemainingColumn(), console=console(), transient=True) as bar:
-            task = bar.add_task("sim", total=sc.paths)
-            res = simulate(book, om, sc, progress=lambda done, total: bar.update(task, completed=done))
+    with engine_backend(backend, scheduler, workers):
+        res = simulate(book, om, sc)
     if out is not None:
         res.to_parquet(out)
     if as_json:

@@ -5,14 +5,16 @@ streams; chunks of whole blocks are sampled and evaluated vectorized, and
 every statistic is reduced per block and merged in block order, so a seed
 fixes every number whatever the chunk size or number of workers. Memory is
 bounded by the chunk: no (paths x positions) array is held for the run; the
-tails needed for VaR and ES are merged exactly (see ``measures``).
+tails needed for VaR and ES are merged exactly (see ``measures``). Chunks run
+on an execution backend (``backend``): this process, a local process pool or
+a Dask cluster; the merge stays here, in block order, so the backend never
+changes a number.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +30,7 @@ from seqrisk.engine.fastpath import (
     run_kernel_chunk,
     totals_from_sums,
 )
+from seqrisk.engine.backend import Backend, current_progress, open_backend
 from seqrisk.engine.losses import ChunkLosses, evaluate_chunk
 from seqrisk.engine.measures import TailBuffer, WeightedTotals
 from seqrisk.engine.prepare import Prepared, prepare
@@ -174,8 +177,13 @@ def _kernel_out(prep: Prepared, sc: Scenario, kc: KernelChunk, blocks: list[int]
     return _ChunkOut(blocks=[], tails=tails, kept=kept, diag=kc.diag, raw=kc, sample=sample)
 
 
-def _run_chunk(args: tuple[Prepared, Scenario, list[int], KernelInputs | None]) -> _ChunkOut:
-    prep, sc, blocks, ki = args
+def _run_chunk(shared: tuple[Prepared, Scenario, KernelInputs | None], blocks: list[int]) -> _ChunkOut:
+    """One chunk of whole blocks, sampled, evaluated and reduced per block (a pure function of its inputs).
+
+    ``shared`` is the run's prepared book, scenario and (when the compiled kernel covers the run) the kernel's
+    flat inputs; a backend sends it once per worker. The kernel is compiled, or loaded from Numba's on-disk
+    cache, on a worker's first chunk."""
+    prep, sc, ki = shared
     if ki is not None:
         return _kernel_out(prep, sc, run_kernel_chunk(prep, sc, ki, blocks), blocks)
     cs = sample_chunk(prep, sc, blocks)
@@ -202,10 +210,17 @@ def chunk_blocks(prep: Prepared, sc: Scenario, kernel: bool) -> int:
 
 
 def simulate(book: Book, model: OutageModel, scenario: Scenario | None = None, *,
-             progress: Callable[[int, int], None] | None = None) -> SimulationResult:
+             progress: Callable[[int, int], None] | None = None,
+             backend: Backend | str | None = None) -> SimulationResult:
     """Simulate what sequencer outages cost ``book`` under ``model`` (USD, over ``scenario.horizon_s``).
 
-    ``progress(done_paths, total_paths)`` is called after each chunk.
+    ``progress(done_paths, total_paths)`` is called as chunks finish.
+    ``backend`` runs the chunks: a :class:`~seqrisk.engine.backend.Backend`
+    object, ``"local"`` or ``"dask"`` (a name is opened for this call and
+    closed after), default the enclosing
+    :func:`~seqrisk.engine.backend.use_backend` block's backend, else this
+    process or a process pool of ``scenario.workers``. Every number is the
+    same on every backend.
     """
     sc = scenario or Scenario()
     prep = prepare(book, model, sc)
@@ -216,25 +231,21 @@ def simulate(book: Book, model: OutageModel, scenario: Scenario | None = None, *
     n_blocks = math.ceil(sc.paths / BLOCK_PATHS)
     per_chunk = chunk_blocks(prep, sc, ki is not None)
     chunks = [list(range(b, min(b + per_chunk, n_blocks))) for b in range(0, n_blocks, per_chunk)]
-    tasks = [(prep, sc, c, ki) for c in chunks]
     acc = _Accumulator(prep, sc)
     acc.kernel = ki is not None
+    report = progress or current_progress()
     done = 0
 
-    def consume(o: _ChunkOut, blocks: list[int]) -> None:
+    def finished(i: int) -> None:
         nonlocal done
-        acc.add(o)  # merged in block order as chunks arrive: memory stays bounded by a chunk
-        done += sum(min(BLOCK_PATHS, sc.paths - b * BLOCK_PATHS) for b in blocks)
-        if progress is not None:
-            progress(done, sc.paths)
+        done += sum(min(BLOCK_PATHS, sc.paths - b * BLOCK_PATHS) for b in chunks[i])
+        if report is not None:
+            report(done, sc.paths)
 
-    if sc.workers > 1 and len(chunks) > 1:
-        with ProcessPoolExecutor(max_workers=sc.workers) as ex:
-            for o, c in zip(ex.map(_run_chunk, tasks), chunks, strict=True):
-                consume(o, c)
-    else:
-        for t in tasks:
-            consume(_run_chunk(t), t[2])
+    with open_backend(backend, workers=sc.workers) as be:
+        for o in be.map(_run_chunk, (prep, sc, ki), chunks, on_done=finished,
+                        name=lambda i, c: f"seqrisk-simulate-blocks-{c[0]}-{c[-1]}"):
+            acc.add(o)  # merged in block order as chunks arrive: memory stays bounded by a few chunks
     return acc.result()
 
 

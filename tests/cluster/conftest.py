@@ -1,0 +1,46 @@
+"""A local Dask cluster (two worker processes on 127.0.0.1, no dashboard) shared by the tests of this package."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from seqrisk.catalog import load_catalog
+from seqrisk.distributed import DaskBackend
+from seqrisk.engine import BLOCK_PATHS, Scenario, simulate
+from seqrisk.outage import OutageModel
+from seqrisk.portfolio import load_book
+
+ROOT = Path(__file__).resolve().parents[2]
+BOOK = ROOT / "examples" / "desk.yaml"
+MODEL = ROOT / "examples" / "outage-model.json"
+SC = Scenario(paths=6 * BLOCK_PATHS - 100, chunk_paths=BLOCK_PATHS, seed=11, horizon_s=7 * 86400.0)
+
+
+@pytest.fixture(scope="module")
+def inputs() -> tuple[Any, OutageModel]:
+    return load_book(BOOK, chains=load_catalog().chain_ids()), OutageModel.load(MODEL)
+
+
+@pytest.fixture(scope="module")
+def local(inputs: tuple[Any, OutageModel]) -> Any:
+    """The reference: the same run on the local backend."""
+    return simulate(*inputs, SC)
+
+
+@pytest.fixture(scope="package")
+def dask() -> Iterator[DaskBackend]:
+    with DaskBackend(workers=2, connect_timeout_s=60) as be:
+        yield be
+
+
+@pytest.fixture
+def two_workers(dask: DaskBackend) -> DaskBackend:
+    """The cluster with both workers up (a test before may have killed one; its nanny restarts it)."""
+    dask.client.wait_for_workers(2, timeout=120)
+    return dask
+
+

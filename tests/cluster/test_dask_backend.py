@@ -1,0 +1,191 @@
+"""The Dask backend on a real local cluster (worker processes on 127.0.0.1, no dashboard).
+
+The numbers must be the local backend's exactly (``==``), for a simulation and a
+sweep, with a worker killed mid-run too; a worker with another seqrisk is
+refused; an unreachable or lost scheduler is one clear error, not a hang.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("distributed", reason="the distributed extra is not installed: pip install 'seqrisk[distributed]'")
+
+import cloudpickle
+
+from seqrisk.distributed import DaskBackend
+from seqrisk.distributed.dask_backend import _run_task
+from seqrisk.distributed.environment import environment
+from seqrisk.engine import BLOCK_PATHS, simulate
+from seqrisk.engine.backend import use_backend
+from seqrisk.exceptions import BackendError
+
+from .conftest import SC
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+cloudpickle.register_pickle_by_value(sys.modules[__name__])  # this module's task functions travel by value
+
+
+def same_result(a: Any, b: Any) -> None:
+    for name in ("measures", "positions", "chains", "components"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True)
+    pd.testing.assert_frame_equal(a.path_losses(), b.path_losses(), check_exact=True)
+    assert a.diagnostics == b.diagnostics
+
+
+def kill_busy_worker(client: Any, prefix: str, timeout_s: float = 60.0) -> tuple[str, list[str]]:
+    """SIGKILL the worker process holding the most tasks whose key starts with ``prefix``; its address and tasks."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        busy = {w: [str(k) for k in ks if str(k).startswith(prefix)] for w, ks in client.processing().items()}
+        busy = {w: ks for w, ks in busy.items() if ks}
+        if busy:
+            break
+        assert time.monotonic() < deadline, "no task of the run ever reached a worker"
+        time.sleep(0.02)
+    victim = max(busy, key=lambda w: len(busy[w]))
+    pid = client.run(os.getpid, workers=[victim])[victim]
+    os.kill(pid, signal.SIGKILL)
+    return victim, busy[victim]
+
+
+def test_simulate_is_bit_identical_to_the_local_backend(inputs: Any, local: Any, two_workers: DaskBackend) -> None:
+    done: list[int] = []
+    remote = simulate(*inputs, SC, backend=two_workers, progress=lambda d, n: done.append(d))
+    same_result(local, remote)
+    assert sorted(done) == done and done[-1] == SC.paths and len(done) == 6
+    assert remote.diagnostics["events"] > 0 and remote.value("expected_loss")[0] > 0
+
+
+def test_a_sweep_is_bit_identical_to_the_local_backend(inputs: Any, two_workers: DaskBackend) -> None:
+    from seqrisk.decide import GracePeriod, sweep
+
+    book, model = inputs
+    sc = SC.replace(paths=2 * BLOCK_PATHS)
+    grid = [0.0, 3600.0]
+    local = sweep(book, model, sc, "grace", grid, lambda g: GracePeriod(g, 0.5))
+    with use_backend(two_workers):
+        remote = sweep(book, model, sc, "grace", grid, lambda g: GracePeriod(g, 0.5))
+    pd.testing.assert_frame_equal(local.comparison.summary(), remote.comparison.summary(), check_exact=True)
+    assert (local.curve, local.vs_best, local.best_value) == (remote.curve, remote.vs_best, remote.best_value)
+
+
+def test_a_worker_killed_mid_run_changes_no_number(inputs: Any, local: Any, two_workers: DaskBackend) -> None:
+    client = two_workers.client
+    before = client.run(os.getpid)
+    killed: list[tuple[str, list[str]]] = []
+
+    def on_progress(done: int, total: int) -> None:
+        if not killed:  # after the first chunk: kill the worker holding the most of the run's other chunks
+            killed.append(kill_busy_worker(client, "seqrisk-simulate-blocks"))
+
+    remote = simulate(*inputs, SC, backend=two_workers, progress=on_progress)
+    victim, lost = killed[0]
+    assert lost, "the killed worker held no task of the run"
+    same_result(local, remote)
+    client.wait_for_workers(2, timeout=120)
+    assert before[victim] not in client.run(os.getpid).values()  # the process really died
+
+
+def _kill_own_worker_once(marker: str, item: int) -> int:
+    """A task that kills the worker process running it the first time it runs anywhere (marked by a file)."""
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return item * item
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("unreachable")
+
+
+def test_a_task_whose_worker_dies_is_recomputed(two_workers: DaskBackend, tmp_path: Path) -> None:
+    marker = tmp_path / "killed"
+    out = list(two_workers.map(_kill_own_worker_once, str(marker), list(range(6)),
+                               name=lambda i, it: f"kill-once-{i}"))
+    assert out == [i * i for i in range(6)]
+    assert marker.read_text().isdigit()  # a worker died running one of them, which ran again elsewhere
+
+
+def test_a_worker_with_another_seqrisk_is_refused(tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    preload = tmp_path / "other_version.py"
+    preload.write_text("import seqrisk._version\nseqrisk._version.__version__ = '0.0.1+other'\n")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+                      scheduler_port=0, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                      preload=[str(preload)], silence_logs=40) as cluster, pytest.raises(BackendError) as err:
+        DaskBackend(cluster.scheduler_address, connect_timeout_s=60).open()
+    msg = str(err.value)
+    assert "seqrisk 0.0.1+other" in msg and f"seqrisk {environment()['seqrisk']}" in msg and "worker tcp://" in msg
+
+
+def test_a_task_on_a_worker_unlike_the_client_refuses_to_run() -> None:
+    """Workers that join after the connect-time check are checked again by every task."""
+    other = environment() | {"numpy": "1.0.0"}
+    with pytest.raises(BackendError, match=r"has numpy .* but this process has numpy 1\.0\.0"):
+        _run_task(pow, (other, 2), 3)
+    assert _run_task(pow, (environment(), 2), 3) == 8
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_an_unreachable_scheduler_is_a_clear_error() -> None:
+    t0 = time.monotonic()
+    with pytest.raises(BackendError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:\d+ within 2 s"):
+        DaskBackend(f"tcp://127.0.0.1:{_free_port()}", connect_timeout_s=2).open()
+    assert time.monotonic() - t0 < 60  # bounded by the timeout, not a hang (generous for a loaded machine)
+
+
+def _start(args: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([str(Path(sys.executable).parent / "dask"), *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def test_a_lost_scheduler_is_a_clear_error(inputs: Any, tmp_path: Path) -> None:
+    book, model = inputs
+    info = tmp_path / "scheduler.json"
+    sched = _start(["scheduler", "--host", "127.0.0.1", "--port", str(_free_port()), "--no-dashboard",
+                    "--scheduler-file", str(info)])
+    procs = [sched]
+    try:
+        deadline = time.monotonic() + 90
+        while not info.exists():
+            assert time.monotonic() < deadline and sched.poll() is None, "the scheduler did not start"
+            time.sleep(0.1)
+        procs.append(_start(["worker", "--scheduler-file", str(info), "--nthreads", "1", "--no-nanny",
+                             "--no-dashboard", "--host", "127.0.0.1"]))
+        with DaskBackend(scheduler_file_address(info), connect_timeout_s=60, worker_timeout_s=90) as be:
+            def on_progress(done: int, total: int) -> None:
+                if sched.poll() is None:
+                    sched.kill()
+
+            t0 = time.monotonic()
+            with pytest.raises(BackendError, match=r"lost the Dask scheduler at tcp://127\.0\.0\.1"):
+                simulate(book, model, SC, backend=be, progress=on_progress)
+            assert time.monotonic() - t0 < 90
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=30)
+
+
+def scheduler_file_address(path: Path) -> str:
+    import json
+
+    return str(json.loads(path.read_text())["address"])
