@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from seqrisk._version import __version__
 from seqrisk.catalog import Catalog, Chain, Incident, RiskEntry, load_catalog, risk_entries
 from seqrisk.exceptions import (
+    BackendError,
     CatalogError,
     ConflictError,
     DataError,
@@ -67,6 +68,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "BackendError",
     "Catalog",
     "CatalogError",
     "Chain",
