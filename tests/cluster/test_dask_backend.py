@@ -77,7 +77,8 @@ def test_a_sweep_is_bit_identical_to_the_local_backend(inputs: Any, two_workers:
     with use_backend(two_workers):
         remote = sweep(book, model, sc, "grace", grid, lambda g: GracePeriod(g, 0.5))
     pd.testing.assert_frame_equal(local.comparison.summary(), remote.comparison.summary(), check_exact=True)
-    assert (local.curve, local.vs_best, local.best_value) == (remote.curve, remote.vs_best, remote.best_value)
+    assert (local.curve, local.vs_best, local.best_value, local.best_interval) == (
+        remote.curve, remote.vs_best, remote.best_value, remote.best_interval)
 
 
 def test_a_worker_killed_mid_run_changes_no_number(inputs: Any, local: Any, two_workers: DaskBackend) -> None:
