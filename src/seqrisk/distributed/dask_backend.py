@@ -146,6 +146,9 @@ class DaskBackend:
             self.close()
             raise BackendError(f"cannot reach the Dask scheduler at {address or 'a local cluster'} within "
                                f"{self.connect_timeout_s:g} s ({type(exc).__name__}: {exc})") from None
+        except ValueError as exc:  # an address Dask cannot parse
+            self.close()
+            raise UsageError(f"not a Dask scheduler address ({exc})", field="scheduler", value=address) from None
         try:
             self._wait_for_workers()
             if self.check_environment:
