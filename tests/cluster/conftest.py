@@ -2,27 +2,46 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from seqrisk.catalog import load_catalog
 from seqrisk.distributed import DaskBackend
 from seqrisk.engine import BLOCK_PATHS, Scenario, simulate
 from seqrisk.outage import OutageModel
-from seqrisk.portfolio import load_book
+from seqrisk.portfolio import book_from_dict, load_book
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "examples" / "desk.yaml"
 MODEL = ROOT / "examples" / "outage-model.json"
-SC = Scenario(paths=6 * BLOCK_PATHS - 100, chunk_paths=BLOCK_PATHS, seed=11, horizon_s=7 * 86400.0)
+SC = Scenario(paths=6 * BLOCK_PATHS - 100, chunk_paths=BLOCK_PATHS, seed=11, horizon_s=7 * 86400.0, keep_paths=True)
+
+
+def perps_book() -> Any:
+    """The desk's perps and markets with one volatility regime and no jumps: a book the compiled kernel runs."""
+    doc = yaml.safe_load(BOOK.read_text())
+    for a in doc["assets"].values():
+        a["vol"] = a["vol"]["calm"]
+        a.pop("jumps", None)
+    doc["positions"] = [p for p in doc["positions"] if p["type"] == "perp"]
+    return book_from_dict(doc, chains=load_catalog().chain_ids())
 
 
 @pytest.fixture(scope="module")
 def inputs() -> tuple[Any, OutageModel]:
+    """The desk (options too: the vectorised engine runs it) and the bundled outage model."""
     return load_book(BOOK, chains=load_catalog().chain_ids()), OutageModel.load(MODEL)
+
+
+@pytest.fixture(scope="module")
+def kernel_inputs() -> tuple[Any, OutageModel]:
+    """The desk's perps and the bundled outage model without self-excitation: the compiled kernel runs them."""
+    return perps_book(), dataclasses.replace(OutageModel.load(MODEL), hawkes=None)
 
 
 @pytest.fixture(scope="module")

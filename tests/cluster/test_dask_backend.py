@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -69,6 +70,30 @@ def test_simulate_is_bit_identical_to_the_local_backend(inputs: Any, local: Any,
     same_result(local, remote)
     assert sorted(done) == done and done[-1] == SC.paths and len(done) == 6
     assert remote.diagnostics["events"] > 0 and remote.value("expected_loss")[0] > 0
+    assert remote.diagnostics["engine"] == 0.0  # the desk holds options: the vectorised engine
+
+
+def test_the_compiled_kernel_on_the_cluster_is_bit_identical(kernel_inputs: Any, two_workers: DaskBackend) -> None:
+    """The kernel (compiled, or loaded from Numba's cache, in each worker process), default chunking and memory
+    bound (no per-path arrays): the local run's numbers; with per-path arrays, the same paths too."""
+    sc = SC.replace(paths=12 * BLOCK_PATHS + 7, chunk_paths=None, keep_paths=False, stress_outages=[
+        {"chain": "arbitrum", "duration_s": 7200.0}])
+    local = simulate(*kernel_inputs, sc)
+    done: list[int] = []
+    remote = simulate(*kernel_inputs, sc, backend=two_workers, progress=lambda d, n: done.append(d))
+    assert remote.diagnostics["engine"] == local.diagnostics["engine"] == 1.0
+    assert len(done) == 4  # two chunks per worker (the run in this process is one chunk)
+    for name in ("measures", "positions", "chains", "components"):
+        pd.testing.assert_frame_equal(getattr(local, name), getattr(remote, name), check_exact=True)
+    assert local.diagnostics == remote.diagnostics and remote._paths is None  # memory bounded: no per-path arrays
+    for series, (x, p, stride) in local._samples.items():  # the body sample behind loss_distribution
+        rx, rp, rstride = remote._samples[series]
+        assert stride == rstride and np.array_equal(x, rx) and np.array_equal(p, rp)
+    q = [0.5, 0.99, 0.999]
+    assert np.array_equal(local.loss_distribution().quantile(q), remote.loss_distribution().quantile(q))
+    kept = sc.replace(keep_paths=True)
+    pd.testing.assert_frame_equal(simulate(*kernel_inputs, kept).path_losses(),
+                                  simulate(*kernel_inputs, kept, backend=two_workers).path_losses(), check_exact=True)
 
 
 def test_a_sweep_is_bit_identical_to_the_local_backend(inputs: Any, two_workers: DaskBackend) -> None:
@@ -104,6 +129,27 @@ def test_a_worker_killed_mid_run_changes_no_number(inputs: Any, local: Any, two_
     same_result(local, remote)
     client.wait_for_workers(2, timeout=120)
     assert before[victim] not in client.run(os.getpid).values()  # the process really died
+
+
+def test_the_shared_inputs_are_recomputed_when_every_worker_holding_them_dies(
+        inputs: Any, local: Any, two_workers: DaskBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The book, model and scenario reach the workers as a task's result, not as scattered data (which Dask
+    cannot recompute): killing every worker that holds them mid-run changes no number."""
+    client = two_workers.client
+    killed: list[str] = []
+    monkeypatch.setattr(two_workers, "window", 6)
+
+    def on_progress(done: int, total: int) -> None:
+        if not killed and done < total:
+            holders = sorted({w for k, ws in client.who_has().items() if str(k).startswith("seqrisk-shared-")
+                              for w in ws})
+            for w, pid in client.run(os.getpid, workers=holders).items():
+                os.kill(pid, signal.SIGKILL)
+                killed.append(w)
+
+    remote = simulate(*inputs, SC, backend=two_workers, progress=on_progress)
+    assert killed, "no worker held the shared inputs after the first chunk"
+    same_result(local, remote)
 
 
 def _kill_own_worker_once(marker: str, item: int) -> int:

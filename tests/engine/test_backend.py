@@ -59,14 +59,16 @@ class Recording:
 
     name = "recording"
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int = 1) -> None:
         self.calls: list[int] = []
+        self.workers = workers
+        self.parallelism = workers
 
     def map(self, fn: Callable[[Any, Any], Any], shared: Any, items: Sequence[Any], *,
             name: Callable[[int, Any], str] | None = None,
             on_done: Callable[[int], None] | None = None) -> Iterator[Any]:
         self.calls.append(len(items))
-        return LocalBackend().map(fn, shared, items, name=name, on_done=on_done)
+        return LocalBackend(self.workers).map(fn, shared, items, name=name, on_done=on_done)
 
 
 @pytest.fixture(scope="module")
@@ -77,16 +79,40 @@ def inputs() -> tuple[Any, Any, Scenario]:
                                                                seed=5, horizon_s=7 * 86400.0)
 
 
-def test_simulate_runs_its_chunks_on_the_given_backend(inputs: tuple[Any, Any, Scenario]) -> None:
+@pytest.mark.parametrize("engine", ["kernel", "numpy"])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_simulate_runs_its_chunks_on_the_given_backend(inputs: tuple[Any, Any, Scenario], engine: str,
+                                                       workers: int) -> None:
+    """Both engines, in this process and in a process pool: the serial run's numbers, path by path."""
     book, model, sc = inputs
-    rec = Recording()
+    sc = sc.replace(engine=engine, keep_paths=True)
+    rec = Recording(workers)
     seen: list[tuple[int, int]] = []
     a = simulate(book, model, sc)
     b = simulate(book, model, sc, backend=rec, progress=lambda d, n: seen.append((d, n)))
     assert rec.calls == [4]
     assert seen[-1] == (sc.paths, sc.paths) and len(seen) == 4
-    pd.testing.assert_frame_equal(a.measures, b.measures, check_exact=True)
+    assert a.diagnostics["engine"] == b.diagnostics["engine"] == (1.0 if engine == "kernel" else 0.0)
+    for name in ("measures", "positions", "chains", "components"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True)
     pd.testing.assert_frame_equal(a.path_losses(), b.path_losses(), check_exact=True)
+    assert a.diagnostics == b.diagnostics
+
+
+@pytest.mark.parametrize("engine", ["kernel", "numpy"])
+def test_a_parallel_backend_gets_two_chunks_per_worker_and_the_same_numbers(inputs: tuple[Any, Any, Scenario],
+                                                                             engine: str) -> None:
+    """Default chunking: one chunk for the run in this process, two per worker on a backend of two."""
+    book, model, sc = inputs
+    sc = sc.replace(paths=10 * BLOCK_PATHS - 5, chunk_paths=None, engine=engine, keep_paths=True)
+    serial, pool = Recording(1), Recording(2)
+    a = simulate(book, model, sc, backend=serial)
+    b = simulate(book, model, sc, backend=pool)
+    assert pool.calls == [4] and serial.calls[0] < 4
+    pd.testing.assert_frame_equal(a.measures, b.measures, check_exact=True)
+    pd.testing.assert_frame_equal(a.positions, b.positions, check_exact=True)
+    pd.testing.assert_frame_equal(a.path_losses(), b.path_losses(), check_exact=True)
+    assert a.diagnostics == b.diagnostics
 
 
 def test_use_backend_routes_every_run_of_a_comparison(inputs: tuple[Any, Any, Scenario]) -> None:

@@ -6,12 +6,18 @@ processes on 127.0.0.1 (no dashboard). Opening checks that the scheduler and
 every worker run what this process runs (:mod:`.environment`) and refuses a
 mismatch with the package and both versions named.
 
-A run's shared inputs (prepared book, model, scenario) are scattered once to
-every worker; each task carries only its item (a list of block indices). A
-task is keyed by a digest of its function, the shared inputs and the items,
-and the item's name, so the same work has the same key; tasks are pure, so
-Dask recomputes the ones a lost worker held, and results come back in item
-order (:func:`~seqrisk.engine.backend.in_order`): a killed worker changes no
+A run's shared inputs (prepared book, model, scenario) travel once, pickled,
+as the argument of one task that unpickles them; every chunk task depends on
+that task's result, so each worker receives them once (from the worker that
+ran it, or a peer) and each task carries only its item (a list of block
+indices). They are deliberately not ``scatter``-ed: Dask's active memory
+manager keeps a single replica of scattered data, and scattered data that dies
+with its worker cannot be recomputed, so a killed worker would end the run;
+a task's result is recomputed from its arguments instead. A task is keyed by
+a digest of its function, the shared inputs and the items, and the item's
+name, so the same work has the same key; tasks are pure, so Dask recomputes
+the ones a lost worker held, and results come back in item order
+(:func:`~seqrisk.engine.backend.in_order`): a killed worker changes no
 number. A scheduler that goes away, a cluster with no worker for
 ``worker_timeout_s``, or a task whose workers keep dying end the run with a
 :class:`~seqrisk.exceptions.BackendError`, never a hang.
@@ -25,6 +31,7 @@ import logging
 import os
 import pickle
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -67,8 +74,9 @@ def _mismatch_message(where: str, package: str, mine: str, theirs: str) -> str:
             "on every worker (docs/distributed.md, The worker environment)")
 
 
-def _digest(*parts: Any) -> str:
-    return hashlib.sha256(pickle.dumps(parts, protocol=5)).hexdigest()[:16]
+def _unpickle(blob: bytes) -> Any:
+    """On a worker: the run's shared inputs from their pickle (a task, so a lost copy is recomputed)."""
+    return pickle.loads(blob)
 
 
 class DaskBackend:
@@ -184,6 +192,11 @@ class DaskBackend:
         kind = "local Dask cluster" if self._cluster is not None else "Dask cluster"
         return f"{kind} at {self.address}: {len(threads)} workers, {sum(threads.values())} threads"
 
+    @property
+    def parallelism(self) -> int:
+        """Tasks the cluster runs at once now: the sum of its workers' threads (at least 1)."""
+        return max(1, sum(self._nthreads().values()))
+
     def _nthreads(self) -> dict[str, int]:
         try:
             return dict(self._client.nthreads(callback_timeout=self.connect_timeout_s))
@@ -237,8 +250,15 @@ class DaskBackend:
         items = list(items)
         if not items:
             return
-        digest = _digest(getattr(fn, "__module__", ""), getattr(fn, "__qualname__", repr(fn)), shared, items)
-        [payload] = client.scatter([(self._env, shared)], broadcast=True, hash=False)  # once per worker
+        blob = pickle.dumps((self._env, shared), protocol=5)
+        h = hashlib.sha256(blob)
+        h.update(pickle.dumps((getattr(fn, "__module__", ""), getattr(fn, "__qualname__", repr(fn)), items),
+                              protocol=5))
+        digest = h.hexdigest()[:16]
+        with warnings.catch_warnings():  # the book travels in the graph on purpose (see the module's docstring)
+            warnings.filterwarnings("ignore", message=".*[Ll]arge object.*")
+            payload = client.submit(_unpickle, blob, key=f"seqrisk-shared-{digest}", pure=True, retries=0)
+        del blob
         window = self.window or 2 * max(sum(self._nthreads().values()), 1)
         live: list[Any] = []
 

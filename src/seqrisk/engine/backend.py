@@ -37,7 +37,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from seqrisk.exceptions import UsageError
 
 __all__ = ["BACKENDS", "Backend", "LocalBackend", "current_backend", "current_progress", "in_order", "open_backend",
-           "use_backend"]
+           "parallelism_of", "use_backend"]
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -56,7 +56,9 @@ class Backend(Protocol):
     another process or machine, and run it again when a worker is lost.
     ``on_done(i)`` is called when item ``i`` has finished (in any order,
     possibly before earlier items are yielded). ``name(i, item)`` names the
-    task in logs and dashboards.
+    task in logs and dashboards. A backend may say how many items it runs at
+    once (``parallelism``, read by :func:`parallelism_of`; the engine then cuts
+    a run into at least two chunks per worker).
     """
 
     name: str
@@ -64,6 +66,14 @@ class Backend(Protocol):
     def map(self, fn: Callable[[S, T], R], shared: S, items: Sequence[T], *,
             name: Callable[[int, T], str] | None = None,
             on_done: Callable[[int], None] | None = None) -> Iterator[R]: ...
+
+
+def parallelism_of(backend: Backend) -> int:
+    """How many items ``backend`` runs at once (its ``parallelism`` attribute; 1 when it has none)."""
+    try:
+        return max(1, int(getattr(backend, "parallelism", 1)))
+    except (TypeError, ValueError):
+        return 1
 
 
 _SHARED: dict[str, Any] = {}
@@ -92,6 +102,11 @@ class LocalBackend:
     def __post_init__(self) -> None:
         if self.workers < 1:
             raise UsageError("workers must be at least 1", field="workers", value=self.workers)
+
+    @property
+    def parallelism(self) -> int:
+        """Items run at once: the number of worker processes."""
+        return self.workers
 
     def map(self, fn: Callable[[S, T], R], shared: S, items: Sequence[T], *,
             name: Callable[[int, T], str] | None = None,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from seqrisk._typing import FloatArray, IntArray
+from seqrisk.engine.backend import Backend, current_progress, open_backend, parallelism_of
 from seqrisk.engine.distribution import sample_stride, systematic_sample
 from seqrisk.engine.fastpath import (
     KernelChunk,
@@ -30,7 +31,6 @@ from seqrisk.engine.fastpath import (
     run_kernel_chunk,
     totals_from_sums,
 )
-from seqrisk.engine.backend import Backend, current_progress, open_backend
 from seqrisk.engine.losses import ChunkLosses, evaluate_chunk
 from seqrisk.engine.measures import TailBuffer, WeightedTotals
 from seqrisk.engine.prepare import Prepared, prepare
@@ -190,14 +190,23 @@ def _run_chunk(shared: tuple[Prepared, Scenario, KernelInputs | None], blocks: l
     return _reduce(prep, sc, cs, evaluate_chunk(prep, sc, cs))
 
 
-def chunk_blocks(prep: Prepared, sc: Scenario, kernel: bool) -> int:
+def chunk_blocks(prep: Prepared, sc: Scenario, kernel: bool, parallelism: int = 1) -> int:
     """Blocks per chunk: the scenario's ``chunk_paths`` or, by default, a size that bounds memory.
 
     The kernel holds per chunk four position sums per block and a few numbers per path with an outcome;
     the vectorised engine holds arrays over (events, positions), so its chunks shrink with the book and with
-    the expected events per path."""
+    the expected events per path. On a backend that runs ``parallelism > 1`` chunks at once, the default
+    size is also cut so that every worker gets about two chunks (a 100,000-path run is otherwise one chunk
+    for the kernel). No number depends on the chunk size: statistics are merged per block."""
     if sc.chunk_paths is not None:
         return max(1, sc.chunk_paths // BLOCK_PATHS)
+    by_memory = _chunk_blocks_by_memory(prep, sc, kernel)
+    if parallelism > 1:
+        return max(1, min(by_memory, math.ceil(math.ceil(sc.paths / BLOCK_PATHS) / (2 * parallelism))))
+    return by_memory
+
+
+def _chunk_blocks_by_memory(prep: Prepared, sc: Scenario, kernel: bool) -> int:
     n_pos = max(prep.pos.n, 1)
     if kernel:
         return int(np.clip(2 ** 25 // (32 * n_pos + 1), 4, 64))
@@ -229,12 +238,11 @@ def simulate(book: Book, model: OutageModel, scenario: Scenario | None = None, *
         raise UsageError(f"the compiled kernel does not cover this run: {gap}", field="engine", value="kernel")
     ki = kernel_inputs(prep, sc) if gap is None else None
     n_blocks = math.ceil(sc.paths / BLOCK_PATHS)
-    per_chunk = chunk_blocks(prep, sc, ki is not None)
-    chunks = [list(range(b, min(b + per_chunk, n_blocks))) for b in range(0, n_blocks, per_chunk)]
     acc = _Accumulator(prep, sc)
     acc.kernel = ki is not None
     report = progress or current_progress()
     done = 0
+    chunks: list[list[int]] = []
 
     def finished(i: int) -> None:
         nonlocal done
@@ -243,6 +251,8 @@ def simulate(book: Book, model: OutageModel, scenario: Scenario | None = None, *
             report(done, sc.paths)
 
     with open_backend(backend, workers=sc.workers) as be:
+        per_chunk = chunk_blocks(prep, sc, ki is not None, parallelism_of(be))
+        chunks[:] = [list(range(b, min(b + per_chunk, n_blocks))) for b in range(0, n_blocks, per_chunk)]
         for o in be.map(_run_chunk, (prep, sc, ki), chunks, on_done=finished,
                         name=lambda i, c: f"seqrisk-simulate-blocks-{c[0]}-{c[-1]}"):
             acc.add(o)  # merged in block order as chunks arrive: memory stays bounded by a few chunks
