@@ -152,6 +152,31 @@ def test_the_shared_inputs_are_recomputed_when_every_worker_holding_them_dies(
     same_result(local, remote)
 
 
+def _shared_dependencies(dask_scheduler: Any) -> dict[str, list[str]]:
+    """On the scheduler: each chunk task of a run and the keys it depends on."""
+    return {str(k): sorted(str(d.key) for d in ts.dependencies) for k, ts in dask_scheduler.tasks.items()
+            if str(k).startswith("seqrisk-simulate-blocks")}
+
+
+def test_the_shared_inputs_travel_once_not_with_every_task(inputs: Any, local: Any,
+                                                            two_workers: DaskBackend) -> None:
+    """Every chunk task depends on one task holding the book, model and scenario: they are sent to a worker once,
+    not inside each task."""
+    client = two_workers.client
+    graphs: list[dict[str, list[str]]] = []
+
+    def on_progress(done: int, total: int) -> None:
+        if not graphs and done < total:
+            graphs.append(client.run_on_scheduler(_shared_dependencies))
+
+    same_result(local, simulate(*inputs, SC, backend=two_workers, progress=on_progress))
+    deps = graphs[0]
+    assert len(deps) >= 2, deps
+    shared = {d for ds in deps.values() for d in ds}
+    assert len(shared) == 1 and next(iter(shared)).startswith("seqrisk-shared-")
+    assert all(len(ds) == 1 for ds in deps.values())
+
+
 def _kill_own_worker_once(marker: str, item: int) -> int:
     """A task that kills the worker process running it the first time it runs anywhere (marked by a file)."""
     try:
