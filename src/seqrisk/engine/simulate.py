@@ -13,6 +13,7 @@ changes a number.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -174,7 +175,13 @@ def _kernel_out(prep: Prepared, sc: Scenario, kc: KernelChunk, blocks: list[int]
         liq = np.zeros(n)
         liq[row] = kc.liq
         kept["liquidated"] = liq
-    return _ChunkOut(blocks=[], tails=tails, kept=kept, diag=kc.diag, raw=kc, sample=sample)
+    # only the per-block sums go back to the merge: the per-path arrays are in the tails, the sample and ``kept``
+    # already (on a cluster they would be shipped for nothing; under stress they are most of a chunk's bytes)
+    none = np.zeros(0)
+    raw = dataclasses.replace(kc, gid=np.zeros(0, kc.gid.dtype), p=none, series=np.zeros((0, kc.series.shape[1])),
+                              chain_h=np.zeros((0, kc.chain_h.shape[1])), chain_v=np.zeros((0, kc.chain_v.shape[1])),
+                              liq=none)
+    return _ChunkOut(blocks=[], tails=tails, kept=kept, diag=kc.diag, raw=raw, sample=sample)
 
 
 def _run_chunk(shared: tuple[Prepared, Scenario, KernelInputs | None], blocks: list[int]) -> _ChunkOut:
