@@ -5,7 +5,7 @@ Two kinds of work, each cut into chunks of a fixed number of blocks (4,096 paths
 * **kernel**: the desk's perps (examples/desk.yaml without options, one volatility regime, no jumps) copied to
   10,000 positions, under a 2-hour Arbitrum downtime (a stress scenario) plus the bundled outage model without
   self-excitation, 7 days: the compiled kernel runs it. 64 blocks as one-block tasks (the overhead per task),
-  and 256 blocks as 32-block tasks (the scaling);
+  and 512 blocks as 64-block tasks (the scaling);
 * **twin**: the desk itself (options, regimes, jumps, self-exciting outages: the vectorised NumPy engine), 7 days,
   one-block tasks.
 
@@ -54,9 +54,9 @@ ROOT = HERE.parent
 QUICK = os.environ.get("SEQRISK_BENCH_QUICK") == "1"
 PAIRS = 3
 KERNEL_BLOCKS = 16 if QUICK else 64
-KERNEL_BIG_BLOCKS = 32 if QUICK else 256
-KERNEL_CHUNK = 8 if QUICK else 32
-TWIN_BLOCKS = 4 if QUICK else 8
+KERNEL_BIG_BLOCKS = 32 if QUICK else 512
+KERNEL_CHUNK = 8 if QUICK else 64
+TWIN_BLOCKS = 4 if QUICK else 32
 HORIZON_S = 7 * 86400.0
 STRESS = [{"chain": "arbitrum", "duration_s": 7200.0}]
 
