@@ -297,8 +297,9 @@ class DaskBackend:
                 raise BackendError(f"task {f.key} was running on each of several workers that died (Dask's "
                                    f"allowed-failures): it may exhaust the workers' memory ({exc})") from None
             except (CancelledError, OSError) as exc:
-                if client.status == "running" and not isinstance(exc, CancelledError):
-                    raise  # an error of the task itself
+                if f.status == "error" and not isinstance(exc, CancelledError):
+                    raise  # an error of the task itself (a task may raise OSError)
+                # the result could not be fetched: the scheduler went away (the client may not know it yet)
                 raise self._lost(exc) from None
 
         try:
