@@ -43,6 +43,8 @@ def kernel_gap(prep: Prepared, sc: Scenario) -> str | None:
         return "the scenario asks for the vectorised engine"
     if os.environ.get("SEQRISK_ENGINE") == "numpy":  # an escape hatch for comparisons; the scenario field wins
         return "SEQRISK_ENGINE=numpy"
+    if sc.seed >= 2 ** 2048:  # the kernel's seeding scratch holds 64 words of seed
+        return "the seed has more than 2,048 bits"
     if np.any(prep.pos.kind != KIND_PERP):
         return "the book holds options or loans"
     if prep.regime_initial.size > 1:

@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 
 from seqrisk.engine.kernel_cascade import cascade, count_below
-from seqrisk.engine.kernel_rng import normal, seed_state, uniform
+from seqrisk.engine.kernel_rng import SEED_SCRATCH, normal, seed_state_into, uniform
 
 __all__ = ["run_blocks"]
 
@@ -153,7 +153,11 @@ def work_arrays(cap: int, n_as: int, n_ent: int, n_ch: int, n_sides: int) -> tup
             np.zeros(cap * n_as, i), np.zeros(cap * n_as, f),
             np.zeros((3, 5), np.uint64), np.zeros(3, f), np.zeros((7, n_as), f), np.zeros(n_sides, i),
             np.zeros((3, n_ent), f), np.zeros(n_ent, i), np.zeros(n_ent, np.bool_), np.zeros((2, n_ch), f),
-            np.zeros((2, 6), f), np.zeros(8, f))
+            np.zeros((2, 6), f), np.zeros(8, f), np.zeros(_SEED_WORDS + SEED_SCRATCH, np.uint32))
+
+
+#: seed words the kernel's seeding scratch has room for (a seed below 2**(32 * _SEED_WORDS))
+_SEED_WORDS = 64
 
 
 # Numba's flag to compile without its reference-counting runtime: the loop allocates nothing (its work arrays come
@@ -202,7 +206,7 @@ def run_blocks(run_words, blocks, ipar, fpar, cell_rate, cell_type, cell_law, ce
     block_size = 4096
     r_chain, r_type, r_t0, r_t1, o_raw, e_chain, e_type, e_t0, e_t1, tt, po, pt_t, pt_d, ev_x0, ev_x1, ev_d1, \
         ev_xeff, ev_xev, ev_teff, ev_tev, eo, imp_t, imp_a, imp_f, states, spares, asset_w, closed, ent_w, \
-        touched, is_touched, chain_w, comp_w, res = work
+        touched, is_touched, chain_w, comp_w, res, seed_w = work
     cap = r_chain.size
     st_evt, st_skel, st_sec = states[0], states[1], states[2]
     sp_evt, sp_skel, sp_sec = spares[0:1], spares[1:2], spares[2:3]
@@ -218,9 +222,9 @@ def run_blocks(run_words, blocks, ipar, fpar, cell_rate, cell_type, cell_law, ce
     for bi in range(blocks.size):
         b = blocks[bi]
         n_b = min(block_size, n_total - b * block_size)
-        seed_state(run_words, b, 2, st_evt)
-        seed_state(run_words, b, 4, st_skel)
-        seed_state(run_words, b, 5, st_sec)
+        seed_state_into(run_words, b, 2, st_evt, seed_w)
+        seed_state_into(run_words, b, 4, st_skel, seed_w)
+        seed_state_into(run_words, b, 5, st_sec, seed_w)
         blk_n[bi] = n_b
         pacc = pos_acc[bi]
         for j in range(n_b):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, uint32, uint64
 
-__all__ = ["entropy_words", "normal", "seed_state", "uniform"]
+__all__ = ["SEED_SCRATCH", "entropy_words", "normal", "seed_state", "seed_state_into", "uniform"]
 
 _INIT_A = uint32(0x43B0D7E5)
 _MULT_A = uint32(0x931E8875)
@@ -61,11 +61,28 @@ def _int_words(v: int, out: np.ndarray, at: int) -> int:
             return at
 
 
+#: uint32 words of scratch :func:`seed_state_into` needs beyond the seed's own words
+SEED_SCRATCH = 2 * _POOL + 4 + 1 + 8
+
+
 @njit(cache=True)
 def seed_state(run_words: np.ndarray, block: int, stream: int, state: np.ndarray) -> None:
     """Fill ``state`` (4 uint64) as ``SeedSequence(seed, spawn_key=(block, stream) if stream else (block,))
     .generate_state(4, uint64)``; ``run_words`` are the seed's :func:`entropy_words`."""
-    ent = np.zeros(len(run_words) + _POOL + 4, np.uint32)
+    seed_state_into(run_words, block, stream, state, np.zeros(len(run_words) + SEED_SCRATCH, np.uint32))
+
+
+@njit(cache=True)
+def seed_state_into(run_words: np.ndarray, block: int, stream: int, state: np.ndarray, scratch: np.ndarray) -> None:
+    """:func:`seed_state` with its work arrays in ``scratch`` (uint32, at least ``len(run_words) + SEED_SCRATCH``
+    words): it allocates nothing, so the kernel compiled without Numba's reference counting can call it."""
+    m = len(run_words) + _POOL + 4
+    ent = scratch[:m]
+    pool = scratch[m:m + _POOL]
+    hc = scratch[m + _POOL:m + _POOL + 1]
+    words = scratch[m + _POOL + 1:m + _POOL + 9]
+    ent[:] = 0
+    pool[:] = 0
     n = 0
     for w in run_words:
         ent[n] = w
@@ -75,8 +92,6 @@ def seed_state(run_words: np.ndarray, block: int, stream: int, state: np.ndarray
     n = _int_words(block, ent, n)
     if stream:
         n = _int_words(stream, ent, n)
-    pool = np.zeros(_POOL, np.uint32)
-    hc = np.empty(1, np.uint32)
     hc[0] = _INIT_A
     for i in range(_POOL):
         pool[i] = _hashmix(ent[i] if i < n else uint32(0), hc)
@@ -88,7 +103,6 @@ def seed_state(run_words: np.ndarray, block: int, stream: int, state: np.ndarray
         for i_dst in range(_POOL):
             pool[i_dst] = _mix(pool[i_dst], _hashmix(ent[i_src], hc))
     h = _INIT_B
-    words = np.zeros(8, np.uint32)
     for i in range(8):
         d = uint32(pool[i % _POOL] ^ h)
         h = uint32(h * _MULT_B)
