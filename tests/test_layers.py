@@ -16,7 +16,8 @@ LAYERS = {
     "engine": 3,
     "decide": 4, "report": 4,
     "__init__": 5,
-    "__main__": 6, "store": 6, "rpc": 6, "ingest": 6, "cli": 6, "web": 6, "monitor": 6, "distributed": 6,
+    "__main__": 6, "store": 6, "rpc": 6, "ingest": 6, "cli": 6, "web": 6, "service": 6, "monitor": 6,
+    "distributed": 6,
     "display": 0,  # how results show in a terminal and a notebook (tables with units and errors)
 }
 EDGE_ONLY = {"rich", "typer", "httpx", "sqlite3", "duckdb", "fastapi", "uvicorn"}

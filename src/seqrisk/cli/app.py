@@ -90,6 +90,7 @@ COMMAND_MODULES = (
     "seqrisk.cli.compare_cmds",
     "seqrisk.cli.insure_cmds",
     "seqrisk.cli.place_cmds",
+    "seqrisk.cli.serve_cmds",
 )
 for _m in COMMAND_MODULES:
     importlib.import_module(_m)

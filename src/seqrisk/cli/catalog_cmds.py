@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from seqrisk.catalog import EVENT_TYPES, Chain, Incident, risk_entries
+from seqrisk.catalog import EVENT_TYPES, Incident, risk_entries
 from seqrisk.catalog.csvio import incidents_to_csv
+from seqrisk.catalog.documents import chain_doc, incident_doc
 from seqrisk.cli.app import app, state
 from seqrisk.cli.modeling import catalog_provenance
 from seqrisk.cli.render import JSON_SCHEMA, console, echo_json, table
@@ -18,23 +19,6 @@ from seqrisk.exceptions import UsageError
 from seqrisk.units import format_duration, parse_datetime
 
 __all__: list[str] = []
-
-
-def chain_doc(c: Chain) -> dict[str, Any]:
-    d = c.model_dump(mode="json")
-    d["l2beat_stage_number"] = c.stage
-    d["risk"] = [r.model_dump(mode="json") for r in risk_entries(c)]
-    return d
-
-
-def incident_doc(i: Incident) -> dict[str, Any]:
-    d = i.model_dump(mode="json")
-    d["start_utc"] = i.start_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
-    d.update(deliberate=i.deliberate, planned=i.planned, also_reorg=i.also_reorg,
-             also_da_delay=i.also_da_delay, duration_s=i.duration_s)
-    lo, hi = i.duration_bounds_s()
-    d["duration_bounds_s"] = [lo, hi if hi != float("inf") else None]
-    return d
 
 
 _SHORT = {"ethereum-blobs": "blobs", "ethereum-calldata": "calldata", "ethereum-state-diffs": "state-diffs",

@@ -137,6 +137,77 @@ MIGRATIONS: tuple[str, ...] = (
     );
     INSERT OR REPLACE INTO meta(key, value) VALUES ('ledger_pending', '1');
     """,
+    # 4 -> 5 (issue 17, seqrisk serve): API tokens (SHA-256 of the token, never the token), uploaded books,
+    # the job queue with each job's full record (inputs, seed, as-of, catalog and seqrisk versions), every
+    # attempt to run a job (so a restart shows what was interrupted and nothing runs twice), and the artifacts
+    # of finished jobs.
+    """
+    CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        scope TEXT NOT NULL CHECK (scope IN ('read', 'write')),
+        hash TEXT NOT NULL UNIQUE,
+        created_utc REAL NOT NULL,
+        revoked_utc REAL,
+        last_used_utc REAL
+    );
+    CREATE TABLE books (
+        digest TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        document TEXT NOT NULL,
+        positions INTEGER NOT NULL,
+        chains TEXT NOT NULL,
+        token_id TEXT,
+        added_utc REAL NOT NULL
+    );
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        token_id TEXT,
+        idempotency_key TEXT,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+        request TEXT NOT NULL,
+        book_digest TEXT,
+        seed INTEGER,
+        as_of TEXT,
+        catalog_version TEXT NOT NULL,
+        seqrisk_version TEXT NOT NULL,
+        submitted_utc REAL NOT NULL,
+        started_utc REAL,
+        finished_utc REAL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        lease TEXT,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        progress_done REAL,
+        progress_total REAL,
+        stage TEXT,
+        error TEXT,
+        result TEXT,
+        UNIQUE (token_id, idempotency_key)
+    );
+    CREATE INDEX jobs_status_seq ON jobs (status, seq);
+    CREATE INDEX jobs_token_status ON jobs (token_id, status);
+    CREATE TABLE job_runs (
+        run_id TEXT PRIMARY KEY,
+        job_id TEXT NOT NULL REFERENCES jobs (id),
+        attempt INTEGER NOT NULL,
+        worker TEXT NOT NULL,
+        pid INTEGER,
+        server TEXT,
+        started_utc REAL NOT NULL,
+        ended_utc REAL,
+        outcome TEXT
+    );
+    CREATE INDEX job_runs_job ON job_runs (job_id, attempt);
+    CREATE TABLE job_artifacts (
+        job_id TEXT NOT NULL REFERENCES jobs (id),
+        name TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        content BLOB NOT NULL,
+        PRIMARY KEY (job_id, name)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,95 @@
+"""``seqrisk serve``: the dashboard and JSON API; ``seqrisk serve token create|list|revoke``: its API tokens.
+
+The web framework is imported only when the server starts, so every other
+command runs without the ``serve`` extra.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from seqrisk.cli.app import app, state
+from seqrisk.cli.render import JSON_SCHEMA, console, table
+
+__all__: list[str] = []
+
+serve_app = typer.Typer(help="The team's web dashboard and JSON API (docs/serve.md).", invoke_without_command=True)
+token_app = typer.Typer(help="API tokens of the service (stored hashed; shown once).", no_args_is_help=True)
+serve_app.add_typer(token_app, name="token")
+app.add_typer(serve_app, name="serve")
+
+
+@serve_app.callback()
+def serve_cmd(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option("--host", help="Address to listen on (default 127.0.0.1; another "
+                                             "address needs --auth all and a token).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="TCP port (default 8000; 0: any free port).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="Service config file (YAML); "
+                                                "SEQRISK_SERVE_<SETTING> variables override it.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Job worker processes (default 2).")] = None,
+    auth: Annotated[str | None, typer.Option("--auth", help="writes (default: a write token for every write, "
+                                             "reads open) or all (a token for everything).")] = None,
+) -> None:
+    """Serve the dashboard and the API (on 127.0.0.1:8000 unless told otherwise) until interrupted."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from seqrisk.service.config import load_config
+    from seqrisk.service.server import serve
+
+    cfg = load_config(config, host=host, port=port, workers=workers, auth=auth,
+                      catalog_dir=state.settings.catalog_dir)
+    serve(cfg, cfg.home or state.home.root)
+
+
+def _tokens():  # type: ignore[no-untyped-def]
+    from seqrisk.service.tokens import TokenStore
+
+    return TokenStore(state.home.state())
+
+
+@token_app.command("create")
+def token_create(
+    scope: Annotated[str, typer.Option("--scope", help="read (pages and read endpoints) or write (also submit, "
+                                       "cancel, upload).")] = "read",
+    name: Annotated[str, typer.Option("--name", help="A name to recognise it by (who or what uses it).")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Create a token; it is printed once and only its SHA-256 digest is kept."""
+    secret, tok = _tokens().create(scope, name)
+    if as_json:
+        typer.echo(json.dumps({"schema": JSON_SCHEMA, "kind": "seqrisk.token", "token": secret, **tok.to_dict()}))
+        return
+    typer.echo(secret)
+    console().print(f"{tok.id} ({tok.scope}, {tok.name}): keep the token above, it is not stored and cannot be shown "
+                    "again", style="dim", soft_wrap=True)
+
+
+@token_app.command("list")
+def token_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """The tokens (ids, names, scopes, dates; never the secrets)."""
+    toks = _tokens().list()
+    if as_json:
+        typer.echo(json.dumps({"schema": JSON_SCHEMA, "kind": "seqrisk.tokens", "tokens": [t.to_dict() for t in toks]},
+                              indent=2))
+        return
+    from datetime import UTC, datetime
+
+    def when(t: float | None) -> str:
+        return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M") if t else "-"
+
+    t = table(None, "id", "scope", "name", "created", "last used", "revoked")
+    for k in toks:
+        t.add_row(k.id, k.scope, k.name, when(k.created_utc), when(k.last_used_utc), when(k.revoked_utc))
+    console().print(t)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (tok_...).")]) -> None:
+    """Revoke a token: every request with it is refused from now on."""
+    tok = _tokens().revoke(token_id)
+    typer.echo(f"revoked {tok.id} ({tok.scope}, {tok.name})")

@@ -1,0 +1,225 @@
+"""Running one job: the library called the way the CLI calls it, with progress, cancellation and a model memo.
+
+``simulate`` and ``report`` call the engine directly, reporting progress after
+every chunk of paths (the place a cancellation is noticed). The decision
+kinds (``compare``, ``insure``, ``allocate``, ``score``) run the command itself,
+``seqrisk <command> ... --json``, inside the worker on the job's book and
+scenario written to a private temporary directory: the result is the
+command's own JSON document, so the API and the CLI cannot drift apart.
+
+Every result document has the layout of the CLI's ``--json`` output
+(``schema``, ``kind``, ``provenance`` first). A worker keeps the outage models it
+fitted, keyed by catalog version, as-of date and fit options, so a queue of
+jobs on the same catalog fits once per worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shlex
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seqrisk.catalog import Catalog
+from seqrisk.exceptions import DataError, SeqriskError
+from seqrisk.provenance import Provenance
+from seqrisk.service.requests import KINDS, JobRequest
+from seqrisk.units import parse_datetime
+
+__all__ = ["Cancelled", "Outcome", "RunContext", "document", "run_job"]
+
+#: progress(done, total, stage) -> None; raises :class:`Cancelled` when the job is to stop
+Progress = Callable[[float | None, float | None, str], None]
+
+
+class Cancelled(Exception):
+    """Raised by a progress callback: the job was cancelled (or the server is stopping)."""
+
+    def __init__(self, why: str = "cancelled") -> None:
+        super().__init__(why)
+        self.why = why
+
+
+@dataclass
+class Outcome:
+    """A finished job's result document and artifacts ``(name, media type, bytes)``."""
+
+    result: dict[str, Any]
+    artifacts: list[tuple[str, str, bytes]] = field(default_factory=list)
+
+
+def document(doc: Mapping[str, Any], provenance: Provenance) -> dict[str, Any]:
+    """``doc`` with its ``provenance`` block after ``schema`` and ``kind`` (the CLI's ``--json`` layout)."""
+    head = {k: doc[k] for k in ("schema", "kind") if k in doc}
+    return {**head, "provenance": provenance.to_dict(), **{k: v for k, v in doc.items() if k not in head}}
+
+
+@dataclass
+class RunContext:
+    """What a worker keeps between jobs: its home, the catalog and the models it fitted."""
+
+    home: Path
+    catalog_dir: Path | None
+    catalog: Catalog
+    models: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+
+    def statistics(self, as_of: str | None, *, with_statistics: bool) -> Any:
+        """The fitted :class:`~seqrisk.stats.OutageStatistics` (memoised per catalog, as-of, options)."""
+        key = (self.catalog.version, as_of, with_statistics)
+        if key not in self.models:
+            from seqrisk.stats import fit_outage_statistics
+
+            when = parse_datetime(as_of, field="as_of") if as_of else None
+            self.models.clear()  # one catalog and as-of at a time is the common case; keep memory flat
+            self.models[key] = fit_outage_statistics(self.catalog, as_of=when, group_hawkes=with_statistics)
+        return self.models[key]
+
+
+def _scenario(req: Any, horizon_default: str | None = None) -> Any:
+    from seqrisk.engine import Scenario, StressOutage
+    from seqrisk.units import parse_duration
+
+    data: dict[str, Any] = dict(req.scenario)
+    data.update(paths=req.n_paths, seed=req.seed)
+    horizon = req.horizon if req.horizon is not None else horizon_default
+    if horizon is not None:
+        data["horizon_s"] = parse_duration(horizon, field="horizon")
+    if req.stress:
+        data["stress_outages"] = [StressOutage.parse(s).model_dump() for s in req.stress]
+    return Scenario.model_validate(data)
+
+
+def _book(req: JobRequest, ctx: RunContext) -> Any:
+    from seqrisk.portfolio import book_from_dict
+
+    return book_from_dict(dict(req.book or {}), chains=ctx.catalog.chain_ids())
+
+
+def _simulate(req: Any, ctx: RunContext, progress: Progress) -> Outcome:
+    from seqrisk.engine import simulate
+
+    book = _book(req, ctx)
+    sc = _scenario(req)
+    progress(None, None, "fitting the outage model")
+    stats = ctx.statistics(req.as_of_text(), with_statistics=False)
+    prov = Provenance.of_model(ctx.catalog, stats.model.meta, seed=sc.seed)
+    res = simulate(book, stats.model, sc, progress=lambda d, t: progress(d, t, "simulating paths"))
+    return Outcome(document(res.to_dict(), prov))
+
+
+def _frame(df: Any) -> list[dict[str, Any]]:
+    """DataFrame rows as JSON-safe dicts (NaN and infinities as None)."""
+    import math
+
+    return [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
+            for r in json.loads(df.to_json(orient="records", double_precision=15))]
+
+
+def _report(req: Any, ctx: RunContext, progress: Progress, command: str) -> Outcome:
+    from seqrisk import __version__
+    from seqrisk.engine import simulate
+    from seqrisk.report import ReportInputs, build_report, liquidation_for_book, stress_for_book
+
+    book = _book(req, ctx)
+    sc = _scenario(req, horizon_default="1y")  # the report command's default horizon
+    progress(None, None, "fitting the outage model")
+    stats = ctx.statistics(req.as_of_text(), with_statistics=True)
+    om = stats.model
+    prov = Provenance.of_model(ctx.catalog, om.meta, seed=sc.seed)
+    res = simulate(book, om, sc, progress=lambda d, t: progress(d, t, "simulating paths"))
+    progress(None, None, "stress grid and liquidation curves")
+    stress = stress_for_book(book, sc)
+    liq = liquidation_for_book(book, sc)
+    section, note = None, None
+    if req.mitigations:
+        from seqrisk.report.mitigations import standard_comparison
+
+        progress(None, None, "comparing levers on the same paths")
+        worst = str(res.chains.assign(el=res.chains.holder_expected_loss_usd).sort_values("el").iloc[-1].chain)
+        section = standard_comparison(book, om, sc, ctx.catalog, worst_chain=worst, baseline=res)
+    else:
+        note = "mitigations not requested."
+    progress(None, None, "writing the report")
+    html = build_report(ReportInputs(
+        book=book, book_path=f"{book.name} (uploaded)", scenario=sc, model=om, result=res, catalog=ctx.catalog,
+        command=command, version=__version__, statistics=stats, stress=stress, liquidation=liq,
+        mitigations=section, mitigation_note=note, provenance=prov))
+    mit: dict[str, Any] | None = None
+    if section is not None:
+        mit = {"strategies": _frame(section.comparison.summary()),
+               "advice": {p: {"recommended": [e.strategy for e in a.recommended], "lines": a.lines()}
+                          for p, a in section.advice.items()}}
+    doc = {"schema": 1, "kind": "seqrisk.analysis", "book": book.name, "simulation": res.to_dict(),
+           "stress": {c: _frame(df) for c, df in stress.items()}, "liquidation": _frame(liq),
+           "mitigations": mit, "mitigation_note": note}
+    return Outcome(document(doc, prov), [("report.html", "text/html; charset=utf-8", html.encode("utf-8"))])
+
+
+def _cli(argv: list[str], ctx: RunContext, progress: Progress) -> Outcome:
+    """Run ``seqrisk ARGV --json`` in this process; its JSON document is the result."""
+    import click
+
+    from seqrisk.cli.app import app
+    from seqrisk.cli.render import JSON_SCHEMA  # noqa: F401 - the layout the document follows
+
+    cmd = ["--home", str(ctx.home)] + (["--catalog-dir", str(ctx.catalog_dir)] if ctx.catalog_dir else [])
+    progress(None, None, f"running seqrisk {argv[0]}")
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        import typer.main
+
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            typer.main.get_command(app).main(args=[*cmd, *argv, "--json"], prog_name="seqrisk",
+                                             standalone_mode=False)
+    except click.ClickException as exc:
+        raise DataError(f"seqrisk {argv[0]} refused the request: {exc.format_message()}") from None
+    try:
+        doc = json.loads(out.getvalue())
+    except ValueError:
+        raise DataError(f"seqrisk {argv[0]} wrote no JSON document") from None
+    notes = [ln.removeprefix("note: ") for ln in err.getvalue().splitlines() if ln.startswith("note: ")]
+    if notes:
+        doc.setdefault("notes", notes)
+    return Outcome(doc)
+
+
+def command_line(kind: str, request: Mapping[str, Any]) -> str:
+    """The ``seqrisk`` command that computes the same result as a job (book and scenario as files)."""
+    req = KINDS[kind].model_validate(dict(request))
+    has_book = req.book is not None
+    cfg = getattr(req, "scenario", None)
+    return "seqrisk " + shlex.join(req.argv("book.json" if has_book else None,
+                                            "scenario.json" if cfg else None)) + (" --json" if kind != "report"
+                                                                                   else " --out report.html")
+
+
+def run_job(kind: str, request: Mapping[str, Any], ctx: RunContext, progress: Progress) -> Outcome:
+    """Run a job of ``kind`` on its stored ``request``; raises :class:`~seqrisk.exceptions.SeqriskError` for bad
+    input and :class:`Cancelled` when the progress callback says so."""
+    if kind not in KINDS:
+        raise DataError("unknown job kind", field="kind", value=kind)
+    req = KINDS[kind].model_validate(dict(request))
+    if kind == "simulate":
+        return _simulate(req, ctx, progress)
+    if kind == "report":
+        return _report(req, ctx, progress, command_line(kind, request))
+    with tempfile.TemporaryDirectory(prefix="seqrisk-job-") as tmp:
+        book_path = cfg_path = None
+        if req.book is not None:
+            book_path = str(Path(tmp) / "book.json")
+            Path(book_path).write_text(json.dumps(req.book), encoding="utf-8")
+        scenario = getattr(req, "scenario", None)
+        if scenario:
+            cfg_path = str(Path(tmp) / "scenario.json")
+            Path(cfg_path).write_text(json.dumps(scenario), encoding="utf-8")
+        try:
+            return _cli(req.argv(book_path, cfg_path), ctx, progress)
+        except SeqriskError as exc:  # name the request's fields, not the temporary files
+            for k in ("file",):
+                exc.context.pop(k, None)
+            raise
