@@ -181,7 +181,7 @@ def test_allocate_and_score(home: Path, files: tuple[Path, Path]) -> None:
     for s in doc["shares"].values():
         assert s["low"] <= s["value"] <= s["high"] and s["std_error"] >= 0 and s["step"] > 0
     assert doc["seed_out_of_sample"] != doc["seed"]
-    assert {"es_in_sample", "es_out_of_sample", "equal_split_es"} <= set(doc)
+    assert {"es_in_sample", "es_out_of_sample", "equal_split_es", "equal_split_es_out_of_sample"} <= set(doc)
     assert set(doc["single_chain_es"]) == {"arbitrum", "base", "optimism"}
     code, out = run(home, "allocate", str(book), "--chains", "arbitrum,base", "--min", "arbitrum=0.2", "--model",
                     str(model), "--paths", "1000", "--horizon", "30d")
@@ -253,3 +253,15 @@ def test_compare_baseline_forced_inclusion_is_off_unless_asked(home: Path, files
     assert isinstance(r.exception, RuntimeError)
     assert seen[0].forced_inclusion is expected
     assert seen[0].grace_period_s == 3600.0  # other levers as the scenario sets them
+
+
+def test_a_flat_sweep_names_no_optimum(home: Path) -> None:
+    """examples/lending.yaml: its loans keep 17% or more of price between liquidation and bad debt, so over 30 days no
+    grace period gives the venue bad debt: the sweep says nothing tells the grace periods apart."""
+    lending = Path(__file__).resolve().parents[2] / "examples" / "lending.yaml"
+    code, out = run(home, "compare", str(lending), "--sweep", "grace=0,30m,2h", "--horizon", "30d", "--paths", "400",
+                    "--json")
+    assert code == 0
+    assert all(p["venue_el"]["value"] == 0.0 for p in json.loads(out)["curve"])
+    code, out = run(home, "compare", str(lending), "--sweep", "grace=0,30m,2h", "--horizon", "30d", "--paths", "400")
+    assert code == 0 and "No optimum: every grace is within 2 paired s.e." in out and "optimum: grace" not in out

@@ -85,6 +85,9 @@ def test_split_is_scored_out_of_sample_on_fresh_paths(runs: dict[int, object]) -
     loss, p = scenario_losses(_book(), _model(), _sc(fresh_seed(0)), CHAINS)
     w = np.array([r.weights[c] for c in CHAINS])  # type: ignore[attr-defined]
     assert r.es_out_of_sample.value == pytest.approx(measure(loss @ w, "es99", p)[0].value)  # type: ignore
+    # the yardstick on the same fresh paths: the equal split
+    assert r.equal_split_es_out_of_sample.value == pytest.approx(  # type: ignore[attr-defined]
+        measure(loss.mean(axis=1), "es99", p)[0].value)
     loss0, p0 = scenario_losses(_book(), _model(), _sc(0), CHAINS)
     assert r.es_in_sample.value == pytest.approx(measure(loss0 @ w, "es99", p0)[0].value)  # type: ignore
     # the LP's own in-sample optimum: the Rockafellar-Uryasev value on all paths, no-outage mass as one row

@@ -197,3 +197,23 @@ def test_paths_on_the_page_name_no_folder_of_the_machine(tmp_path: Path, monkeyp
     assert portable_arg("/somewhere/else/report.html") == "report.html"
     assert portable_arg("--out=/somewhere/else/report.html") == "--out=report.html"
     assert portable_arg("examples/desk.yaml") == "examples/desk.yaml" and portable_arg("1y") == "1y"
+
+
+def test_grace_advice_states_the_trade_off_or_that_nothing_is_told_apart() -> None:
+    from types import SimpleNamespace
+
+    from seqrisk.decide.measures import Estimate
+    from seqrisk.report.decisions import what_to_do
+
+    def grace(venue: list[float], near: tuple[float, ...], best: float) -> Any:
+        return SimpleNamespace(values=(0.0, 3600.0, 7200.0), near_best=near, best_value=best,
+                               best_interval=(3600.0, 7200.0), weight=0.0, objective="venue bad debt",
+                               holder=tuple(Estimate(h, 100.0) for h in (9000.0, 5000.0, 4000.0)),
+                               venue=tuple(Estimate(v, 50.0) for v in venue))
+
+    line = what_to_do(SimpleNamespace(advice={}, grace=grace([800.0, 300.0, 900.0], (3600.0,), 3600.0)))[0]
+    assert "best 1h (90% interval 1h to 2h) on its own bad debt" in line
+    assert "bad debt is $300 ± $50 and the holders&#x27; EL $5k ± $100, against $800 ± $50 and $9k ± $100" in line
+    flat = what_to_do(SimpleNamespace(advice={}, grace=grace([0.0, 0.0, 0.0], (0.0, 3600.0, 7200.0), 0.0)))[0]
+    assert "none changes its objective (venue bad debt) by more than two standard errors" in flat
+    assert "best" not in flat and "$9k ± $100 to $4k ± $100" in flat

@@ -205,8 +205,12 @@ def _sweep_out(res: Any, name: str, sc: Any, owner: str | None, as_json: bool, p
                   "-" if best else pm(d.value, d.se), _weights(wr))
     c.print(t)
     lo, hi = res.best_interval
-    c.print(f"optimum: {res.param} = {show(res.best_value)} (90% interval {show(lo)} to {show(hi)}); within 2 "
-            "paired s.e. of it: " + ", ".join(show(v) for v in res.near_best))
+    if len(res.near_best) == len(res.values):
+        c.print(f"No optimum: every {res.param} is within 2 paired s.e. of the lowest objective (lowest at "
+                f"{show(res.best_value)}): the objective does not tell them apart.")
+    else:
+        c.print(f"optimum: {res.param} = {show(res.best_value)} (90% interval {show(lo)} to {show(hi)}); within 2 "
+                "paired s.e. of it: " + ", ".join(show(v) for v in res.near_best))
     c.print("best if w in: the weights of the other party's loss under which the value is the optimum.")
     if any(h.value < 0 for h in res.holder):
         c.print("A negative holder loss: the outage and the grace period defer liquidations that would have "

@@ -108,7 +108,8 @@ def allocate_cmd(
                    "es_in_sample": est_doc(res.es_in_sample), "es_out_of_sample": est_doc(res.es_out_of_sample),
                    "el_out_of_sample": est_doc(res.el_out_of_sample),
                    "other_method_es_out_of_sample": est_doc(res.other_method_es_out_of_sample),
-                   "equal_split_es": est_doc(res.equal_split_es), "cost_usd": res.cost_usd,
+                   "equal_split_es": est_doc(res.equal_split_es),
+                   "equal_split_es_out_of_sample": est_doc(res.equal_split_es_out_of_sample), "cost_usd": res.cost_usd,
                    "single_chain_el": {c: est_doc(e) for c, e in res.single_chain_el.items()},
                    "single_chain_es": {c: est_doc(e) for c, e in res.single_chain_es.items()}}, prov)
         return
@@ -137,9 +138,10 @@ def allocate_cmd(
     other = "optimum" if res.method == "averaged" else "averaged"
     c.print(f"ES {lv} of the split: {pm(res.es_in_sample.value, res.es_in_sample.se)} on the paths that chose it, "
             f"{pm(res.es_out_of_sample.value, res.es_out_of_sample.se)} on {sc.paths:,} fresh paths (seed "
-            f"{res.seed_out_of_sample}); the {other} split on the fresh paths: "
-            f"{pm(res.other_method_es_out_of_sample.value, res.other_method_es_out_of_sample.se)}; equal split "
-            f"{pm(res.equal_split_es.value, res.equal_split_es.se)}"
+            f"{res.seed_out_of_sample}). On the same fresh paths: the {other} split "
+            f"{pm(res.other_method_es_out_of_sample.value, res.other_method_es_out_of_sample.se)}, the equal split "
+            f"{pm(res.equal_split_es_out_of_sample.value, res.equal_split_es_out_of_sample.se)} (in sample "
+            f"{pm(res.equal_split_es.value, res.equal_split_es.se)})"
             + (f"; cost {format_usd(res.cost_usd)}" if res.cost_usd else "") + ".")
 
 

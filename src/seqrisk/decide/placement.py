@@ -92,6 +92,8 @@ class BookAllocation(Displayed):
     #: ES on the fresh paths of the answer of the other method (``optimum`` <-> ``averaged``)
     other_method_es_out_of_sample: Estimate
     equal_split_es: Estimate
+    #: the equal split's ES on the fresh paths (the fair yardstick for ``es_out_of_sample``)
+    equal_split_es_out_of_sample: Estimate
     single_chain_el: Mapping[str, Estimate]
     single_chain_es: Mapping[str, Estimate]
     ties: tuple[tuple[str, str, Share], ...]
@@ -252,6 +254,7 @@ def allocate_book(book: Any, model: Any, scenario: Any, chains: Sequence[str], *
         el_out_of_sample=measure(port_oos, "el", p_oos)[0],
         other_method_es_out_of_sample=measure(loss_oos @ other, name, p_oos)[0],
         equal_split_es=measure(loss.mean(axis=1), name, p_event)[0],
+        equal_split_es_out_of_sample=measure(loss_oos.mean(axis=1), name, p_oos)[0],
         single_chain_el={c: measure(loss[:, i], "el", p_event)[0] for i, c in enumerate(ids)},
         single_chain_es={c: measure(loss[:, i], name, p_event)[0] for i, c in enumerate(ids)},
         ties=tuple(_ties(ids, reps, shares)), cost_usd=cost, n_paths=n, seed=int(scenario.seed),

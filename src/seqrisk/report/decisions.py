@@ -60,9 +60,15 @@ def what_to_do(section: Any) -> list[str]:
         there = (f"; there the venue's bad debt is {_pm(g.venue[i])} and the holders' EL {_pm(g.holder[i])}, "
                  f"against {_pm(g.venue[0])} and {_pm(g.holder[0])} with {format_duration(g.values[0])}"
                  if i > 0 else "")
-        out.append(f"Grace period (the venue's setting): best {esc(format_duration(g.best_value))} (90% interval "
-                   f"{esc(format_duration(lo))} to {esc(format_duration(hi))}) {esc(basis)}{esc(there)}; for other "
-                   'weightings see <a href="#mitigations">Mitigations</a>.')
+        if len(g.near_best) == len(g.values):  # a flat objective: no grace period is told apart
+            out.append(f"Grace period (the venue's setting): from {esc(format_duration(g.values[0]))} to "
+                       f"{esc(format_duration(g.values[-1]))} none changes its objective ({esc(g.objective)}) by "
+                       f"more than two standard errors; the holders' EL goes from {esc(_pm(g.holder[0]))} to "
+                       f"{esc(_pm(g.holder[-1]))}; see " '<a href="#mitigations">Mitigations</a>.')
+        else:
+            out.append(f"Grace period (the venue's setting): best {esc(format_duration(g.best_value))} (90% interval "
+                       f"{esc(format_duration(lo))} to {esc(format_duration(hi))}) {esc(basis)}{esc(there)}; for "
+                       'other weightings see <a href="#mitigations">Mitigations</a>.')
     return out
 
 
