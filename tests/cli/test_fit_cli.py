@@ -35,7 +35,7 @@ def test_table_fits_80_columns_and_lists_every_chain(tmp_path: Path) -> None:
     assert "Volatility coupling: beta =" in out and "nan" not in out.lower().replace("nano", "")
     # anytrust's one joint event (APEX + Degen) is conduit's shock: joint 1, own 0, and a line says where
     row = next(x for x in lines if x.startswith("anytrust")).split()
-    assert row[:6] == ["anytrust", "3", "2", "1", "0", "1.00"]
+    assert row[:6] == ["anytrust", "3", "2", "1", "0", "0.00"]
     assert next(x for x in lines if x.startswith("conduit")).split()[3:5] == ["1", "1"]
     assert "anytrust (1 under conduit)" in " ".join(out.split())
 
@@ -44,7 +44,7 @@ def test_json_has_pooled_rates_durations_and_beta(tmp_path: Path) -> None:
     code, out = run(tmp_path, "--json", "--type", "downtime", "--type", "degraded")
     assert code == 0
     doc = json.loads(out)
-    assert doc["schema"] == 1 and doc["kind"] == "seqrisk.fit"
+    assert doc["schema"] == 2 and doc["kind"] == "seqrisk.fit"
     assert set(doc["chains"]) == set(CAT.chain_ids())
     for c, cd in doc["chains"].items():
         d = cd["types"]["downtime"]
@@ -70,7 +70,7 @@ def test_save_and_plots(tmp_path: Path) -> None:
     m = OutageModel.load(model)
     assert set(m.chains) == set(CAT.chain_ids()) and m.beta_interval is not None
     files = sorted(p.name for p in plots.iterdir())
-    assert files == ["forest-downtime.html", "km-downtime.html"]
+    assert files == ["checks.html", "forest-downtime.html", "km-downtime.html"]
     html = (plots / "km-downtime.html").read_text()
     assert "Kaplan-Meier" in html and len(html) > 1_000_000  # plotly.js inlined: works offline
     assert "optimism" not in out.split("downtime: per chain")[1].split("downtime durations")[0]

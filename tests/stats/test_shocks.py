@@ -57,3 +57,37 @@ def test_chains_linked_through_two_groups_count_where_attributed() -> None:
     assert (by["bc"].joint_events, by["bc"].joint_among_members, by["bc"].counted_under) == (0, 1, ("cd",))
     assert by["bc"].share == 1.0
     assert by["small"].joint_among_members == 0 and by["small"].share == 0.0   # only b of {a, b} was hit
+
+
+def test_joint_events_may_differ_in_type_and_fall_back_to_the_wide_group() -> None:
+    # a and c share no named group: their same-day outage (one downtime, one degraded) is the L1-wide group's
+    wins = {**WINDOWS, "e": ((T0, T0 + 2 * YEAR_S),)}
+    groups = {"small": ("a", "b"), "cd": ("c", "d"), "l1": ("a", "b", "c", "d", "e")}
+    events = (ev("a", 10), OutageEvent("c", "degraded", T0 + 10.4 * DAY_S, 600.0, 600.0, "c-deg"),
+              ev("a", 50), ev("b", 50.2))          # the named group wins when it holds both chains
+    shocks, in_joint = common_shocks(EventSet(events, wins, T0 + 2 * YEAR_S), groups, wide=("l1",))
+    by = {s.group: s for s in shocks}
+    assert in_joint == {0, 1, 2, 3}
+    assert by["l1"].joint_events == 1 and by["l1"].wide and by["l1"].member_types == ("downtime", "degraded")
+    assert by["l1"].hit_sizes == ((2, 5),)          # two chains hit of the five live
+    assert by["small"].joint_events == 1 and by["l1"].counted_under == ("small",)
+
+
+def test_shock_model_pools_named_groups_and_fits_hit_and_type_laws() -> None:
+    from seqrisk.stats.shocks import fit_shock_model
+
+    wins = {c: ((T0, T0 + 4 * YEAR_S),) for c in "abcdefgh"}
+    groups = {"g1": ("a", "b"), "g2": ("c", "d"), "g3": ("e", "f", "g"), "l1": tuple("abcdefgh")}
+    events = (ev("a", 10), ev("b", 10.1), ev("c", 400), ev("h", 400.2))   # g1's own, then an L1-wide one
+    shocks, _ = common_shocks(EventSet(events, wins, T0 + 4 * YEAR_S), groups, wide=("l1",))
+    sm = fit_shock_model(shocks, {"downtime": 3.0, "degraded": 1.0}, n_draws=32)
+    raw = {s.group: s.rate_per_year for s in shocks}
+    assert raw["g1"] == pytest.approx(1 / 4) and raw["g2"] == 0.0
+    assert 0 < sm.rate("g2") < sm.rate("g1") < raw["g1"]      # pooled: shrunk, and a zero group is not 0
+    assert sm.rate("l1") == pytest.approx(1.5 / 4)             # Jeffreys posterior mean (k + 1/2) / T
+    lo, hi = sm.interval("g1")
+    assert lo < sm.rate("g1") < hi
+    # q ~ Beta(1 + 0, 1 + (2 - 2) + (8 - 2)): every joint event hit exactly two chains
+    assert sm.extra_hit_probability == pytest.approx(1 / 8)
+    assert sm.type_mix["downtime"] == pytest.approx((4 + 0.75) / 5)
+    assert sm.zero_probability("l1", 1.0) == pytest.approx((4 / 5) ** 1.5)

@@ -86,6 +86,7 @@ COMMAND_MODULES = (
     "seqrisk.cli.simulate_cmds",
     "seqrisk.cli.report_cmds",
     "seqrisk.cli.fit_cmds",
+    "seqrisk.cli.backtest_cmds",
     "seqrisk.cli.chain_cmds",
     "seqrisk.cli.compare_cmds",
     "seqrisk.cli.insure_cmds",

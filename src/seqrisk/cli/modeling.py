@@ -25,11 +25,31 @@ if TYPE_CHECKING:
     from seqrisk.outage import OutageModel
     from seqrisk.stats import OutageStatistics
 
-__all__ = ["AsOfOpt", "catalog_provenance", "fitted_model", "show_notes"]
+__all__ = ["AsOfOpt", "DeliberateOpt", "DetectedOpt", "PlannedOpt", "catalog_provenance", "detected_events",
+           "fitted_model", "show_notes"]
 
 AsOfOpt = Annotated[str | None, typer.Option(
     "--as-of", help="Fit the outage model on data up to this date (YYYY-MM-DD or ISO time, UTC; default: the "
     "catalog's coverage date, so the same inputs give the same numbers on any day).")]
+
+
+DeliberateOpt = Annotated[bool, typer.Option("--include-deliberate", help="Count deliberate halts and censorship "
+                                                                      "as events.")]
+PlannedOpt = Annotated[bool, typer.Option("--include-planned", help="Count planned maintenance as events.")]
+DetectedOpt = Annotated[bool, typer.Option("--detected", help="Use the events detected from block data in the store, "
+                                           "over each chain's ingested window.")]
+
+
+def detected_events() -> tuple[Any, Any]:
+    """The store's detected events and each ingested chain's observed window(s), as the fitters take them; with
+    no block data in the store, its events alone (merged over the catalog windows) and no windows."""
+    from seqrisk.ingest.events import events_for_fit
+
+    events, exposures = events_for_fit(state.home)
+    if exposures:
+        return events, exposures
+    with state.home.state() as st:
+        return st.events(), None
 
 
 def catalog_provenance() -> Provenance:

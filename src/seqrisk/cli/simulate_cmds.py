@@ -40,6 +40,10 @@ def simulate_cmd(
     as_of: AsOfOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON document.")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write the measures to this Parquet file.")] = None,
+    parameter_uncertainty: Annotated[bool | None, typer.Option(
+        "--parameter-uncertainty/--point-estimates", help="Draw each path's outage parameters from their "
+        "posterior (and show the share of ES it adds, from a second run at point estimates); default: the "
+        "scenario's setting (point estimates).")] = None,
 ) -> None:
     """Simulate what sequencer outages cost a book: expected loss, VaR, ES, liquidations, bad debt."""
     from seqrisk.engine import StressOutage, load_scenario, simulate
@@ -48,7 +52,8 @@ def simulate_cmd(
     cat = state.catalog
     book = load_book(portfolio, chains=cat.chain_ids())
     overrides: dict[str, Any] = {"paths": paths, "seed": seed,
-                                 "horizon_s": parse_duration(horizon, field="--horizon") if horizon else None}
+                                 "horizon_s": parse_duration(horizon, field="--horizon") if horizon else None,
+                                 "parameter_uncertainty": parameter_uncertainty}
     if outage:
         overrides["stress_outages"] = [StressOutage.parse(o).model_dump() for o in outage]
     sc = load_scenario(config, **overrides)
@@ -60,12 +65,39 @@ def simulate_cmd(
         console().print(prov.header())
     with engine_backend(backend, scheduler, workers):
         res = simulate(book, om, sc)
+        share = None
+        if sc.parameter_uncertainty:
+            point = simulate(book, om, sc.model_copy(update={"parameter_uncertainty": False}))
+            share = _es_share(res, point)
     if out is not None:
         res.to_parquet(out)
     if as_json:
-        echo_json(res.to_dict(), prov)
+        doc = res.to_dict()
+        if share is not None:
+            doc["parameter_uncertainty"] = share
+        echo_json(doc, prov)
         return
     _render(res, book.name, sc)
+    if share is not None:
+        h = share["holder_attributable_es99"]
+        verdict = ("within Monte Carlo error: more paths are needed to see it" if abs(h["difference"])
+                   < 2 * h["difference_se"] else f"{h['share']:.0%} of it from what the data cannot pin down")
+        console().print(f"Parameter uncertainty: holder ES 99% {_fmt(h['with'], h['with_se'])} against "
+                        f"{_fmt(h['point'], h['point_se'])} at point estimates (same seed); difference "
+                        f"{_fmt(h['difference'], h['difference_se'])}: {verdict}.")
+
+
+def _es_share(res: Any, point: Any) -> dict[str, dict[str, float]]:
+    """ES 99% with parameter uncertainty and at point estimates (attributable, USD, with standard errors), their
+    difference (error from the two errors, the runs treated as independent) and its share of the former."""
+    out = {}
+    for persp in ("holder", "venue"):
+        w, w_se = (float(x) for x in res.value("es", perspective=persp, level=0.99))
+        p, p_se = (float(x) for x in point.value("es", perspective=persp, level=0.99))
+        out[f"{persp}_attributable_es99"] = {"with": w, "with_se": w_se, "point": p, "point_se": p_se,
+                                             "difference": w - p, "difference_se": (w_se ** 2 + p_se ** 2) ** 0.5,
+                                             "share": (w - p) / w if w > 0 else 0.0}
+    return out
 
 
 def _render(res: Any, name: str, sc: Any) -> None:

@@ -33,7 +33,7 @@ import numpy as np
 
 from seqrisk._typing import BoolArray, FloatArray, IntArray
 from seqrisk.exceptions import DataError, UnknownChainError, UsageError
-from seqrisk.outage import CommonShock, DurationLaw, OutageModel
+from seqrisk.outage import AnyDurationLaw, CommonShock, OutageModel
 from seqrisk.rng import block_generator
 from seqrisk.units import YEAR_S
 
@@ -339,14 +339,14 @@ class OutageSample:
         return np.bincount(self.path[sel], minlength=self.n_paths).astype(np.int64)
 
 
-def _sources(model: OutageModel, types: Sequence[str]) -> tuple[list[str], list[tuple[str, float, DurationLaw]],
+def _sources(model: OutageModel, types: Sequence[str]) -> tuple[list[str], list[tuple[str, float, AnyDurationLaw]],
                                                                   list[set[str]]]:
     """Event sources of ``types``: the engine's cells (own processes, then common shocks), rates per year."""
     from seqrisk.engine.events import EVENT_CODES, build_cells
 
     chains = sorted(set(model.chains) | {m for s in model.shocks for m in s.members})
     names = {v: k for k, v in EVENT_CODES.items()}
-    src: list[tuple[str, float, DurationLaw]] = []
+    src: list[tuple[str, float, AnyDurationLaw]] = []
     members: list[set[str]] = []
     for cell in build_cells(model, chains, shocks=True):
         if names[cell.type] in types:

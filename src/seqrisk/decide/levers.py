@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from seqrisk.decide.base import Setup, replace_fields
 from seqrisk.exceptions import UsageError
-from seqrisk.outage import ChainOutageLaw, CommonShock, DurationLaw, OutageModel
+from seqrisk.outage import AnyDurationLaw, ChainOutageLaw, CommonShock, DurationLaw, OutageModel
 from seqrisk.units import YEAR_S, format_duration, format_usd, parse_duration
 
 __all__ = [
@@ -314,13 +314,9 @@ class MarginRules:
         return replace(setup, book=book.model_copy(update={"positions": positions, "markets": markets}))
 
 
-def scale_duration(law: DurationLaw, factor: float) -> DurationLaw:
+def scale_duration(law: AnyDurationLaw, factor: float) -> AnyDurationLaw:
     """The law of ``factor * D`` (seconds) for a duration law of ``D``."""
-    p = dict(law.params)
-    for k in ("median_s", "scale_s", "mean_s", "duration_s"):
-        if k in p:
-            p[k] *= factor
-    return DurationLaw(law.family, p)
+    return law.scaled(factor)
 
 
 @dataclass(frozen=True)
@@ -370,7 +366,7 @@ class SharedSequencer:
                 durations={t: scale_duration(d, self.duration_factor) for t, d in law.durations.items()},
                 rate_intervals={t: (lo * self.rate_factor, hi * self.rate_factor)
                                 for t, (lo, hi) in law.rate_intervals.items()})
-        dur = self.shock_duration
+        dur: AnyDurationLaw | None = self.shock_duration
         if dur is None:
             first = model.chains[self.chains[0]]
             base = first.durations.get("downtime") or next(iter(first.durations.values()), None)

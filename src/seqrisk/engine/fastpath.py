@@ -51,8 +51,10 @@ def kernel_gap(prep: Prepared, sc: Scenario) -> str | None:
         return "volatility regimes switch"
     if np.any(prep.jump_rate_per_s > 0):
         return "prices jump"
-    if prep.hawkes is not None and prep.hawkes[0] > 0:
-        return "outages self-excite (Hawkes)"
+    if prep.excitation is not None:
+        return "outages beget follow-on outages (Hawkes excitation)"
+    if sc.parameter_uncertainty:
+        return "parameter uncertainty draws each path's parameters"
     if any(getattr(c, "kernel_unsupported", False) for c in prep.cells):
         return "the outage sampler uses a feature the kernel does not have"
     try:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from seqrisk._typing import FloatArray, IntArray
-from seqrisk.engine.events import Cell, build_cells
+from seqrisk.engine.events import Cell, Excitation, build_excitation
 from seqrisk.engine.scenario import Scenario
 from seqrisk.exceptions import DataError
 from seqrisk.market.pricing import bs_delta, bs_price
@@ -39,7 +40,9 @@ class Prepared:
     regime_initial: FloatArray  # (K,)
     hazard_mult: FloatArray     # (K,) exp(beta (log sigma_r - log sigma_ref))
     cells: tuple[Cell, ...]
-    hawkes: tuple[float, float] | None
+    hawkes: tuple[float, float] | None  # (within branching, decay_per_s) for reports; sampled via excitation
+    excitation: Excitation | None     # the model's follow-on outages as the sampler draws them
+    excitation_draws: FloatArray | None  # (M, 3) posterior draws of (within, cross, decay_per_s), or None
     jump_rate_per_s: FloatArray  # (A,)
     jump_mean: FloatArray
     jump_sigma: FloatArray
@@ -102,12 +105,18 @@ def prepare(book: Book, model: OutageModel, sc: Scenario, chains: list[str] | No
     beta = model.beta if sc.beta is None else sc.beta
     sig = np.sqrt(var[assets.index(ref)] * YEAR_S)
     mult = np.exp(beta * (np.log(sig) - math.log(model.sigma_ref)))
-    cells = tuple(build_cells(model, sim_chains, shocks=sc.shocks))
-    hawkes = (model.hawkes.branching, model.hawkes.decay_per_day / 86400.0) if (model.hawkes and sc.hawkes) else None
-    if hawkes is not None:
-        # The model's rates are long-run mean rates (fitted counts include clustered follow-ons), so the
-        # immigrant rate is rate * (1 - branching): the offspring bring the mean back to the fitted rate.
-        mult = mult * (1.0 - hawkes[0])
+    hk = model.hawkes if sc.hawkes else None
+    ex_model = model if hk is not None else dataclasses.replace(model, hawkes=None)
+    _, cell_list, excitation = build_excitation(ex_model, sim_chains, shocks=sc.shocks)
+    cells = tuple(cell_list)
+    hawkes = (hk.branching, hk.decay_per_day / 86400.0) if hk is not None else None
+    excitation_draws = None
+    if excitation is not None and hk is not None and hk.draws:
+        excitation_draws = np.array([(b, x, d / 86400.0) for b, x, d in hk.draws], float)
+    if sc.parameter_uncertainty and not any(c.rate_draws is not None for c in cells):
+        raise DataError("parameter uncertainty needs posterior draws, and this outage model has none (a "
+                        "hand-written or point-estimate model): fit the model with seqrisk fit --save, or run "
+                        "with point estimates", field="parameter_uncertainty", value=True)
     jr = np.zeros(len(assets))
     jm = np.zeros(len(assets))
     js = np.zeros(len(assets))
@@ -150,6 +159,7 @@ def prepare(book: Book, model: OutageModel, sc: Scenario, chains: list[str] | No
                   * sc.horizon_s / YEAR_S)
     return Prepared(book=book, pos=pos, chains=tuple(sim_chains), assets=assets, spot=spot, chol=chol, var_per_s=var,
                     regime_rates_per_s=rates, regime_initial=init, hazard_mult=mult, cells=cells, hawkes=hawkes,
+                    excitation=excitation, excitation_draws=excitation_draws,
                     jump_rate_per_s=jr, jump_mean=jm, jump_sigma=js, jump_comp_per_s=comp, eta=eta, adv_usd=adv,
                     fi_exposure_s=fi, expiries_s=expiries, expiry_index=exp_idx, cap_alpha=cap_alpha,
                     cap_beta=cap_beta, notional_units=notional_units, ca_alpha=ca_alpha, ca_beta=ca_beta,

@@ -4,7 +4,8 @@ Random streams (``seqrisk.rng.block_generator(seed, block, stream=...)``), one
 set per block of ``BLOCK_PATHS`` paths, so chunking and workers never change a
 number:
 
-1. regime paths; 2. outage events (+ Hawkes offspring); 4. market normals at
+1. regime paths; 2. outage events (+ Hawkes offspring); 7. the paths' parameter draws (parameter
+uncertainty only); 4. market normals at
 the *skeleton* times (event starts and raw ends, fixed by the outage sample);
 5. normals for the *secondary* times that mitigations move (forced-inclusion
 exit, end of the grace period, option expiries), drawn per event in a fixed
@@ -87,7 +88,9 @@ def sample_chunk(prep: Prepared, sc: Scenario, blocks: list[int]) -> ChunkSample
         if sc.with_background and prep.cells:
             es = sample_block_events(block_generator(sc.seed, b, stream=2), n_b, sc.horizon_s, prep.cells, s_,
                                      prep.hazard_mult[r_], conditional=sc.conditional_sampling and
-                                     not sc.stress_outages, hawkes=prep.hawkes)
+                                     not sc.stress_outages, excitation=prep.excitation,
+                                     params=block_generator(sc.seed, b, stream=7) if sc.parameter_uncertainty
+                                     else None, excitation_draws=prep.excitation_draws)
             for k in ev:
                 ev[k].append(getattr(es, k) + (off if k == "path" else 0))
             pe.append(es.p_event)

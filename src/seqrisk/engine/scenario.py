@@ -16,13 +16,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from seqrisk.exceptions import DataError, SeqriskError, ValidationError
-from seqrisk.outage import ChainOutageLaw, DurationLaw, OutageModel
+from seqrisk.outage import ChainOutageLaw, DurationLaw, Hawkes, OutageModel
 from seqrisk.units import parse_duration
 
 __all__ = ["BLOCK_PATHS", "ExplicitOutage", "Regime", "Scenario", "StressOutage", "load_scenario"]
 
 #: Paths per random-number block: block b always draws from SeedSequence(seed, spawn_key=(b, stream)).
 BLOCK_PATHS = 4096
+#: Decay of a stressed cross-chain excitation when the model has none (per day: about a 20-day memory, the
+#: order of the pooled cross-chain fit on the catalog).
+STRESS_DECAY_PER_DAY = 0.05
 
 
 class _Cfg(BaseModel):
@@ -95,6 +98,12 @@ class Scenario(_Cfg):
     beta: float | None = Field(None, description="override the model's volatility coupling beta")
     hawkes: bool = Field(True, description="use the model's self-excitation if it has one")
     shocks: bool = Field(True, description="use the model's common-shock groups")
+    cross_branching: float | None = Field(None, ge=0, lt=1, description="stress the cross-chain excitation: "
+                                          "follow-on outages an outage begets on other chains (replaces the "
+                                          "model's; 0 turns it off; decay the model's or 0.05/day)")
+    parameter_uncertainty: bool = Field(False, description="draw each path's outage parameters (rates, duration "
+                                        "parameters, shock and excitation parameters) from their posterior "
+                                        "instead of using point estimates")
     grace_period_s: float = Field(0.0, ge=0, description="oracle grace period after a restart: no liquidation "
                                   "until then (seconds)")
     top_up_share_max: float = Field(0.5, ge=0, le=1, description="share of holders under water at a restart who "
@@ -171,7 +180,13 @@ class Scenario(_Cfg):
         return self.background_outages if self.background_outages is not None else not self.stress_outages
 
     def outage_model(self, model: OutageModel) -> OutageModel:
-        """``model`` with this scenario's explicit per-chain laws applied (the same model when there are none)."""
+        """``model`` with this scenario's explicit per-chain laws and its cross-chain excitation override applied
+        (the same model when there are none)."""
+        if self.cross_branching is not None:
+            hk = model.hawkes
+            model = dataclasses.replace(model, hawkes=Hawkes(
+                hk.branching if hk is not None else 0.0,
+                hk.decay_per_day if hk is not None else STRESS_DECAY_PER_DAY, cross_branching=self.cross_branching))
         if not self.outages:
             return model
         chains = dict(model.chains)

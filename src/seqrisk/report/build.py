@@ -267,6 +267,8 @@ def _method(page: Page, d: ReportInputs) -> None:
         ["horizon", format_duration(sc.horizon_s)],
         ["paths", f"{d.result.n_paths:,}"],
         ["seed", str(sc.seed)],
+        ["outage parameters", "drawn per path from their posterior (parameter uncertainty in every figure)"
+         if sc.parameter_uncertainty else "point estimates (parameter uncertainty not included)"],
         ["rare-event method", "paths conditioned on at least one outage, weighted by its probability"
          if sc.conditional_sampling else "plain Monte Carlo"],
         ["effective sample size", f"{diag.get('effective_sample_size', float('nan')):,.0f} "

@@ -1,15 +1,19 @@
-"""Derived figures of one chain and event type, with intervals by parametric bootstrap.
+"""Derived figures of one chain and event type: predictive point values with posterior intervals.
 
-From draws of the rate posterior (per year) and a fitted duration law with the
-asymptotic normal of its ``(mu, log sigma)``, pairs one duration-parameter draw
-with each rate draw and reports each figure's point value (posterior-mean rate,
-MLE duration) and the equal-tailed percentile interval of its draws:
+The point values are predictive: ``P(at least one)`` is ``1 - P(no event)``
+under the negative-binomial predictive (the rate integrated over its
+posterior, not the posterior mean plugged in), and the duration figures are
+those of the chain's predictive duration law (integrated over its chain effect
+and the duration parameters). Rates use the posterior mean. The 95% intervals
+are percentiles of draws of the chain's own figures: a rate from its posterior
+paired with the chain's own duration parameters (a posterior draw of the
+duration model and of the chain's effect given it):
 
 ========================  ==========================================  ========
 name                      definition                                  unit
 ========================  ==========================================  ========
 outages_per_year          lambda                                      1/year
-p_at_least_one            1 - exp(-lambda h), h the horizon           prob.
+p_at_least_one            1 - P(N_h = 0), h the horizon               prob.
 duration_p50_s/p90/p99    duration quantiles                          s
 mttr_s                    mean duration E[D]                          s
 mtbf_days                 365 / lambda                                days
@@ -28,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from seqrisk.stats.durations import DurationFitter, mean_duration_s, std_ppf
+from seqrisk.stats.durations import mean_duration_s, std_ppf
+from seqrisk.stats.predictive import DurationPosterior
 from seqrisk.units import DAY_S, YEAR_DAYS, YEAR_S
 
 __all__ = ["FIGURES", "derived_figures"]
@@ -61,21 +66,38 @@ def _figures(lam: Any, mu: Any, sigma: Any, family: str, horizon_s: float) -> di
     return out
 
 
-def derived_figures(rate_per_year: float, rate_draws: Any, fit: DurationFitter, *, chain: str | None = None,
-                    horizon_s: float = YEAR_S, seed: int = 0, level: float = 0.95,
-                    extra_rate_per_year: float = 0.0) -> dict[str, dict[str, Any]]:
+def derived_figures(rate_per_year: float, rate_draws: Any, posterior: DurationPosterior, *,
+                    chain: str | None = None, horizon_s: float = YEAR_S, seed: int = 0, level: float = 0.95,
+                    extra_rate_per_year: float = 0.0, extra_rate_draws: Any = None,
+                    p_none: float | None = None) -> dict[str, dict[str, Any]]:
     """Derived figures (see module doc): ``{name: {estimate, low, high, unit}}``.
 
-    ``rate_per_year`` is the point rate, ``rate_draws`` posterior draws of it
-    (one duration-parameter draw is paired with each). ``extra_rate_per_year``
-    (e.g. the common-shock rates that also hit the chain) is added as a constant.
+    ``rate_per_year`` is the posterior-mean own rate, ``rate_draws`` posterior
+    draws of it (one draw of the chain's duration parameters is paired with
+    each). ``extra_rate_per_year`` (the common shocks that also hit the chain)
+    is added, with its posterior draws ``extra_rate_draws`` when given.
+    ``p_none`` is the predictive probability of no event in the horizon (else
+    ``exp(-lambda h)`` at the posterior mean).
     """
     rng = np.random.default_rng(seed)
     lam_hat = rate_per_year + extra_rate_per_year
-    lam = np.asarray(rate_draws, dtype=float) + extra_rate_per_year
-    mu, sigma = fit.sample_params(rng, lam.size, chain)
-    point = _figures(lam_hat, fit.location(chain), fit.sigma_, fit.family, horizon_s)
-    draws = _figures(lam, mu, sigma, fit.family, horizon_s)
+    lam = np.asarray(rate_draws, dtype=float)
+    lam = lam + (np.asarray(extra_rate_draws, dtype=float) if extra_rate_draws is not None else extra_rate_per_year)
+    loc, sigma = posterior.chain_params(chain, lam.size, rng)
+    fam = posterior.fit.family
+    law = posterior.law(chain)
+    mean_d = law.mean()
+    draws = _figures(lam, loc, sigma, fam, horizon_s)
+    point = _figures(lam_hat, 0.0, 1.0, fam, horizon_s)
+    point["duration_p50_s"], point["duration_p90_s"], point["duration_p99_s"] = law.ppf([0.5, 0.9, 0.99])
+    point["mttr_s"] = mean_d
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        down = lam_hat * mean_d / YEAR_S if lam_hat > 0 else 0.0
+        point["downtime_min_per_year"] = down * YEAR_S / 60.0
+        point["availability"] = float(np.clip(1.0 - down, 0.0, 1.0))
+        point["availability_nines"] = -np.log10(min(down, 1.0)) if down > 0 else np.inf
+    if p_none is not None:
+        point["p_at_least_one"] = 1.0 - p_none
     a = (1 - level) / 2
     out: dict[str, dict[str, Any]] = {}
     for k, unit in FIGURES.items():

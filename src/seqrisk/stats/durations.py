@@ -26,62 +26,31 @@ Standard errors come from the observed information (numerical Hessian) of
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import special
 from scipy import stats as sps
 
 from seqrisk._typing import FloatArray
 from seqrisk.display import Displayed, Shown
 from seqrisk.exceptions import DataError, NotFittedError
 from seqrisk.outage import DurationLaw
+from seqrisk.outage import family_logcdf as _logcdf
+from seqrisk.outage import family_logpdf as _logpdf
+from seqrisk.outage import family_logsf as _logsf
+from seqrisk.outage import family_ppf as std_ppf
+from seqrisk.stats.optim import covariance_from_hessian, minimize_bounded, observed_information
 from seqrisk.units import format_duration
 
-__all__ = ["FAMILIES", "DurationFitter", "compare_families", "minimize_bounded", "numerical_hessian"]
+__all__ = ["FAMILIES", "DurationFitter", "compare_families", "compare_models"]
 
 FAMILIES: tuple[str, ...] = ("lognormal", "weibull", "loglogistic")
 DurFamily = Literal["lognormal", "weibull", "loglogistic"]
 _GH_X, _GH_W = np.polynomial.hermite.hermgauss(24)
 _LOG_GH_W = np.log(_GH_W / np.sqrt(np.pi))
-
-
-def _logcdf(family: str, z: FloatArray) -> FloatArray:
-    if family == "lognormal":
-        return np.asarray(special.log_ndtr(z))
-    if family == "weibull":
-        zc = np.clip(z, -30.0, 700.0)
-        return np.where(z < -30.0, z, np.log(-np.expm1(-np.exp(zc))))
-    return np.asarray(-np.logaddexp(0.0, -z))
-
-
-def _logsf(family: str, z: FloatArray) -> FloatArray:
-    if family == "lognormal":
-        return np.asarray(special.log_ndtr(-z))
-    if family == "weibull":
-        return np.asarray(-np.exp(np.minimum(z, 700.0)))
-    return np.asarray(-np.logaddexp(0.0, z))
-
-
-def _logpdf(family: str, z: FloatArray) -> FloatArray:
-    if family == "lognormal":
-        return np.asarray(-0.5 * z * z - 0.5 * np.log(2 * np.pi))
-    if family == "weibull":
-        return np.asarray(z - np.exp(np.minimum(z, 700.0)))
-    return np.asarray(-z - 2.0 * np.logaddexp(0.0, -z))
-
-
-def std_ppf(family: str, p: Any) -> Any:
-    """Quantile of the standard W of ``family`` (so ``log q_p = mu + sigma * std_ppf(p)``)."""
-    p = np.asarray(p, dtype=float)
-    if family == "lognormal":
-        return special.ndtri(p)
-    if family == "weibull":
-        return np.log(-np.log1p(-p))
-    return np.log(p / (1 - p))
 
 
 def mean_duration_s(family: str, mu: Any, sigma: Any) -> Any:
@@ -94,41 +63,6 @@ def mean_duration_s(family: str, mu: Any, sigma: Any) -> Any:
     with np.errstate(divide="ignore", invalid="ignore"):
         x = np.pi * sigma
         return np.where(sigma < 1, np.exp(mu) * x / np.sin(np.minimum(x, np.pi - 1e-12)), np.inf)
-
-
-def _logsumexp_rows(a: FloatArray) -> FloatArray:
-    """``log(sum(exp(a), axis=1))``, stable (a light twin of scipy's logsumexp)."""
-    m = a.max(axis=1, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    return np.asarray(np.log(np.exp(a - m).sum(axis=1)) + m[:, 0])
-
-
-def minimize_bounded(f: Any, x0: Any, bounds: Sequence[tuple[float, float]]) -> Any:
-    """Minimise ``f`` within box ``bounds`` (SLSQP: for these few-parameter likelihoods it needs the
-    same evaluations as L-BFGS-B at a fraction of the overhead); returns scipy's result."""
-    x0 = np.clip(np.asarray(x0, dtype=float), [b[0] for b in bounds], [b[1] for b in bounds])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # SLSQP may probe values at the box's edge
-        return optimize.minimize(f, x0, method="SLSQP", bounds=bounds, options={"ftol": 1e-12, "maxiter": 500})
-
-
-def numerical_hessian(f: Any, x: FloatArray, step: float = 1e-4) -> FloatArray:
-    """Central-difference Hessian of scalar ``f`` at ``x``."""
-    x = np.asarray(x, dtype=float)
-    n = x.size
-    h = step * np.maximum(1.0, np.abs(x))
-    out = np.empty((n, n))
-    f0 = f(x)
-    for i in range(n):
-        ei = np.zeros(n)
-        ei[i] = h[i]
-        out[i, i] = (f(x + ei) - 2 * f0 + f(x - ei)) / h[i] ** 2
-        for j in range(i + 1, n):
-            ej = np.zeros(n)
-            ej[j] = h[j]
-            v = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (4 * h[i] * h[j])
-            out[i, j] = out[j, i] = v
-    return out
 
 
 class DurationFitter(Displayed):
@@ -249,7 +183,7 @@ class DurationFitter(Displayed):
         if not self.chain_effect:
             return float(-self._loglik_obs(np.full(self.n_obs_, mu), sigma).sum())
         _, terms = self._effect_terms(mu, sigma, float(np.exp(theta[2])))
-        return float(-_logsumexp_rows(terms).sum())
+        return float(-special.logsumexp(terms, axis=1).sum())
 
     # -- fitting --------------------------------------------------------------------------------
     def fit(self, low_s: Any, high_s: Any, *, chains: Sequence[str] | None = None) -> DurationFitter:
@@ -272,6 +206,7 @@ class DurationFitter(Displayed):
         if res.x[1] <= np.log(1e-3) + 1e-6:
             raise DataError("durations leave the scale unidentified (sigma -> 0)", value=self.family)
         self.theta_ = res.x
+        self._cov: FloatArray | None = None
         self.mu_ = float(res.x[0])
         self.sigma_ = float(np.exp(res.x[1]))
         self.tau_ = float(np.exp(res.x[2])) if self.chain_effect else 0.0
@@ -279,27 +214,46 @@ class DurationFitter(Displayed):
         self.n_params_ = len(x0)
         self.aic_ = 2 * self.n_params_ - 2 * self.loglik_
 
-        def sub(t2: FloatArray) -> float:
-            return self._nll(np.concatenate([t2, res.x[2:]]))
-
-        hess = numerical_hessian(sub, res.x[:2])
-        try:
-            cov = np.linalg.inv(hess)
-            if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) <= 0):
-                raise np.linalg.LinAlgError
-        except np.linalg.LinAlgError:
-            cov = np.linalg.pinv(hess)
-            cov = np.where(np.isfinite(cov), cov, 0.0)
-            cov[np.diag_indices(2)] = np.maximum(np.abs(np.diag(cov)), 1e-6)
-        self.cov_ = cov
         self.chain_effects_ = self._chain_effects()
         return self
+
+    @property
+    def cov_(self) -> FloatArray:
+        """Asymptotic covariance of ``(mu, log sigma)`` (``tau`` held at its estimate): the inverse observed
+        information, computed on first use (SciPy's adaptive finite differences)."""
+        self._check()
+        if self._cov is None:
+            rest = self.theta_[2:]
+
+            def sub(t2: FloatArray) -> float:
+                return self._nll(np.concatenate([t2, rest]))
+
+            self._cov = covariance_from_hessian(observed_information(sub, self.theta_[:2]))
+        return self._cov
+
+    def effect_posterior(self, mu: float, sigma: float, tau: float) -> tuple[FloatArray, FloatArray]:
+        """Posterior mean and variance of each fitted chain's effect ``u_c`` (order of ``chains_``) at the
+        parameters ``(mu, sigma, tau)``, by the adaptive Gauss-Hermite nodes of the marginal likelihood."""
+        self._check()
+        if tau <= 0:
+            z = np.zeros(len(self.chains_))
+            return z, z.copy()
+        u, post = self._effect_terms(mu, sigma, tau)
+        post = np.exp(post - special.logsumexp(post, axis=1, keepdims=True))
+        mean = np.sum(post * u, axis=1)
+        return mean, np.maximum(np.sum(post * (u - mean[:, None]) ** 2, axis=1), 0.0)
+
+    def nll(self, mu: float, log_sigma: float, log_tau: float | None = None) -> float:
+        """Negative marginal log-likelihood at ``(mu, log sigma[, log tau])`` (the fitted model's form)."""
+        self._check()
+        theta = [mu, log_sigma] + ([] if log_tau is None else [log_tau])
+        return self._nll(np.asarray(theta, dtype=float))
 
     def _chain_effects(self) -> dict[str, float]:
         if not self.chain_effect or self.tau_ <= 0:
             return {c: 0.0 for c in self.chains_}
         u, post = self._effect_terms(self.mu_, self.sigma_, self.tau_)
-        post = np.exp(post - _logsumexp_rows(post)[:, None])
+        post = np.exp(post - special.logsumexp(post, axis=1, keepdims=True))
         return {c: float(post[i] @ u[i]) for i, c in enumerate(self.chains_)}
 
     # -- results --------------------------------------------------------------------------------
@@ -414,3 +368,36 @@ def compare_families(low_s: Any, high_s: Any, *, chains: Sequence[str] | None = 
     w = np.exp(-0.5 * df["delta_aic"].where(np.isfinite(df["delta_aic"]), np.inf))
     df["akaike_weight"] = w / w.sum() if np.isfinite(best) else 0.0
     return fits, df.sort_values("aic")[["loglik", "n_params", "aic", "delta_aic", "akaike_weight", "error"]]
+
+
+def model_label(family: str, chain_effect: bool) -> str:
+    """Name of a duration model in tables: the family, with ``+ chain effect`` when it has one."""
+    return f"{family} + chain effect" if chain_effect else family
+
+
+def compare_models(low_s: Any, high_s: Any, *, chains: Sequence[str] | None = None,
+                   effects: Sequence[bool] = (False, True), families: Sequence[str] = FAMILIES
+                   ) -> tuple[dict[str, DurationFitter], pd.DataFrame]:
+    """Every family with and without a chain effect, compared by AIC (one table, Akaike weights over all).
+
+    Returns the fits keyed by :func:`model_label` and a table sorted by AIC with
+    columns ``family, chain_effect, loglik, n_params, aic, delta_aic,
+    akaike_weight, error``. The chain effect costs one parameter (``tau``), so
+    it is kept only when it improves the log-likelihood by more than one.
+    """
+    fits: dict[str, DurationFitter] = {}
+    parts = []
+    for eff in effects:
+        f, tab = compare_families(low_s, high_s, chains=chains, chain_effect=eff, families=families)
+        fits.update({model_label(fam, eff): v for fam, v in f.items()})
+        tab = tab.assign(family=tab.index, chain_effect=eff)
+        tab.index = [model_label(fam, eff) for fam in tab.index]
+        parts.append(tab)
+    df = pd.concat(parts)
+    df.index.name = "model"
+    best = df["aic"].min()
+    df["delta_aic"] = df["aic"] - best
+    w = np.exp(-0.5 * df["delta_aic"].where(np.isfinite(df["delta_aic"]), np.inf))
+    df["akaike_weight"] = w / w.sum() if np.isfinite(best) else 0.0
+    cols = ["family", "chain_effect", "loglik", "n_params", "aic", "delta_aic", "akaike_weight", "error"]
+    return fits, df.sort_values(["aic", "n_params"])[cols]

@@ -13,12 +13,21 @@ seconds) and a duration *interval* ``(low_s, high_s)`` in seconds:
   no duration information (its likelihood factor is 1).
 
 Exposure is a list of disjoint ``(start, end)`` windows per chain in epoch seconds.
+
+Short stalls: a detected downtime that ended within ``SHORT_STALL_S`` (300 s)
+is a stall, not an outage. It is counted apart (``EventSet.short_stalls``)
+and enters neither the downtime rate nor the duration law: incident reports,
+the catalog's source, never record such pauses (its shortest downtime lasted
+9 minutes), so counting them would mix two different event kinds. Oracle
+networks flag a sequencer as down after 120 s, so a stall of 2-5 minutes can
+still trip a feed; that risk is the grace-period lever's, not the outage
+rate's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol, cast
 
@@ -28,6 +37,7 @@ from seqrisk.units import DAY_S, YEAR_S
 
 __all__ = [
     "MODELLED_TYPES",
+    "SHORT_STALL_S",
     "EventLike",
     "EventSet",
     "OutageEvent",
@@ -40,6 +50,8 @@ Window = tuple[datetime, datetime] | Sequence[tuple[datetime, datetime]]
 #: Event types the statistics model (MODEL.md section 1); ``other`` is not modelled.
 MODELLED_TYPES = ("downtime", "degraded", "censorship", "reorg", "da_delay")
 _INF = float("inf")
+#: A detected downtime shorter than this (seconds) is a short stall, not an outage (see the module doc).
+SHORT_STALL_S = 300.0
 _PRECISION_S = {"minute": 60.0, "hour": 3600.0, "day": DAY_S, "month": 31 * DAY_S}
 
 
@@ -88,6 +100,8 @@ class EventSet:
     events: tuple[OutageEvent, ...]
     windows: Mapping[str, tuple[tuple[float, float], ...]]
     as_of_utc: float
+    #: detected downtimes shorter than ``SHORT_STALL_S`` per chain (not events: see the module doc)
+    short_stalls: Mapping[str, int] = field(default_factory=dict)
 
     def exposure_years(self, chain: str) -> float:
         """Total exposure of ``chain`` in years (365 days)."""
@@ -191,6 +205,7 @@ def build_event_set(
                 kept = [x for w in kept for x in _subtract(w, seg)]
             windows[chain] = sorted([*kept, *segs])
     out: list[OutageEvent] = []
+    stalls: dict[str, int] = {}
     for inc in catalog.incidents:
         if inc.type not in MODELLED_TYPES or not since_s <= inc.start_utc.timestamp() < as_of_s:
             continue
@@ -218,6 +233,10 @@ def build_event_set(
         elif any(o.chain == ev.chain and o.type == ev.type and abs(o.start_utc - ev.start_utc) < DAY_S
                  for o in out):
             continue
+        if (ev.end_utc is not None and not getattr(ev, "ongoing", False) and ev.type == "downtime"
+                and ev.end_utc - ev.start_utc < SHORT_STALL_S):
+            stalls[ev.chain] = stalls.get(ev.chain, 0) + 1
+            continue
         if ev.end_utc is None or getattr(ev, "ongoing", False):
             lo, hi = max((ev.end_utc if ev.end_utc is not None else as_of_s) - ev.start_utc, 0.0), _INF
         else:
@@ -228,4 +247,4 @@ def build_event_set(
         raise DataError("no chain is exposed before the as-of date (as-of before every launch)",
                         value=as_of.isoformat())
     out.sort(key=lambda e: (e.start_utc, e.chain, e.type))
-    return EventSet(tuple(out), {c: tuple(w) for c, w in windows.items()}, as_of_s)
+    return EventSet(tuple(out), {c: tuple(w) for c, w in windows.items()}, as_of_s, stalls)

@@ -32,7 +32,7 @@ from seqrisk._typing import FloatArray
 from seqrisk.display import Displayed, Shown
 from seqrisk.exceptions import DataError, NotFittedError
 from seqrisk.rng import SeedLike, as_generator
-from seqrisk.stats.durations import minimize_bounded, numerical_hessian
+from seqrisk.stats.optim import minimize_bounded, observed_information
 
 __all__ = ["HawkesFitter", "simulate_hawkes"]
 
@@ -157,7 +157,7 @@ class HawkesFitter(Displayed):
         self.horizon_days_ = float(horizon_days)
         zq = float(sps.norm.ppf(0.5 + self.level / 2))
         try:
-            cov = np.linalg.inv(numerical_hessian(nll, res.x))
+            cov = np.linalg.inv(observed_information(nll, res.x))
             se = np.sqrt(np.where(np.diag(cov) > 0, np.diag(cov), np.inf))
         except np.linalg.LinAlgError:
             se = np.full(3, np.inf)

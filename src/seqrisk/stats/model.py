@@ -20,18 +20,24 @@ import pandas as pd
 from seqrisk.catalog import Catalog
 from seqrisk.display import Displayed, Shown
 from seqrisk.exceptions import DataError, UsageError
-from seqrisk.outage import ChainOutageLaw, CommonShock, DurationLaw, Hawkes, OutageModel
+from seqrisk.outage import ChainOutageLaw, CommonShock, Hawkes, OutageModel, rate_draws
 from seqrisk.stats.coupling import VolatilityCoupling
+from seqrisk.stats.crosschain import CrossHawkesFitter
 from seqrisk.stats.derived import derived_figures
-from seqrisk.stats.durations import DurationFitter, compare_families
-from seqrisk.stats.events import MODELLED_TYPES, EventLike, EventSet, Window, build_event_set
+from seqrisk.stats.durations import DurationFitter, compare_models
+from seqrisk.stats.events import MODELLED_TYPES, SHORT_STALL_S, EventLike, EventSet, Window, build_event_set
 from seqrisk.stats.hawkes import HawkesFitter
+from seqrisk.stats.predictive import POSTERIOR_DRAWS, DurationPosterior, duration_posterior
 from seqrisk.stats.prices import daily_realized_vol
 from seqrisk.stats.rates import GammaPoissonPooling
-from seqrisk.stats.shocks import GroupShock, common_shocks
+from seqrisk.stats.shocks import GroupShock, ShockModel, common_shocks, fit_shock_model
+from seqrisk.stats.trend import TrendFit, fit_trend
 from seqrisk.units import DAY_S, YEAR_S, format_duration
 
-__all__ = ["OutageStatistics", "fit_outage_model", "fit_outage_statistics"]
+__all__ = ["L1_GROUP", "OutageStatistics", "fit_outage_model", "fit_outage_statistics", "settling_on_ethereum"]
+
+#: The L1-wide common-cause group: every chain settling (directly or through its L2) on Ethereum.
+L1_GROUP = "ethereum-l1"
 
 #: p-value below which the Hawkes self-excitation is put into the model.
 HAWKES_ALPHA = 0.05
@@ -62,10 +68,26 @@ class OutageStatistics(Displayed):
     coupling: VolatilityCoupling | None
     model: OutageModel
     notes: list[str] = field(default_factory=list)
+    duration_posteriors: dict[str, DurationPosterior] = field(default_factory=dict)
+    shock_model: ShockModel | None = None
+    trend: TrendFit | None = None
+    hawkes_cross: CrossHawkesFitter | None = None
+
+    def _shock_terms(self, chain: str, type_: str) -> list[tuple[str, float]]:
+        """(group, share of the group's events that hit ``chain`` with an event of ``type_``)."""
+        sm = self.shock_model
+        if sm is None:
+            return []
+        out = [(s.group, s.hit_probability() * s.mix.get(type_, 0.0)) for s in self.model.shocks
+               if chain in s.members and s.group in sm.groups]
+        return [(g, c) for g, c in out if c > 0]
 
     def shock_rate_per_year(self, chain: str, type_: str) -> float:
-        """Sum of the common-shock rates (per year) of type ``type_`` that hit ``chain``."""
-        return sum(s.rate_per_year for s in self.model.shocks if s.type == type_ and chain in s.members)
+        """Rate (per year, posterior mean) of common-shock events of ``type_`` that hit ``chain``."""
+        sm = self.shock_model
+        if sm is None:
+            return 0.0
+        return float(sum(sm.rate(g) * c for g, c in self._shock_terms(chain, type_)))
 
     def to_frame(self) -> pd.DataFrame:
         """Per event type and chain: events, exposure (years), raw rate (Garwood interval) and pooled rate
@@ -111,10 +133,19 @@ class OutageStatistics(Displayed):
             raise DataError("no events of this type in the data", field="type", value=type_)
         pool = self.rates[type_]
         i = self.chains.index(chain)
-        draws = pool.sample(np.random.default_rng([seed, i]), n_boot, chain=i)
-        return derived_figures(float(pool.rates_per_year_[i]), draws, self.durations[type_], chain=chain,
-                               horizon_s=horizon_s, seed=seed,
-                               extra_rate_per_year=self.shock_rate_per_year(chain, type_))
+        rng = np.random.default_rng([seed, i])
+        draws = pool.sample(rng, n_boot, chain=i)
+        h = horizon_s / YEAR_S
+        p_none = float(pool.predictive_zero_probability(h)[i])
+        extra_draws = np.zeros(n_boot)
+        sm = self.shock_model
+        for g, share in self._shock_terms(chain, type_):
+            assert sm is not None
+            extra_draws += share * sm.sample(g, rng, n_boot)
+            p_none *= sm.zero_probability(g, h, share)
+        return derived_figures(float(pool.rates_per_year_[i]), draws, self.duration_posteriors[type_], chain=chain,
+                               horizon_s=horizon_s, seed=seed, extra_rate_per_year=self.shock_rate_per_year(
+                                   chain, type_), extra_rate_draws=extra_draws, p_none=p_none)
 
 
 def _utc(d: datetime) -> datetime:
@@ -133,6 +164,34 @@ def _observed_until(exposures: Mapping[str, Window] | None) -> datetime | None:
     return max(ends, default=None)
 
 
+def settling_on_ethereum(catalog: Catalog) -> tuple[str, ...]:
+    """Chains whose settlement layer is Ethereum, directly or through the chains they settle on."""
+    by_id = {c.id: c for c in catalog.chains}
+    out = []
+    for c in catalog.chains:
+        seen, cur = {c.id}, c.settles_on
+        while cur in by_id and cur not in seen:
+            seen.add(cur)
+            cur = by_id[cur].settles_on
+        if cur == "ethereum":
+            out.append(c.id)
+    return tuple(out)
+
+
+def _fit_time_structure(catalog: Catalog, es: EventSet, chains: list[str], skip: set[int]) -> TrendFit:
+    """Age, calendar and design covariates of the own event rates (all modelled types together)."""
+    cat = {c.id: c for c in catalog.chains}
+    starts = {c: cat[c].exposure_start() if c in cat else None for c in chains}
+    launch = {c: (d.timestamp() if d is not None else None) for c, d in starts.items()}
+    zk = {c: bool(c in cat and cat[c].proof_system == "validity") for c in chains}
+    own = [e for j, e in enumerate(es.events) if j not in skip]
+    k = np.zeros(len(chains))
+    for e in own:
+        k[chains.index(e.chain)] += 1
+    return fit_trend(chains, k, [e.chain for e in own], [e.start_utc for e in own], es.windows, launch, zk,
+                     es.as_of_utc)
+
+
 def _counts(es: EventSet, chains: list[str], type_: str, skip: set[int]) -> np.ndarray:
     k = np.zeros(len(chains))
     pos = {c: i for i, c in enumerate(chains)}
@@ -144,17 +203,20 @@ def _counts(es: EventSet, chains: list[str], type_: str, skip: set[int]) -> np.n
 
 #: Fewest informative durations for a type's own duration fit (else the all-types fit is used).
 MIN_OWN_DURATIONS = 3
-#: Fewest informative durations (on at least two chains) for a chain effect on the location.
-MIN_CHAIN_EFFECT_DURATIONS = 5
+#: Fewest informative durations, and chains holding them, for a chain effect on the location to be considered.
+MIN_CHAIN_EFFECT_DURATIONS = 6
+MIN_CHAIN_EFFECT_CHAINS = 3
 
 
 def _fit_durations(low: np.ndarray, high: np.ndarray, chains: list[str],
                    min_n: int = 2) -> tuple[dict[str, DurationFitter], pd.DataFrame]:
+    """Every family with and without a chain effect (the latter only with enough durations on two chains),
+    compared by AIC; the table's first row is the chosen model."""
     info = [c for c, lo, hi in zip(chains, low, high, strict=True) if not (lo <= 0 and hi == np.inf)]
     if len(info) < min_n:
         raise DataError(f"{len(info)} informative duration(s), fewer than {min_n}")
-    effect = len(set(info)) >= 2 and len(info) >= MIN_CHAIN_EFFECT_DURATIONS
-    fits, table = compare_families(low, high, chains=chains, chain_effect=effect)
+    effect = len(set(info)) >= MIN_CHAIN_EFFECT_CHAINS and len(info) >= MIN_CHAIN_EFFECT_DURATIONS
+    fits, table = compare_models(low, high, chains=chains, effects=(False, True) if effect else (False,))
     if not fits:
         raise DataError("; ".join(sorted(set(table["error"]))))
     return fits, table
@@ -215,6 +277,23 @@ def _fit_hawkes_per_chain(es: EventSet, idx: list[int], chains: list[str],
         return None
 
 
+def _fit_hawkes_cross(es: EventSet, joint: set[int], chains: list[str],
+                      rates: dict[str, GammaPoissonPooling]) -> CrossHawkesFitter | None:
+    """Within- and cross-chain excitation (:mod:`seqrisk.stats.crosschain`); shock member events are parents."""
+    if len(es.events) - len(joint) < HAWKES_MIN_EVENTS:
+        return None
+    total = sum(p.rates_per_year_ for p in rates.values())
+    rel = {c: float(total[i] / total.mean()) for i, c in enumerate(chains)}
+    t0 = min(a for w in es.windows.values() for a, _ in w)
+    win = {c: [((a - t0) / DAY_S, (b - t0) / DAY_S) for a, b in es.windows[c]] for c in chains if es.windows[c]}
+    ev = [(j, e) for j, e in enumerate(es.events) if e.chain in win]
+    try:
+        return CrossHawkesFitter().fit([(e.start_utc - t0) / DAY_S for _, e in ev], [e.chain for _, e in ev],
+                                       [j not in joint for j, _ in ev], rel, win)
+    except DataError:
+        return None
+
+
 def _fit_coupling(es: EventSet, chains: list[str], skip: set[int]) -> VolatilityCoupling:
     vol = daily_realized_vol("eth")
     days = vol.index  # covariate of day d is the realized vol of day d-1 (known at the day's start)
@@ -270,18 +349,28 @@ def fit_outage_statistics(
     chains = es.chains
     expo = np.array([es.exposure_years(c) for c in chains])
     notes: list[str] = [moved] if moved else []
+    if es.short_stalls:
+        notes.append(f"{sum(es.short_stalls.values())} detected stall(s) shorter than {SHORT_STALL_S:.0f} s not "
+                     "counted as downtime (" + ", ".join(f"{c} {n}" for c, n in sorted(es.short_stalls.items()))
+                     + ")")
     groups = {g: m for g, m in catalog.groups().items()}
-    shocks, joint = common_shocks(es, groups)
+    l1 = settling_on_ethereum(catalog)
+    if len(l1) >= 2:
+        groups[L1_GROUP] = l1
+    shocks, joint = common_shocks(es, groups, wide=(L1_GROUP,))
     # a joint event counts once, as its group's (common-shock) event: not in its members' own counts
     skip_rates = set(joint)
     types = [t for t in MODELLED_TYPES if any(e.type == t for e in es.events)]
+    trend = _fit_time_structure(catalog, es, chains, skip_rates)
+    eff_expo = trend.exposure_years()
+    now = trend.factor_at(es.as_of_utc)
     rates: dict[str, GammaPoissonPooling] = {}
     for t in types:
         k = _counts(es, chains, t, skip_rates)
         if k.sum() == 0:
             notes.append(f"{t}: every event was a joint group event; own rates fitted on all events")
             k = _counts(es, chains, t, set())
-        rates[t] = GammaPoissonPooling().fit(k, expo, labels=chains)
+        rates[t] = GammaPoissonPooling().fit(k, eff_expo, labels=chains, raw_exposures_years=expo).scale_rates(now)
     # durations: own fit per type; fall back to all modelled types pooled when a type cannot identify a law
     all_ev = list(es.events)
     low_all = np.array([e.low_s for e in all_ev])
@@ -310,11 +399,17 @@ def fit_outage_statistics(
             notes.append(f"{t}: durations cannot identify a law alone ({exc.message}); "
                          "using the fit pooled over all modelled types")
     durations = {t: family_fits[t][str(comparison[t].index[0])] for t in types}
+    posteriors: dict[int, DurationPosterior] = {}
+    for t in types:  # types on the all-types fit share one posterior
+        if id(durations[t]) not in posteriors:
+            posteriors[id(durations[t])] = duration_posterior(durations[t])
+    dur_post = {t: posteriors[id(durations[t])] for t in types}
     # clustering: pooled failure events, a joint group event counted once
     first_of_joint = {min(s_idx) for s in shocks for s_idx in s.joint_indices}
     idx = [i for i in range(len(all_ev)) if i not in joint or i in first_of_joint]
     hawkes_pooled = _fit_hawkes(es, idx, chains)
     hawkes = _fit_hawkes_per_chain(es, [i for i in range(len(all_ev)) if i not in joint], chains, rates)
+    hawkes_cross = _fit_hawkes_cross(es, joint, chains, rates)
     hawkes_groups: dict[str, HawkesFitter] = {}
     for s in shocks if group_hawkes else []:
         gi = [i for i in idx if all_ev[i].chain in s.members]
@@ -329,20 +424,33 @@ def fit_outage_statistics(
     # the model file
     fid = {c.id: c.forced_inclusion_delay_s for c in catalog.chains}
     laws = {}
+    own_draws = {t: rates[t].posterior_draws(POSTERIOR_DRAWS, seed=2) for t in types}
     for i, c in enumerate(chains):
         laws[c] = ChainOutageLaw(
             chain=c,
             rates_per_year={t: float(rates[t].rates_per_year_[i]) for t in types},
-            durations={t: durations[t].law(c) for t in types},
+            durations={t: dur_post[t].law(c) for t in types},
             forced_inclusion_delay_s=fid.get(c),
             rate_intervals={t: (float(rates[t].intervals_[i, 0]), float(rates[t].intervals_[i, 1]))
-                            for t in types})
-    model_shocks = tuple(
-        CommonShock(s.group, s.members, s.rate_per_year,
-                    durations[s.type].law() if s.type in durations else DurationLaw("fixed", {"duration_s": 3600.0}),
-                    s.type)
-        for s in shocks if s.joint_events > 0)
-    use_hawkes = hawkes is not None and hawkes.p_value_ < HAWKES_ALPHA and hawkes.branching_ < 1
+                            for t in types},
+            rate_draws={t: rate_draws(own_draws[t][0][:, i], own_draws[t][1][:, i]) for t in types})
+    type_weights = {t: float(sum(e.type == t for e in es.events)) for t in types}
+    shock_model = fit_shock_model(shocks, type_weights, POSTERIOR_DRAWS)
+    model_shocks = []
+    if shock_model.groups:
+        for g in shock_model.groups:
+            sh = next(x for x in shocks if x.group == g)
+            mix = {t: w for t, w in shock_model.type_mix.items() if t in dur_post and w > 0}
+            tot = sum(mix.values())
+            mix = {t: w / tot for t, w in mix.items()}
+            main = max(mix, key=lambda t: mix[t])
+            model_shocks.append(CommonShock(
+                g, sh.members, shock_model.rate(g), dur_post[main].law(), main, type_mix=mix,
+                durations={t: dur_post[t].law() for t in mix},
+                extra_hit_probability=shock_model.extra_hit_probability, rate_interval=shock_model.interval(g),
+                rate_draws=rate_draws(shock_model.shape[g], shock_model.rate_years[g])))
+    hc = hawkes_cross
+    use_hawkes = hc is not None and hc.p_value_ < HAWKES_ALPHA
     meta: dict[str, Any] = {
         "fitted_by": "seqrisk.stats.fit_outage_model",
         "as_of": as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -352,23 +460,29 @@ def fit_outage_statistics(
         "include_deliberate": include_deliberate, "include_planned": include_planned,
         "n_events": len(all_ev), "detected_events": sum(1 for e in all_ev if e.source.startswith("detected:")),
         "duration_family": {t: durations[t].family for t in types},
+        "duration_chain_effect": {t: durations[t].chain_effect for t in types},
+        "duration_law": "predictive: mixture over posterior draws of the duration model and the chain's effect",
         "duration_source": source,
         "beta_p_value": coupling.p_value_ if coupling else None,
-        "hawkes_p_value": hawkes.p_value_ if hawkes else None,
-        "hawkes_scope": "within each chain, all modelled types; rates_per_year are mean rates (offspring "
-                        "included): the immigrant rate is rate * (1 - branching)",
-        "zero_joint_groups_upper_95": {s.group: s.high for s in shocks if s.joint_events == 0},
+        "hawkes_p_value": hc.p_value_ if hc else None,
+        "hawkes_scope": "pooled over chains and types: follow-ons within the chain (branching) and on other chains "
+                        "(cross_branching); rates_per_year are mean rates (follow-ons included)",
+        "shock_pooling": "joint-event rates pooled across groups (gamma-Poisson); a joint event hits two members "
+                         "and each other member with extra_hit_probability; hit chains' types from type_mix",
         "notes": notes,
     }
     model = OutageModel(
-        chains=laws, shocks=model_shocks,
+        chains=laws, shocks=tuple(model_shocks),
         beta=coupling.beta_ if coupling else 0.0,
         beta_interval=coupling.interval_ if coupling else None,
         sigma_ref=coupling.sigma_ref_ if coupling else 0.6,
-        hawkes=Hawkes(hawkes.branching_, hawkes.decay_per_day_) if use_hawkes and hawkes else None,
+        hawkes=Hawkes(hc.branching_within_, hc.decay_per_day_, hc.branching_cross_,
+                      tuple((float(a), float(b), float(c)) for a, b, c in hc.draws_))
+        if use_hawkes and hc is not None else None,
         meta=meta)
     return OutageStatistics(es, chains, rates, durations, family_fits, comparison, source, shocks, joint, hawkes,
-                            hawkes_groups, hawkes_pooled, coupling, model, notes)
+                            hawkes_groups, hawkes_pooled, coupling, model, notes, dur_post, shock_model, trend,
+                            hawkes_cross)
 
 
 def fit_outage_model(

@@ -27,7 +27,8 @@ from seqrisk.exceptions import DataError
 from seqrisk.stats.survival import kaplan_meier, km_points_from_bounds, turnbull
 from seqrisk.units import HOUR_S
 
-__all__ = ["forest_figure", "forest_plot", "km_figure", "rate_forest", "survival_figure", "survival_plot"]
+__all__ = ["backtest_figure", "checks_figure", "forest_figure", "forest_plot", "km_figure", "rate_forest",
+           "survival_figure", "survival_plot"]
 
 _COLOURS = {"lognormal": "#1f77b4", "weibull": "#d62728", "loglogistic": "#2ca02c"}
 
@@ -44,14 +45,15 @@ def km_figure(stats: Any, type_: str = "downtime") -> go.Figure:
     chosen = next((f for f, fit in fits.items() if fit is stats.durations[type_]), None)
     src = "" if stats.duration_source[type_] == "own" else " (all modelled types pooled)"
     return survival_figure([e.low_s for e in ev], [e.high_s for e in ev], fits, chosen,
-                           f"{type_} durations: Turnbull and Kaplan-Meier vs fitted laws{src}")
+                           f"{type_} durations: Turnbull and Kaplan-Meier vs fitted laws{src}",
+                           stats.duration_posteriors[type_].law(None))
 
 
 def survival_figure(low_s: Sequence[float], high_s: Sequence[float], fits: Mapping[str, Any], chosen: str | None,
-                    title: str) -> go.Figure:
+                    title: str, predictive: Any = None) -> go.Figure:
     """Turnbull and Kaplan-Meier of durations given as bounds (seconds; shown in hours, log axis) against the
-    survival curves of ``fits`` (family -> a fitted :class:`~seqrisk.stats.DurationFitter`; ``chosen`` drawn
-    solid)."""
+    survival curves of ``fits`` (label -> a fitted :class:`~seqrisk.stats.DurationFitter`; ``chosen`` drawn
+    bold, fits with a chain effect dotted) and, when given, the ``predictive`` law of a new chain."""
     ev_low, ev_high = np.asarray(low_s, dtype=float), np.asarray(high_s, dtype=float)
     t, obs = km_points_from_bounds(ev_low, ev_high)
     fig = go.Figure()
@@ -81,11 +83,17 @@ def survival_figure(low_s: Sequence[float], high_s: Sequence[float], fits: Mappi
                                  name="Turnbull NPMLE (interval-censored)"))
         x_max = float(t.max()) * 3 / HOUR_S
     grid = np.geomspace(60.0 / HOUR_S, max(x_max, 2.0), 200)
-    for fam, fit in fits.items():
-        mark = " (chosen by AIC)" if fam == chosen and len(fits) > 1 else ""
+    for label, fit in fits.items():
+        is_chosen = label == chosen
+        mark = " (chosen by AIC)" if is_chosen and len(fits) > 1 else ""
         fig.add_trace(go.Scatter(x=grid, y=fit.sf(grid * HOUR_S), mode="lines",
-                                 line={"color": _COLOURS.get(fam), "dash": "solid" if fam == chosen else "dash"},
-                                 name=f"{fam}, AIC {fit.aic_:.1f}{mark}"))
+                                 line={"color": _COLOURS.get(fit.family), "width": 2.5 if is_chosen else 1.2,
+                                       "dash": "dot" if getattr(fit, "chain_effect", False) else "solid"},
+                                 name=f"{label}, AIC {fit.aic_:.1f}{mark}"))
+    if predictive is not None:
+        fig.add_trace(go.Scatter(x=grid, y=predictive.sf(grid * HOUR_S), mode="lines",
+                                 line={"color": "#9467bd", "width": 3},
+                                 name="predictive law of a new chain (parameters and chain effect integrated)"))
     fig.update_layout(title=title,
                       xaxis={"title": "duration (hours)", "type": "log"},
                       yaxis={"title": "P(duration > t)", "range": [0, 1.02]}, template="plotly_white")
@@ -104,7 +112,8 @@ def rate_forest(p: Any, title: str) -> go.Figure:
     """Raw (Garwood) vs pooled (posterior) rate per chain of a fitted
     :class:`~seqrisk.stats.GammaPoissonPooling`, events per year, with their intervals."""
     order = np.argsort(p.rates_per_year_)
-    labels = [f"{p.labels_[i]} ({int(p.counts_[i])} in {p.exposures_years_[i]:.1f}y)" for i in order]
+    labels = [f"{p.labels_[i]} ({int(p.counts_[i])} in "
+              f"{getattr(p, 'raw_exposures_years_', p.exposures_years_)[i]:.1f}y)" for i in order]
     raw = np.nan_to_num(p.raw_rates_per_year_[order], nan=0.0)
     fig = go.Figure()
     y = np.arange(order.size)
@@ -135,3 +144,40 @@ def rate_forest(p: Any, title: str) -> go.Figure:
 #: Aliases under the names the report builder uses.
 survival_plot = km_figure
 forest_plot = forest_figure
+
+
+def checks_figure(checks: Sequence[Any]) -> go.Figure:
+    """Posterior predictive checks (:class:`seqrisk.stats.forecast.Check`): each statistic's replicated distribution
+    against the observed value."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=len(checks), subplot_titles=[c.label for c in checks])
+    for i, c in enumerate(checks, start=1):
+        fig.add_trace(go.Histogram(x=c.replicates, marker={"color": "#1f77b4"}, opacity=0.7, showlegend=i == 1,
+                                   name="replicated from the fitted model"), row=1, col=i)
+        fig.add_vline(x=c.observed, line={"color": "#d62728", "width": 3}, row=1, col=i,
+                      annotation_text=f"observed {c.observed:.0f} (P(>=) {c.p_upper:.2f})")
+    fig.update_layout(title="Posterior predictive checks: the observed history against replicates of it",
+                      template="plotly_white", height=420, width=360 * len(checks))
+    return fig
+
+
+def backtest_figure(bt: Any) -> go.Figure:
+    """Backtest: the PIT histogram of each count forecast (flat when calibrated) and their log scores."""
+    from plotly.subplots import make_subplots
+
+    summ = bt.summary()
+    models = list(summ)  # the count forecasts in display order
+    bins = len(summ[models[0]]["pit_histogram"])
+    fig = make_subplots(rows=1, cols=len(models) + 1,
+                        subplot_titles=[*(f"PIT: {m}" for m in models), "log score (higher is better)"])
+    centres = (np.arange(bins) + 0.5) / bins
+    for i, m in enumerate(models, start=1):
+        h = np.asarray(summ[m]["pit_histogram"], float)
+        fig.add_trace(go.Bar(x=centres, y=h, width=1.0 / bins, name=m, showlegend=False), row=1, col=i)
+        fig.add_hline(y=h.sum() / bins, line={"dash": "dot", "color": "#888"}, row=1, col=i)
+    fig.add_trace(go.Bar(x=list(models), y=[summ[m]["log_score"] for m in models], showlegend=False,
+                         marker={"color": "#1f77b4"}), row=1, col=len(models) + 1)
+    fig.update_layout(title=f"Backtest of {bt.type} counts from {bt.train_until.date()} to {bt.test_until.date()}",
+                      template="plotly_white", height=420, width=320 * (len(models) + 1))
+    return fig
