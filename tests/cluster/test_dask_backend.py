@@ -225,10 +225,9 @@ def _free_port() -> int:
 
 
 def test_an_unreachable_scheduler_is_a_clear_error() -> None:
-    t0 = time.monotonic()
+    # a hang would be stopped by the suite's per-test timeout; the error names the connect timeout
     with pytest.raises(BackendError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:\d+ within 2 s"):
         DaskBackend(f"tcp://127.0.0.1:{_free_port()}", connect_timeout_s=2).open()
-    assert time.monotonic() - t0 < 60  # bounded by the timeout, not a hang (generous for a loaded machine)
 
 
 def _start(args: list[str]) -> subprocess.Popen[bytes]:
@@ -243,9 +242,8 @@ def test_a_lost_scheduler_is_a_clear_error(inputs: Any, tmp_path: Path) -> None:
                     "--scheduler-file", str(info)])
     procs = [sched]
     try:
-        deadline = time.monotonic() + 90
-        while not info.exists():
-            assert time.monotonic() < deadline and sched.poll() is None, "the scheduler did not start"
+        while not info.exists():  # a scheduler that never writes its file is stopped by the per-test timeout
+            assert sched.poll() is None, "the scheduler exited before it started"
             time.sleep(0.1)
         procs.append(_start(["worker", "--scheduler-file", str(info), "--nthreads", "1", "--no-nanny",
                              "--no-dashboard", "--host", "127.0.0.1"]))
@@ -254,10 +252,8 @@ def test_a_lost_scheduler_is_a_clear_error(inputs: Any, tmp_path: Path) -> None:
                 if sched.poll() is None:
                     sched.kill()
 
-            t0 = time.monotonic()
             with pytest.raises(BackendError, match=r"lost the Dask scheduler at tcp://127\.0\.0\.1"):
                 simulate(book, model, SC, backend=be, progress=on_progress)
-            assert time.monotonic() - t0 < 90
     finally:
         for p in procs:
             if p.poll() is None:
