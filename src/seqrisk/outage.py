@@ -3,7 +3,7 @@
 This is the contract between the statistics (layer 2, ``seqrisk.stats``) and
 the loss engine (layer 3): per chain and event type an annual rate and a
 duration law, common-shock groups (Marshall-Olkin: one group event hits every
-member at once), the volatility coupling ``beta`` of MODEL.md section 2 and
+member at once), the volatility coupling ``beta`` (docs/statistics.md section 6) and
 optional self-excitation. It is saved as a versioned JSON *model file*.
 
 Rates are per year (365 days); durations in seconds.

@@ -22,7 +22,7 @@ __all__ = [
     "Source",
 ]
 
-#: Event types of MODEL.md section 1, plus ``other`` for catalog rows whose
+#: Event types of docs/statistics.md section 1, plus ``other`` for catalog rows whose
 #: main effect is none of them (bridge, protocol or operator issues).
 EVENT_TYPES = ("downtime", "degraded", "censorship", "reorg", "da_delay", "other")
 EventType = Literal["downtime", "degraded", "censorship", "reorg", "da_delay", "other"]

@@ -47,7 +47,7 @@ __all__ = [
 #: An observed window ``(start, end)``, or several disjoint ones (block data with missing ranges).
 Window = tuple[datetime, datetime] | Sequence[tuple[datetime, datetime]]
 
-#: Event types the statistics model (MODEL.md section 1); ``other`` is not modelled.
+#: Event types the statistics model (docs/statistics.md section 1); ``other`` is not modelled.
 MODELLED_TYPES = ("downtime", "degraded", "censorship", "reorg", "da_delay")
 _INF = float("inf")
 #: A detected downtime shorter than this (seconds) is a short stall, not an outage (see the module doc).
