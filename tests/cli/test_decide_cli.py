@@ -255,10 +255,33 @@ def test_compare_baseline_forced_inclusion_is_off_unless_asked(home: Path, files
     assert seen[0].grace_period_s == 3600.0  # other levers as the scenario sets them
 
 
-def test_a_flat_sweep_names_no_optimum(home: Path) -> None:
-    """examples/lending.yaml: its loans keep 17% or more of price between liquidation and bad debt, so over 30 days no
-    grace period gives the venue bad debt: the sweep says nothing tells the grace periods apart."""
+def test_lending_grace_sweep_has_an_interior_optimum(home: Path) -> None:
+    """examples/lending.yaml (cohorts that keep their health factor, jumps fitted to the bundled prices): a grace
+    period lets holders top up (less bad debt and fewer liquidations) while the price keeps moving unchecked
+    (more bad debt): the venue's bad debt is lowest at an interior grace, clearly below none and below 3 days."""
     lending = Path(__file__).resolve().parents[2] / "examples" / "lending.yaml"
+    code, out = run(home, "compare", str(lending), "--sweep", "grace=0,4h,3d", "--horizon", "1y", "--paths",
+                    "20000", "--seed", "0", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    curve = {p["value"]: p for p in doc["curve"]}
+    assert doc["best_value"] == 4 * 3600.0
+    for g in (0.0, 3 * 86400.0):
+        gap = curve[g]["vs_best"]
+        assert gap["value"] > 2 * gap["std_error"], g
+    assert all(p["venue_el"]["value"] > 0 for p in doc["curve"])
+    assert curve[4 * 3600.0]["holder_el"]["value"] < curve[0.0]["holder_el"]["value"]
+
+
+def test_a_flat_sweep_names_no_optimum(home: Path, tmp_path: Path) -> None:
+    """examples/lending.yaml with passive borrowers and mild jumps: its loans keep 17% or more of price between
+    liquidation and bad debt, so over 30 days no grace period gives the venue bad debt: the sweep says nothing
+    tells the grace periods apart."""
+    text = (Path(__file__).resolve().parents[2] / "examples" / "lending.yaml").read_text(encoding="utf-8")
+    lending = tmp_path / "passive.yaml"
+    lending.write_text(text.replace(", keeps_health_factor: true", "").replace(
+        "jumps: {rate_per_year: 8, mean: -0.04, sigma: 0.10}", "jumps: {rate_per_year: 6, mean: -0.01, sigma: 0.04}"
+    ).replace("    jumps: {rate_per_year: 2, mean: -0.10, sigma: 0.03}\n", ""), encoding="utf-8")
     code, out = run(home, "compare", str(lending), "--sweep", "grace=0,30m,2h", "--horizon", "30d", "--paths", "400",
                     "--json")
     assert code == 0

@@ -158,11 +158,15 @@ def test_stress_grid_margined_short_put() -> None:
     assert g.iloc[1].n_liquidated == 0
 
 
-def test_cli_explains_a_negative_attributable_loss_of_loans() -> None:
-    """Loans: an outage defers liquidations, so the holder's attributable EL is negative; the table says why."""
+def test_cli_explains_a_negative_attributable_loss_of_loans(tmp_path: Path) -> None:
+    """Passive loans: an outage defers liquidations, so the holder's attributable EL is negative; the table says
+    why."""
     from seqrisk.cli.app import app
 
-    args = ["simulate", str(ROOT / "examples" / "lending.yaml"), "--model",
+    passive = tmp_path / "passive.yaml"
+    passive.write_text((ROOT / "examples" / "lending.yaml").read_text(encoding="utf-8").replace(
+        ", keeps_health_factor: true", ""), encoding="utf-8")
+    args = ["simulate", str(passive), "--model",
             str(ROOT / "examples" / "outage-model.json"), "--paths", "40960", "--seed", "5"]
     doc = json.loads(CliRunner().invoke(app, [*args, "--json"]).stdout)
     el = next(r for r in doc["measures"] if r["perspective"] == "holder" and r["basis"] == "attributable"

@@ -105,6 +105,15 @@ class _Evaluator:
             self.loan_trigger = np.where(pos.kind == KIND_LOAN, pos.debt / (pos.units * pos.threshold), 0.0)
 
     # -- helpers ---------------------------------------------------------------
+    def _loan_debt(self, loans: IntArray, p0: FloatArray, a: int) -> FloatArray:
+        """Debt (events, loans) at outage starts where asset ``a`` is at ``p0``: ``debt_usd``, times the price
+        move since t = 0 for loans that keep their health factor while the chain is up."""
+        pos = self.prep.pos
+        d = np.broadcast_to(pos.debt[loans][None, :], (p0.size, loans.size))
+        if pos.keeps_hf is None or not pos.keeps_hf[loans].any():
+            return d
+        return np.where(pos.keeps_hf[loans][None, :], d * (p0 / self.prep.spot[a])[:, None], d)
+
     def _mult(self, ev: IntArray, t: FloatArray) -> FloatArray:
         """Impact multipliers (events, assets) at times ``t``."""
         m = np.ones((ev.size, len(self.prep.assets)))
@@ -289,17 +298,17 @@ class _Evaluator:
         ratio = (p_r if graced else p1) / p0
         lo = max(self.r_long[perps].max(initial=-np.inf), self.m_long[mkts].max(initial=-np.inf))
         hi = min(self.r_short[perps].min(initial=np.inf), self.m_short[mkts].min(initial=np.inf))
-        ltr = self.loan_trigger[loans].max(initial=0.0)
+        debt_e = self._loan_debt(loans, p0, a)  # (events, loans): the debt each loan meets the outage with
+        lt = debt_e / (pos.units[loans] * pos.threshold[loans])  # liquidation prices (events, loans)
+        ltr = lt.max(axis=1, initial=0.0)
         flag = (ratio < lo) | (ratio > hi) | ((p_r if graced else p1) < ltr) | (p0 < ltr)
         if loans.size:
             # counterfactual: without the outage a loan is liquidated at its trigger if the path touches it
             var = cs.v_eval[ev, a] - cs.v0[ev, a]
-            lt = self.loan_trigger[loans]
-            pc = bridge_cross_probability(np.log(p0)[:, None], np.log(p1)[:, None], np.log(lt)[None, :],
+            pc = bridge_cross_probability(np.log(p0)[:, None], np.log(p1)[:, None], np.log(lt),
                                           var[:, None], lower=True)
-            live0 = p0[:, None] >= lt[None, :]
-            rep = np.minimum(pos.close_factor[loans] * pos.debt[loans],
-                             pos.units[loans] * lt / (1 + pos.bonus[loans]))
+            live0 = p0[:, None] >= lt
+            rep = np.minimum(pos.close_factor[loans] * debt_e, pos.units[loans] * lt / (1 + pos.bonus[loans]))
             # A loan that recovered by the test time is not spared for good: it is liquidated later anyway if
             # the price touches its trigger before the horizon end, in both worlds (the counterfactual loan that
             # did not touch during the outage too). So the outage only spares the liquidation with probability
@@ -307,9 +316,12 @@ class _Evaluator:
             # after the test time uses the rate of the frozen interval (exact without regime switches).
             rate = var / np.maximum(cs.t_eval[ev] - cs.t0[ev], 1e-9)
             v_after = (rate * np.maximum(sc.horizon_s - cs.t_eval[ev], 0.0))[:, None]
-            p_after = touch_probability_below(np.log(p1)[:, None], np.log(lt)[None, :], v_after)
-            keep = np.where(p1[:, None] < lt[None, :], 1.0, 1.0 - p_after)
-            cf = np.where(live0, pc * keep * pos.bonus[loans] * rep, 0.0)
+            p_after = touch_probability_below(np.log(p1)[:, None], np.log(lt), v_after)
+            keep = np.where(p1[:, None] < lt, 1.0, 1.0 - p_after)
+            # A loan that keeps its health factor while the chain is up is topped up, not liquidated, without
+            # the outage (as a perp kept at initial margin): no counterfactual liquidation to credit.
+            managed = np.zeros(loans.size, bool) if pos.keeps_hf is None else pos.keeps_hf[loans]
+            cf = np.where(live0 & ~managed[None, :], pc * keep * pos.bonus[loans] * rep, 0.0)
             nz = np.nonzero(cf > 0)
             if nz[0].size:
                 z = np.zeros(nz[0].size)
@@ -326,14 +338,15 @@ class _Evaluator:
             closed = self.closed.get(path)
             lp = perps if closed is None else perps[~closed[perps]]
             ll = loans if closed is None else loans[~closed[loans]]
-            dead = ll[pos.units[ll] * p0[j] * pos.threshold[ll] < pos.debt[ll]]
-            ll = ll[pos.units[ll] * p0[j] * pos.threshold[ll] >= pos.debt[ll]]
+            dl = debt_e[j, np.searchsorted(loans, ll)]
+            under = pos.units[ll] * p0[j] * pos.threshold[ll] < dl
+            dead, ll, dl = ll[under], ll[~under], dl[~under]
             if dead.size:
                 self.closed.setdefault(path, np.zeros(pos.n, bool))[dead] = True
             res = run_cascade(
                 float(p1[j]), float(p0[j]), perp_e0=pos.units[lp] * p0[j] * (pos.inv_leverage[lp] + sc.margin_buffer),
                 perp_side=pos.side[lp], perp_units=pos.units[lp], perp_mm=pos.maintenance[lp],
-                perp_pen=pos.penalty[lp], loan_c=pos.units[ll], loan_d=pos.debt[ll], loan_lt=pos.threshold[ll],
+                perp_pen=pos.penalty[lp], loan_c=pos.units[ll], loan_d=dl, loan_lt=pos.threshold[ll],
                 loan_bonus=pos.bonus[ll], loan_cf=pos.close_factor[ll],
                 mkt_e0=pos.mkt_units[mkts] * p0[j] * pos.mkt_inv_leverage[mkts], mkt_side=pos.mkt_side[mkts],
                 mkt_units=pos.mkt_units[mkts], mkt_mm=pos.mkt_maintenance[mkts], eta=float(prep.eta[a]),
@@ -493,12 +506,14 @@ class _Evaluator:
             var = (cs.v_eff[e] - cs.v0[e])[:, a]
             is_perp = pos.kind[ids] == KIND_PERP
             ratio = np.where(pos.side[ids] > 0, self.r_long[ids], self.r_short[ids])
-            barrier = np.where(is_perp, s0 * ratio, self.loan_trigger[ids][None, :])
+            keeps = np.zeros(ids.size, bool) if pos.keeps_hf is None else pos.keeps_hf[ids]
+            move = np.where(keeps, s0 / self.prep.spot[a], 1.0)  # loans keeping their health factor
+            barrier = np.where(is_perp, s0 * ratio, self.loan_trigger[ids][None, :] * move)
             pc = bridge_cross_probability(np.log(s0), np.log(s1), np.log(barrier), var,
                                           lower=(pos.side[ids] > 0)[None, :])
             pc = np.where(is_perp | (s0 >= barrier), pc, 0.0)
             loss_perp = np.minimum(pos.maintenance[ids], pos.penalty[ids]) * pos.units[ids] * barrier
-            rep = np.minimum(pos.close_factor[ids] * pos.debt[ids],
+            rep = np.minimum(pos.close_factor[ids] * pos.debt[ids] * move,
                              pos.units[ids] * barrier / (1 + pos.bonus[ids]))
             holder = share * pc * np.where(is_perp, loss_perp, pos.bonus[ids] * rep)
             attr = np.where(is_perp, holder, 0.0)  # loans are liquidated at the trigger without the event too

@@ -51,6 +51,7 @@ class PositionArrays:
     mkt_units: FloatArray
     mkt_inv_leverage: FloatArray
     mkt_maintenance: FloatArray
+    keeps_hf: BoolArray | None = None  # loans that keep their health factor while the chain is up
 
     @property
     def n(self) -> int:
@@ -67,6 +68,7 @@ def position_arrays(book: Book, chains: Sequence[str]) -> PositionArrays:
     kind = np.zeros(n, np.int64)
     is_call = np.zeros(n, bool)
     hedged = np.zeros(n, bool)
+    keeps_hf = np.zeros(n, bool)
     for i, p in enumerate(book.positions):
         spot = book.assets[p.asset].spot_usd
         if isinstance(p, Perp):
@@ -97,6 +99,7 @@ def position_arrays(book: Book, chains: Sequence[str]) -> PositionArrays:
             f["threshold"][i] = p.liquidation_threshold
             f["bonus"][i] = p.liquidation_bonus
             f["close_factor"][i] = p.close_factor
+            keeps_hf[i] = p.keeps_health_factor
     mk: dict[str, list[float]] = {k: [] for k in ("chain", "asset", "side", "units", "inv_leverage", "maintenance")}
     for m in book.markets:
         if m.chain not in ci:
@@ -121,4 +124,5 @@ def position_arrays(book: Book, chains: Sequence[str]) -> PositionArrays:
         mkt_chain=np.array(mk["chain"], np.int64), mkt_asset=np.array(mk["asset"], np.int64),
         mkt_side=np.array(mk["side"]), mkt_units=np.array(mk["units"]),
         mkt_inv_leverage=np.array(mk["inv_leverage"]), mkt_maintenance=np.array(mk["maintenance"]),
+        keeps_hf=keeps_hf,
     )
