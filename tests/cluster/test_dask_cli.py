@@ -3,6 +3,7 @@ character, with its own local cluster, on an existing cluster, and with a worker
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -59,20 +60,27 @@ def test_simulate_on_its_own_local_cluster_prints_the_local_numbers(config: Path
 
 def test_simulate_on_an_existing_cluster_survives_a_killed_worker(config: Path, local_output: str,
                                                                   dask: DaskBackend) -> None:
+    out = run_killing_a_worker(dask, ["simulate", str(BOOK), "--config", str(config), "--model", str(MODEL)],
+                               "seqrisk-simulate-blocks")
+    assert out == local_output
+
+
+def run_killing_a_worker(dask: DaskBackend, args: list[str], prefix: str) -> str:
+    """``seqrisk ARGS --scheduler`` in a subprocess while the worker holding a task named ``prefix...`` is
+    SIGKILLed; the command must still succeed: its stdout."""
     client = dask.client
     client.wait_for_workers(2, timeout=120)
-    p = subprocess.Popen([sys.executable, "-m", "seqrisk", "simulate", str(BOOK), "--config", str(config),
-                          "--model", str(MODEL), "--scheduler", str(dask.address)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, cwd=config.parent, start_new_session=True)
+    p = subprocess.Popen([sys.executable, "-m", "seqrisk", *args, "--scheduler", str(dask.address)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        hit = kill_busy_worker(client, "seqrisk-simulate-blocks", timeout_s=150)
+        hit = kill_busy_worker(client, prefix, timeout_s=150)
         out, err = p.communicate(timeout=180)
     finally:
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
             p.communicate()
     assert hit is not None and hit[1] and p.returncode == 0, err
-    assert out == local_output
+    return out
 
 
 def test_a_sweep_on_an_existing_cluster_prints_the_local_numbers(config: Path, dask: DaskBackend) -> None:
@@ -97,3 +105,30 @@ def test_backend_usage_and_connection_errors_are_one_line(monkeypatch: pytest.Mo
     code, _, err = run("simulate", str(BOOK), "--model", str(MODEL), "--scheduler", f"tcp://127.0.0.1:{_free_port()}")
     assert code == 1 and err.count("\n") == 1, err
     assert err.startswith("error: cannot reach the Dask scheduler at tcp://127.0.0.1:") and "within 2 s" in err
+
+
+BACKTEST = ["backtest", "--train-until", "2023-01-01", "--step", "182d", "--json"]
+
+
+@pytest.fixture(scope="module")
+def local_backtest() -> str:
+    code, out, err = run(*BACKTEST)
+    assert code == 0, err
+    return out
+
+
+def test_a_backtest_on_a_cluster_prints_the_local_numbers(local_backtest: str, dask: DaskBackend) -> None:
+    """Every origin's refit runs as a task; the scores are merged in origin order: the same JSON, byte for byte,
+    on an existing cluster and on the local process pool."""
+    code, out, err = run(*BACKTEST, "--scheduler", str(dask.address))
+    assert code == 0, err
+    assert out == local_backtest
+    n = len(json.loads(out)["origins"])
+    assert n >= 4 and f"backtest: {n}/{n} origins refitted" in err
+    code, out, err = run(*BACKTEST, "--workers", "2")
+    assert code == 0, err
+    assert out == local_backtest
+
+
+def test_a_backtest_survives_a_killed_worker(local_backtest: str, dask: DaskBackend) -> None:
+    assert run_killing_a_worker(dask, BACKTEST, "backtest-origin-") == local_backtest

@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from seqrisk.cli.app import app, state
+from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
 from seqrisk.cli.modeling import DeliberateOpt, DetectedOpt, PlannedOpt, catalog_provenance, detected_events
 from seqrisk.cli.render import console, echo_json, table
 from seqrisk.exceptions import DataError, UsageError
@@ -31,6 +33,9 @@ def backtest_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output (layout in docs/statistics.md).")] = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write the PIT histograms and scores as a "
                                               "self-contained HTML page.")] = None,
+    backend: BackendOpt = None,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Rolling-origin backtest of the predictive outage counts and durations (log score, PIT, coverage)."""
     from seqrisk.stats import MODELLED_TYPES
@@ -45,9 +50,15 @@ def backtest_cmd(
     train = parse_datetime(train_until, field="--train-until")
     end = parse_datetime(test_until, field="--test-until") if test_until else None
     events, exposures = detected_events() if detected else (None, None)
-    bt = backtest(state.catalog, train_until=train, test_until=end, step_s=step_s, type_=type_,
-                  include_deliberate=include_deliberate, include_planned=include_planned, events=events,
-                  exposures=exposures)
+    with engine_backend(backend, scheduler, workers, progress=False) as be:
+        err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+        def progress(done: int, total: int) -> None:  # one line per refitted origin when the work is spread
+            err.print(f"backtest: {done}/{total} origins refitted", markup=False)
+
+        bt = backtest(state.catalog, train_until=train, test_until=end, step_s=step_s, type_=type_,
+                      include_deliberate=include_deliberate, include_planned=include_planned, events=events,
+                      exposures=exposures, backend=be, progress=progress if be is not None else None)
     if not bt.rows:
         raise DataError("no chain was observed in the test windows: nothing to score", field="--train-until",
                         value=train_until)

@@ -32,7 +32,7 @@ estimated parameters and a zero chain effect (``plug-in``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -184,16 +184,95 @@ def _utc(d: datetime) -> datetime:
     return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """What every origin of a backtest reads (sent once per worker by a backend)."""
+
+    catalog: Catalog
+    type_: str
+    include_deliberate: bool
+    include_planned: bool
+    events: Sequence[EventLike] | None
+    exposures: dict[str, Window] | None
+    test_es: EventSet
+
+
+def _score_origin(inp: _Inputs, bound: tuple[datetime, datetime]) -> tuple[list[dict[str, Any]],
+                                                                         list[dict[str, Any]]]:
+    """The count rows and duration scores of one origin: refit on the data before it, score its window.
+
+    Pure (a module-level function of its arguments), so a backend may run origins anywhere and in any order."""
+    from seqrisk.stats.model import fit_outage_statistics
+
+    origin, until = bound
+    type_, test_es = inp.type_, inp.test_es
+    rows: list[dict[str, Any]] = []
+    durations: list[dict[str, Any]] = []
+    a, b = origin.timestamp(), until.timestamp()
+    try:
+        st = fit_outage_statistics(inp.catalog, as_of=origin, events=inp.events, exposures=inp.exposures,
+                                   group_hawkes=False, include_deliberate=inp.include_deliberate,
+                                   include_planned=inp.include_planned)
+    except DataError as exc:
+        raise DataError(f"cannot fit the model at origin {origin.date().isoformat()}: {exc.message}",
+                        field="--train-until", value=origin.date().isoformat()) from None
+    if type_ not in st.rates:
+        raise DataError(f"no {type_} events before origin {origin.date().isoformat()}: nothing to forecast",
+                        field="--train-until", value=origin.date().isoformat())
+    pool = st.rates[type_]
+    tr_counts = {c: 0 for c in st.chains}
+    for e in st.events.events:
+        if e.type == type_ and e.chain in tr_counts:
+            tr_counts[e.chain] += 1
+    tr_years = {c: st.events.exposure_years(c) for c in st.chains}
+    tot_t = sum(tr_years.values())
+    equal = sum(tr_counts.values()) / tot_t if tot_t > 0 else 0.0
+    for i, c in enumerate(st.chains):
+        e_years = _overlap(test_es.windows.get(c, ()), a, b) / YEAR_S
+        if e_years <= 0:
+            continue
+        wins = test_es.windows.get(c, ())
+        obs = [e for e in test_es.events if e.chain == c and e.type == type_ and a <= e.start_utc < b
+               and any(lo <= e.start_utc < hi for lo, hi in wins)]
+        k = len(obs)
+        pmfs = count_forecasts(pool, i, tr_counts[c], tr_years[c], equal, e_years,
+                               st.shock_rate_per_year(c, type_) * e_years)
+        row: dict[str, Any] = {"chain": c, "origin": origin.strftime("%Y-%m-%d"),
+                               "end": datetime.fromtimestamp(b, UTC).strftime("%Y-%m-%d"),
+                               "exposure_years": e_years, "observed": k}
+        for m, pmf in pmfs.items():
+            ls, pit, inside, mean = count_scores(pmf, k)
+            row[m] = {"mean": mean, "log_score": ls, "pit": pit, "in_90": inside}
+        rows.append(row)
+        law = st.model.chains[c].durations.get(type_) if c in st.model.chains else None
+        plug = st.durations[type_].law(None) if type_ in st.durations else None
+        for e in obs:
+            if law is None or plug is None:
+                continue
+            s_m, s_p = _log_duration_score(law, e), _log_duration_score(plug, e)
+            if s_m is not None and s_p is not None:
+                durations.append({"chain": c, "start": datetime.fromtimestamp(e.start_utc, UTC)
+                                  .strftime("%Y-%m-%d"), "low_s": e.low_s,
+                                  "high_s": e.high_s if np.isfinite(e.high_s) else None,
+                                  "model": s_m, "plug-in": s_p})
+    return rows, durations
+
+
 def backtest(catalog: Catalog, *, train_until: datetime, test_until: datetime | None = None,
              step_s: float = YEAR_S, type_: str = "downtime", include_deliberate: bool = False,
              include_planned: bool = False, events: Sequence[EventLike] | None = None,
-             exposures: dict[str, Window] | None = None) -> Backtest:
+             exposures: dict[str, Window] | None = None, backend: Any = None,
+             progress: Callable[[int, int], None] | None = None) -> Backtest:
     """Rolling-origin backtest of ``type_`` forecasts (see the module doc).
 
     ``test_until`` defaults to the catalog's coverage date (never the clock).
+    ``backend``: where the origins' refits run, any object with the engine
+    backends' ``map(fn, shared, items, name=, on_done=)`` (e.g. from
+    ``seqrisk.engine.backend.open_backend("dask", workers=2)``); ``None`` runs
+    them here, one after the other. Results are merged in origin order, so they
+    are the same on every backend. ``progress(done, total)`` is called as
+    origins finish.
     """
-    from seqrisk.stats.model import fit_outage_statistics
-
     train = _utc(train_until)
     end, _ = catalog.resolve_as_of(_utc(test_until) if test_until is not None else None)
     if step_s <= 0:
@@ -205,53 +284,27 @@ def backtest(catalog: Catalog, *, train_until: datetime, test_until: datetime | 
                                         include_deliberate=include_deliberate, include_planned=include_planned)
     bounds = _windows(train, end, step_s)
     bt = Backtest(type_, train, end, step_s, [o for o, _ in bounds])
-    for origin, until in bounds:
-        a, b = origin.timestamp(), until.timestamp()
-        try:
-            st = fit_outage_statistics(catalog, as_of=origin, events=events, exposures=exposures,
-                                       group_hawkes=False, include_deliberate=include_deliberate,
-                                       include_planned=include_planned)
-        except DataError as exc:
-            raise DataError(f"cannot fit the model at origin {origin.date().isoformat()}: {exc.message}",
-                            field="--train-until", value=origin.date().isoformat()) from None
-        if type_ not in st.rates:
-            raise DataError(f"no {type_} events before origin {origin.date().isoformat()}: nothing to forecast",
-                            field="--train-until", value=origin.date().isoformat())
-        pool = st.rates[type_]
-        tr_counts = {c: 0 for c in st.chains}
-        for e in st.events.events:
-            if e.type == type_ and e.chain in tr_counts:
-                tr_counts[e.chain] += 1
-        tr_years = {c: st.events.exposure_years(c) for c in st.chains}
-        tot_t = sum(tr_years.values())
-        equal = sum(tr_counts.values()) / tot_t if tot_t > 0 else 0.0
-        for i, c in enumerate(st.chains):
-            e_years = _overlap(test_es.windows.get(c, ()), a, b) / YEAR_S
-            if e_years <= 0:
-                continue
-            wins = test_es.windows.get(c, ())
-            obs = [e for e in test_es.events if e.chain == c and e.type == type_ and a <= e.start_utc < b
-                   and any(lo <= e.start_utc < hi for lo, hi in wins)]
-            k = len(obs)
-            pmfs = count_forecasts(pool, i, tr_counts[c], tr_years[c], equal, e_years,
-                                   st.shock_rate_per_year(c, type_) * e_years)
-            row: dict[str, Any] = {"chain": c, "origin": origin.strftime("%Y-%m-%d"),
-                                   "end": datetime.fromtimestamp(b, UTC).strftime("%Y-%m-%d"),
-                                   "exposure_years": e_years, "observed": k}
-            for m, pmf in pmfs.items():
-                ls, pit, inside, mean = count_scores(pmf, k)
-                row[m] = {"mean": mean, "log_score": ls, "pit": pit, "in_90": inside}
-            bt.rows.append(row)
-            law = st.model.chains[c].durations.get(type_) if c in st.model.chains else None
-            plug = st.durations[type_].law(None) if type_ in st.durations else None
-            for e in obs:
-                if law is None or plug is None:
-                    continue
-                s_m, s_p = _log_duration_score(law, e), _log_duration_score(plug, e)
-                if s_m is not None and s_p is not None:
-                    bt.durations.append({"chain": c, "start": datetime.fromtimestamp(e.start_utc, UTC)
-                                         .strftime("%Y-%m-%d"), "low_s": e.low_s,
-                                         "high_s": e.high_s if np.isfinite(e.high_s) else None,
-                                         "model": s_m, "plug-in": s_p})
+    inp = _Inputs(catalog, type_, include_deliberate, include_planned, events, exposures, test_es)
+    done = 0
+
+    def finished(_: int) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, len(bounds))
+
+    if backend is None:
+        def serial() -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+            for i, bd in enumerate(bounds):
+                out = _score_origin(inp, bd)
+                finished(i)
+                yield out
+        results: Iterable[tuple[list[dict[str, Any]], list[dict[str, Any]]]] = serial()
+    else:
+        results = backend.map(_score_origin, inp, bounds,
+                              name=lambda i, bd: f"backtest-origin-{bd[0].date().isoformat()}", on_done=finished)
+    for rows, durations in results:  # in origin order whatever order the backend ran them in
+        bt.rows.extend(rows)
+        bt.durations.extend(durations)
     return bt
 

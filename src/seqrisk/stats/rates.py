@@ -89,7 +89,7 @@ def gamma_mixture_ppf(q: float, weights: FloatArray, shape: FloatArray, rate: Fl
         dens = np.sum(w * np.exp(shape * (log_rate + y[None, :]) - rate * x[None, :] - lg), axis=0)  # x * pdf
         lo = np.where(f < 0, y, lo)
         hi = np.where(f < 0, hi, y)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # an infinite step bisects instead
             step = np.where(f == 0, 0.0, np.where(dens > 0, f / dens, np.inf))
         if np.all(np.abs(step) < 1e-11):
             break
