@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from seqrisk.cli.app import app, state
 from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
@@ -51,6 +50,8 @@ def backtest_cmd(
     end = parse_datetime(test_until, field="--test-until") if test_until else None
     events, exposures = detected_events() if detected else (None, None)
     with engine_backend(backend, scheduler, workers, progress=False) as be:
+        from rich.console import Console
+
         err = Console(stderr=True, highlight=False, soft_wrap=True)
 
         def progress(done: int, total: int) -> None:  # one line per refitted origin when the work is spread
