@@ -143,16 +143,17 @@ class Loan(_Position):
     liquidation_threshold: float = Field(gt=0, lt=1)
     liquidation_bonus: float = Field(0.05, ge=0, lt=1)
     close_factor: float = Field(0.5, gt=0, le=1)
+
+    @property
+    def asset(self) -> str:
+        return self.collateral_asset
+
     keeps_health_factor: bool = Field(
         False, description="the borrower keeps the loan's health factor while the chain is up (the entry stands "
         "for a cohort that borrows more or repays as the price moves): at every outage start the debt is "
         "debt_usd times the price move since t = 0, so the loan meets each outage at its stated health factor. "
         "False: collateral and debt stay as given, and a loan whose price path crosses its liquidation price "
         "while the chain is up is liquidated then and is gone for the rest of the horizon.")
-
-    @property
-    def asset(self) -> str:
-        return self.collateral_asset
 
 
 Position = Annotated[Perp | Option | Loan, Field(discriminator="type")]
