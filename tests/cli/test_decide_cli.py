@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from lending_variants import passive_lending
 from seqrisk.cli.app import app
 from seqrisk.decide.insurance import ParametricCover, Pricing, price_parametric
 from seqrisk.exceptions import UsageError
@@ -277,11 +278,7 @@ def test_a_flat_sweep_names_no_optimum(home: Path, tmp_path: Path) -> None:
     """examples/lending.yaml with passive borrowers and mild jumps: its loans keep 17% or more of price between
     liquidation and bad debt, so over 30 days no grace period gives the venue bad debt: the sweep says nothing
     tells the grace periods apart."""
-    text = (Path(__file__).resolve().parents[2] / "examples" / "lending.yaml").read_text(encoding="utf-8")
-    lending = tmp_path / "passive.yaml"
-    lending.write_text(text.replace(", keeps_health_factor: true", "").replace(
-        "jumps: {rate_per_year: 8, mean: -0.04, sigma: 0.10}", "jumps: {rate_per_year: 6, mean: -0.01, sigma: 0.04}"
-    ).replace("    jumps: {rate_per_year: 2, mean: -0.10, sigma: 0.03}\n", ""), encoding="utf-8")
+    lending = passive_lending(tmp_path / "passive.yaml")
     code, out = run(home, "compare", str(lending), "--sweep", "grace=0,30m,2h", "--horizon", "30d", "--paths", "400",
                     "--json")
     assert code == 0

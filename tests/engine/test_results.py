@@ -161,11 +161,10 @@ def test_stress_grid_margined_short_put() -> None:
 def test_cli_explains_a_negative_attributable_loss_of_loans(tmp_path: Path) -> None:
     """Passive loans: an outage defers liquidations, so the holder's attributable EL is negative; the table says
     why."""
+    from lending_variants import passive_lending
     from seqrisk.cli.app import app
 
-    passive = tmp_path / "passive.yaml"
-    passive.write_text((ROOT / "examples" / "lending.yaml").read_text(encoding="utf-8").replace(
-        ", keeps_health_factor: true", ""), encoding="utf-8")
+    passive = passive_lending(tmp_path / "passive.yaml")
     args = ["simulate", str(passive), "--model",
             str(ROOT / "examples" / "outage-model.json"), "--paths", "40960", "--seed", "5"]
     doc = json.loads(CliRunner().invoke(app, [*args, "--json"]).stdout)
