@@ -32,7 +32,7 @@ block, a slow spell like those seen before) keeps the odds low.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -67,14 +67,29 @@ class BlockIntervalLaw:
                        lp - (s - self.slow_after_s) / self.slow_mean_s)
         return float(out) if out.ndim == 0 else out
 
+    def logsf_scalar(self, s: float) -> float:
+        """``log P(B > s)`` of one number (no NumPy: the monitor calls it every round)."""
+        s = max(s, 0.0)
+        lp = math.log(self.p_slow)
+        if s <= self.slow_after_s:
+            return lp * s / self.slow_after_s
+        return lp - (s - self.slow_after_s) / self.slow_mean_s
+
+    def integral_sf(self, s: float) -> float:
+        """``integral_0^s P(B > x) dx`` (s), closed form."""
+        u, p, m = self.slow_after_s, self.p_slow, self.slow_mean_s
+        lp = math.log(p)
+        if s <= u:
+            return u * math.expm1(lp * s / u) / lp
+        return u * (p - 1.0) / lp + p * m * -math.expm1(-(s - u) / m)
+
     def sf(self, s: Any) -> Any:
         """``P(B > s)``."""
         return np.exp(self.logsf(s))
 
     def mean(self) -> float:
         """``E[B]`` (s): the integral of the survival."""
-        u, lp = self.slow_after_s, math.log(self.p_slow)
-        return u * (self.p_slow - 1.0) / lp + self.p_slow * self.slow_mean_s
+        return self.integral_sf(math.inf)
 
 
 @dataclass(frozen=True)
@@ -111,10 +126,10 @@ class IntervalFit:
         if n_blocks <= 0:
             return self
         longest = span_s - (n_blocks - 1) * self.block_time_s
-        if longest > self.slow_after_s:
-            return replace(self, intervals=self.intervals + n_blocks, slow=self.slow + 1,
-                           excess_s=self.excess_s + (longest - self.slow_after_s))
-        return replace(self, intervals=self.intervals + n_blocks)
+        slow = longest > self.slow_after_s
+        return IntervalFit(self.block_time_s, self.slow_after_s, self.prior_p_slow, self.prior_intervals,
+                           self.prior_slow_mean_s, self.prior_slow_n, self.intervals + n_blocks,
+                           self.slow + int(slow), self.excess_s + (longest - self.slow_after_s if slow else 0.0))
 
     def to_dict(self) -> dict[str, float]:
         return {"intervals": self.intervals, "slow": self.slow, "excess_s": self.excess_s}
@@ -125,8 +140,9 @@ def silence_log_odds(silence_s: float, law: BlockIntervalLaw, rate_per_year: flo
 
     ``duration_sf`` is the outage duration law's survival function (vectorised, seconds). Gauss-Legendre
     quadrature on ``[0, min(s, u)]`` and on ``[u, min(s, u + 40 m)]`` (where the integrand is smooth);
-    when a cheap bound puts the odds below ``1e-7`` the duration law is taken as ``S_D = 1`` there
-    (the odds are then exact to that bound's order, a probability far below any threshold).
+    when a cheap bound puts the odds below ``1e-7``, ``S_D = 1`` and ``exp(-lambda x) = 1`` there and the
+    integral of ``S_B`` is taken in closed form (a probability far below any threshold, to a relative error
+    of order ``lambda s + P(D < s)``).
     """
     lam = rate_per_year / YEAR_S
     s = max(float(silence_s), 0.0)
@@ -134,11 +150,12 @@ def silence_log_odds(silence_s: float, law: BlockIntervalLaw, rate_per_year: flo
         return -math.inf
     if s == 0.0:
         return -math.inf
-    log_up = float(law.logsf(s)) - lam * s
-    # cheap bound: integrand <= lam * S_B(x), and the integral of S_B is at most E[B]
+    log_up = law.logsf_scalar(s) - lam * s
+    # cheap bound: the integrand is at most lam * S_B(x), whose integral is at most lam * E[B]
     if math.log(lam * min(s, law.mean())) - log_up < math.log(1e-7):
-        xs, ws = _nodes(s, law)
-        return math.log(float(np.sum(ws * lam * np.exp(-lam * xs) * law.sf(xs)))) - log_up
+        # odds this small: S_D = 1 and exp(-lam x) = 1 on [0, s] (relative errors of order lam s and
+        # P(D < s)), the integral of S_B in closed form
+        return math.log(lam * law.integral_sf(s)) - log_up
     xs, ws = _nodes(s, law)
     sd = np.asarray(duration_sf(np.maximum(s - xs, 0.0)), dtype=float)
     total = float(np.sum(ws * lam * np.exp(-lam * xs + np.asarray(law.logsf(xs))) * sd))

@@ -192,7 +192,8 @@ class StatusModel:
         """Fold one polling round into the model and return the chain's status after it."""
         c, mem = self.config, self._mem
         t = float(ev.observed_utc)
-        obs = tuple(dataclasses.replace(o, observed_utc=t) for o in ev.observations)  # one clock per round
+        obs = tuple(o if o.observed_utc == t else dataclasses.replace(o, observed_utc=t)
+                    for o in ev.observations)  # one clock per round
         reasons: list[str] = []
         prev_head, prev_time, prev_seen = mem.health.head_number, mem.health.head_time_utc, \
             mem.health.head_first_seen_utc
