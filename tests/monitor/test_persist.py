@@ -102,3 +102,18 @@ def test_the_migration_upgrades_a_version_5_store_in_place(tmp_path: Path) -> No
         assert st.version == SCHEMA_VERSION
         assert st._conn.execute("SELECT kind, fingerprint FROM alerts").fetchall() == [("old", None)]
         assert st.integrity_ok()
+
+
+def test_prune_deletes_old_rounds_of_watched_chains_only(tmp_path: Path) -> None:
+    with StateStore(tmp_path / "state.sqlite") as st:
+        ms = MonitorStore(st)
+        ids = rounds(ms, AlertMachine("base", raise_rounds=1, clear_rounds=1), ["healthy", "down", "healthy"])
+        st._conn.execute("INSERT INTO head_observations(chain, observed_utc, endpoint, head_number) "
+                         "VALUES ('optimism', 1.0, 'x', 1)")
+        assert ms.prune(["base"], 1003.0) == 2 * 3  # rounds at 1000 and 1002: one status row, two endpoints each
+        c = st._conn
+        assert c.execute("SELECT observed_utc FROM observations").fetchall() == [(1004.0,)]
+        assert c.execute("SELECT COUNT(*) FROM head_observations WHERE chain='optimism'").fetchone()[0] == 1
+        # what happened stays: the status changes, both alerts and the event
+        assert c.execute("SELECT COUNT(*) FROM status_changes").fetchone()[0] == 2 and len(ids) == 2
+        assert len(ms.events("base")) == 1

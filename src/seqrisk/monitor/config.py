@@ -188,6 +188,9 @@ class MonitorConfig(_Frozen):
     store: bool = Field(True, description="write observations, status changes and alerts to the state store")
     status: dict[str, Any] = Field(default_factory=dict, description="status model settings for every chain "
                                    "(down_at, degraded_at, replica_lag_blocks ...; docs/monitor.md)")
+    retention_days: float | None = Field(7.0, gt=0, description="per-round rows (observations, head observations) "
+                                         "of the watched chains older than this are deleted hourly; status "
+                                         "changes, alerts and events are kept (null: keep everything)")
 
     _dur = field_validator("interval_s", "timeout_s", mode="before")(_seconds)
 

@@ -178,6 +178,17 @@ class MonitorStore:
                 c.executemany("INSERT OR IGNORE INTO batch_postings(chain, l1_block, l1_time_utc, tx_hash) "
                               "VALUES (?,?,?,?)", rows)
 
+    def prune(self, chains: Sequence[str], before_utc: float) -> int:
+        """Delete the per-round rows (``observations``, ``head_observations``) of ``chains`` observed before
+        ``before_utc``; status changes, alerts and events stay. Returns the rows deleted."""
+        marks = ",".join("?" * len(chains))
+        n = 0
+        with self.store.transaction() as c:
+            for table in ("observations", "head_observations"):
+                n += c.execute(f"DELETE FROM {table} WHERE chain IN ({marks}) AND observed_utc < ?",
+                               (*chains, before_utc)).rowcount
+        return n
+
     # -- reads for the CLI ---------------------------------------------------------
     def status_report(self, *, alerts: int = 20) -> dict[str, Any]:
         """Every watched chain's last status, alerted state and open incident, and the latest alerts."""
