@@ -71,9 +71,9 @@ def test_bad_config_is_one_line_naming_file_field_and_value(tmp_path: Path, caps
     assert "field=interval_s" in err and "'fast'" in err and "Traceback" not in err
 
 
-def test_without_config_prints_help_and_exits_2(tmp_path: Path) -> None:
-    code, out, _ = invoke(tmp_path)
-    assert code == 2 and "--config" in out
+def test_without_config_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run_main(tmp_path, capsys, "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--config" in err
 
 
 def test_an_outage_the_monitor_saw_is_fitted_by_fit_detected(tmp_path: Path) -> None:

@@ -61,8 +61,8 @@ def monitor_cmd(
     if ctx.invoked_subcommand is not None:
         return
     if config is None:
-        typer.echo(ctx.get_help())
-        raise typer.Exit(2)
+        raise UsageError("give the monitor's config (--config FILE; docs/monitor.md), or a subcommand: status",
+                         field="--config")
     from seqrisk.monitor.config import load_monitor_config, resolve_chains
 
     cfg = load_monitor_config(config)
@@ -114,7 +114,7 @@ def status_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output (schema seqrisk.monitor-status/1).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing; exit 3 when a watched chain is "
                                         "alerted degraded or down, 0 when all are healthy.")] = False,
-    alerts: Annotated[int, typer.Option("--alerts", min=0, help="How many recent alerts to list.")] = 10,
+    alerts: Annotated[int, typer.Option("--alerts", min=0, max=10_000, help="How many recent alerts to list.")] = 10,
 ) -> None:
     """Show each watched chain's last status and alerted state, and the latest alerts, from the store."""
     from seqrisk.monitor.persist import MonitorStore
