@@ -166,6 +166,7 @@ def _events(home: Path) -> list[tuple[float, float | None]]:
 def test_a_reorg_raises_nothing_and_a_back_filled_stall_is_caught_by_the_observers_clock(
         anvil_factory: Callable[..., Anvil], tmp_path: Path) -> None:
     node = anvil_factory(chain_id=8453, args=("--block-time", "1"))
+    node.rpc("anvil_mine", hex(30))  # history deep enough to reorg
     with receivers(Receiver(secret=SECRET.encode())) as (ok,):
         cfg = write_config(tmp_path / "monitor.yaml", [{"id": "base", "endpoints": [node.url], "feed": "none",
                                                         "inbox": "none"}],

@@ -95,6 +95,7 @@ class _Chain:
     previous_state: str | None = None
     last_status: Status | None = None
     last_refresh_utc: float = float("-inf")
+    dispatching: int = 0
     feed_error: str | None = None
     rounds: int = 0
     errors: int = 0
@@ -309,7 +310,8 @@ class Monitor:
                             "last moved", tr.kind, chain, tr.from_state, tr.to_state, status.p_down,
                             status.down_for_s, tr.detection_latency_s)
             self._spawn(self._dispatch(ch, tr, status, alert_id))
-        elif ch.machine.state != "healthy" and now - ch.last_refresh_utc >= self.cfg.nowcast.refresh_s:
+        elif ch.machine.state != "healthy" and now - ch.last_refresh_utc >= self.cfg.nowcast.refresh_s and \
+                not ch.dispatching:  # never ahead of the alert it refreshes
             ch.last_refresh_utc = now
             self._spawn(self._refresh(ch, status))
         return res, status, tr
@@ -346,11 +348,15 @@ class Monitor:
 
     async def _dispatch(self, ch: _Chain, tr: Transition, status: Status, alert_id: int | None) -> None:
         ch.last_refresh_utc = status.observed_utc
-        nc, err = (await self._nowcast(ch, status)) if tr.to_state == "down" else (None, None)
-        doc = alert_document(tr, status, nc, err)
-        if self.store is not None:
-            self.store.set_nowcast(ch.spec.id, nc if tr.to_state == "down" else None, alert_id, doc)
-        await asyncio.gather(*(self._send(h, alert_id, tr.fingerprint, doc) for h in self._hooks))
+        ch.dispatching += 1
+        try:
+            nc, err = (await self._nowcast(ch, status)) if tr.to_state == "down" else (None, None)
+            doc = alert_document(tr, status, nc, err)
+            if self.store is not None:
+                self.store.set_nowcast(ch.spec.id, nc if tr.to_state == "down" else None, alert_id, doc)
+            await asyncio.gather(*(self._send(h, alert_id, tr.fingerprint, doc) for h in self._hooks))
+        finally:
+            ch.dispatching -= 1
 
     async def _send(self, hook: WebhookSettings, alert_id: int | None, fingerprint: str, doc: dict[str, Any]) -> None:
         payload = doc.get("alertmanager", []) if hook.format == "alertmanager" else doc
