@@ -88,10 +88,12 @@ COMMAND_MODULES = (
     "seqrisk.cli.fit_cmds",
     "seqrisk.cli.backtest_cmds",
     "seqrisk.cli.chain_cmds",
+    "seqrisk.cli.monitor_cmds",
     "seqrisk.cli.compare_cmds",
     "seqrisk.cli.insure_cmds",
     "seqrisk.cli.place_cmds",
     "seqrisk.cli.serve_cmds",
+    "seqrisk.cli.nowcast_cmds",
 )
 for _m in COMMAND_MODULES:
     importlib.import_module(_m)
