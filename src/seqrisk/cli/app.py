@@ -93,6 +93,7 @@ COMMAND_MODULES = (
     "seqrisk.cli.place_cmds",
     "seqrisk.cli.serve_cmds",
     "seqrisk.cli.nowcast_cmds",
+    "seqrisk.cli.schema_cmds",
 )
 for _m in COMMAND_MODULES:
     importlib.import_module(_m)

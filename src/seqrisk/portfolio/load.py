@@ -1,4 +1,5 @@
-"""Load a book from YAML or JSON; every error names the file, position id, field and value."""
+"""Load a book from YAML, JSON, CSV or Parquet; every error names the file, position id (or row and column),
+field and value."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import numpy as np
 import pydantic
 import yaml
 
-from seqrisk.exceptions import DataError, UnknownChainError, ValidationError
+from seqrisk.exceptions import DataError, UnknownChainError, UsageError, ValidationError
 from seqrisk.portfolio.models import Book
 
-__all__ = ["book_from_dict", "load_book"]
+__all__ = ["BOOK_SUFFIXES", "book_from_dict", "load_book"]
 
 
 def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
@@ -106,6 +107,12 @@ def book_from_dict(data: Any, *, file: str | None = None, chains: Iterable[str] 
         if asset not in book.assets:
             raise ValidationError("unknown asset (declare it under assets)", file=file, position=p.id,
                                   field="collateral_asset" if p.type == "loan" else "asset", value=asset)
+        if p.type == "perp" and p.collateral_usd is not None:
+            share = p.margin_share(book.assets[asset].spot_usd)
+            if share <= p.maintenance_margin:
+                raise ValidationError(f"perp is already liquidatable at spot: its margin is {share:.4g} of the "
+                                      f"notional, not above the maintenance margin {p.maintenance_margin:g}",
+                                      file=file, position=p.id, field="collateral_usd", value=p.collateral_usd)
         if p.type == "loan":
             spot = book.assets[asset].spot_usd
             hf = p.collateral_amount * spot * p.liquidation_threshold / p.debt_usd
@@ -139,19 +146,38 @@ def correlation_matrix(book: Book) -> np.ndarray:
     return c
 
 
-def load_book(path: Path | str, *, chains: Iterable[str] | None = None) -> Book:
-    """Read a book from a ``.yaml``/``.yml`` or ``.json`` file.
+#: Book file suffixes :func:`load_book` reads.
+BOOK_SUFFIXES = (".yaml", ".yml", ".json", ".csv", ".parquet")
 
+
+def load_book(path: Path | str, *, chains: Iterable[str] | None = None, market: Any = None,
+              mapping: Any = None) -> Book:
+    """Read a book from a ``.yaml``/``.yml``, ``.json``, ``.csv`` or ``.parquet`` file (by its suffix).
+
+    A CSV or Parquet file holds the positions, one per row
+    (:func:`~seqrisk.portfolio.book_from_frame`); ``market`` (the assets,
+    correlations and rest-of-market models) defaults to ``<stem>.market.yaml``
+    beside it, and ``mapping`` (a venue's columns) to the market's ``mapping``.
     Raises :class:`~seqrisk.exceptions.DataError` (or a subclass) naming the
-    file, the position id, the field and the value of the first problem.
+    file, the position id (or row and column), the field and the value of the
+    first problem.
     """
     p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in BOOK_SUFFIXES:
+        raise UsageError(f"a book file is {', '.join(BOOK_SUFFIXES)} (by its suffix)", file=str(p), value=p.suffix)
+    if suffix in (".csv", ".parquet"):
+        from seqrisk.portfolio.frame import load_table_book
+
+        return load_table_book(p, market=market, mapping=mapping, chains=chains)
+    if market is not None or mapping is not None:
+        raise UsageError("market and mapping apply to CSV and Parquet books", file=str(p))
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read book: {exc}", file=str(p)) from None
     try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise DataError(f"cannot parse book: {str(exc).splitlines()[0]}", file=str(p)) from None
     return book_from_dict(data, file=str(p), chains=chains)
