@@ -83,6 +83,7 @@ COMMAND_MODULES = (
     "seqrisk.cli.catalog_cmds",
     "seqrisk.cli.catalog_admin_cmds",
     "seqrisk.cli.store_cmds",
+    "seqrisk.cli.store_query_cmds",
     "seqrisk.cli.simulate_cmds",
     "seqrisk.cli.report_cmds",
     "seqrisk.cli.fit_cmds",
