@@ -7,8 +7,9 @@ documents (:func:`book_from_dict`) and pandas DataFrames (:func:`book_from_frame
 
 from seqrisk.portfolio.arrays import PositionArrays, position_arrays
 from seqrisk.portfolio.frame import ColumnMapping, book_from_frame, read_mapping
-from seqrisk.portfolio.load import BOOK_SUFFIXES, book_from_dict, correlation_matrix, load_book
+from seqrisk.portfolio.load import BOOK_SUFFIXES, load_book
 from seqrisk.portfolio.models import Asset, Book, Jumps, Loan, MarketModel, Option, Perp, Position
+from seqrisk.portfolio.validate import book_from_dict, correlation_matrix
 
 __all__ = [
     "BOOK_SUFFIXES",

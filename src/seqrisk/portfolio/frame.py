@@ -45,16 +45,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from seqrisk.exceptions import DataError, SeqriskError, UsageError, ValidationError
 from seqrisk.portfolio.models import Book, Loan, Option, Perp
+from seqrisk.portfolio.validate import book_from_dict
 from seqrisk.units import parse_duration
 
 if typing.TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["POSITION_FIELDS", "TABLE_SUFFIXES", "ColumnMapping", "book_from_frame", "load_table_book", "market_beside",
-           "read_mapping", "read_table"]
+__all__ = ["MARKET_KEYS", "POSITION_FIELDS", "ColumnMapping", "book_from_frame", "read_document", "read_mapping"]
 
-#: Suffixes of the table formats :func:`load_table_book` reads.
-TABLE_SUFFIXES = (".csv", ".parquet")
 #: Keys a market document may hold.
 MARKET_KEYS = ("name", "assets", "correlations", "markets", "mapping")
 _DURATION_FIELDS = frozenset({"expiry"})
@@ -147,7 +145,7 @@ def read_mapping(mapping: ColumnMapping | Mapping[str, Any] | Path | str, *, fil
         return mapping
     if isinstance(mapping, Path | str):
         file = str(mapping)
-        mapping = _read_doc(Path(mapping), "column mapping")
+        mapping = read_document(Path(mapping), "column mapping")
     if not isinstance(mapping, Mapping):
         raise DataError("a column mapping is a mapping with columns, constants, values, units, scale", file=file)
     try:
@@ -160,7 +158,8 @@ def read_mapping(mapping: ColumnMapping | Mapping[str, Any] | Path | str, *, fil
     return m
 
 
-def _read_doc(path: Path, what: str) -> Any:
+def read_document(path: Path, what: str) -> Any:
+    """A YAML or JSON file's parsed content (JSON by the ``.json`` suffix); errors name the file."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -179,7 +178,7 @@ def _market_doc(market: Any, file: str | None) -> tuple[dict[str, Any], str | No
     if isinstance(market, Path | str):
         path = Path(market)
         file, base = str(path), path.parent
-        market = _read_doc(path, "market")
+        market = read_document(path, "market")
     if not isinstance(market, Mapping):
         raise DataError("a market is a mapping with assets (and correlations, markets)", file=file)
     extra = [k for k in market if k not in MARKET_KEYS]
@@ -333,8 +332,6 @@ def book_from_frame(frame: pd.DataFrame, *, market: Any = None, mapping: Any = N
         positions.append(pos)
     doc["positions"] = positions
     doc["name"] = name or doc.get("name") or (Path(file).stem if file else "book")
-    from seqrisk.portfolio.load import book_from_dict
-
     try:
         return book_from_dict(doc, file=file, chains=chains)
     except SeqriskError as exc:
@@ -369,47 +366,3 @@ def _locate(exc: SeqriskError, rows: Mapping[str, Any], labels: list[Any], field
         ctx["field"] = f"constants.{field}"
         ctx["file"] = mapping_file or file
     return exc
-
-
-def read_table(path: Path) -> tuple[pd.DataFrame, int]:
-    """A CSV (every cell as text) or Parquet file as a DataFrame, and the number of header rows."""
-    import pandas as pd
-
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True), 1
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        try:
-            return pq.read_table(path).to_pandas(), 1
-        except pa.ArrowException as exc:
-            raise DataError(f"cannot read Parquet: {str(exc).splitlines()[0]}", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read book: {exc}", file=str(path)) from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"cannot parse CSV: {str(exc).splitlines()[0]}", file=str(path)) from None
-
-
-def market_beside(path: Path) -> Path | None:
-    """The market file beside a table book: ``<stem>.market.yaml`` (or ``.yml``, ``.json``)."""
-    for suffix in (".yaml", ".yml", ".json"):
-        p = path.with_name(f"{path.stem}.market{suffix}")
-        if p.is_file():
-            return p
-    return None
-
-
-def load_table_book(path: Path, *, market: Any = None, mapping: Any = None,
-                    chains: Iterable[str] | None = None) -> Book:
-    """A book from a ``.csv`` or ``.parquet`` file; ``market`` defaults to ``<stem>.market.yaml`` beside it."""
-    if market is None:
-        market = market_beside(path)
-        if market is None:
-            raise DataError(f"a {path.suffix.lower()[1:].upper()} book needs its market (assets, correlations, "
-                            f"rest-of-market models): write {path.stem}.market.yaml beside it (docs/model.md)",
-                            file=str(path))
-    frame, header = read_table(path)
-    return book_from_frame(frame, market=market, mapping=mapping, chains=chains, file=str(path), header_rows=header)
-

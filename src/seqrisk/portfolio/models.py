@@ -293,7 +293,7 @@ class Book(_Frozen):
         ``market`` holds the assets, correlations and rest-of-market models (a mapping, a YAML/JSON file or a
         Book); ``mapping`` translates a venue's columns.
         """
-        from seqrisk.portfolio.frame import book_from_frame
+        from seqrisk.portfolio import book_from_frame  # the package face: models know no loader
 
         return book_from_frame(frame, market=market, mapping=mapping, name=name, chains=chains)
 
