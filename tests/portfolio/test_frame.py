@@ -216,3 +216,18 @@ def test_cli_csv_book_bad_cell_exit_1(tmp_path: Path, capsys: pytest.CaptureFixt
     err = capsys.readouterr().err.strip()
     assert err == f"error: not a number (file={f}, row=2, column=size, value='ten')"
 
+
+
+def test_margin_rules_lever_stays_below_the_measured_margin() -> None:
+    """A maintenance margin at or above what a perp keeps would liquidate it at spot: the lever refuses it."""
+    from seqrisk.decide import MarginRules
+    from seqrisk.decide.base import Setup
+
+    frame = pd.DataFrame([{"id": "m", "type": "perp", "chain": "base", "asset": "ETH", "size": 10.0,
+                           "collateral_usd": 3000.0}])  # measured margin 3,000 / 30,000 = 0.1
+    book = book_from_frame(frame, market=MARKET, chains=CHAINS)
+    setup = Setup(book=book, model=None, scenario=None)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match=r"below the measured margin = 0\.1 "):
+        MarginRules(maintenance=0.1).apply(setup)
+    moved = MarginRules(maintenance=0.08).apply(setup).book.positions[0]
+    assert moved.maintenance_margin == 0.08 and moved.collateral_usd == 3000.0

@@ -300,12 +300,13 @@ class MarginRules:
         positions = []
         for p in book.positions:
             if p.type == "perp" and (self.chain is None or p.chain == self.chain):
-                share = p.margin_share(_spot(book, p.asset))
-                if self.maintenance is not None and (self.maintenance >= share or (
-                        p.leverage is not None and self.maintenance >= 1.0 / p.leverage)):
-                    raise UsageError(f"maintenance margin must stay below the margin the position keeps "
-                                     f"({min(share, 1.0 / (p.leverage or 1.0)):.4g})", field="maintenance",
-                                     position=p.id, value=self.maintenance)
+                limits = [(1.0 / p.leverage, "the initial margin 1/leverage")] if p.leverage is not None else []
+                if p.collateral_usd is not None:
+                    limits.append((p.margin_share(_spot(book, p.asset)), "the measured margin"))
+                for limit, what in limits:
+                    if self.maintenance is not None and self.maintenance >= limit:
+                        raise UsageError(f"maintenance margin must stay below {what} = {limit:.4g}",
+                                         field="maintenance", position=p.id, value=self.maintenance)
                 p = p.model_copy(update=upd)
             positions.append(p)
         markets = []
