@@ -231,3 +231,18 @@ def test_margin_rules_lever_stays_below_the_measured_margin() -> None:
         MarginRules(maintenance=0.1).apply(setup)
     moved = MarginRules(maintenance=0.08).apply(setup).book.positions[0]
     assert moved.maintenance_margin == 0.08 and moved.collateral_usd == 3000.0
+
+
+def test_a_top_up_raises_the_measured_margin_by_its_share() -> None:
+    """The now-cast's top-up on a perp with measured collateral adds to the collateral, not to a leverage."""
+    from seqrisk.monitor.nowcast import _top_up
+
+    frame = pd.DataFrame([{"id": "m", "type": "perp", "chain": "base", "asset": "ETH", "size": -10.0,
+                           "collateral_usd": 3000.0, "entry_price_usd": 2900.0}])
+    book = book_from_frame(frame, market=MARKET, chains=CHAINS)
+    before = book.positions[0].margin_share(3000.0)  # (3,000 - 1,000) / 30,000
+    topped = _top_up(book, "m", 0.05)
+    assert topped is not None
+    new_book, usd = topped
+    assert usd == pytest.approx(1500.0)
+    assert new_book.positions[0].margin_share(3000.0) == pytest.approx(before + 0.05)
