@@ -21,7 +21,7 @@ __all__: list[str] = []
 
 @app.command("report")
 def report_cmd(
-    portfolio: Annotated[Path, typer.Argument(help="Book file (YAML, JSON, CSV or Parquet), e.g. examples/desk.yaml.")],
+    portfolio: Annotated[Path, typer.Argument(help="Book file (YAML or JSON), e.g. examples/desk.yaml.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("report.html"),
     horizon: Annotated[str, typer.Option("--horizon", help="Horizon, e.g. 1d, 30d, 1y.")] = "1y",
     paths: Annotated[int, typer.Option("--paths", help="Monte Carlo paths.", min=100)] = 20_000,

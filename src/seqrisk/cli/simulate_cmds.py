@@ -25,7 +25,7 @@ def _fmt(v: float, se: float, money: bool = True) -> str:
 
 @app.command("simulate")
 def simulate_cmd(
-    portfolio: Annotated[Path, typer.Argument(help="Book file (YAML, JSON, CSV or Parquet), e.g. examples/desk.yaml.")],
+    portfolio: Annotated[Path, typer.Argument(help="Book file (YAML or JSON), e.g. examples/desk.yaml.")],
     config: Annotated[Path | None, typer.Option("--config", help="Scenario file (YAML/JSON).")] = None,
     model: Annotated[Path | None, typer.Option("--model", help="Outage model file (default: fitted from the "
                                                 "catalog).")] = None,
