@@ -16,6 +16,7 @@ from seqrisk.exceptions import UsageError
 
 __all__ = [
     "DAY_S",
+    "DURATION_PATTERN",
     "HOUR_S",
     "MINUTE_S",
     "YEAR_DAYS",
@@ -42,7 +43,10 @@ _UNITS = {
     "w": 7 * DAY_S, "wk": 7 * DAY_S, "week": 7 * DAY_S, "weeks": 7 * DAY_S,
     "y": YEAR_S, "yr": YEAR_S, "year": YEAR_S, "years": YEAR_S,
 }
-_PART = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]+)?\s*", re.IGNORECASE)
+_NUMBER_UNIT = r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]+)?\s*"
+_PART = re.compile(_NUMBER_UNIT, re.IGNORECASE)
+#: A duration string as a JSON Schema ``pattern`` (numbers each with an optional unit, e.g. ``1d12h``).
+DURATION_PATTERN = f"^({_NUMBER_UNIT})+$"
 
 
 def parse_duration(text: str | float | int, *, field: str | None = None) -> float:

@@ -83,6 +83,7 @@ COMMAND_MODULES = (
     "seqrisk.cli.catalog_cmds",
     "seqrisk.cli.catalog_admin_cmds",
     "seqrisk.cli.store_cmds",
+    "seqrisk.cli.store_query_cmds",
     "seqrisk.cli.simulate_cmds",
     "seqrisk.cli.report_cmds",
     "seqrisk.cli.fit_cmds",
@@ -94,6 +95,7 @@ COMMAND_MODULES = (
     "seqrisk.cli.place_cmds",
     "seqrisk.cli.serve_cmds",
     "seqrisk.cli.nowcast_cmds",
+    "seqrisk.cli.schema_cmds",
 )
 for _m in COMMAND_MODULES:
     importlib.import_module(_m)
