@@ -24,7 +24,7 @@ from seqrisk.provenance import Provenance
 from seqrisk.service.app import ApiError, Service, _service, require
 from seqrisk.service.books import BookUpload, parse_upload
 from seqrisk.service.jobs import Job
-from seqrisk.service.requests import KINDS, JobRequest, book_digest, validate_book
+from seqrisk.service.requests import KINDS, JobBase, book_digest, validate_book
 from seqrisk.service.runners import command_line, document
 from seqrisk.service.status import ChangeTracker, live_status, transitions
 from seqrisk.service.tokens import Token
@@ -87,6 +87,7 @@ def info(request: Request, _: Read) -> dict[str, Any]:
     return _doc("seqrisk.service", _cat_prov(svc), version=__version__, limits=svc.config.public(),
                 workers={"configured": svc.config.workers,
                          "alive": sum(1 for p in (pool.alive() if pool else {}).values() if p)},
+                backend={"name": svc.config.backend, "scheduler": svc.dask.address if svc.dask is not None else None},
                 jobs=svc.jobs().counts())
 
 
@@ -292,21 +293,21 @@ def _job_out(job: Job) -> dict[str, Any]:
     return {"schema": 1, "kind": "seqrisk.job", "job": d}
 
 
-def _submit(request: Request, kind: str, req: JobRequest, tok: Token | None, idem: str | None,
+def _submit(request: Request, kind: str, req: JobBase, tok: Token | None, idem: str | None,
             response: Response) -> dict[str, Any]:
     svc = _service(request)
     req.check(svc.catalog, svc.config)
     body = req.model_dump(mode="json", exclude_none=True)
     digest = None
-    if req.book_id is not None:
-        doc = svc.books().document(req.book_id)
+    if req.book_ref is not None:
+        doc = svc.books().document(req.book_ref)
         if doc is None:
             raise ApiError(404, "not_found", "no such book (upload it with POST /api/v1/books)", field="book_id")
         validate_book(doc, svc.catalog, svc.config, field="book_id")
         body.pop("book_id")
         body["book"] = doc
-    elif req.book is not None:
-        validate_book(req.book, svc.catalog, svc.config)
+    elif req.book_doc is not None:
+        validate_book(req.book_doc, svc.catalog, svc.config)
     if "book" in body:
         digest = book_digest(body["book"])
     when, _ = svc.catalog.resolve_as_of(parse_datetime(req.as_of) if req.as_of else None)
@@ -326,8 +327,8 @@ IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128, 
                                        "same token returns the first job instead of queueing another")]
 
 
-def _submit_route(kind: str, model: type[JobRequest]) -> None:
-    def handler(request: Request, response: Response, req: JobRequest, tok: Write, idem: IdemKey = None
+def _submit_route(kind: str, model: type[JobBase]) -> None:
+    def handler(request: Request, response: Response, req: JobBase, tok: Write, idem: IdemKey = None
                 ) -> dict[str, Any]:
         return _submit(request, kind, req, tok, idem, response)
 

@@ -67,6 +67,13 @@ class ServiceConfig(BaseModel):
         "writes", description="writes: a write token for every write, reads open (loopback only); "
         "all: a token for every page and endpoint but /api/v1/health")
     workers: int = Field(2, ge=0, le=64, description="job worker processes (0: accept jobs, run none)")
+    backend: Literal["local", "dask"] = Field(
+        "local", description="where the jobs' simulations run: local (in each worker process) or dask (a Dask "
+        "cluster: scheduler, or a local cluster of dask_workers processes on 127.0.0.1); numbers do not change")
+    scheduler: str | None = Field(None, description="address of a running Dask scheduler, tcp://HOST:PORT "
+                                  "(implies backend dask)")
+    dask_workers: int | None = Field(None, ge=1, le=256, description="size of the local Dask cluster the server "
+                                     "starts for backend dask without a scheduler (default: one per CPU)")
     max_body_bytes: int = Field(4_000_000, ge=1024, description="largest request body")
     max_book_bytes: int = Field(2_000_000, ge=256, description="largest book document or file")
     max_positions: int = Field(20_000, ge=1, description="most positions in one book")
@@ -105,6 +112,18 @@ class ServiceConfig(BaseModel):
         return v
 
     @model_validator(mode="after")
+    def _backend(self) -> ServiceConfig:
+        if self.scheduler is not None:
+            if "://" not in self.scheduler:
+                raise ValueError(f"a scheduler address looks like tcp://HOST:PORT: {self.scheduler!r}")
+            if self.dask_workers is not None:
+                raise ValueError("dask_workers sizes a local cluster; a scheduler's cluster has its own workers")
+            object.__setattr__(self, "backend", "dask")
+        elif self.dask_workers is not None and self.backend != "dask":
+            raise ValueError("dask_workers goes with backend dask")
+        return self
+
+    @model_validator(mode="after")
     def _origins_exact(self) -> ServiceConfig:
         for o in self.cors_origins:
             if o == "*" or not re.match(r"^https?://[^/\s]+$", o):
@@ -129,9 +148,9 @@ class ServiceConfig(BaseModel):
 
     def public(self) -> dict[str, Any]:
         """The settings a client may see (limits), for ``GET /api/v1/limits``."""
-        return {k: getattr(self, k) for k in ("auth", "workers", "max_body_bytes", "max_book_bytes", "max_positions",
-                                              "max_paths", "max_strategies", "max_active_jobs_per_token",
-                                              "max_queued_jobs", "max_job_s")}
+        return {k: getattr(self, k) for k in ("auth", "workers", "backend", "max_body_bytes", "max_book_bytes",
+                                              "max_positions", "max_paths", "max_strategies",
+                                              "max_active_jobs_per_token", "max_queued_jobs", "max_job_s")}
 
 
 def _env(environ: Mapping[str, str]) -> dict[str, Any]:
