@@ -207,9 +207,16 @@ def test_uploaded_book_runs_by_id_and_the_digest_keeps_asset_order(server: dict[
     assert r2.json()["book"]["id"] != book_id  # the asset order drives the random numbers: another book
 
 
-def test_pages_are_not_served_until_wired(server: dict[str, Any]) -> None:
+def test_pages_carry_the_security_headers(server: dict[str, Any]) -> None:
     r = server["client"].get("/", headers={"Accept": "text/html"})
-    assert r.status_code == 404 and r.json()["kind"] == "seqrisk.error"
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    csp = dict(d.strip().split(" ", 1) for d in r.headers["content-security-policy"].split(";") if d.strip())
+    assert csp["script-src"] == "'self'" and csp["frame-ancestors"] == "'none'" and csp["default-src"] == "'none'"
+    assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
+    assert "<script>" not in r.text and "cdn" not in r.text.lower()  # scripts come from this server, as files
+    js = server["client"].get("/assets/plotly.min.js")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+    assert len(js.content) > 10**6  # plotly itself, from the installed package
 
 
 def _rerun_from_record(home: Path, client: httpx.Client, job: dict[str, Any], tmp: Path) -> dict[str, Any]:
@@ -306,3 +313,38 @@ def test_idempotency_key_submits_once_and_cancel_stops_a_job(server: dict[str, A
     runs = db.execute("SELECT COUNT(*) FROM job_runs WHERE job_id=?", (queued,)).fetchone()[0]
     db.close()
     assert n == 1 and runs == 0  # one job for the key; the cancelled queued job never ran
+
+
+def test_live_status_reads_the_monitors_latest_round(server: dict[str, Any]) -> None:
+    """The test writes rounds as the monitor does (rows of `observations`); the API shows each chain's latest."""
+    c = server["client"]
+    db = sqlite3.connect(server["home"] / "state.sqlite")
+    with db:
+        db.executemany("INSERT INTO observations(chain, observed_utc, head_number, head_time_utc, lag_s, status) "
+                       "VALUES (?,?,?,?,?,?)", [("base", 1000.0, 10, 998.0, 2.0, "healthy"),
+                                                ("base", 1010.0, 10, 998.0, 12.0, "down"),
+                                                ("arbitrum", 1005.0, 7, 1004.0, 1.0, "healthy")])
+    db.close()
+    rows = {r["chain"]: r for r in c.get("/api/v1/status").json()["chains"]}
+    assert {k: rows["base"][k] for k in ("label", "observed_utc", "lag_s")} == {"label": "down", "observed_utc": 1010.0,
+                                                                               "lag_s": 12.0}
+    assert rows["arbitrum"]["label"] == "healthy" and rows["arbitrum"]["nowcast"] is None
+    one = c.get("/api/v1/status/base").json()
+    assert one["status"]["label"] == "down" and one["chain"] == "base"
+    assert c.get("/api/v1/status/optimism").json()["status"] is None
+
+
+def test_the_deployment_settings_load_and_the_docs_list_every_setting() -> None:
+    from seqrisk.service.config import ServiceConfig, load_config
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = load_config(root / "deploy" / "serve.yaml", environ={})
+    assert cfg == ServiceConfig()  # the example file spells out the defaults
+    env = load_config(root / "deploy" / "serve.yaml", environ={"SEQRISK_SERVE_WORKERS": "4"}, port=9000)
+    assert (env.workers, env.port) == (4, 9000)  # file < environment < options
+    docs = (root / "docs" / "serve.md").read_text()
+    table = docs[docs.index("| setting |"):]
+    missing = [f for f in ServiceConfig.model_fields if f"`{f}`" not in table]
+    assert missing == []
+    unit = (root / "deploy" / "seqrisk-serve.service").read_text()
+    assert "ExecStart=/opt/seqrisk/bin/seqrisk serve --config /etc/seqrisk/serve.yaml" in unit

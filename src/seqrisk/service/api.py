@@ -26,7 +26,7 @@ from seqrisk.service.books import BookUpload, parse_upload
 from seqrisk.service.jobs import Job
 from seqrisk.service.requests import KINDS, JobBase, book_digest, validate_book
 from seqrisk.service.runners import command_line, document
-from seqrisk.service.status import ChangeTracker, live_status, transitions
+from seqrisk.service.status import ChangeTracker, transitions
 from seqrisk.service.tokens import Token
 from seqrisk.units import parse_datetime, parse_duration
 
@@ -205,7 +205,8 @@ def model_chain(request: Request, chain_id: ChainPath, _: Read, as_of: AsOf = No
 def status(request: Request, _: Read) -> dict[str, Any]:
     svc = _service(request)
     st = svc.store()
-    return _doc("seqrisk.status", _cat_prov(svc), chains=live_status(st), transitions=transitions(st, limit=50))
+    return _doc("seqrisk.status", _cat_prov(svc), chains=svc.live(), transitions=transitions(st, limit=50))
+
 
 
 @router.get("/status/stream", tags=["status"], responses={**ERRORS, 200: {
@@ -218,13 +219,13 @@ async def status_stream(request: Request, _: Read) -> StreamingResponse:
 
     async def events() -> AsyncIterator[str]:
         tracker = ChangeTracker()
-        rows = await asyncio.to_thread(lambda: live_status(svc.store()))
+        rows = await asyncio.to_thread(svc.live)
         tracker.changes(rows)
         yield f"event: snapshot\ndata: {json.dumps({'chains': rows}, default=str)}\n\n"
         idle = 0.0
         while not svc.stopping.is_set() and not await request.is_disconnected():
             await asyncio.sleep(poll)
-            rows = await asyncio.to_thread(lambda: live_status(svc.store()))
+            rows = await asyncio.to_thread(svc.live)
             changed = tracker.changes(rows)
             if changed:
                 idle = 0.0
@@ -245,7 +246,7 @@ def status_chain(request: Request, chain_id: ChainPath, _: Read) -> dict[str, An
     svc = _service(request)
     cid = svc.catalog.chain(chain_id).id
     st = svc.store()
-    rows = live_status(st, cid)
+    rows = svc.live(cid)
     return _doc("seqrisk.status.chain", _cat_prov(svc), chain=cid, status=rows[0] if rows else None,
                 nowcast=rows[0].get("nowcast") if rows else None, transitions=transitions(st, cid, limit=50))
 

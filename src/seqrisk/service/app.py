@@ -87,6 +87,15 @@ class Service:
     def books(self) -> BookStore:
         return BookStore(self.store())
 
+    def live(self, chain: str | None = None) -> list[dict[str, Any]]:
+        """The monitor's latest round per chain, with a now-cast for each chain it has down."""
+        from seqrisk.service.status import live_status, with_nowcasts
+
+        rows = live_status(self.store(), chain)
+        if any(r.get("label") == "down" for r in rows):
+            rows = with_nowcasts(rows, self.statistics(None).model, self.catalog)
+        return rows
+
     def statistics(self, as_of: str | None = None) -> Any:
         """The outage statistics fitted to the catalog as of ``as_of`` (default: the coverage date), memoised."""
         key = as_of
@@ -286,8 +295,6 @@ def create_app(config: ServiceConfig, home: Path, *, catalog: Catalog | None = N
 
     app.include_router(api_router)
     if config.dashboard:
-        # NOT YET WIRED by default: the dashboard pages (pages.py, templates/, static/) render, but have no
-        # browser test yet (issue 17: Playwright on chromium, SSE live updates); `dashboard: true` turns them on.
         from seqrisk.service.pages import install_pages
 
         install_pages(app)

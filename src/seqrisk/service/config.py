@@ -87,7 +87,7 @@ class ServiceConfig(BaseModel):
     cancel_grace_s: float = Field(5.0, gt=0, description="a cancelled job that has not stopped by then is "
                                   "killed with its worker (a new worker takes its place)")
     status_poll_s: float = Field(1.0, gt=0, description="how often the live-status stream reads the store")
-    dashboard: bool = Field(False, description="serve the dashboard pages (not yet browser-tested: off by default)")
+    dashboard: bool = Field(True, description="serve the dashboard pages (false: the JSON API alone)")
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS (default none: "
                                     "CORS off)")
     cookie_secure: bool | None = Field(None, description="mark the login cookie Secure (default: when the "

@@ -19,7 +19,7 @@ from typing import Any
 
 from seqrisk.store import StateStore
 
-__all__ = ["ChangeTracker", "live_status", "transitions"]
+__all__ = ["ChangeTracker", "live_status", "transitions", "with_nowcasts"]
 
 _OPTIONAL = ("p_down", "down_for_s", "head_age_observer_s", "feed_up", "l1_batch_age_s", "reasons")
 
@@ -65,6 +65,21 @@ def live_status(st: StateStore, chain: str | None = None) -> list[dict[str, Any]
         d["reasons"] = _json(d["reasons"])
         d["nowcast"] = nowcasts.get(d["chain"]) if d["label"] == "down" else None
         out.append(d)
+    return out
+
+
+def with_nowcasts(rows: list[dict[str, Any]], model: Any, catalog: Any) -> list[dict[str, Any]]:
+    """Each down chain without a stored now-cast gets one (:func:`seqrisk.monitor.nowcast.nowcast`) from the
+    served outage model and how long it has been down (``down_for_s``, else the head's lag at the round)."""
+    out = []
+    for r in rows:
+        if r.get("label") == "down" and r.get("nowcast") is None:
+            down_for = r.get("down_for_s") if r.get("down_for_s") is not None else r.get("lag_s")
+            if isinstance(down_for, int | float) and down_for >= 0 and r["chain"] in model.chains:
+                from seqrisk.monitor.nowcast import nowcast
+
+                r = {**r, "nowcast": nowcast(r["chain"], float(down_for), model=model, catalog=catalog).to_dict()}
+        out.append(r)
     return out
 
 
