@@ -153,18 +153,17 @@ def registry(request: Request, _: Read, chain: Annotated[str | None, Query(max_l
 
 
 # -- fitted models ---------------------------------------------------------------------------------------------
-def _stats_doc(stats: Any, chains: tuple[str, ...] | None, horizon_s: float) -> dict[str, Any]:
-    from seqrisk.stats.summary import statistics_doc
-
-    return statistics_doc(stats, chains=list(chains) if chains else None, horizon_s=horizon_s)
-
-
-def _fit(request: Request, as_of: date | None) -> tuple[Any, Provenance]:
+def _fit(request: Request, as_of: date | None, chains: tuple[str, ...] | None, horizon_s: float
+         ) -> tuple[Any, dict[str, Any], Provenance]:
+    """The fit as of ``as_of`` (moved back to the catalog's coverage), its document and provenance."""
     svc = _service(request)
     cat = svc.catalog
     when, _ = cat.resolve_as_of(parse_datetime(as_of) if as_of else None)
-    stats = svc.statistics(when.strftime("%Y-%m-%d"))
-    return stats, Provenance.of_model(cat, stats.model.meta)
+    key = when.strftime("%Y-%m-%d")
+    stats = svc.statistics(key)
+    if chains is not None and chains[0] not in stats.chains:
+        raise ApiError(404, "not_found", "the outage model has no entry for this chain", chain=chains[0])
+    return stats, svc.model_doc(key, chains, horizon_s), Provenance.of_model(cat, stats.model.meta)
 
 
 AsOf = Annotated[date | None, Query(description="fit on data up to this date (default: the catalog's coverage "
@@ -179,8 +178,8 @@ def model(request: Request, _: Read, as_of: AsOf = None, horizon: Horizon = "1y"
     h = parse_duration(horizon, field="horizon")
     if h <= 0:
         raise UsageError("horizon must be > 0", field="horizon", value=horizon)
-    stats, prov = _fit(request, as_of)
-    return document(_stats_doc(stats, None, h), prov)
+    _, doc, prov = _fit(request, as_of, None, h)
+    return document(doc, prov)
 
 
 @router.get("/model/chains/{chain_id}", tags=["models"], response_model=Envelope, responses=ERRORS,
@@ -192,10 +191,7 @@ def model_chain(request: Request, chain_id: ChainPath, _: Read, as_of: AsOf = No
     if h <= 0:
         raise UsageError("horizon must be > 0", field="horizon", value=horizon)
     cid = _service(request).catalog.chain(chain_id).id
-    stats, prov = _fit(request, as_of)
-    if cid not in stats.chains:
-        raise ApiError(404, "not_found", "the outage model has no entry for this chain", chain=cid)
-    full = _stats_doc(stats, (cid,), h)
+    _, full, prov = _fit(request, as_of, (cid,), h)
     return document({**full, "kind": "seqrisk.fit.chain", "chain": cid, "chains": full["chains"]}, prov)
 
 

@@ -63,6 +63,7 @@ class Service:
     _local: threading.local = field(default_factory=threading.local)
     _fits: dict[str | None, Any] = field(default_factory=dict)
     _fit_lock: threading.Lock = field(default_factory=threading.Lock)
+    _docs: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
 
     @property
     def state_path(self) -> Path:
@@ -95,6 +96,22 @@ class Service:
         if any(r.get("label") == "down" for r in rows):
             rows = with_nowcasts(rows, self.statistics(None).model, self.catalog)
         return rows
+
+    def model_doc(self, as_of: str | None, chains: tuple[str, ...] | None, horizon_s: float) -> dict[str, Any]:
+        """The fitted model's document (as ``seqrisk fit --json``) for ``chains`` over ``horizon_s``, memoised: it
+        is a function of the fit alone, and computing it takes about half a CPU second per chain."""
+        key = (as_of, chains, horizon_s)
+        with self._fit_lock:
+            doc = self._docs.get(key)
+        if doc is None:
+            from seqrisk.stats.summary import statistics_doc
+
+            doc = statistics_doc(self.statistics(as_of), chains=list(chains) if chains else None, horizon_s=horizon_s)
+            with self._fit_lock:
+                if len(self._docs) >= 64:
+                    self._docs.pop(next(iter(self._docs)))
+                self._docs[key] = doc
+        return doc
 
     def statistics(self, as_of: str | None = None) -> Any:
         """The outage statistics fitted to the catalog as of ``as_of`` (default: the coverage date), memoised."""

@@ -126,12 +126,10 @@ def chain_page(request: Request, chain_id: str) -> HTMLResponse:
     c = cat.chain(chain_id)
     from seqrisk.catalog import risk_entries
     from seqrisk.report.figures import incident_timeline
-    from seqrisk.stats.summary import statistics_doc
 
     incs = [i for i in cat.incidents if i.chain == c.id]
     stats = svc.statistics(None)
-    fit = statistics_doc(stats, chains=[c.id], horizon_s=365 * 86400.0)["chains"].get(c.id) \
-        if c.id in stats.chains else None
+    fit = svc.model_doc(None, (c.id,), 365 * 86400.0)["chains"].get(c.id) if c.id in stats.chains else None
     live = svc.live(c.id)
     registry = c.model_dump(mode="json").get("registry") or {}
     return _render(request, "chain.html", chain=c, risk=risk_entries(c), incidents=incs, fit=fit,
