@@ -107,8 +107,8 @@ def test_a_killed_server_loses_no_job(tmp_path: Path, stopped: list[Server]) -> 
     ids = []
     with httpx.Client(base_url=srv.base, timeout=60) as c:
         for i in range(6):  # long enough to be killed mid-run
-            r = c.post("/api/v1/jobs/simulate", json={"book": book, "paths": 40_000, "seed": 100 + i,
-                                                      "horizon": "180d"}, headers=w)
+            r = c.post("/api/v1/jobs/simulate", json={"book": book, "paths": 30_000, "seed": 100 + i,
+                                                      "horizon": "90d"}, headers=w)
             assert r.status_code == 202, r.text
             ids.append(r.json()["job"]["id"])
         while True:  # both workers running a job (a run reports progress only as its chunks finish)
@@ -139,7 +139,7 @@ def test_a_killed_server_loses_no_job(tmp_path: Path, stopped: list[Server]) -> 
     for jid in set(ids) - interrupted:
         assert [r[1] for r in runs[jid]] == ["done"]
     assert "was running when the server stopped: queued" in (home / "serve-2.log").read_text()
-    ref = cli(tmp_path, "simulate", str(BOOK), "--paths", "40000", "--seed", str(seed), "--horizon", "180d", "--json")
+    ref = cli(tmp_path, "simulate", str(BOOK), "--paths", "30000", "--seed", str(seed), "--horizon", "90d", "--json")
     assert ref.returncode == 0, ref.stderr
     assert {k: v for k, v in api.items() if k != "provenance"} == \
         {k: v for k, v in json.loads(ref.stdout).items() if k != "provenance"}

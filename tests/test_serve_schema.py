@@ -48,7 +48,7 @@ def test_no_generated_request_gets_a_server_error(server: Server) -> None:
 
     for op in ops:
         @given(case=op.as_strategy())
-        @settings(max_examples=8, deadline=None, derandomize=True, database=None,
+        @settings(max_examples=5, deadline=None, derandomize=True, database=None,
                   phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
         def run(case: Any) -> None:
             response = case.call(headers={**_AUTH}, timeout=60)
