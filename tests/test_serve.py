@@ -144,15 +144,15 @@ def test_errors_are_json_with_the_field_and_no_traceback(server: dict[str, Any])
 
 
 def test_request_size_limit_names_the_limit(server: dict[str, Any]) -> None:
-    """Over the limit by its declared length (refused before any body byte is read) and by the bytes that arrive
-    (chunked, no length). The body sent is never more than the server reads, so the reply cannot be lost to a
-    connection reset (a server closing with unread bytes resets the connection)."""
+    """Over the limit by its declared length (refused before the body is judged; the server reads and drops it)
+    and by the bytes that arrive (chunked, no length). The body sent is never more than the server reads, so the
+    reply cannot be lost to a connection reset (a server closing with unread bytes resets the connection)."""
     w = _bearer(server["tokens"]["write"])["Authorization"].encode()
     want = {"type": "limit", "message": "the request body is larger than 200,000 bytes", "limit": "max_body_bytes",
             "allowed": 200000}
     head = (b"POST /api/v1/jobs/simulate HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: " + w +
             b"\r\nContent-Type: application/json\r\n")
-    status, doc = raw_request(server["base"], head + b"Content-Length: 300000\r\n\r\n")
+    status, doc = raw_request(server["base"], head + b"Content-Length: 300000\r\n\r\n", [b" " * 100_000] * 3)
     assert (status, doc["error"]) == (413, want)
     parts = [b"{" + b" " * 49_999] * 4 + [b" "]  # 200,001 bytes: one over the limit
     chunks = [f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in parts]
