@@ -1,4 +1,4 @@
-"""The README and the docs quote the engine and service benchmarks' last recorded runs, table for table.
+"""The README and docs/engine.md quote the engine benchmark's last recorded run, table for table.
 
 ``make bench`` writes ``benchmarks/results/engine.md``; whoever commits a new run updates both quotes, so the
 figures a reader sees are one run's, with its date, load and pair count.
@@ -43,19 +43,3 @@ def test_readme_quotes_the_recorded_startup_benchmark() -> None:
         assert cmd["ratio_cpu_median"] == statistics.median(p["ratio_cpu"] for p in cmd["pairs"])
     chains = next(c for c in run["commands"] if c["command"] == "seqrisk chains")
     assert chains["lazy_cpu_s_median"] < 0.5  # the recorded run met the start-up goal
-
-
-@pytest.mark.parametrize("doc", ["README.md", "docs/serve.md"])
-def test_docs_quote_the_recorded_service_benchmark(doc: str) -> None:
-    table = (RESULTS / "serve.md").read_text().strip()
-    assert table in (ROOT / doc).read_text(), f"{doc} does not quote benchmarks/results/serve.md"
-
-
-def test_recorded_service_benchmark_is_paired_and_complete() -> None:
-    run = json.loads((RESULTS / "serve.json").read_text())
-    assert not run["quick"]
-    pairs = run["jobs"]["pairs"]
-    assert len(pairs) >= 3
-    assert run["jobs"]["ratio_cpu_median"] == statistics.median(p["ratio_cpu"] for p in pairs)
-    assert run["jobs"]["ratio_wall_median"] == statistics.median(p["ratio_wall"] for p in pairs)
-    assert run["reads"]["requests"] == sum(e["n"] for e in run["reads"]["endpoints"].values())
