@@ -1,5 +1,6 @@
-"""`seqrisk serve --scheduler tcp://...`: the job pool runs its simulations on a Dask cluster (2 workers on
-127.0.0.1) and every number is the local CLI's with the same seed: a simulation and a grace-period sweep."""
+"""`seqrisk serve` with a scheduler (`SEQRISK_SERVE_SCHEDULER=tcp://...`): the job pool runs its simulations on a
+Dask cluster (2 workers on 127.0.0.1) and every number is the local CLI's with the same seed: a simulation and a
+grace-period sweep."""
 
 from __future__ import annotations
 
@@ -32,9 +33,9 @@ def test_jobs_on_a_dask_cluster_equal_the_local_cli(two_workers: DaskBackend, tm
         return int(two_workers.client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter))
 
     before = transitions()
-    srv = start(home, "--workers", "1", "--scheduler", str(two_workers.address))
+    srv = start(home, "--workers", "1", env={"SEQRISK_SERVE_SCHEDULER": str(two_workers.address)})
     try:
-        assert "simulations on Dask cluster at" in srv.log.read_text()
+        assert f"simulations run on the Dask cluster at {two_workers.address}" in srv.log.read_text()
         book = yaml.safe_load(BOOK.read_text())
         with httpx.Client(base_url=srv.base, timeout=60) as c:
             info = c.get("/api/v1/info").json()

@@ -34,13 +34,6 @@ def serve_cmd(
     workers: Annotated[int | None, typer.Option("--workers", help="Job worker processes (default 2).")] = None,
     auth: Annotated[str | None, typer.Option("--auth", help="writes (default: a write token for every write, "
                                              "reads open) or all (a token for everything).")] = None,
-    backend: Annotated[str | None, typer.Option("--backend", help="Where the jobs' simulations run: local (default, "
-                                                "in the worker processes) or dask (--scheduler, or a local cluster "
-                                                "of --dask-workers on 127.0.0.1). Numbers do not change.")] = None,
-    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of a running Dask scheduler, "
-                                                  "tcp://HOST:PORT (implies --backend dask).")] = None,
-    dask_workers: Annotated[int | None, typer.Option("--dask-workers", min=1, help="Size of the local Dask "
-                                                     "cluster of --backend dask without --scheduler.")] = None,
 ) -> None:
     """Serve the dashboard and the API (on 127.0.0.1:8000 unless told otherwise) until interrupted."""
     if ctx.invoked_subcommand is not None:
@@ -48,8 +41,8 @@ def serve_cmd(
     from seqrisk.service.config import load_config
     from seqrisk.service.server import serve
 
-    cfg = load_config(config, host=host, port=port, workers=workers, auth=auth, backend=backend,
-                      scheduler=scheduler, dask_workers=dask_workers, catalog_dir=state.settings.catalog_dir)
+    cfg = load_config(config, host=host, port=port, workers=workers, auth=auth,
+                      catalog_dir=state.settings.catalog_dir)
     serve(cfg, cfg.home or state.home.root)
 
 

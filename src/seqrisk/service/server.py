@@ -67,17 +67,16 @@ def serve(config: ServiceConfig, home: Path) -> None:
     dask = None
     try:
         sock = _socket(config.host, config.port)
-        backend = "local"
         if config.backend == "dask" and config.workers:
             from seqrisk.service.app import open_dask
 
             dask = open_dask(config)  # a cluster that is unreachable or unlike this process: one line, no server
-            backend = dask.describe()
+            print(f"seqrisk serve: the jobs' simulations run on the {dask.describe()}", file=sys.stderr, flush=True)
         app = create_app(config, home, dask=dask)
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
-        print(f"seqrisk serve: http://{shown}:{port}/ (auth: {config.auth}, {config.workers} workers, home {home}, "
-              f"simulations on {backend})", file=sys.stderr, flush=True)
+        print(f"seqrisk serve: http://{shown}:{port}/ (auth: {config.auth}, {config.workers} workers, home {home})",
+              file=sys.stderr, flush=True)
         server = uvicorn.Server(uvicorn.Config(
             app, log_level=config.log_level, proxy_headers=False, server_header=False,
             timeout_graceful_shutdown=5, access_log=config.log_level in ("info", "debug")))
