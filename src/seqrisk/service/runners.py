@@ -20,7 +20,7 @@ import io
 import json
 import shlex
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,12 +61,44 @@ def document(doc: Mapping[str, Any], provenance: Provenance) -> dict[str, Any]:
 
 @dataclass
 class RunContext:
-    """What a worker keeps between jobs: its home, the catalog and the models it fitted."""
+    """What a worker keeps between jobs: its home, the catalog, the models it fitted, its Dask connection.
+
+    ``scheduler`` set: every engine run of a job goes to the Dask cluster at that address (the connection is
+    opened at the first job and kept; a lost scheduler fails the job with the reason and the next job connects
+    again). The numbers are the local backend's: only where the blocks run changes.
+    """
 
     home: Path
     catalog_dir: Path | None
     catalog: Catalog
     models: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    scheduler: str | None = None
+    _dask: Any = None
+
+    @contextlib.contextmanager
+    def engine(self) -> Iterator[None]:
+        """Run the engine inside on this worker's backend (this process, or the Dask cluster)."""
+        if self.scheduler is None:
+            yield
+            return
+        from seqrisk.engine.backend import use_backend
+        from seqrisk.exceptions import BackendError
+
+        if self._dask is None:
+            from seqrisk.distributed import DaskBackend
+
+            self._dask = DaskBackend(self.scheduler).open()
+        try:
+            with use_backend(self._dask):
+                yield
+        except BackendError:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._dask is not None:
+            be, self._dask = self._dask, None
+            be.close()
 
     def statistics(self, as_of: str | None, *, with_statistics: bool) -> Any:
         """The fitted :class:`~seqrisk.stats.OutageStatistics` (memoised per catalog, as-of, options)."""
@@ -191,7 +223,7 @@ def _cli(argv: list[str], ctx: RunContext, progress: Progress) -> Outcome:
 def command_line(kind: str, request: Mapping[str, Any]) -> str:
     """The ``seqrisk`` command that computes the same result as a job (book and scenario as files)."""
     req = KINDS[kind].model_validate(dict(request))
-    has_book = req.book is not None
+    has_book = req.book_doc is not None
     cfg = getattr(req, "scenario", None)
     return "seqrisk " + shlex.join(req.argv("book.json" if has_book else None,
                                             "scenario.json" if cfg else None)) + (" --json" if kind != "report"
@@ -210,9 +242,9 @@ def run_job(kind: str, request: Mapping[str, Any], ctx: RunContext, progress: Pr
         return _report(req, ctx, progress, command_line(kind, request))
     with tempfile.TemporaryDirectory(prefix="seqrisk-job-") as tmp:
         book_path = cfg_path = None
-        if req.book is not None:
+        if req.book_doc is not None:
             book_path = str(Path(tmp) / "book.json")
-            Path(book_path).write_text(json.dumps(req.book), encoding="utf-8")
+            Path(book_path).write_text(json.dumps(req.book_doc), encoding="utf-8")
         scenario = getattr(req, "scenario", None)
         if scenario:
             cfg_path = str(Path(tmp) / "scenario.json")

@@ -64,9 +64,15 @@ def serve(config: ServiceConfig, home: Path) -> None:
     except Timeout:
         raise UsageError(f"another seqrisk serve runs on this home ({home}); one server owns a job queue",
                          field="--home") from None
+    dask = None
     try:
         sock = _socket(config.host, config.port)
-        app = create_app(config, home)
+        if config.backend == "dask" and config.workers:
+            from seqrisk.service.app import open_dask
+
+            dask = open_dask(config)  # a cluster that is unreachable or unlike this process: one line, no server
+            print(f"seqrisk serve: the jobs' simulations run on the {dask.describe()}", file=sys.stderr, flush=True)
+        app = create_app(config, home, dask=dask)
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         print(f"seqrisk serve: http://{shown}:{port}/ (auth: {config.auth}, {config.workers} workers, home {home})",
@@ -76,4 +82,6 @@ def serve(config: ServiceConfig, home: Path) -> None:
             timeout_graceful_shutdown=5, access_log=config.log_level in ("info", "debug")))
         server.run(sockets=[sock])
     finally:
+        if dask is not None:
+            dask.close()
         lock.release()
