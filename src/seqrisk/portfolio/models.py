@@ -22,7 +22,7 @@ class _Frozen(BaseModel):
 
 
 def _duration(v: Any) -> Any:
-    return parse_duration(v) if isinstance(v, str) else v
+    return parse_duration(v, default_unit="s") if isinstance(v, str) else v
 
 
 class Jumps(_Frozen):
