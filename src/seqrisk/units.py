@@ -49,11 +49,13 @@ _PART = re.compile(_NUMBER_UNIT, re.IGNORECASE)
 DURATION_PATTERN = f"^({_NUMBER_UNIT})+$"
 
 
-def parse_duration(text: str | float | int, *, field: str | None = None) -> float:
+def parse_duration(text: str | float | int, *, field: str | None = None, default_unit: str | None = None) -> float:
     """Parse ``'90m'``, ``'2h'``, ``'1d12h'``, ``'1y'`` or a number of seconds into seconds.
 
-    Raises :class:`UsageError` naming the text for anything else, negative
-    values included.
+    A number (``int``/``float``) is seconds. In text every part needs its unit (``'2'`` is refused rather than
+    read as two seconds; ``'0'`` is zero in any unit), unless ``default_unit`` names the unit of a bare number
+    (``'s'`` for a field whose name says seconds, such as ``horizon_s``). Raises :class:`UsageError` naming the
+    text for anything else, negative values included.
     """
     if isinstance(text, int | float) and not isinstance(text, bool):
         value = float(text)
@@ -69,10 +71,12 @@ def parse_duration(text: str | float | int, *, field: str | None = None) -> floa
         m = _PART.match(s, pos)
         if not m or m.end() == pos:
             raise UsageError("cannot read duration (use e.g. 90s, 90m, 2h, 1d, 1y)", field=field, value=text)
-        unit = m.group(2) or "s"
-        if unit not in _UNITS:
+        unit = m.group(2) or default_unit
+        if unit is None and float(m.group(1)) != 0:
+            raise UsageError("a duration needs a unit: s, m, h, d, w or y (e.g. 2h, 1y)", field=field, value=text)
+        if unit is not None and unit not in _UNITS:
             raise UsageError(f"unknown duration unit {unit!r} (use s, m, h, d, w, y)", field=field, value=text)
-        total += float(m.group(1)) * _UNITS[unit]
+        total += float(m.group(1)) * _UNITS[unit] if unit is not None else 0.0
         pos = m.end()
     return total
 

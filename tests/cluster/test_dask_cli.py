@@ -63,7 +63,8 @@ def test_simulate_on_an_existing_cluster_survives_a_killed_worker(config: Path, 
     client.wait_for_workers(2, timeout=120)
     p = subprocess.Popen([sys.executable, "-m", "seqrisk", "simulate", str(BOOK), "--config", str(config),
                           "--model", str(MODEL), "--scheduler", str(dask.address)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, cwd=config.parent, start_new_session=True)
+                         stderr=subprocess.PIPE, text=True, cwd=config.parent, start_new_session=True,
+                         env={**os.environ, "COLUMNS": "80"})  # the width of run(): the same lines
     try:
         hit = kill_busy_worker(client, "seqrisk-simulate-blocks", timeout_s=150)
         out, err = p.communicate(timeout=180)

@@ -163,7 +163,7 @@ def test_cli_explains_a_negative_attributable_loss_of_loans() -> None:
     from seqrisk.cli.app import app
 
     args = ["simulate", str(ROOT / "examples" / "lending.yaml"), "--model",
-            str(ROOT / "examples" / "outage-model.json"), "--paths", "40960", "--seed", "5"]
+            str(ROOT / "examples" / "outage-model.json"), "--paths", "40960", "--seed", "5", "--horizon", "1d"]
     doc = json.loads(CliRunner().invoke(app, [*args, "--json"]).stdout)
     el = next(r for r in doc["measures"] if r["perspective"] == "holder" and r["basis"] == "attributable"
               and r["measure"] == "expected_loss")
@@ -182,7 +182,7 @@ def test_cli_bad_scenario_option_is_one_line(capsys: pytest.CaptureFixture[str],
 
     with pytest.raises(SystemExit) as ei:
         main(["simulate", str(ROOT / "examples" / "first-steps.yaml"), *opts])
-    assert ei.value.code == 1
+    assert ei.value.code == 2  # a bad option value is a usage error
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err and expect in err and "file=" not in err
 

@@ -2,33 +2,94 @@
 
 Library errors (:class:`~seqrisk.exceptions.SeqriskError`) become one line on
 stderr and exit code 1 (bad data) or 2 (usage); no traceback is shown for them.
+Every command takes ``--json`` and ``--quiet`` (:mod:`seqrisk.cli.render`);
+the command modules import what they compute with when they run, so the app
+and ``--help`` start without SciPy, Numba or DuckDB.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+import typing
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from seqrisk import __version__
 from seqrisk.catalog import Catalog, load_catalog
+from seqrisk.cli import render
 from seqrisk.cli.settings import Settings
 from seqrisk.exceptions import SeqriskError
 from seqrisk.store import Home
 
 __all__ = ["app", "main", "state"]
 
+#: What the help shows for a value of each type (an option's own ``metavar`` wins; flags show none).
+_WORDS = {int: "INTEGER", float: "NUMBER", str: "TEXT", "integer": "INTEGER", "float": "NUMBER", "text": "TEXT",
+          "path": "PATH", "file": "FILE", "directory": "DIR"}
+
+
+def _readable_metavars(cmd: Any) -> None:
+    """Name every value in the help as a word (``PATH``, ``INTEGER``, ``TEXT``) instead of a Python type
+    (``<path>``, ``<list[str]>``), and none for a flag (typer shows ``<bool>``)."""
+    for sub in getattr(cmd, "commands", {}).values():
+        _readable_metavars(sub)
+    made = cmd.get_help_option
+
+    def help_option(ctx: Any) -> Any:  # --help is made when asked for: no metavar either
+        opt = made(ctx)
+        if opt is not None:
+            opt.metavar = ""
+        return opt
+
+    cmd.get_help_option = help_option
+    for p in cmd.params:
+        if p.param_type_name == "argument":  # its name is its metavar (ID, PORTFOLIO): no type beside it
+            p.metavar = p.metavar or p.name.upper()
+            p.display_type_rich = lambda ctx: None
+        elif p.metavar is not None:
+            continue
+        elif getattr(p, "is_flag", False):
+            p.metavar = ""
+        elif (desc := getattr(p, "type_descriptor", None)) is not None:  # typer's own parameter types
+            if not desc.is_choice:
+                ann = typing.get_args(desc.annotation)[0] if desc.is_list else desc.annotation
+                p.metavar = "PATH" if desc.is_path else _WORDS.get(ann, "VALUE")
+        else:  # click's parameter types (older typer)
+            name = str(getattr(p.type, "name", "text")).removesuffix(" range")
+            p.metavar = _WORDS.get(name, name.upper())
+
+
+class _Group(TyperGroup):
+    """The root command group: readable metavars on every command (they are built before the group)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _readable_metavars(self)
+
+    def get_params(self, ctx: Any) -> Any:
+        params = super().get_params(ctx)
+        for p in params:  # the shell-completion flags are added after the group is built
+            if p.metavar is None and getattr(p, "is_flag", False):
+                p.metavar = ""
+        return params
+
+
 app = typer.Typer(
     name="seqrisk",
-    help="Measure and reduce Layer-2 sequencer risk.",
+    cls=_Group,
+    help="Measure and reduce Layer-2 sequencer risk.\n\nEvery command takes --json (one JSON object on stdout; "
+    "its layout: seqrisk schema output COMMAND) and --quiet (nothing on stderr but errors). Results go to stdout, "
+    "progress and notes to stderr; usage errors exit 2, bad data 1.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
+    context_settings={"show_default": True},
 )
 err_console = Console(stderr=True, highlight=False)
 
@@ -75,6 +136,7 @@ def _root(
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """seqrisk: what Layer-2 sequencer outages can cost a book, and what reduces it."""
+    render.reset()
     state.configure(home, catalog_dir)
 
 

@@ -50,7 +50,7 @@ class StressOutage(_Cfg):
     @field_validator("duration_s", "start_s", mode="before")
     @classmethod
     def _dur(cls, v: Any) -> Any:
-        return parse_duration(v) if isinstance(v, str) else v
+        return parse_duration(v, default_unit="s") if isinstance(v, str) else v
 
     @classmethod
     def parse(cls, text: str) -> StressOutage:
@@ -150,7 +150,7 @@ class Scenario(_Cfg):
     @field_validator("horizon_s", "grace_period_s", "l1_inclusion_s", "response_median_s", mode="before")
     @classmethod
     def _dur(cls, v: Any) -> Any:
-        return parse_duration(v) if isinstance(v, str) else v
+        return parse_duration(v, default_unit="s") if isinstance(v, str) else v
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:

@@ -40,7 +40,7 @@ def _duration_schema(schema: dict[str, Any]) -> None:
 
 
 def _duration(v: Any) -> Any:
-    return parse_duration(v) if isinstance(v, str) else v
+    return parse_duration(v, default_unit="s") if isinstance(v, str) else v
 
 
 class Jumps(_Frozen):

@@ -97,7 +97,7 @@ class ServiceConfig(BaseModel):
     @field_validator("max_job_s", "cancel_grace_s", "status_poll_s", mode="before")
     @classmethod
     def _dur(cls, v: Any) -> Any:
-        return parse_duration(v) if isinstance(v, str) else v
+        return parse_duration(v, default_unit="s") if isinstance(v, str) else v
 
     @field_validator("max_body_bytes", "max_book_bytes", mode="before")
     @classmethod

@@ -189,7 +189,8 @@ def job_page(request: Request, job_id: str) -> HTMLResponse:
     sim = None
     if result is not None:
         sim = result.get("simulation") if result.get("kind") == "seqrisk.analysis" else (
-            result if result.get("kind") == "seqrisk.simulation" else None)
+            result if str(result.get("schema", "")).startswith("seqrisk.simulate/")
+            or result.get("kind") == "seqrisk.simulation" else None)  # (jobs stored before the layout names)
     ctx: dict[str, Any] = {"job": job.to_dict(), "result": result, "sim": sim}
     if sim is not None:
         ctx["m"] = _measures(sim)

@@ -112,13 +112,16 @@ class RunContext:
         return self.models[key]
 
 
-def _scenario(req: Any, horizon_default: str | None = None) -> Any:
+def _scenario(req: Any) -> Any:
+    """The request's scenario; its horizon is the request's, else the scenario's ``horizon_s``, else the CLI's
+    default (one year), so a job and the command it stands for give the same numbers."""
+    from seqrisk.cli.decide_inputs import DEFAULT_HORIZON
     from seqrisk.engine import Scenario, StressOutage
     from seqrisk.units import parse_duration
 
     data: dict[str, Any] = dict(req.scenario)
     data.update(paths=req.n_paths, seed=req.seed)
-    horizon = req.horizon if req.horizon is not None else horizon_default
+    horizon = req.horizon if req.horizon is not None else (None if "horizon_s" in data else DEFAULT_HORIZON)
     if horizon is not None:
         data["horizon_s"] = parse_duration(horizon, field="horizon")
     if req.stress:
@@ -141,7 +144,10 @@ def _simulate(req: Any, ctx: RunContext, progress: Progress) -> Outcome:
     stats = ctx.statistics(req.as_of_text(), with_statistics=False)
     prov = Provenance.of_model(ctx.catalog, stats.model.meta, seed=sc.seed)
     res = simulate(book, stats.model, sc, progress=lambda d, t: progress(d, t, "simulating paths"))
-    return Outcome(document(res.to_dict(), prov))
+    from seqrisk.schemas import output_id
+
+    body = {k: v for k, v in res.to_dict().items() if k not in ("schema", "kind")}
+    return Outcome(document({"schema": output_id("simulate"), **body}, prov))  # `seqrisk simulate --json`'s layout
 
 
 def _frame(df: Any) -> list[dict[str, Any]]:
@@ -158,7 +164,7 @@ def _report(req: Any, ctx: RunContext, progress: Progress, command: str) -> Outc
     from seqrisk.report import ReportInputs, build_report, liquidation_for_book, stress_for_book
 
     book = _book(req, ctx)
-    sc = _scenario(req, horizon_default="1y")  # the report command's default horizon
+    sc = _scenario(req)
     progress(None, None, "fitting the outage model")
     stats = ctx.statistics(req.as_of_text(), with_statistics=True)
     om = stats.model
@@ -193,11 +199,11 @@ def _report(req: Any, ctx: RunContext, progress: Progress, command: str) -> Outc
 
 
 def _cli(argv: list[str], ctx: RunContext, progress: Progress) -> Outcome:
-    """Run ``seqrisk ARGV --json`` in this process; its JSON document is the result."""
+    """Run ``seqrisk ARGV --json`` in this process; its JSON document (the layout ``seqrisk.<command>/<version>``
+    of :mod:`seqrisk.schemas`) is the result."""
     import click
 
     from seqrisk.cli.app import app
-    from seqrisk.cli.render import JSON_SCHEMA  # noqa: F401 - the layout the document follows
 
     cmd = ["--home", str(ctx.home)] + (["--catalog-dir", str(ctx.catalog_dir)] if ctx.catalog_dir else [])
     progress(None, None, f"running seqrisk {argv[0]}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from seqrisk.exceptions import UsageError
@@ -45,9 +46,10 @@ def _socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(config: ServiceConfig, home: Path) -> None:
+def serve(config: ServiceConfig, home: Path, *, announce: Callable[[str], None] | None = None) -> None:
     """Run the server until interrupted (SIGINT or SIGTERM: workers stop at their next progress report and their
-    jobs go back to the queue)."""
+    jobs go back to the queue). ``announce(url)`` is told the address once it listens (default: a line on
+    stderr)."""
     try:
         import uvicorn
         from filelock import FileLock, Timeout
@@ -75,8 +77,11 @@ def serve(config: ServiceConfig, home: Path) -> None:
         app = create_app(config, home, dask=dask)
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
-        print(f"seqrisk serve: http://{shown}:{port}/ (auth: {config.auth}, {config.workers} workers, home {home})",
-              file=sys.stderr, flush=True)
+        if announce is not None:
+            announce(f"http://{shown}:{port}/")
+        else:
+            print(f"seqrisk serve: http://{shown}:{port}/ (auth: {config.auth}, {config.workers} workers, home "
+                  f"{home})", file=sys.stderr, flush=True)
         server = uvicorn.Server(uvicorn.Config(
             app, log_level=config.log_level, proxy_headers=False, server_header=False,
             timeout_graceful_shutdown=5, access_log=config.log_level in ("info", "debug")))
