@@ -107,15 +107,22 @@ CASES: dict[str, list[str]] = {
     "report": ["report", DESK, "--model", "{model}", "--paths", "200", "--no-mitigations", "--point-estimates",
                "--out", "{report}"],
     "nowcast": ["nowcast", "arbitrum", DESK, "--down-for", "2h", "--model", "{model}", "--paths", "500"],
+    "monitor status": ["monitor", "status"],
+    "store query": ["store", "query", "SELECT chain, type, start_utc FROM events"],
+    "schema output": ["schema", "output"],
 }
+#: Commands whose output is itself a JSON Schema (valid against the JSON Schema meta-schema).
+SCHEMA_DOCUMENTS = {"schema book": ["schema", "book"], "schema mapping": ["schema", "mapping"],
+                    "schema output simulate": ["schema", "output", "simulate"]}
 
 
 def test_every_command_and_layout_has_a_case() -> None:
     """The cases below run every command a user can run without a node, and every published layout."""
     cmds = {c for c, _ in commands()}
-    covered = {c.split(".")[0] for c in CASES} | NEEDS_A_NODE | {"serve"}  # serve: its own test below
+    own_tests = {"serve", "monitor"}  # below
+    covered = {c.split(".")[0] for c in CASES} | set(SCHEMA_DOCUMENTS) | NEEDS_A_NODE | own_tests
     assert cmds <= covered, sorted(cmds - covered)
-    layouts = {c.replace(" ", ".") for c in CASES} | NEEDS_A_NODE | {"serve"}
+    layouts = {c.replace(" ", ".") for c in CASES} | NEEDS_A_NODE | {"serve", "monitor"}
     assert layouts == set(output_names())
 
 
@@ -131,6 +138,15 @@ def test_json_output_parses_and_validates(case: str, env: dict[str, Any]) -> Non
     errors = sorted(Draft202012Validator(output_schema(name)).iter_errors(doc), key=lambda e: list(e.path))
     assert not errors, [f"{list(e.path)}: {e.message[:200]}" for e in errors[:5]]
     assert next(iter(doc)) == "schema" and ("provenance" not in doc or list(doc)[1] == "provenance")
+
+
+@pytest.mark.parametrize("case", list(SCHEMA_DOCUMENTS))
+def test_schema_documents_are_json_schemas(case: str, env: dict[str, Any]) -> None:
+    """``seqrisk schema book|mapping|output COMMAND`` print a JSON Schema, with --json or without."""
+    plain = _invoke(env["home"], *SCHEMA_DOCUMENTS[case])
+    r = _invoke(env["home"], *SCHEMA_DOCUMENTS[case], "--json", "--quiet")
+    assert r.exit_code == 0 == plain.exit_code and r.stderr == "" and r.stdout == plain.stdout
+    Draft202012Validator.check_schema(json.loads(r.stdout))
 
 
 def test_a_layout_rejects_what_it_does_not_describe(env: dict[str, Any]) -> None:
@@ -172,3 +188,22 @@ def test_serve_json_announces_the_address(tmp_path: Path) -> None:
         assert proc.stderr is not None
         assert proc.stderr.read() == ""  # --quiet: no banner, no access log
 
+
+def test_monitor_json_logs_one_record_a_line(tmp_path: Path) -> None:
+    """``seqrisk monitor --json``: its log on stderr, one JSON object a line (an endpoint that refuses on
+    loopback: every round logs it unreachable); ``--quiet`` leaves warnings and errors only."""
+    model = ROOT / "examples" / "outage-model.json"
+    cfg = tmp_path / "monitor.yaml"
+    cfg.write_text("interval_s: 1s\ntimeout_s: 0.5s\nchains:\n  - id: base\n    endpoints: [http://127.0.0.1:9]\n"
+                   f"l1: {{endpoints: []}}\nmetrics: {{port: null}}\nnowcast: {{model: {model}}}\n")
+    base = [sys.executable, "-m", "seqrisk", "--home", str(tmp_path / "home"), "monitor", "--config", str(cfg),
+            "--rounds", "2", "--json"]
+    r = subprocess.run([*base, "--verbose"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout == "", r.stderr
+    records = [json.loads(line) for line in r.stderr.splitlines()]
+    v = Draft202012Validator(output_schema("monitor"))
+    assert records and all(v.is_valid(x) for x in records)
+    assert sum("unreachable" in x["message"] for x in records) == 2  # one a round
+    quiet = subprocess.run([*base, "--quiet"], capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == 0 and all(json.loads(x)["level"] in ("warning", "error")
+                                         for x in quiet.stderr.splitlines())

@@ -60,7 +60,7 @@ def test_blocks_view_is_what_the_block_store_reads(home: Path) -> None:
                    "--json")
     assert code == 0, out
     doc = json.loads(out)
-    assert doc["kind"] == "seqrisk.store.query" and [c["name"] for c in doc["columns"]][:2] == ["chain", "number"]
+    assert doc["schema"] == "seqrisk.store.query/1" and [c["name"] for c in doc["columns"]][:2] == ["chain", "number"]
     rows = doc["rows"]
     bs = Home(home).blocks()
     want = []

@@ -2,7 +2,9 @@
 
 A command group: each document is a subcommand (``seqrisk schema book``). Inputs
 are generated from the models that validate them, so a schema never disagrees
-with what seqrisk accepts.
+with what seqrisk accepts. ``seqrisk schema output [COMMAND]`` lists the
+layouts of the commands' ``--json`` outputs, or prints one (published in
+:mod:`seqrisk.schemas`, checked against every command's output by the tests).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from seqrisk.cli.app import app
+from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, table
 from seqrisk.exceptions import UsageError
 
 __all__ = ["SCHEMAS", "schema_app"]
@@ -57,13 +60,44 @@ def emit(doc: dict[str, Any], out: Path | None) -> None:
         raise UsageError(f"cannot write the schema: {exc.strerror or exc}", field="--out", value=str(out)) from None
 
 
+#: ``--json`` of a command whose output is a JSON Schema: that document is the output, with or without it.
+SchemaJsonOpt = Annotated[bool, typer.Option("--json", help="The schema is JSON already: accepted, changes nothing.")]
+
+
 @schema_app.command("book")
-def book_cmd(out: OutOpt = None) -> None:
+def book_cmd(out: OutOpt = None, as_json: SchemaJsonOpt = False, quiet: QuietOpt = False) -> None:
     """The JSON Schema of a book (YAML or JSON): every field, its type, unit, default and meaning."""
     emit(SCHEMAS["book"](), out)
 
 
 @schema_app.command("mapping")
-def mapping_cmd(out: OutOpt = None) -> None:
+def mapping_cmd(out: OutOpt = None, as_json: SchemaJsonOpt = False, quiet: QuietOpt = False) -> None:
     """The JSON Schema of a column mapping: how a venue's CSV or Parquet export becomes positions."""
     emit(SCHEMAS["mapping"](), out)
+
+
+@schema_app.command("output")
+def output_cmd(
+    command: Annotated[str | None, typer.Argument(metavar="[COMMAND]", help="A command (simulate, store info, "
+                                                  "compare.sweep ...): print the JSON Schema of its --json "
+                                                  "output. Without it: every layout.")] = None,
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """The layouts of the commands' --json outputs ("schema": "seqrisk.<command>/<version>"), or one as a JSON
+    Schema."""
+    from seqrisk.schemas import output_id, output_names, output_schema
+
+    if command is not None:
+        emit(output_schema(".".join(command.split())), out)
+        return
+    rows = [{"command": n, "id": output_id(n), "description": str(output_schema(n).get("description", ""))}
+            for n in output_names()]
+    if as_json:
+        echo_json("schema.output", {"layouts": rows}, None)
+        return
+    t = table(None, "command", "schema", "what it holds")
+    for r in rows:
+        t.add_row(r["command"].replace(".", " "), r["id"], r["description"])
+    console().print(t)

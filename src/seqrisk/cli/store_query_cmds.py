@@ -15,7 +15,8 @@ from typing import IO, Annotated, Any
 
 import typer
 
-from seqrisk.cli.app import err_console, state
+from seqrisk.cli.app import state
+from seqrisk.cli.render import JsonOpt, QuietOpt, messages
 from seqrisk.cli.store_cmds import store_app
 from seqrisk.exceptions import StoreError, UsageError
 
@@ -57,8 +58,8 @@ def query_cmd(
     = None,
     out: Annotated[Path | None, typer.Option("--out", metavar="FILE", help="Write the result to FILE (.csv, "
                                              ".json, .parquet, .txt) instead of standard output.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON output (the same as --format json).")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No messages on standard error.")] = False,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run read-only SQL (DuckDB) over the local store: block headers, detected events, observations ...
 
@@ -83,8 +84,8 @@ def query_cmd(
                 n = _text(kind, reader, columns, sql, out)
         except duckdb.Error as exc:
             raise UsageError(f"the query failed: {str(exc).strip().splitlines()[0]}", field="SQL") from None
-    if out is not None and not quiet:
-        err_console.print(f"wrote {n:,} rows to {out}", soft_wrap=True, markup=False, highlight=False)
+    if out is not None:
+        messages().print(f"wrote {n:,} rows to {out}", markup=False)
 
 
 def _rows(reader: Any) -> Iterator[tuple[Any, ...]]:
@@ -130,10 +131,11 @@ def _text(kind: str, reader: Any, columns: list[tuple[str, str]], sql: str, out:
                 n += 1
             return n
         from seqrisk.cli.modeling import catalog_provenance
-        from seqrisk.cli.render import JSON_SCHEMA
+        from seqrisk.cli.render import json_text
 
-        head = {"schema": JSON_SCHEMA, "kind": "seqrisk.store.query", "provenance": catalog_provenance().to_dict(),
-                "sql": sql, "columns": [{"name": c, "type": t} for c, t in columns]}
+        head = json.loads(json_text("store.query", {"sql": sql, "columns": [{"name": c, "type": t}
+                                                                         for c, t in columns]},
+                                    catalog_provenance()))
         text = json.dumps(head, indent=2, ensure_ascii=False)
         fh.write(text[:-2] + ',\n  "rows": [')
         names = [c for c, _ in columns]
@@ -163,9 +165,9 @@ def _table(reader: Any, columns: list[tuple[str, str]], out: Path | None, quiet:
     else:
         with _open(out) as fh:
             Console(file=fh, width=10_000, highlight=False, soft_wrap=True).print(t)
-    if more and not quiet:
-        err_console.print(f"showing the first {TABLE_ROWS:,} rows: --format csv, json or parquet (or --out FILE) "
-                          "writes them all", soft_wrap=True, markup=False, highlight=False)
+    if more:
+        messages().print(f"showing the first {TABLE_ROWS:,} rows: --format csv, json or parquet (or --out FILE) "
+                         "writes them all", markup=False)
     return n
 
 
