@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from seqrisk.cli import checks
 from seqrisk.cli.app import state
 from seqrisk.provenance import Provenance
 from seqrisk.units import format_usd, parse_duration
@@ -60,7 +61,9 @@ def load_scenario_for(config: Path | None, paths: int | None, seed: int | None, 
     if outage:
         over["stress_outages"] = [StressOutage.parse(o).model_dump() for o in outage]
     over.update({k: v for k, v in fixed.items() if v is not None})
-    return load_scenario(config, **over)
+    sc = load_scenario(config, **over)
+    checks.fits_memory(sc.paths, "--paths", keep_paths=True)  # paths a scenario file sets as well
+    return sc
 
 
 def book_arg(path: Path) -> Any:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from seqrisk.cli import checks
 from seqrisk.cli.app import app, state
 from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
 from seqrisk.cli.modeling import AsOfOpt, fitted_model
@@ -54,6 +55,7 @@ def report_cmd(
     overrides: dict[str, Any] = {"paths": paths, "seed": seed, "horizon_s": parse_duration(horizon, field="--horizon"),
                                  "parameter_uncertainty": parameter_uncertainty}
     sc = load_scenario(config, **overrides)
+    checks.fits_memory(sc.paths, "--paths", n_chains=len(book.chains), keep_paths=True)
     with out_c.status("fitting the outage model to the incident catalog"):
         om, statistics, prov = fitted_model(model, as_of, seed=sc.seed, statistics=True)
     if sc.parameter_uncertainty and not om.has_posterior_draws:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from seqrisk.cli import checks
 from seqrisk.cli.app import app, state
 from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
 from seqrisk.cli.modeling import AsOfOpt, fitted_model
@@ -57,6 +58,7 @@ def simulate_cmd(
     if outage:
         overrides["stress_outages"] = [StressOutage.parse(o).model_dump() for o in outage]
     sc = load_scenario(config, **overrides)
+    checks.fits_memory(sc.paths, "--paths", n_chains=len(book.chains), keep_paths=sc.keep_paths)
     om, _, prov = fitted_model(model, as_of, seed=sc.seed)
     for s in sc.stress_outages:
         if s.chain not in book.chains:
