@@ -83,7 +83,7 @@ def test_the_memory_estimate_grows_with_paths_and_kept_paths() -> None:
 def test_a_path_count_over_the_memory_available_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(checks, "available_memory_bytes", lambda: memory_estimate_bytes(10 ** 6))
     assert checks.fits_memory(10 ** 6) == 10 ** 6
-    with pytest.raises(UsageError, match="paths need about .* available") as ei:
+    with pytest.raises(UsageError, match=r"paths need about .* available") as ei:
         checks.fits_memory(10 ** 6 + 10 ** 5)
     assert ei.value.context["field"] == "--paths"
 

@@ -38,7 +38,7 @@ from seqrisk.exceptions import UsageError
 from seqrisk.units import YEAR_S, parse_duration
 
 __all__ = ["RULES", "available_memory_bytes", "checked", "count", "duration", "event_type", "fits_memory", "home_dir",
-           "install", "number", "out_dir", "out_file", "text_file"]
+           "in_dir", "install", "number", "option_names", "out_dir", "out_file", "text_file"]
 
 #: The longest duration any option takes: a century (a longer horizon or window is a typo).
 MAX_DURATION_S = 100 * YEAR_S
@@ -165,6 +165,16 @@ def out_dir(path: Path, field: str) -> Path:
     return _creatable_dir(path, field, "the folder")
 
 
+def in_dir(path: Path, field: str) -> Path:
+    """``path`` if it is an existing folder that can be read."""
+    p = Path(path).expanduser()
+    if not p.is_dir():
+        raise UsageError("no such folder" if not p.exists() else "not a folder", field=field, file=str(p))
+    if not os.access(p, os.R_OK | os.X_OK):
+        raise UsageError("cannot read the folder (permission denied)", field=field, file=str(p))
+    return p
+
+
 def home_dir(path: Path, field: str = "--home") -> Path:
     """The state directory if usable: a writable folder, or one that can be made; a file there is refused."""
     return _creatable_dir(path, field, "the state directory")
@@ -274,24 +284,33 @@ RULES: dict[str, Check] = {
     # files read and written
     **dict.fromkeys(("--config", "--model", "--book", "portfolio", "csv_file"), text_file),
     **dict.fromkeys(("--out", "--save", "--plot"), out_file),
-    "--plots": out_dir,
-    "--home": home_dir,
+    "--plots": out_dir, "--dir": out_dir,
+    "--home": home_dir, "--catalog-dir": in_dir, "directory": in_dir,
 }
 
 
-def _declared(hint: Any, name: str) -> tuple[str, str]:
-    """(rule key, name shown) of a parameter: its first long option, or the argument's name."""
+def option_names(hint: Any, name: str) -> tuple[str, ...] | None:
+    """The long option names of a parameter (``("--json",)``; both of a flag pair), from its ``Annotated``
+    typer metadata; None for an argument. In ``Annotated[..., typer.Option("--x")]`` typer keeps ``"--x"`` as the
+    option's default and moves it to the names when it builds the command: so does this."""
     for meta in getattr(hint, "__metadata__", ()):
-        decls = getattr(meta, "param_decls", None)
         if type(meta).__name__ == "ArgumentInfo":
-            return name, (getattr(meta, "metavar", None) or name.upper())
-        if decls is not None:
-            longs = [d for d in decls if d.startswith("--")]
+            return None
+        if type(meta).__name__ == "OptionInfo":
+            decls = list(getattr(meta, "param_decls", None) or ())
+            default = getattr(meta, "default", None)
+            if isinstance(default, str) and default.startswith("-"):
+                decls.insert(0, default)
+            longs = [x for d in decls for x in d.split("/") if x.startswith("--")]
             if longs:
-                first = longs[0].split("/")[0]
-                return first, first
-    opt = "--" + name.replace("_", "-")
-    return opt, opt
+                return tuple(longs)
+    return ("--" + name.replace("_", "-"),)
+
+
+def _declared(hint: Any, name: str) -> tuple[str, str]:
+    """(rule key, name shown) of a parameter: its first long option, or the argument's name (shown upper-case)."""
+    names = option_names(hint, name)
+    return (names[0], names[0]) if names else (name, name.upper())
 
 
 def checked(callback: Callable[..., Any]) -> Callable[..., Any]:

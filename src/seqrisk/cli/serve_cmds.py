@@ -7,6 +7,7 @@ command runs without the ``serve`` extra.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -46,10 +47,12 @@ def serve_cmd(
     serve(cfg, cfg.home or state.home.root)
 
 
+@contextmanager
 def _tokens():  # type: ignore[no-untyped-def]
     from seqrisk.service.tokens import TokenStore
 
-    return TokenStore(state.home.state())
+    with state.home.state() as st:  # closed after the command: no connection (nor its WAL file) left open
+        yield TokenStore(st)
 
 
 @token_app.command("create")
@@ -60,7 +63,8 @@ def token_create(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Create a token; it is printed once and only its SHA-256 digest is kept."""
-    secret, tok = _tokens().create(scope, name)
+    with _tokens() as ts:
+        secret, tok = ts.create(scope, name)
     if as_json:
         typer.echo(json.dumps({"schema": JSON_SCHEMA, "kind": "seqrisk.token", "token": secret, **tok.to_dict()}))
         return
@@ -72,7 +76,8 @@ def token_create(
 @token_app.command("list")
 def token_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """The tokens (ids, names, scopes, dates; never the secrets)."""
-    toks = _tokens().list()
+    with _tokens() as ts:
+        toks = ts.list()
     if as_json:
         typer.echo(json.dumps({"schema": JSON_SCHEMA, "kind": "seqrisk.tokens", "tokens": [t.to_dict() for t in toks]},
                               indent=2))
@@ -91,5 +96,6 @@ def token_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-rea
 @token_app.command("revoke")
 def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (tok_...).")]) -> None:
     """Revoke a token: every request with it is refused from now on."""
-    tok = _tokens().revoke(token_id)
+    with _tokens() as ts:
+        tok = ts.revoke(token_id)
     typer.echo(f"revoked {tok.id} ({tok.scope}, {tok.name})")
