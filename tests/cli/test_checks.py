@@ -226,3 +226,18 @@ def test_checks_leave_no_probe_file_behind(tmp_path: Path) -> None:
     checks.out_file(tmp_path / "x.parquet", "--out")
     checks.home_dir(tmp_path, "--home")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_files_nested_too_deeply_are_bad_data_not_a_crash(home: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by the fuzz test: a YAML or JSON file nested thousands deep overflowed the parser's recursion."""
+    deep_yaml = tmp_path / "deep.yaml"
+    deep_yaml.write_text("[" * 1500 + "]" * 1500)
+    deep_json = tmp_path / "deep.json"
+    deep_json.write_text("[" * 100_000 + "]" * 100_000)
+    before = snapshot(home)
+    for args in (["simulate", str(deep_yaml)], ["simulate", str(deep_json)], ["simulate", BOOK, "--config",
+                 str(deep_yaml)], ["simulate", BOOK, "--model", str(deep_json)], ["serve", "--config", str(deep_yaml)]):
+        line = refused(capsys, "--home", str(home), *args, code=1)
+        assert line.startswith("error:") and "recursion" in line and "deep." in line
+    assert snapshot(home) == before
