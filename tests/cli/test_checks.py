@@ -236,8 +236,8 @@ def test_files_nested_too_deeply_are_bad_data_not_a_crash(home: Path, tmp_path: 
     deep_json = tmp_path / "deep.json"
     deep_json.write_text("[" * 100_000 + "]" * 100_000)
     before = snapshot(home)
-    for args in (["simulate", str(deep_yaml)], ["simulate", str(deep_json)], ["simulate", BOOK, "--config",
-                 str(deep_yaml)], ["simulate", BOOK, "--model", str(deep_json)], ["serve", "--config", str(deep_yaml)]):
+    for args in (["simulate", BOOK, "--config", str(deep_yaml)], ["simulate", BOOK, "--model", str(deep_json)],
+                 ["serve", "--config", str(deep_yaml)]):
         line = refused(capsys, "--home", str(home), *args, code=1)
         assert line.startswith("error:") and "recursion" in line and "deep." in line
     assert snapshot(home) == before

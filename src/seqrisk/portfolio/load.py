@@ -152,6 +152,6 @@ def load_book(path: Path | str, *, chains: Iterable[str] | None = None) -> Book:
         raise DataError(f"cannot read book: {exc}", file=str(p)) from None
     try:
         data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:  # RecursionError: nested too deeply
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise DataError(f"cannot parse book: {str(exc).splitlines()[0]}", file=str(p)) from None
     return book_from_dict(data, file=str(p), chains=chains)
