@@ -113,6 +113,7 @@ PLAUSIBLE_TEXT = ["1h", "30d", "1y", "base", "arbitrum", "downtime", "holder", "
                   "arbitrum=2h", "es99", "local"]
 #: Values given when the draw leaves these options out: few paths, replications and retries, one monitor round.
 SAFE = {"--paths": "100", "--replications": "2", "--retries": "0", "--rounds": "1"}
+SAFE_FLAGS = {"--no-mitigations"}  # the report's lever comparison: a dozen more runs
 URLS = [UNREACHABLE, "http://localhost:9/", "http://[::1]:9", "127.0.0.1:9", "ftp://127.0.0.1:9", "", "not a url",
         "http://127.0.0.1:99999", "tcp://127.0.0.1:9"]
 
@@ -179,6 +180,8 @@ def argv_for(cmd: Command, files: list[str], home: Path) -> st.SearchStrategy[li
                 out += [d, UNREACHABLE]
             elif d in SAFE and d not in drawn:
                 out += [d, SAFE[d]]
+            elif set(p.decls) & SAFE_FLAGS and d not in drawn:
+                out += sorted(set(p.decls) & SAFE_FLAGS)
         pos = []
         for p in args:
             if not p.required and draw(st.booleans()):
