@@ -32,3 +32,14 @@ def test_recorded_engine_benchmark_is_paired_and_complete() -> None:
     assert run["reference_values"]["paths"] >= 400_000
     assert set(run["memory"]) == {"base", "conditional", "stress rate", "stress outage"}
     assert all(r["paths"] >= 10_000_000 and r["positions"] == 10_000 for r in run["memory"].values())
+
+
+def test_readme_quotes_the_recorded_startup_benchmark() -> None:
+    table = (RESULTS / "startup.md").read_text().strip()
+    assert table in (ROOT / "README.md").read_text(), "README.md does not quote benchmarks/results/startup.md"
+    run = json.loads((RESULTS / "startup.json").read_text())
+    for cmd in run["commands"]:
+        assert len(cmd["pairs"]) >= 3
+        assert cmd["ratio_cpu_median"] == statistics.median(p["ratio_cpu"] for p in cmd["pairs"])
+    chains = next(c for c in run["commands"] if c["command"] == "seqrisk chains")
+    assert chains["lazy_cpu_s_median"] < 0.5  # the recorded run met the start-up goal

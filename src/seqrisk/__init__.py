@@ -25,12 +25,12 @@ from seqrisk.exceptions import (
     UsageError,
     ValidationError,
 )
-from seqrisk.outage import ChainOutageLaw, CommonShock, DurationLaw, Hawkes, OutageModel
 from seqrisk.units import format_duration, parse_duration
 
 if TYPE_CHECKING:  # what type checkers see; at run time the same names load lazily (below)
     from seqrisk.decide import Comparison, Strategy, compare, parse_strategy, sweep
     from seqrisk.engine import Scenario, SimulationResult, simulate, stress_grid
+    from seqrisk.outage import ChainOutageLaw, CommonShock, DurationLaw, Hawkes, OutageModel
     from seqrisk.portfolio import Book, load_book
     from seqrisk.report import ReportInputs, build_report
     from seqrisk.stats import OutageStatistics, fit_outage_model, fit_outage_statistics
@@ -44,6 +44,11 @@ _LAZY = {
     "SimulationResult": "seqrisk.engine",
     "simulate": "seqrisk.engine",
     "stress_grid": "seqrisk.engine",
+    "ChainOutageLaw": "seqrisk.outage",
+    "CommonShock": "seqrisk.outage",
+    "DurationLaw": "seqrisk.outage",
+    "Hawkes": "seqrisk.outage",
+    "OutageModel": "seqrisk.outage",
     "OutageStatistics": "seqrisk.stats",
     "fit_outage_model": "seqrisk.stats",
     "fit_outage_statistics": "seqrisk.stats",
@@ -72,15 +77,10 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "Chain",
-    "ChainOutageLaw",
-    "CommonShock",
     "ConflictError",
     "DataError",
-    "DurationLaw",
-    "Hawkes",
     "Incident",
     "NotFittedError",
-    "OutageModel",
     "RiskEntry",
     "RpcError",
     "SeqriskError",
@@ -97,7 +97,12 @@ __all__ = [
 # The lazily loaded names, listed by name so documentation tools that read ``__all__`` see them too.
 __all__ += [
     "Book",
+    "ChainOutageLaw",
+    "CommonShock",
     "Comparison",
+    "DurationLaw",
+    "Hawkes",
+    "OutageModel",
     "OutageStatistics",
     "ReportInputs",
     "Scenario",

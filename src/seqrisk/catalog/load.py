@@ -39,8 +39,9 @@ TAG_PATTERN = re.compile(r"\[(\+?[a-z_]+)(?:\([^)]*\))?(?:\s+to\s+[^\]]*)?\]")
 _SUFFIXES = (".yaml", ".yml", ".json", ".csv")
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML without implicit timestamps: dates stay text, so the schema names a bad one's field."""
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe YAML without implicit timestamps: dates stay text, so the schema names a bad one's field (LibYAML's
+    parser where PyYAML has it: the catalog loads several times faster, which every command's start-up pays)."""
 
 
 _Loader.yaml_implicit_resolvers = {

@@ -105,6 +105,7 @@ COMMAND_MODULES = (
     "seqrisk.cli.insure_cmds",
     "seqrisk.cli.place_cmds",
     "seqrisk.cli.serve_cmds",
+    "seqrisk.cli.nowcast_cmds",
 )
 for _m in COMMAND_MODULES:
     importlib.import_module(_m)

@@ -6,35 +6,22 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from seqrisk.cli.app import app, err_console, state
 from seqrisk.cli.interrupt import graceful_stop
 from seqrisk.cli.modeling import catalog_provenance
 from seqrisk.cli.render import JSON_SCHEMA, console, echo_json, table
-from seqrisk.cli.targets import Target, check_stored_chain_id, l1_target, record_endpoints, target
 from seqrisk.exceptions import UsageError
-from seqrisk.health import ChainHealth
-from seqrisk.ingest import (
-    DETECTORS,
-    Ingestor,
-    IngestResult,
-    adaptive_scan,
-    block_at_time,
-    chain_health,
-    config_for_chain,
-    full_scan,
-    ingest_batch_postings,
-    l1_cursor_key,
-    run_detection,
-)
-from seqrisk.rpc import RpcClient
-from seqrisk.store.ledger import repairs
 from seqrisk.units import format_duration, parse_datetime, parse_duration
+
+if TYPE_CHECKING:  # imported by the commands that use them: the JSON-RPC client and ingestion are not start-up costs
+    from seqrisk.health import ChainHealth
+    from seqrisk.ingest import IngestResult
+    from seqrisk.rpc import RpcClient
 
 __all__: list[str] = []
 
@@ -56,6 +43,8 @@ def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
     if quiet or not err.is_terminal:
         yield lambda done, total: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
                   transient=True) as bar:
         task = bar.add_task(label, total=None)
@@ -67,6 +56,8 @@ def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
 
 def _client(rpc: list[str], chain_id: int | None, batch_size: int, concurrency: int, timeout_s: float,
             retries: int) -> RpcClient:
+    from seqrisk.rpc import RpcClient
+
     if not rpc:
         raise UsageError("give at least one --rpc URL", field="--rpc")
     return RpcClient(rpc, chain_id=chain_id, batch_size=batch_size, concurrency=concurrency, timeout_s=timeout_s,
@@ -74,6 +65,8 @@ def _client(rpc: list[str], chain_id: int | None, batch_size: int, concurrency: 
 
 
 def _since_block(client: RpcClient, since: str) -> int:
+    from seqrisk.ingest import block_at_time
+
     t = parse_datetime(since, field="--since").timestamp()
     head = client.block_number()
     block, _ = block_at_time(lambda ns: [h.timestamp for h in client.headers(ns)], t, 0, head)
@@ -148,6 +141,10 @@ def ingest_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Store block headers of CHAIN from JSON-RPC: resumable, idempotent, crash-safe, reorg-aware."""
+    from seqrisk.cli.targets import Target, l1_target, record_endpoints, target
+    from seqrisk.ingest import Ingestor, ingest_batch_postings, l1_cursor_key
+    from seqrisk.rpc import RpcClient
+
     home = state.home
     home.state().close()  # a lost or unreadable state database stops here, before any request
     tgt = target(state.catalog.chain(chain), rpc, chain_id, home)
@@ -256,6 +253,9 @@ def scan_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Find timestamp gaps without fetching every header (adaptive sampling and bisection)."""
+    from seqrisk.cli.targets import target
+    from seqrisk.ingest import adaptive_scan, full_scan
+
     cat_chain = state.catalog.chain(chain)
     tgt = target(cat_chain, rpc, chain_id)
     chain = cat_chain.id
@@ -327,6 +327,10 @@ def detect_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Detect downtime, back-filled stalls, degraded throughput and DA delays in stored headers; store events."""
+    from seqrisk.cli.targets import check_stored_chain_id
+    from seqrisk.ingest import DETECTORS, chain_health, config_for_chain, run_detection
+    from seqrisk.store.ledger import repairs
+
     cat_chain = state.catalog.chain(chain)
     chain = cat_chain.id
     home = state.home

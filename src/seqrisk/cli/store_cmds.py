@@ -10,9 +10,6 @@ import typer
 from seqrisk.cli.app import app, err_console, state
 from seqrisk.cli.modeling import catalog_provenance
 from seqrisk.cli.render import JSON_SCHEMA, console, echo_json, table
-from seqrisk.store import SCHEMA_VERSION
-from seqrisk.store.ledger import repairs
-from seqrisk.store.recover import recover, verify
 
 __all__: list[str] = []
 
@@ -27,6 +24,10 @@ def info_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Show the store's location, schema version, row counts and block partitions."""
+    from seqrisk.store import SCHEMA_VERSION
+    from seqrisk.store.ledger import repairs
+    from seqrisk.store.recover import verify
+
     home = state.home
     problems = verify(home) if verify_all else []
     with home.state() as st:
@@ -81,6 +82,8 @@ def recover_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Rebuild a lost or damaged state database from what is left of it and from the block store."""
+    from seqrisk.store.recover import recover
+
     rep = recover(state.home, force=force)
     if as_json:
         echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.store.recover", **rep.as_dict()}, catalog_provenance())

@@ -49,6 +49,22 @@ async def _send_json(send: Send, status: int, doc: dict[str, Any], headers: list
     await send({"type": "http.response.body", "body": body})
 
 
+async def _drain(receive: Receive, cap: int) -> None:
+    """Read and drop a refused body, up to ``cap`` bytes, before answering.
+
+    A server that answers and closes while the client is still sending leaves unread bytes in its socket, and
+    the kernel then resets the connection: the client sees "connection reset" instead of the 413 that names the
+    limit. Draining a body of moderate size lets the answer arrive; beyond ``cap`` the connection is dropped."""
+    seen = 0
+    while seen <= cap:
+        msg = await receive()
+        if msg["type"] != "http.request":
+            return
+        seen += len(msg.get("body", b""))
+        if not msg.get("more_body", False):
+            return
+
+
 class BodyLimit:
     """Refuse request bodies over ``max_bytes`` with 413 naming the limit."""
 
@@ -73,6 +89,7 @@ class BodyLimit:
                                      SecurityHeaders.COMMON)
                     return
                 if n > self.max_bytes:
+                    await _drain(receive, 16 * self.max_bytes)
                     await _send_json(send, 413, self._too_big(), SecurityHeaders.COMMON)
                     return
         seen = 0

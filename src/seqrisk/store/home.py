@@ -13,10 +13,13 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from seqrisk.exceptions import StoreError
-from seqrisk.store.blocks import BlockStore
-from seqrisk.store.state import StateStore
+
+if TYPE_CHECKING:  # both imported when first opened: a command that reads neither starts without them
+    from seqrisk.store.blocks import BlockStore
+    from seqrisk.store.state import StateStore
 
 __all__ = ["Home"]
 
@@ -66,6 +69,8 @@ class Home:
             raise StoreError("the seqrisk home is a file, not a directory", file=str(self.root))
         new = not self.state_path.exists()
         try:
+            from seqrisk.store.state import StateStore
+
             st = StateStore(self.state_path)
         except StoreError as exc:
             hint = "" if new else f"; {RECOVER_HINT}"
@@ -84,6 +89,8 @@ class Home:
         return self.open_state()
 
     def blocks(self) -> BlockStore:
+        from seqrisk.store.blocks import BlockStore  # DuckDB and Arrow: loaded when blocks are read
+
         return BlockStore(self.root / "blocks", state=self.state, quarantine=self.root / "quarantine")
 
     def _adopt_pending(self, st: StateStore) -> None:

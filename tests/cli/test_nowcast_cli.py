@@ -1,0 +1,61 @@
+"""``seqrisk nowcast``: the figures of the library, versioned JSON, clear one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from scipy import stats
+from typer.testing import CliRunner
+
+from seqrisk.cli.app import app, main
+
+runner = CliRunner()
+MODEL = "examples/outage-model.json"
+
+
+def run(home: Path, *args: str) -> tuple[int, str]:
+    r = runner.invoke(app, ["--home", str(home), "nowcast", *args], catch_exceptions=False, env={"COLUMNS": "80"})
+    return r.exit_code, r.output
+
+
+def test_json_is_versioned_and_matches_the_closed_form(tmp_path: Path) -> None:
+    code, out = run(tmp_path, "arbitrum", "--down-for", "7m", "--model", MODEL, "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["schema"] == "seqrisk.nowcast/1" and doc["kind"] == "seqrisk.nowcast"
+    assert doc["provenance"]["seed"] == 0 and doc["down_for_s"] == 420.0
+    ref = stats.lognorm(s=1.2, scale=3600.0)  # arbitrum's downtime law in the example model
+    p1h = next(x["p"] for x in doc["p_still_down"] if x["at"] == "+1h")
+    assert p1h == pytest.approx(ref.sf(420 + 3600) / ref.sf(420), rel=1e-9)
+
+
+def test_book_table_and_quiet(tmp_path: Path) -> None:
+    code, out = run(tmp_path, "arbitrum", "--down-for", "2h", "--model", MODEL, "--paths", "2000",
+                    "examples/first-steps.yaml")
+    assert code == 0
+    assert "arbitrum down for 2h" in out and "P(still down): +15m" in out
+    assert "first-steps (2,000 paths" in out and "most at risk" in out and "eth-long" in out
+    assert max(len(x.rstrip()) for x in out.splitlines()) <= 80
+    code, quiet = run(tmp_path, "arbitrum", "--down-for", "2h", "--model", MODEL, "--paths", "2000", "--quiet",
+                      "examples/first-steps.yaml")
+    assert code == 0 and "seqrisk " not in quiet.splitlines()[0] and "most at risk" not in quiet
+    assert len(quiet.splitlines()) == 5 and max(len(x.rstrip()) for x in quiet.splitlines()) <= 80
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["arbitrun", "--down-for", "7m"], "arbitrum"),
+    (["arbitrum", "--down-for", "7"], "down-for needs a unit"),
+    (["arbitrum", "--down-for", "-7m"], "must not be negative"),
+    (["arbitrum", "--down-for", "7x"], "down-for"),
+    (["arbitrum"], "--down-for is required"),
+    (["arbitrum", "--down-for", "7m", "no-such-book.yaml"], "no-such-book.yaml"),
+])
+def test_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                               message: str) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--home", str(tmp_path), "nowcast", *args, "--model", MODEL])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code in (1, 2) and len(err.splitlines()) == 1 and message in err, err
+    assert "Traceback" not in err
