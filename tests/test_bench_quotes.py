@@ -43,3 +43,19 @@ def test_readme_quotes_the_recorded_startup_benchmark() -> None:
         assert cmd["ratio_cpu_median"] == statistics.median(p["ratio_cpu"] for p in cmd["pairs"])
     chains = next(c for c in run["commands"] if c["command"] == "seqrisk chains")
     assert chains["lazy_cpu_s_median"] < 0.5  # the recorded run met the start-up goal
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/monitor.md"])
+def test_docs_quote_the_recorded_monitor_benchmark(doc: str) -> None:
+    """The detection figures a reader sees are one recorded run's (``benchmarks/bench_monitor.py``)."""
+    table = (RESULTS / "monitor.md").read_text().strip()
+    assert table in (ROOT / doc).read_text(), f"{doc} does not quote benchmarks/results/monitor.md"
+
+
+def test_recorded_monitor_benchmark_is_a_year_with_both_detectors() -> None:
+    run = json.loads((RESULTS / "monitor.json").read_text())
+    for kind in ("slow spells", "steady"):
+        r = run["chains"][kind]
+        assert r["polls"] * run["poll_s"] >= 364 * 86400
+        for det in ("seqrisk", "chainlink_120s"):
+            assert r[det]["detected"] + r[det]["missed"] == run["outages"]

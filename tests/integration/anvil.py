@@ -71,9 +71,10 @@ def free_port() -> int:
 class Anvil:
     """One anvil process on 127.0.0.1 with a free port, ``--prune-history 64`` and a temporary cache."""
 
-    def __init__(self, *, chain_id: int = 31337, timestamp: int | None = None) -> None:
+    def __init__(self, *, chain_id: int = 31337, timestamp: int | None = None, args: tuple[str, ...] = ()) -> None:
         self.chain_id = chain_id
         self.timestamp = timestamp
+        self.args = args  # more anvil options (``--block-time 1`` for interval mining ...)
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
         self._tmp = Path(tempfile.mkdtemp(prefix="seqrisk-anvil-"))
@@ -94,6 +95,7 @@ class Anvil:
                     "--cache-path", str(self._tmp / "cache"), "--chain-id", str(self.chain_id), "--silent"]
             if self.timestamp is not None:
                 args += ["--timestamp", str(self.timestamp)]
+            args += list(self.args)
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             log.close()
             deadline = time.monotonic() + 30

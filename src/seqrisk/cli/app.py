@@ -101,6 +101,7 @@ COMMAND_MODULES = (
     "seqrisk.cli.fit_cmds",
     "seqrisk.cli.backtest_cmds",
     "seqrisk.cli.chain_cmds",
+    "seqrisk.cli.monitor_cmds",
     "seqrisk.cli.compare_cmds",
     "seqrisk.cli.insure_cmds",
     "seqrisk.cli.place_cmds",

@@ -5,5 +5,10 @@
 - :mod:`seqrisk.monitor.status`: the status model (the head's silence judged against the chain's
   block-interval law, the prior outage rate, replica agreement, the uptime feed and L1 batch cadence).
 - :mod:`seqrisk.monitor.nowcast`: how long an ongoing outage will last and what it costs a book.
-- The monitor process (polling, alerts, metrics, persistence) lives in the other modules of this package.
+- The monitor process: :mod:`~seqrisk.monitor.config` (the config file), :mod:`~seqrisk.monitor.poll` (one
+  round of a chain's endpoints), :mod:`~seqrisk.monitor.feed` (Chainlink's uptime feed),
+  :mod:`~seqrisk.monitor.l1` (L1 batch cadence), :mod:`~seqrisk.monitor.alerts` (hysteresis, alert
+  documents), :mod:`~seqrisk.monitor.webhook` (signed delivery), :mod:`~seqrisk.monitor.metrics`
+  (Prometheus), :mod:`~seqrisk.monitor.persist` (the state store), :mod:`~seqrisk.monitor.runner` (the
+  process).
 """

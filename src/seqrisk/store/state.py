@@ -208,6 +208,48 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (job_id, name)
     );
     """,
+    # 5 -> 6 (issue 15, seqrisk monitor): each round's status beside the per-chain observation row, the status
+    # changes, alerts keyed by fingerprint with the document sent and one delivery row per receiver, and the
+    # monitor's per-chain state (status model, alert machine, last now-cast) so a restart resumes without
+    # alerting again.
+    """
+    ALTER TABLE observations ADD COLUMN p_down REAL;
+    ALTER TABLE observations ADD COLUMN down_for_s REAL;
+    ALTER TABLE observations ADD COLUMN head_age_observer_s REAL;
+    ALTER TABLE observations ADD COLUMN feed_up INTEGER;
+    ALTER TABLE observations ADD COLUMN l1_batch_age_s REAL;
+    ALTER TABLE observations ADD COLUMN reasons TEXT;
+    CREATE TABLE status_changes (
+        chain TEXT NOT NULL,
+        changed_utc REAL NOT NULL,
+        from_state TEXT NOT NULL,
+        to_state TEXT NOT NULL,
+        p_down REAL NOT NULL,
+        reasons TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (chain, changed_utc)
+    );
+    ALTER TABLE alerts ADD COLUMN fingerprint TEXT;
+    ALTER TABLE alerts ADD COLUMN state TEXT;
+    ALTER TABLE alerts ADD COLUMN p_down REAL;
+    ALTER TABLE alerts ADD COLUMN document TEXT;
+    CREATE UNIQUE INDEX alerts_fingerprint ON alerts (fingerprint);
+    CREATE TABLE alert_deliveries (
+        alert_id INTEGER NOT NULL REFERENCES alerts (id),
+        receiver TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        updated_utc REAL NOT NULL,
+        PRIMARY KEY (alert_id, receiver)
+    );
+    CREATE TABLE monitor_state (
+        chain TEXT PRIMARY KEY,
+        status_model TEXT,
+        alerting TEXT NOT NULL,
+        nowcast TEXT,
+        updated_utc REAL NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
