@@ -210,8 +210,8 @@ def test_scan_and_ingest_ranges_past_the_head_are_usage_errors(chain_a: tuple[An
                         (["ingest", "arbitrum", "--rpc", node.url, *local, "--since", "2100-01-01"],
                          "no block at or after"),
                         (["scan", "arbitrum", "--rpc", node.url, *local, "--from", "100", "--to", "50"], "is empty"),
-                        (["scan", "arbitrum", "--rpc", "http://127.0.0.1:9", "--from", "0", "--threshold", "0s"],
-                         "--threshold > --min-interval")):
+                        (["scan", "arbitrum", "--rpc", "http://127.0.0.1:9", "--from", "0", "--threshold", "30s",
+                          "--min-interval", "30"], "--threshold > --min-interval")):
         r = CliRunner().invoke(app, home + args)
         assert isinstance(r.exception, UsageError), (args, r.output, r.exception)
         assert match in str(r.exception), args

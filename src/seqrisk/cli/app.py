@@ -1,16 +1,24 @@
 """The ``seqrisk`` command: a typer app whose command groups live in sibling modules.
 
-Library errors (:class:`~seqrisk.exceptions.SeqriskError`) become one line on
-stderr and exit code 1 (bad data) or 2 (usage); no traceback is shown for them.
-Every command takes ``--json`` and ``--quiet`` (:mod:`seqrisk.cli.render`);
-the command modules import what they compute with when they run, so the app
-and ``--help`` start without SciPy, Numba or DuckDB.
+Every input is checked before any work (:mod:`seqrisk.cli.checks`). Exit codes:
+0 done; 1 bad data (a library :class:`~seqrisk.exceptions.SeqriskError` that
+is not a usage error) or a check that failed (``store info --verify``); 2 bad
+usage or input (a misspelt option, a value out of range, an unreadable file);
+130 interrupted; 70 an internal error (a bug: one line and the file holding the
+traceback; ``SEQRISK_DEBUG=1`` prints it instead). Each error is one line on
+stderr, never a traceback. Every command takes ``--json`` and ``--quiet``
+(:mod:`seqrisk.cli.render`); the command modules import what they compute
+with when they run, so the app and ``--help`` start without SciPy, Numba or
+DuckDB.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import tempfile
+import traceback
 import typing
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,7 +29,7 @@ from typer.core import TyperGroup
 
 from seqrisk import __version__
 from seqrisk.catalog import Catalog, load_catalog
-from seqrisk.cli import render
+from seqrisk.cli import checks, render
 from seqrisk.cli.settings import Settings
 from seqrisk.exceptions import SeqriskError
 from seqrisk.store import Home
@@ -100,6 +108,7 @@ class _State:
     def __init__(self) -> None:
         self.settings = Settings.from_env()
         self._catalog: Catalog | None = None
+        self._home_checked: Path | None = None
 
     def configure(self, home: Path | None, catalog_dir: Path | None) -> None:
         self.settings = Settings.from_env(home, catalog_dir)
@@ -113,6 +122,9 @@ class _State:
 
     @property
     def home(self) -> Home:
+        if self._home_checked != self.settings.home:  # $SEQRISK_HOME or the default, checked like --home
+            checks.home_dir(self.settings.home)
+            self._home_checked = self.settings.home
         return Home(self.settings.home)
 
 
@@ -161,12 +173,38 @@ COMMAND_MODULES = (
 )
 for _m in COMMAND_MODULES:
     importlib.import_module(_m)
+checks.install(app)
+
+
+def _line(text: str, code: int) -> None:
+    err_console.print(text, soft_wrap=True, markup=False, highlight=False)
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app, turning seqrisk errors into one line and an exit code."""
+    """Entry point: run the app; every error ends as one line on stderr and its exit code (module docstring)."""
     try:
-        app(args=argv, prog_name="seqrisk")
+        rv = app(args=argv, prog_name="seqrisk", standalone_mode=False)
     except SeqriskError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, markup=True, highlight=False)
-        sys.exit(exc.exit_code)
+        _line(f"error: {exc}", exc.exit_code)
+    except KeyboardInterrupt:
+        _line("interrupted", 130)
+    except Exception as exc:  # click's usage errors (typer vendors click: matched by their shape), then bugs
+        if type(exc).__name__ == "Abort":  # Ctrl-C at a prompt
+            _line("interrupted", 130)
+        code = getattr(exc, "exit_code", None)
+        if hasattr(exc, "format_message") and isinstance(code, int):
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `seqrisk` alone, or a group alone: its help
+                if exc.format_message():  # (some click versions print it before raising)
+                    sys.stderr.write(exc.format_message().rstrip("\n") + "\n")
+                sys.exit(code)
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            _line(f"error: {exc.format_message()}{hint}", code)
+        if os.environ.get("SEQRISK_DEBUG"):
+            raise
+        with tempfile.NamedTemporaryFile("w", prefix="seqrisk-error-", suffix=".txt", delete=False) as fh:
+            traceback.print_exc(file=fh)
+        _line(f"internal error (a bug in seqrisk): {type(exc).__name__}: {exc}; traceback in {fh.name} "
+              "(SEQRISK_DEBUG=1 prints it)", 70)
+    sys.exit(rv if isinstance(rv, int) else 0)

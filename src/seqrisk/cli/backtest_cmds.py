@@ -7,11 +7,12 @@ from typing import Annotated
 
 import typer
 
+from seqrisk.cli import checks
 from seqrisk.cli.app import app, state
 from seqrisk.cli.modeling import DeliberateOpt, DetectedOpt, PlannedOpt, catalog_provenance, detected_events
 from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, messages, output_format, table
 from seqrisk.exceptions import DataError, UsageError
-from seqrisk.units import parse_datetime, parse_duration
+from seqrisk.units import parse_datetime
 
 __all__: list[str] = []
 
@@ -34,17 +35,12 @@ def backtest_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Rolling-origin backtest of the predictive outage counts and durations (log score, PIT, coverage)."""
-    from seqrisk.stats import MODELLED_TYPES
     from seqrisk.stats.backtest import COUNT_MODELS, backtest
 
-    if type_ not in MODELLED_TYPES:
-        raise UsageError(f"unknown or unmodelled event type (modelled: {', '.join(MODELLED_TYPES)})",
-                         field="--type", value=type_)
+    checks.event_type(type_, "--type")
     if plot is not None:
         output_format(plot, "--plot", {".html": "html", ".htm": "html"})
-    step_s = parse_duration(step, field="--step")
-    if step_s <= 0:
-        raise UsageError("step must be > 0", field="--step", value=step)
+    step_s = checks.duration(step, "--step")
     train = parse_datetime(train_until, field="--train-until")
     end = parse_datetime(test_until, field="--test-until") if test_until else None
     events, exposures = detected_events() if detected else (None, None)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from seqrisk.cli import checks
 from seqrisk.cli.app import state
 from seqrisk.exceptions import UsageError, ValidationError
 from seqrisk.provenance import Provenance
@@ -82,6 +83,7 @@ def load_scenario_for(config: Path | None, paths: int | None, seed: int | None, 
         raise UsageError(exc.message, **exc.context) from None  # an option's value: a usage error (exit 2)
     if "horizon_s" not in sc.model_fields_set:
         sc = sc.replace(horizon_s=parse_duration(DEFAULT_HORIZON))
+    checks.fits_memory(sc.paths, "--paths", keep_paths=True)  # paths a scenario file sets as well
     return sc
 
 

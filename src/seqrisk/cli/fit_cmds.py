@@ -8,12 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
+from seqrisk.cli import checks
 from seqrisk.cli.app import app, state
 from seqrisk.cli.decide_inputs import DEFAULT_HORIZON
 from seqrisk.cli.modeling import AsOfOpt, DeliberateOpt, DetectedOpt, PlannedOpt, detected_events, fitted_model
 from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, messages, output_format, table
 from seqrisk.exceptions import UsageError
-from seqrisk.units import format_duration, parse_datetime, parse_duration
+from seqrisk.units import format_duration, parse_datetime
 
 __all__: list[str] = []
 
@@ -60,16 +61,11 @@ def fit_cmd(
     from seqrisk.stats import MODELLED_TYPES
     from seqrisk.stats.summary import statistics_doc
 
-    types = list(dict.fromkeys(type_ or (list(MODELLED_TYPES) if as_json else ["downtime"])))
-    for t in types:
-        if t not in MODELLED_TYPES:
-            raise UsageError(f"unknown or unmodelled event type (modelled: {', '.join(MODELLED_TYPES)})",
-                             field="--type", value=t)
+    types = [checks.event_type(t, "--type") for t in dict.fromkeys(type_ or (list(MODELLED_TYPES) if as_json
+                                                                              else ["downtime"]))]
     if save is not None:
         output_format(save, "--save", {".json": "json"})
-    horizon_s = parse_duration(horizon, field="--horizon")
-    if horizon_s <= 0:
-        raise UsageError("horizon must be > 0", field="--horizon", value=horizon)
+    horizon_s = checks.duration(horizon, "--horizon")
     cat = state.catalog
     chains = [cat.chain(c).id for c in chain] if chain else None
     events, exposures = detected_events() if detected else (None, None)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from seqrisk.cli import checks
 from seqrisk.cli.app import app, state
 from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
 from seqrisk.cli.decide_inputs import HorizonOpt, book_arg, finite, load_scenario_for
@@ -58,6 +59,7 @@ def report_cmd(
     cat = state.catalog
     book = book_arg(portfolio)
     sc = load_scenario_for(config, paths, seed, horizon, parameter_uncertainty=parameter_uncertainty)
+    checks.fits_memory(sc.paths, "--paths", n_chains=len(book.chains), keep_paths=True)
     with msg.status("fitting the outage model to the incident catalog"):
         om, statistics, prov = fitted_model(model, as_of, seed=sc.seed, statistics=True)
     if sc.parameter_uncertainty and not om.has_posterior_draws:

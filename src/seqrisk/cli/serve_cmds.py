@@ -7,6 +7,7 @@ command runs without the ``serve`` extra.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -58,10 +59,12 @@ def serve_cmd(
     serve(cfg, root, announce=announce)
 
 
+@contextmanager
 def _tokens():  # type: ignore[no-untyped-def]
     from seqrisk.service.tokens import TokenStore
 
-    return TokenStore(state.home.state())
+    with state.home.state() as st:  # closed after the command: no connection (nor its WAL file) left open
+        yield TokenStore(st)
 
 
 @token_app.command("create")
@@ -73,7 +76,8 @@ def token_create(
     quiet: QuietOpt = False,
 ) -> None:
     """Create a token; it is printed once and only its SHA-256 digest is kept."""
-    secret, tok = _tokens().create(scope, name)
+    with _tokens() as ts:
+        secret, tok = ts.create(scope, name)
     if as_json:
         echo_json("serve.token.create", {"token": secret, **tok.to_dict()}, None)
         return
@@ -85,7 +89,8 @@ def token_create(
 @token_app.command("list")
 def token_list(as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """The tokens (ids, names, scopes, dates; never the secrets)."""
-    toks = _tokens().list()
+    with _tokens() as ts:
+        toks = ts.list()
     if as_json:
         echo_json("serve.token.list", {"tokens": [t.to_dict() for t in toks]}, None)
         return
@@ -104,7 +109,8 @@ def token_list(as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
 def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (tok_...).")],
                  as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """Revoke a token: every request with it is refused from now on."""
-    tok = _tokens().revoke(token_id)
+    with _tokens() as ts:
+        tok = ts.revoke(token_id)
     if as_json:
         echo_json("serve.token.revoke", {"revoked": tok.to_dict()}, None)
         return

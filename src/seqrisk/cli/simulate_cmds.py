@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from seqrisk.cli import checks
 from seqrisk.cli.app import app
 from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
 from seqrisk.cli.decide_inputs import HorizonOpt, book_arg, load_scenario_for
@@ -59,6 +60,7 @@ def simulate_cmd(
     out_fmt = output_format(out, "--out", OUT_FORMATS) if out is not None else None
     book = book_arg(portfolio)
     sc = load_scenario_for(config, paths, seed, horizon, outage, parameter_uncertainty=parameter_uncertainty)
+    checks.fits_memory(sc.paths, "--paths", n_chains=len(book.chains), keep_paths=sc.keep_paths)
     om, _, prov = fitted_model(model, as_of, seed=sc.seed)
     for s in sc.stress_outages:
         if s.chain not in book.chains:

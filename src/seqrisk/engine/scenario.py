@@ -216,7 +216,7 @@ def load_scenario(path: Path | str | None, **overrides: Any) -> Scenario:
     if p is not None:
         try:
             data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:  # RecursionError: too deep
             raise DataError(f"cannot read scenario: {exc}", file=str(p)) from None
         if not isinstance(data, dict):
             raise DataError("a scenario is a mapping", file=str(p))

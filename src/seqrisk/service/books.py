@@ -51,7 +51,7 @@ def _yaml(text: str, field: str = "content") -> Any:
                 raise ValidationError("YAML anchors and aliases are not accepted in an uploaded book",
                                       field=field)
         return yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:  # RecursionError: nested too deeply
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise ValidationError(f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}",
@@ -100,7 +100,7 @@ def parse_upload(up: BookUpload, catalog: Catalog, config: ServiceConfig) -> tup
         elif fmt == "json":
             try:
                 doc = json.loads(text)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
                 raise ValidationError(f"not valid JSON: {exc}", field="content") from None
         else:
             doc = _yaml(text)

@@ -170,7 +170,7 @@ def load_config(path: Path | str | None = None, *, environ: Mapping[str, str] | 
     if p is not None:
         try:
             doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:  # RecursionError: too deep
             raise DataError(f"cannot read the service config: {exc}", file=str(p)) from None
         if not isinstance(doc, dict):
             raise DataError("a service config is a mapping of settings", file=str(p))
