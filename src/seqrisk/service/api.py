@@ -56,6 +56,17 @@ class Envelope(BaseModel):
     provenance: dict[str, Any] | None = None
 
 
+class ResultDocument(BaseModel):
+    """A job's result: the layout of the command it stands for (``"schema": "seqrisk.<command>/<version>"``, the
+    provenance, then the data; ``seqrisk schema output COMMAND``); a report job's analysis keeps this API's
+    envelope (``"schema": 1``, ``"kind": "seqrisk.analysis"``)."""
+
+    model_config = {"extra": "allow"}
+    schema_: str | int = Field(alias="schema")
+    kind: str | None = None
+    provenance: dict[str, Any] | None = None
+
+
 class JobOut(BaseModel):
     """A job: status, progress, error, the request (without the book) and what reproduces it."""
 
@@ -366,7 +377,7 @@ def get_job(request: Request, job_id: JobPath, _: Read) -> dict[str, Any]:
     return _job_out(_job(request, job_id))
 
 
-@router.get("/jobs/{job_id}/result", tags=["jobs"], response_model=Envelope,
+@router.get("/jobs/{job_id}/result", tags=["jobs"], response_model=ResultDocument, response_model_exclude_unset=True,
             responses={**ERRORS, 409: {"description": "the job has not finished (or failed)"}},
             summary="The result document (the CLI's --json layout)")
 def job_result(request: Request, job_id: JobPath, _: Read) -> dict[str, Any]:
