@@ -7,7 +7,6 @@ while a monitor writes it (SQLite WAL).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import signal
@@ -86,10 +85,14 @@ def monitor_cmd(
     if metrics_port is not None:
         cfg = cfg.model_copy(update={"metrics": cfg.metrics.model_copy(update={"port": metrics_port})})
     _logging(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO, as_json)
+    import asyncio  # the event loop is the monitor's own: not a start-up cost of every command
+
     asyncio.run(_run(cfg, chains, rounds))
 
 
 async def _run(cfg: Any, chains: Any, rounds: int | None) -> None:
+    import asyncio
+
     from seqrisk.cli.modeling import fitted_model
     from seqrisk.monitor.metrics import MonitorMetrics
     from seqrisk.monitor.persist import MonitorStore
