@@ -134,5 +134,6 @@ def test_shell_completion_completes_commands(home: Path) -> None:
     env = {**os.environ, "_SEQRISK_COMPLETE": "complete_bash", "COMP_WORDS": "seqrisk sto", "COMP_CWORD": "1"}
     r = subprocess.run([sys.executable, "-m", "seqrisk"], capture_output=True, text=True, env=env)
     assert r.stdout.split() == ["store"]
-    script = seqrisk(home, "--show-completion", "bash").stdout
-    assert "_SEQRISK_COMPLETE=complete_bash" in script
+    env["COMP_WORDS"], env["COMP_CWORD"] = "seqrisk simulate --hor", "2"  # options complete too
+    r = subprocess.run([sys.executable, "-m", "seqrisk"], capture_output=True, text=True, env=env)
+    assert r.stdout.split() == ["--horizon"]
