@@ -19,6 +19,7 @@ LAYERS = {
     "__main__": 6, "store": 6, "rpc": 6, "ingest": 6, "cli": 6, "web": 6, "service": 6, "monitor": 6,
     "distributed": 6,
     "display": 0,  # how results show in a terminal and a notebook (tables with units and errors)
+    "schemas": 0,  # the published JSON Schemas of the CLI's --json outputs (data files and their loader)
 }
 EDGE_ONLY = {"rich", "typer", "httpx", "sqlite3", "duckdb", "fastapi", "uvicorn"}
 

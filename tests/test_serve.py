@@ -4,8 +4,6 @@ simulation job whose result equals `seqrisk simulate` with the same seed (issue 
 from __future__ import annotations
 
 import json
-import os
-import re
 import sqlite3
 import subprocess
 import sys
@@ -21,59 +19,21 @@ import yaml
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
-ROOT = Path(__file__).resolve().parents[1]
-BOOK = ROOT / "examples" / "desk.yaml"
-SEQRISK = [sys.executable, "-m", "seqrisk"]
+from serve_util import BOOK, bearer, cli, raw_request, start, token, wait_jobs
 
-
-def _cli(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*SEQRISK, "--home", str(home), *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})})
-
-
-def _token(home: Path, scope: str) -> str:
-    out = _cli(home, "serve", "token", "create", "--scope", scope, "--name", f"test-{scope}", "--json")
-    assert out.returncode == 0, out.stderr
-    return str(json.loads(out.stdout)["token"])
+_cli, _token, _bearer = cli, token, bearer
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     home = tmp_path_factory.mktemp("serve-home")
     tokens = {"read": _token(home, "read"), "write": _token(home, "write")}
-    env = {**os.environ, "SEQRISK_SERVE_MAX_BODY_BYTES": "200000"}
-    log = home / "serve.log"
-    with log.open("w") as err:
-        proc = subprocess.Popen([*SEQRISK, "--home", str(home), "serve", "--port", "0", "--workers", "1"],
-                                stderr=err, stdout=subprocess.DEVNULL, env=env)
+    srv = start(home, "--workers", "1", env={"SEQRISK_SERVE_MAX_BODY_BYTES": "200000"})
     try:
-        m = None
-        for _ in range(600):
-            m = re.search(r"http://127\.0\.0\.1:(\d+)/", log.read_text())
-            if m or proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        assert m, f"no address in the server's log: {log.read_text()!r}"
-        base = f"http://127.0.0.1:{m.group(1)}"
-        with httpx.Client(base_url=base, timeout=60) as client:
-            for _ in range(200):
-                try:
-                    if client.get("/api/v1/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            yield {"client": client, "home": home, "tokens": tokens, "base": base}
+        with httpx.Client(base_url=srv.base, timeout=60) as client:
+            yield {"client": client, "home": home, "tokens": tokens, "base": srv.base}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+        srv.stop()
 
 
 def test_refuses_another_address_without_auth(tmp_path: Path) -> None:
@@ -113,12 +73,43 @@ def test_fitted_model_per_chain_moves_with_as_of(server: dict[str, Any]) -> None
     assert early["chains"] != late["chains"]  # the fit sees different data
 
 
-def test_every_write_endpoint_refuses_missing_wrong_and_read_tokens(server: dict[str, Any]) -> None:
+def _write_routes(home: Path) -> list[tuple[str, str]]:
+    """Every route of the app (API and pages) that changes something, walked from the app itself."""
+    from fastapi.routing import APIRoute
+
+    from seqrisk.service.app import create_app
+    from seqrisk.service.config import load_config
+
+    app = create_app(load_config(environ={}, dashboard=True), home, start_pool=False)
+    out = []
+
+    def walk(routes: list[Any], prefix: str) -> None:
+        for r in routes:
+            if hasattr(r, "original_router"):  # a router included into the app (FastAPI keeps it whole)
+                walk(r.original_router.routes, prefix + r.include_context.prefix)
+            elif hasattr(r, "routes") and hasattr(r, "path"):  # a mounted sub-application
+                walk(r.routes, prefix + r.path)
+            elif isinstance(r, APIRoute) or getattr(r, "methods", None):
+                out.extend((m, prefix + r.path) for m in sorted(r.methods) if m not in ("GET", "HEAD", "OPTIONS"))
+
+    walk(list(app.routes), "")
+    assert out, "no route found: the walk no longer understands how the app keeps its routes"
+    return out
+
+
+#: Writes that take no token by design: logging in (it checks the token it is given) and out (drops the cookie).
+NO_TOKEN = {("POST", "/login"), ("POST", "/logout")}
+
+
+def test_every_write_endpoint_refuses_missing_wrong_and_read_tokens(server: dict[str, Any], tmp_path: Path) -> None:
     c, tokens = server["client"], server["tokens"]
+    writes = [w for w in _write_routes(tmp_path) if w not in NO_TOKEN]
     spec = c.get("/api/v1/openapi.json").json()
-    writes = [(m.upper(), p) for p, ops in spec["paths"].items() for m in ops if m in ("post", "put", "patch",
-                                                                                     "delete")]
-    assert len(writes) >= 8  # books, the job kinds, cancel
+    documented = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
+    assert set(writes) <= documented  # every guarded write is in the API's schema
+    kinds = {p.rsplit("/", 1)[-1] for _, p in writes if p.startswith("/api/v1/jobs/") and "{" not in p}
+    assert kinds == {"simulate", "report", "compare", "insure", "allocate", "score", "backtest"}
+    assert ("POST", "/api/v1/books") in writes and ("POST", "/api/v1/jobs/{job_id}/cancel") in writes
     wrong = "sqr_" + "A" * 43
     for method, path in writes:
         url = path.replace("{job_id}", "job_0000").replace("{chain_id}", "base")
@@ -153,12 +144,24 @@ def test_errors_are_json_with_the_field_and_no_traceback(server: dict[str, Any])
 
 
 def test_request_size_limit_names_the_limit(server: dict[str, Any]) -> None:
-    c, w = server["client"], _bearer(server["tokens"]["write"])
-    r = c.post("/api/v1/jobs/simulate", content=b"{" + b" " * 300_000 + b"}", headers={
-        **w, "Content-Type": "application/json"})
-    assert r.status_code == 413
-    assert r.json()["error"] == {"type": "limit", "message": "the request body is larger than 200,000 bytes",
-                                 "limit": "max_body_bytes", "allowed": 200000}
+    """Over the limit by its declared length (refused before the body is judged; the server reads and drops it)
+    and by the bytes that arrive (chunked, no length). The body sent is never more than the server reads, so the
+    reply cannot be lost to a connection reset (a server closing with unread bytes resets the connection)."""
+    w = _bearer(server["tokens"]["write"])["Authorization"].encode()
+    want = {"type": "limit", "message": "the request body is larger than 200,000 bytes", "limit": "max_body_bytes",
+            "allowed": 200000}
+    head = (b"POST /api/v1/jobs/simulate HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: " + w +
+            b"\r\nContent-Type: application/json\r\n")
+    status, doc = raw_request(server["base"], head + b"Content-Length: 300000\r\n\r\n", [b" " * 100_000] * 3)
+    assert (status, doc["error"]) == (413, want)
+    parts = [b"{" + b" " * 49_999] * 4 + [b" "]  # 200,001 bytes: one over the limit
+    chunks = [f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in parts]
+    status, doc = raw_request(server["base"], head + b"Transfer-Encoding: chunked\r\n\r\n", chunks)
+    assert (status, doc["error"]) == (413, want)
+    # at the limit exactly, the body is read and judged on its content
+    r = server["client"].post("/api/v1/jobs/simulate", content=b"{" + b" " * 199_998 + b"}", headers={
+        **_bearer(server["tokens"]["write"]), "Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "body"
 
 
 def test_simulation_job_equals_the_cli_with_the_same_seed(server: dict[str, Any], tmp_path: Path) -> None:
@@ -204,6 +207,144 @@ def test_uploaded_book_runs_by_id_and_the_digest_keeps_asset_order(server: dict[
     assert r2.json()["book"]["id"] != book_id  # the asset order drives the random numbers: another book
 
 
-def test_pages_are_not_served_until_wired(server: dict[str, Any]) -> None:
+def test_pages_carry_the_security_headers(server: dict[str, Any]) -> None:
     r = server["client"].get("/", headers={"Accept": "text/html"})
-    assert r.status_code == 404 and r.json()["kind"] == "seqrisk.error"
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    csp = dict(d.strip().split(" ", 1) for d in r.headers["content-security-policy"].split(";") if d.strip())
+    assert csp["script-src"] == "'self'" and csp["frame-ancestors"] == "'none'" and csp["default-src"] == "'none'"
+    assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
+    assert "<script>" not in r.text and "cdn" not in r.text.lower()  # scripts come from this server, as files
+    js = server["client"].get("/assets/plotly.min.js")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+    assert len(js.content) > 10**6  # plotly itself, from the installed package
+
+
+def _rerun_from_record(home: Path, client: httpx.Client, job: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    """The job's own record run again with the CLI: its command, with its book and scenario written as files."""
+    import shlex
+
+    argv = shlex.split(job["reproducibility"]["command"])[1:]
+    if "book.json" in argv or "--book" in argv:
+        doc = client.get(f"/api/v1/jobs/{job['id']}/book").json()["document"]
+        (tmp / "book.json").write_text(json.dumps(doc))
+    if "scenario.json" in argv:
+        (tmp / "scenario.json").write_text(json.dumps(job["request"]["scenario"]))
+    out = subprocess.run([*SEQRISK_CMD, "--home", str(home), *argv], capture_output=True, text=True, timeout=300,
+                         cwd=tmp)
+    assert out.returncode == 0, (argv, out.stderr)
+    return dict(json.loads(out.stdout))
+
+
+SEQRISK_CMD = [sys.executable, "-m", "seqrisk"]
+
+
+def _strip(doc: dict[str, Any]) -> dict[str, Any]:
+    """A result without its provenance block and notes (which name files and the run's time)."""
+    return {k: v for k, v in doc.items() if k not in ("provenance", "notes")}
+
+
+def test_every_kind_reproduces_from_its_record(server: dict[str, Any], tmp_path: Path) -> None:
+    """compare with a sweep, insure, allocate and backtest jobs: each result equals the CLI command of the job's
+    record (its reproducibility.command) run on the book the record keeps."""
+    c, home, w = server["client"], server["home"], _bearer(server["tokens"]["write"])
+    book = yaml.safe_load(BOOK.read_text())
+    asks = {
+        "compare": {"book": book, "sweep": "grace=0:2h:3", "perspective": "venue", "paths": 500, "seed": 3,
+                    "horizon": "30d"},
+        "insure": {"book": book, "payout": "50k", "trigger": "1h", "paths": 500, "seed": 4},
+        "allocate": {"book": book, "chains": ["arbitrum", "base"], "replications": 2, "paths": 500, "seed": 5,
+                     "horizon": "30d"},
+        "backtest": {"train_until": "2023-01-01", "step": "1y"},
+    }
+    ids = {}
+    for kind, body in asks.items():
+        r = c.post(f"/api/v1/jobs/{kind}", json=body, headers=w)
+        assert r.status_code == 202, (kind, r.text)
+        ids[kind] = r.json()["job"]["id"]
+    jobs = wait_jobs(c, list(ids.values()))
+    for kind, jid in ids.items():
+        job = c.get(f"/api/v1/jobs/{jid}").json()["job"]
+        assert jobs[jid]["status"] == "done", job
+        api = c.get(f"/api/v1/jobs/{jid}/result").json()
+        sub = tmp_path / kind
+        sub.mkdir()
+        ref = _rerun_from_record(home, c, job, sub)
+        assert _strip(api) == _strip(ref), kind
+        assert api["provenance"]["catalog"]["version"] == job["reproducibility"]["catalog_version"]
+        assert api["provenance"]["seqrisk_version"] == job["reproducibility"]["seqrisk_version"]
+
+
+def test_a_bad_backtest_request_names_the_field(server: dict[str, Any]) -> None:
+    c, w = server["client"], _bearer(server["tokens"]["write"])
+    r = c.post("/api/v1/jobs/backtest", json={"train_until": "2023-01-01", "test_until": "2022-01-01"}, headers=w)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "test_until"
+    r = c.post("/api/v1/jobs/backtest", json={"train_until": "2023-01-01", "type": "rain"}, headers=w)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "type"
+    from seqrisk.stats.events import MODELLED_TYPES
+
+    schema = c.get("/api/v1/openapi.json").json()["components"]["schemas"]["BacktestRequest"]
+    assert tuple(schema["properties"]["type"]["enum"]) == MODELLED_TYPES  # the CLI's types, no more, no fewer
+
+
+def test_idempotency_key_submits_once_and_cancel_stops_a_job(server: dict[str, Any]) -> None:
+    c, w = server["client"], _bearer(server["tokens"]["write"])
+    book = yaml.safe_load(BOOK.read_text())
+    body = {"book": book, "paths": 200_000, "seed": 99}  # long enough to be running when cancelled
+    first = c.post("/api/v1/jobs/simulate", json=body, headers={**w, "Idempotency-Key": "k-1"})
+    again = c.post("/api/v1/jobs/simulate", json=body, headers={**w, "Idempotency-Key": "k-1"})
+    assert (first.status_code, again.status_code) == (202, 200)
+    jid = first.json()["job"]["id"]
+    assert again.json()["job"]["id"] == jid
+    queued = c.post("/api/v1/jobs/simulate", json=body, headers=w).json()["job"]["id"]  # behind it (one worker)
+    while c.get(f"/api/v1/jobs/{jid}").json()["job"]["status"] == "queued":
+        time.sleep(0.2)
+    r = c.post(f"/api/v1/jobs/{queued}/cancel", headers=w)
+    assert r.json()["job"]["status"] == "cancelled"
+    r = c.post(f"/api/v1/jobs/{jid}/cancel", headers=w)
+    assert r.status_code == 200 and r.json()["job"]["cancel_requested"]
+    job = wait_jobs(c, [jid])[jid]
+    assert job["status"] == "cancelled", job
+    r = c.post(f"/api/v1/jobs/{jid}/cancel", headers=w)
+    assert r.status_code == 409 and r.json()["error"]["type"] == "finished"
+    r = c.get(f"/api/v1/jobs/{jid}/result")
+    assert r.status_code == 409
+    db = sqlite3.connect(server["home"] / "state.sqlite")
+    n = db.execute("SELECT COUNT(*) FROM jobs WHERE idempotency_key='k-1'").fetchone()[0]
+    runs = db.execute("SELECT COUNT(*) FROM job_runs WHERE job_id=?", (queued,)).fetchone()[0]
+    db.close()
+    assert n == 1 and runs == 0  # one job for the key; the cancelled queued job never ran
+
+
+def test_live_status_reads_the_monitors_latest_round(server: dict[str, Any]) -> None:
+    """The test writes rounds as the monitor does (rows of `observations`); the API shows each chain's latest."""
+    c = server["client"]
+    db = sqlite3.connect(server["home"] / "state.sqlite")
+    with db:
+        db.executemany("INSERT INTO observations(chain, observed_utc, head_number, head_time_utc, lag_s, status) "
+                       "VALUES (?,?,?,?,?,?)", [("base", 1000.0, 10, 998.0, 2.0, "healthy"),
+                                                ("base", 1010.0, 10, 998.0, 12.0, "down"),
+                                                ("arbitrum", 1005.0, 7, 1004.0, 1.0, "healthy")])
+    db.close()
+    rows = {r["chain"]: r for r in c.get("/api/v1/status").json()["chains"]}
+    assert {k: rows["base"][k] for k in ("label", "observed_utc", "lag_s")} == {"label": "down", "observed_utc": 1010.0,
+                                                                               "lag_s": 12.0}
+    assert rows["arbitrum"]["label"] == "healthy" and rows["arbitrum"]["nowcast"] is None
+    one = c.get("/api/v1/status/base").json()
+    assert one["status"]["label"] == "down" and one["chain"] == "base"
+    assert c.get("/api/v1/status/optimism").json()["status"] is None
+
+
+def test_the_deployment_settings_load_and_the_docs_list_every_setting() -> None:
+    from seqrisk.service.config import ServiceConfig, load_config
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = load_config(root / "deploy" / "serve.yaml", environ={})
+    assert cfg == ServiceConfig()  # the example file spells out the defaults
+    env = load_config(root / "deploy" / "serve.yaml", environ={"SEQRISK_SERVE_WORKERS": "4"}, port=9000)
+    assert (env.workers, env.port) == (4, 9000)  # file < environment < options
+    docs = (root / "docs" / "serve.md").read_text()
+    table = docs[docs.index("| setting |"):]
+    missing = [f for f in ServiceConfig.model_fields if f"`{f}`" not in table]
+    assert missing == []
+    unit = (root / "deploy" / "seqrisk-serve.service").read_text()
+    assert "ExecStart=/opt/seqrisk/bin/seqrisk serve --config /etc/seqrisk/serve.yaml" in unit

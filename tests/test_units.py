@@ -13,10 +13,19 @@ from seqrisk.units import DAY_S, YEAR_S, format_duration, format_usd, parse_date
 
 @pytest.mark.parametrize(("text", "seconds"), [
     ("90s", 90), ("90m", 5400), ("2h", 7200), ("1d", DAY_S), ("1d12h", 1.5 * DAY_S), ("1y", YEAR_S),
-    ("0.5h", 1800), ("1 hour", 3600), ("30", 30), (45, 45), ("2w", 14 * DAY_S),
+    ("0.5h", 1800), ("1 hour", 3600), (45, 45), ("2w", 14 * DAY_S), ("0", 0),
 ])
 def test_parse_duration(text: str | int, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize(("bare", "seconds"), [("2", 2), ("30", 30), ("1d2", DAY_S + 2), ("0.5", 0.5)])
+def test_a_duration_without_a_unit_is_refused(bare: str, seconds: float) -> None:
+    """``--horizon 2`` is not two seconds: text needs its unit; a field in seconds (``horizon_s``) says it."""
+    with pytest.raises(UsageError, match="needs a unit") as err:
+        parse_duration(bare, field="--horizon")
+    assert err.value.exit_code == 2 and "--horizon" in str(err.value)
+    assert parse_duration(bare, default_unit="s") == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize("bad", ["", "abc", "5 parsecs", "-1h", "1h-", float("nan"), -3])

@@ -26,7 +26,7 @@ __all__ = [
     "ValidationError",
 ]
 
-_CONTEXT_ORDER = ("file", "row", "id", "position", "chain", "field", "value", "endpoint", "method", "block")
+_CONTEXT_ORDER = ("file", "row", "column", "id", "position", "chain", "field", "value", "endpoint", "method", "block")
 
 
 class SeqriskError(Exception):

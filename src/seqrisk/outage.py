@@ -589,8 +589,8 @@ class OutageModel:
     def from_json(cls, text: str, *, file: str | None = None) -> OutageModel:
         try:
             doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"model file is not JSON: {exc.msg}", file=file) from None
+        except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: nested too deeply
+            raise DataError(f"model file is not JSON: {getattr(exc, 'msg', exc)}", file=file) from None
         if not isinstance(doc, dict) or doc.get("kind") != "seqrisk.outage_model":
             raise DataError("not a seqrisk outage model file", file=file, field="kind",
                             value=doc.get("kind") if isinstance(doc, dict) else None)

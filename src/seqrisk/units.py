@@ -16,6 +16,7 @@ from seqrisk.exceptions import UsageError
 
 __all__ = [
     "DAY_S",
+    "DURATION_PATTERN",
     "HOUR_S",
     "MINUTE_S",
     "YEAR_DAYS",
@@ -42,14 +43,19 @@ _UNITS = {
     "w": 7 * DAY_S, "wk": 7 * DAY_S, "week": 7 * DAY_S, "weeks": 7 * DAY_S,
     "y": YEAR_S, "yr": YEAR_S, "year": YEAR_S, "years": YEAR_S,
 }
-_PART = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]+)?\s*", re.IGNORECASE)
+_NUMBER_UNIT = r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]+)?\s*"
+_PART = re.compile(_NUMBER_UNIT, re.IGNORECASE)
+#: A duration string as a JSON Schema ``pattern`` (numbers each with an optional unit, e.g. ``1d12h``).
+DURATION_PATTERN = f"^({_NUMBER_UNIT})+$"
 
 
-def parse_duration(text: str | float | int, *, field: str | None = None) -> float:
+def parse_duration(text: str | float | int, *, field: str | None = None, default_unit: str | None = None) -> float:
     """Parse ``'90m'``, ``'2h'``, ``'1d12h'``, ``'1y'`` or a number of seconds into seconds.
 
-    Raises :class:`UsageError` naming the text for anything else, negative
-    values included.
+    A number (``int``/``float``) is seconds. In text every part needs its unit (``'2'`` is refused rather than
+    read as two seconds; ``'0'`` is zero in any unit), unless ``default_unit`` names the unit of a bare number
+    (``'s'`` for a field whose name says seconds, such as ``horizon_s``). Raises :class:`UsageError` naming the
+    text for anything else, negative values included.
     """
     if isinstance(text, int | float) and not isinstance(text, bool):
         value = float(text)
@@ -65,10 +71,12 @@ def parse_duration(text: str | float | int, *, field: str | None = None) -> floa
         m = _PART.match(s, pos)
         if not m or m.end() == pos:
             raise UsageError("cannot read duration (use e.g. 90s, 90m, 2h, 1d, 1y)", field=field, value=text)
-        unit = m.group(2) or "s"
-        if unit not in _UNITS:
+        unit = m.group(2) or default_unit
+        if unit is None and float(m.group(1)) != 0:
+            raise UsageError("a duration needs a unit: s, m, h, d, w or y (e.g. 2h, 1y)", field=field, value=text)
+        if unit is not None and unit not in _UNITS:
             raise UsageError(f"unknown duration unit {unit!r} (use s, m, h, d, w, y)", field=field, value=text)
-        total += float(m.group(1)) * _UNITS[unit]
+        total += float(m.group(1)) * _UNITS[unit] if unit is not None else 0.0
         pos = m.end()
     return total
 

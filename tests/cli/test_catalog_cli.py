@@ -29,7 +29,7 @@ def test_chains_json_has_every_chain_with_launch_and_delay(home: Path) -> None:
     code, out = run(home, "chains", "--json")
     assert code == 0
     doc = json.loads(out)
-    assert doc["schema"] == 1
+    assert doc["schema"] == "seqrisk.chains/1"
     by_id = {c["id"]: c for c in doc["chains"]}
     assert set(by_id) == set(CAT.chain_ids())
     assert by_id["arbitrum"]["mainnet_launch_date"] == "2021-08-31"

@@ -59,7 +59,7 @@ def test_compare_json_pairs_and_costs(home: Path, files: tuple[Path, Path]) -> N
                     "insure=indemnity,deductible=1k", "--paths", "1500", "--horizon", "30d", "--json")
     assert code == 0
     doc = json.loads(out)
-    assert doc["kind"] == "seqrisk.comparison"
+    assert doc["schema"] == "seqrisk.compare/1"
     names = [s["name"] for s in doc["strategies"]]
     assert names == ["baseline", "buffer=0.05", "insure=indemnity,deductible=1k"]
     buf = doc["strategies"][1]

@@ -44,7 +44,7 @@ def test_json_has_pooled_rates_durations_and_beta(tmp_path: Path) -> None:
     code, out = run(tmp_path, "--json", "--type", "downtime", "--type", "degraded")
     assert code == 0
     doc = json.loads(out)
-    assert doc["schema"] == 2 and doc["kind"] == "seqrisk.fit"
+    assert doc["schema"] == "seqrisk.fit/2"
     assert set(doc["chains"]) == set(CAT.chain_ids())
     for c, cd in doc["chains"].items():
         d = cd["types"]["downtime"]
@@ -95,10 +95,12 @@ def test_bad_usage(tmp_path: Path) -> None:
 def test_unwritable_outputs_are_usage_errors(tmp_path: Path) -> None:
     afile = tmp_path / "afile"
     afile.write_text("x")
-    with pytest.raises(UsageError, match="cannot write the model file") as ei:
+    with pytest.raises(UsageError, match="is a folder") as ei:
         run(tmp_path, "--chain", "scroll", "--save", str(tmp_path))      # a directory
     assert ei.value.context["field"] == "--save"
-    with pytest.raises(UsageError, match="cannot write the plots"):
+    with pytest.raises(UsageError, match=r"file format from its suffix \(use \.json\)"):
+        run(tmp_path, "--chain", "scroll", "--save", str(tmp_path / "model.yaml"))  # not what it writes
+    with pytest.raises(UsageError, match="is a file"):
         run(tmp_path, "--chain", "scroll", "--plots", str(afile))        # a file, not a directory
 
 

@@ -28,7 +28,7 @@ def test_status_of_an_empty_store_says_how_to_start(tmp_path: Path) -> None:
     assert code == 0 and "seqrisk monitor --config FILE" in out
     code, out, _ = invoke(tmp_path, "status", "--json")
     doc = json.loads(out)
-    assert code == 0 and doc["schema"] == "seqrisk.monitor-status/1" and doc["chains"] == []
+    assert code == 0 and doc["schema"] == "seqrisk.monitor.status/1" and doc["chains"] == []
 
 
 def test_status_reports_an_alerted_chain_and_quiet_exits_3(tmp_path: Path) -> None:

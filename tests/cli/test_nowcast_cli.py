@@ -24,7 +24,7 @@ def test_json_is_versioned_and_matches_the_closed_form(tmp_path: Path) -> None:
     code, out = run(tmp_path, "arbitrum", "--down-for", "7m", "--model", MODEL, "--json")
     assert code == 0
     doc = json.loads(out)
-    assert doc["schema"] == "seqrisk.nowcast/1" and doc["kind"] == "seqrisk.nowcast"
+    assert doc["schema"] == "seqrisk.nowcast/1" and "kind" not in doc
     assert doc["provenance"]["seed"] == 0 and doc["down_for_s"] == 420.0
     ref = stats.lognorm(s=1.2, scale=3600.0)  # arbitrum's downtime law in the example model
     p1h = next(x["p"] for x in doc["p_still_down"] if x["at"] == "+1h")

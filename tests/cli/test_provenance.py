@@ -79,7 +79,7 @@ def test_catalog_commands_state_catalog_and_version(home: Path, args: list[str])
     code, out, _ = run(home, *args, "--json")
     assert code == 0
     doc = json.loads(out)
-    assert list(doc)[:3] == ["schema", "kind", "provenance"]
+    assert list(doc)[:2] == ["schema", "provenance"]
     _check(doc["provenance"], as_of=None)
 
 

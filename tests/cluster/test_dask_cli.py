@@ -71,7 +71,8 @@ def run_killing_a_worker(dask: DaskBackend, args: list[str], prefix: str) -> str
     client = dask.client
     client.wait_for_workers(2, timeout=120)
     p = subprocess.Popen([sys.executable, "-m", "seqrisk", *args, "--scheduler", str(dask.address)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         env={**os.environ, "COLUMNS": "80"})  # the width of run(): the same lines
     try:
         hit = kill_busy_worker(client, prefix, timeout_s=150)
         out, err = p.communicate(timeout=180)

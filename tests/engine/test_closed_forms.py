@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,30 +30,48 @@ def _z(a: float, b: float, se: float) -> float:
     return abs(a - b) / se if se > 0 else (0.0 if a == b else math.inf)
 
 
+# Margin while the chain is up: 1/leverage, or measured from collateral C and entry price E (q signed units):
+# r = (C + q (S0 - E)) / (|q| S0). Each case gives the spec for q, and r computed from it.
+def _measured(q: float, collateral: float, entry: float | None = None) -> tuple[dict[str, float], float]:
+    spec = {"collateral_usd": collateral} | ({} if entry is None else {"entry_price_usd": entry})
+    return spec, (collateral + q * (2000.0 - (entry or 2000.0))) / (abs(q) * 2000.0)
+
+
+MARGINS: dict[str, Any] = {
+    "leverage 8": lambda q: ({"leverage": 8.0}, 1 / 8),
+    "collateral": lambda q: _measured(q, 30_000.0),
+    "entry 1900": lambda q: _measured(q, 8_000.0 if q > 0 else 28_000.0, 1900.0),   # long in profit, short at a loss
+    "entry 2150": lambda q: _measured(q, 36_000.0 if q > 0 else 5_000.0, 2150.0),   # long at a loss, short in profit
+}
+
+
+@pytest.mark.parametrize("margin", list(MARGINS))
 @pytest.mark.parametrize("side", ["long", "short"])
-def test_single_perp_under_fixed_outage(side: str) -> None:
-    """P(liquidation) = P(P1 beyond the trigger); bad debt = |q| x a Black-Scholes put (call for shorts)."""
-    lev, m, pen, p0, units = 8.0, 0.05, 0.05, 2000.0, 100.0
-    book = make_book([{"id": "x", "type": "perp", "chain": "arbitrum", "asset": "ETH",
-                       "size": units if side == "long" else -units, "leverage": lev,
+def test_single_perp_under_fixed_outage(side: str, margin: str) -> None:
+    """P(liquidation) = P(P1 beyond the trigger); bad debt = |q| x a Black-Scholes put (call for shorts); the
+    perp kept at margin r while the chain is up (1/leverage, or measured from collateral and entry price)."""
+    m, pen, p0, units = 0.05, 0.05, 2000.0, 100.0
+    q = units if side == "long" else -units
+    spec, r = MARGINS[margin](q)
+    book = make_book([{"id": "x", "type": "perp", "chain": "arbitrum", "asset": "ETH", "size": q, **spec,
                        "maintenance_margin": m, "liquidation_penalty": pen}], vol=SIG)
     res = simulate(book, lognormal_model({}), _stress(book))
     s = SIG * math.sqrt(D / YEAR_S)
     if side == "long":
-        trig = p0 * (1 - 1 / lev) / (1 - m)
+        trig = p0 * (1 - r) / (1 - m)
         p_liq = stats.norm.cdf((math.log(trig / p0) + 0.5 * s * s) / s)
-        k = p0 * (1 - 1 / lev)                    # bankruptcy price
+        k = p0 * (1 - r)                    # bankruptcy price
         bad = units * float(bs_price(p0, k, s * s, 1.0, False))
     else:
-        trig = p0 * (1 + 1 / lev) / (1 + m)
+        trig = p0 * (1 + r) / (1 + m)
         p_liq = 1 - stats.norm.cdf((math.log(trig / p0) + 0.5 * s * s) / s)
-        k = p0 * (1 + 1 / lev)
+        k = p0 * (1 + r)
         bad = units * float(bs_price(p0, k, s * s, 1.0, True))
     dens = stats.lognorm(s=s, scale=p0 * math.exp(-0.5 * s * s)).pdf
     sgn = 1.0 if side == "long" else -1.0
 
     def holder(p1: float) -> float:
-        e1 = units * p0 / lev + sgn * units * (p1 - p0)
+        e1 = units * p0 * r + sgn * units * (p1 - p0)
         return (max(e1, 0.0) - max(e1 - pen * units * p1, 0.0)) * dens(p1)
 
     lo, hi = (1e-6, trig) if side == "long" else (trig, p0 * 5)
@@ -67,6 +86,18 @@ def test_single_perp_under_fixed_outage(side: str) -> None:
     assert bd == pytest.approx(v)
     lp = liquidation_probability(book, [D])
     assert float(lp.p_liquidation.iloc[0]) == pytest.approx(p_liq, rel=1e-10)
+
+
+def test_measured_margin_at_the_initial_margin_changes_no_number() -> None:
+    """Collateral equal to the initial margin (entry at spot) is the leverage-only book: the same numbers."""
+    pos = {"id": "x", "type": "perp", "chain": "arbitrum", "asset": "ETH", "size": 100.0, "maintenance_margin": 0.05}
+    a = make_book([{**pos, "leverage": 8.0}], vol=SIG)
+    b = make_book([{**pos, "collateral_usd": 25_000.0, "entry_price_usd": 2000.0}], vol=SIG)
+    ra, rb = (simulate(bk, lognormal_model({}), _stress(bk, paths=20_000)) for bk in (a, b))
+    assert ra.to_dict()["measures"] == rb.to_dict()["measures"]
+    richer = make_book([{**pos, "collateral_usd": 50_000.0}], vol=SIG)  # twice the collateral: fewer liquidations
+    rr = simulate(richer, lognormal_model({}), _stress(richer, paths=20_000))
+    assert rr.value("p_liquidation")[0] < ra.value("p_liquidation")[0]
 
 
 def test_delta_hedged_option_hedging_error() -> None:

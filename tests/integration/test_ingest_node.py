@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 from typer.testing import CliRunner
 
 from integration.anvil import Anvil, ChainBuilder, build_backfilled_chain, build_l1_postings, build_outage_chain
@@ -14,6 +15,7 @@ from seqrisk.catalog import load_catalog
 from seqrisk.cli.app import app
 from seqrisk.ingest import Ingestor, chain_history, config_for_chain, events_for_fit, run_detection
 from seqrisk.rpc import RpcClient
+from seqrisk.schemas import output_schema
 from seqrisk.store import Home
 
 pytestmark = pytest.mark.integration
@@ -36,7 +38,12 @@ def ts(node: Anvil, n: int) -> float:
 def cli(*args: str) -> dict:  # type: ignore[type-arg]
     r = CliRunner().invoke(app, list(args))
     assert r.exit_code == 0, (r.output, r.exception)
-    return json.loads(r.output) if "--json" in args else {"output": r.output}
+    if "--json" not in args:
+        return {"output": r.output}
+    doc = json.loads(r.stdout)
+    layout = output_schema(doc["schema"].split("/")[0].removeprefix("seqrisk."))  # its published JSON Schema
+    assert doc["schema"] == layout["$id"] and Draft202012Validator(layout).is_valid(doc), doc["schema"]
+    return doc
 
 
 def test_outages_and_reorg_detected_exactly(chain_a: tuple[Anvil, dict[str, int]], tmp_path: Path) -> None:
@@ -203,8 +210,8 @@ def test_scan_and_ingest_ranges_past_the_head_are_usage_errors(chain_a: tuple[An
                         (["ingest", "arbitrum", "--rpc", node.url, *local, "--since", "2100-01-01"],
                          "no block at or after"),
                         (["scan", "arbitrum", "--rpc", node.url, *local, "--from", "100", "--to", "50"], "is empty"),
-                        (["scan", "arbitrum", "--rpc", "http://127.0.0.1:9", "--from", "0", "--threshold", "0s"],
-                         "--threshold > --min-interval")):
+                        (["scan", "arbitrum", "--rpc", "http://127.0.0.1:9", "--from", "0", "--threshold", "30s",
+                          "--min-interval", "30"], "--threshold > --min-interval")):
         r = CliRunner().invoke(app, home + args)
         assert isinstance(r.exception, UsageError), (args, r.output, r.exception)
         assert match in str(r.exception), args

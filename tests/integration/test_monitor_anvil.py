@@ -118,7 +118,7 @@ def test_monitor_watches_anvil_chains_flags_the_stall_alerts_once_and_survives_a
             st = seqrisk_cli(home, "monitor", "status", "--json")
             assert st.returncode == 3, st.stderr
             doc = json.loads(st.stdout)
-            assert doc["schema"] == "seqrisk.monitor-status/1"
+            assert doc["schema"] == "seqrisk.monitor.status/1"
             by = {c["chain"]: c for c in doc["chains"]}
             assert by["base"]["alerted_state"] == "down" and by["optimism"]["alerted_state"] in ("healthy", "degraded")
 

@@ -185,7 +185,7 @@ def test_bad_option_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[st
         main(["--home", str(tmp_path), "report", str(EXAMPLES / "desk.yaml"), "--horizon", "0s",
               "--out", str(tmp_path / "r.html")])
     err = capsys.readouterr().err
-    assert exc.value.code == 1 and "field=horizon_s" in err and len(err.strip().splitlines()) == 1
+    assert exc.value.code == 2 and "field=--horizon" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r.html").exists()
 
 

@@ -99,7 +99,7 @@ def test_backtest_cli_table_json_and_plot(tmp_path: Path) -> None:
     plot = tmp_path / "bt.html"
     r = runner.invoke(app, [*base, "--json", "--plot", str(plot)], catch_exceptions=False)
     doc = json.loads(r.output)
-    assert doc["kind"] == "seqrisk.backtest" and doc["plot"] == str(plot) and plot.stat().st_size > 10_000
+    assert doc["schema"] == "seqrisk.backtest/1" and doc["plot"] == str(plot) and plot.stat().st_size > 10_000
     assert set(doc["summary"]) == set(COUNT_MODELS)
     bad = runner.invoke(app, ["--home", str(tmp_path / "home"), "backtest", "--train-until", "2030-01-01"])
     assert isinstance(bad.exception, UsageError) and bad.exception.exit_code == 2

@@ -10,25 +10,15 @@ import pytest
 from seqrisk.exceptions import DataError
 from seqrisk.store import BLOCK_SCHEMA, BlockStore
 
+from .conftest import headers
+
 pytestmark = pytest.mark.oldest  # the smoke tier: also run in the oldest supported environment
-
-
-def _headers(first: int, last: int, salt: int = 0) -> pa.Table:
-    n = list(range(first, last + 1))
-    return pa.table({
-        "number": n,
-        "timestamp": [1_700_000_000 + 2 * x for x in n],
-        "hash": [x.to_bytes(31, "big") + bytes([salt]) for x in n],
-        "parent_hash": [max(x - 1, 0).to_bytes(31, "big") + bytes([salt]) for x in n],
-        "tx_count": [x % 7 for x in n],
-        "gas_used": [21_000 * (x % 7) for x in n],
-    })
 
 
 def test_write_read_range(tmp_path: Path) -> None:
     bs = BlockStore(tmp_path)
-    bs.write("base", _headers(0, 99))
-    bs.write("base", _headers(100, 199))
+    bs.write("base", headers(0, 99))
+    bs.write("base", headers(100, 199))
     t = bs.read("base", 50, 149)
     assert t.schema == BLOCK_SCHEMA
     assert t.column("number").to_pylist() == list(range(50, 150))
@@ -39,14 +29,14 @@ def test_write_read_range(tmp_path: Path) -> None:
 
 def test_newer_partition_replaces_overlap_and_truncation(tmp_path: Path) -> None:
     bs = BlockStore(tmp_path)
-    bs.write("base", _headers(0, 99))
-    bs.write("base", _headers(90, 95, salt=1))  # a reorg replaced 90..95
+    bs.write("base", headers(0, 99))
+    bs.write("base", headers(90, 95, salt=1))  # a reorg replaced 90..95
     bs.truncate_above("base", 95)                # and the chain is now shorter
     t = bs.read("base")
     assert t.num_rows == 96
     assert t.column("hash")[92].as_py()[-1] == 1
     assert t.column("hash")[89].as_py()[-1] == 0
-    bs.write("base", _headers(96, 120, salt=2))
+    bs.write("base", headers(96, 120, salt=2))
     assert bs.head("base") == 120
     before = bs.read("base")
     bs.compact("base")
@@ -56,7 +46,7 @@ def test_newer_partition_replaces_overlap_and_truncation(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("bad", [
     pa.table({"number": [1, 3]}),
-    _headers(0, 5).drop_columns(["hash"]),
+    headers(0, 5).drop_columns(["hash"]),
 ])
 def test_bad_batches_write_nothing(tmp_path: Path, bad: pa.Table) -> None:
     bs = BlockStore(tmp_path)
@@ -67,11 +57,11 @@ def test_bad_batches_write_nothing(tmp_path: Path, bad: pa.Table) -> None:
 
 
 def test_noncontiguous_rejected(tmp_path: Path) -> None:
-    t = pa.concat_tables([_headers(0, 3), _headers(5, 6)])
+    t = pa.concat_tables([headers(0, 3), headers(5, 6)])
     with pytest.raises(DataError, match="contiguous"):
         BlockStore(tmp_path).write("base", t)
 
 
 def test_bad_chain_slug(tmp_path: Path) -> None:
     with pytest.raises(DataError):
-        BlockStore(tmp_path).write("../etc", _headers(0, 1))
+        BlockStore(tmp_path).write("../etc", headers(0, 1))

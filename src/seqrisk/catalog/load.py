@@ -63,7 +63,7 @@ def read_records(path: Path, *, mapping: bool = False) -> list[tuple[str, dict[s
         return [(f"row {i}", dict(r)) for i, r in enumerate(reader, start=2)]
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_Loader)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+    except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise DataError(f"cannot parse file: {str(exc).splitlines()[0]}", file=str(path)) from None
     if data is None:
         return []

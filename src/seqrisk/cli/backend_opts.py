@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from seqrisk.cli.render import messages
 from seqrisk.exceptions import UsageError
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ class _Progress:
         self.task: Any = None
 
     def __enter__(self) -> _Progress:
-        if self.err.is_terminal:
+        if self.err.is_terminal and not self.err.quiet:
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
@@ -97,7 +98,7 @@ def engine_backend(backend: str | None, scheduler: str | None, workers: int | No
         raise UsageError("backend is local or dask", field="--backend", value=backend)
     if kind == "local" and scheduler:
         raise UsageError("--scheduler needs --backend dask", field="--scheduler", value=scheduler)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = messages()
     with ExitStack() as stack:
         be: Backend | None
         if kind == "dask":

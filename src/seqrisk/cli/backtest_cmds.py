@@ -7,12 +7,13 @@ from typing import Annotated
 
 import typer
 
+from seqrisk.cli import checks
 from seqrisk.cli.app import app, state
 from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
 from seqrisk.cli.modeling import DeliberateOpt, DetectedOpt, PlannedOpt, catalog_provenance, detected_events
-from seqrisk.cli.render import console, echo_json, table
+from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, messages, output_format, table
 from seqrisk.exceptions import DataError, UsageError
-from seqrisk.units import parse_datetime, parse_duration
+from seqrisk.units import parse_datetime
 
 __all__: list[str] = []
 
@@ -29,30 +30,26 @@ def backtest_cmd(
     include_deliberate: DeliberateOpt = False,
     include_planned: PlannedOpt = False,
     detected: DetectedOpt = False,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON output (layout in docs/statistics.md).")] = False,
+    as_json: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write the PIT histograms and scores as a "
-                                              "self-contained HTML page.")] = None,
+                                              "self-contained HTML page (.html).")] = None,
+    quiet: QuietOpt = False,
     backend: BackendOpt = None,
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
 ) -> None:
     """Rolling-origin backtest of the predictive outage counts and durations (log score, PIT, coverage)."""
-    from seqrisk.stats import MODELLED_TYPES
     from seqrisk.stats.backtest import COUNT_MODELS, backtest
 
-    if type_ not in MODELLED_TYPES:
-        raise UsageError(f"unknown or unmodelled event type (modelled: {', '.join(MODELLED_TYPES)})",
-                         field="--type", value=type_)
-    step_s = parse_duration(step, field="--step")
-    if step_s <= 0:
-        raise UsageError("step must be > 0", field="--step", value=step)
+    checks.event_type(type_, "--type")
+    if plot is not None:
+        output_format(plot, "--plot", {".html": "html", ".htm": "html"})
+    step_s = checks.duration(step, "--step")
     train = parse_datetime(train_until, field="--train-until")
     end = parse_datetime(test_until, field="--test-until") if test_until else None
     events, exposures = detected_events() if detected else (None, None)
     with engine_backend(backend, scheduler, workers, progress=False) as be:
-        from rich.console import Console
-
-        err = Console(stderr=True, highlight=False, soft_wrap=True)
+        err = messages()  # silent under --quiet
 
         def progress(done: int, total: int) -> None:  # one line per refitted origin when the work is spread
             err.print(f"backtest: {done}/{total} origins refitted", markup=False)
@@ -75,8 +72,7 @@ def backtest_cmd(
                              file=str(plot)) from None
         written = str(plot)
     if as_json:
-        doc = {"schema": 1, "kind": "seqrisk.backtest", **bt.to_dict(), "plot": written}
-        echo_json(doc, prov)
+        echo_json("backtest", {**bt.to_dict(), "plot": written}, prov)
         return
     out = console()
     out.print(prov.header())
@@ -100,4 +96,4 @@ def backtest_cmd(
     diff = summ["model"]["log_score"] - max(summ[m]["log_score"] for m in COUNT_MODELS if m != "model")
     out.print(f"Best log score: {best}; model minus the best naive forecast: {diff:+.2f} (a log Bayes factor).")
     if written:
-        out.print(f"plot written: {written}")
+        messages().print(f"plot written: {written}", markup=False)

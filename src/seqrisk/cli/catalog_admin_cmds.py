@@ -28,7 +28,7 @@ from seqrisk.catalog.check import Problem, check_catalog
 from seqrisk.catalog.csvio import INCIDENT_CSV_COLUMNS
 from seqrisk.catalog.load import read_records, read_yaml
 from seqrisk.cli.app import app, state
-from seqrisk.cli.render import console
+from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json
 from seqrisk.exceptions import DataError, UsageError, ValidationError
 
 __all__: list[str] = []
@@ -44,10 +44,20 @@ USER_INCIDENTS = "incidents.csv"
 PROMOTED = "incidents-promoted.yaml"
 
 
-def _fail(problems: Sequence[Problem]) -> None:
-    out = console()
-    for p in problems:
-        out.print(str(p), markup=False, highlight=False, soft_wrap=True)
+def _problem_doc(p: Problem) -> dict[str, Any]:
+    return {"file": p.file, "row": p.row, "field": p.field,
+            "value": p.value if p.value is None or isinstance(p.value, str | int | float | bool) else str(p.value),
+            "message": p.message, "line": str(p)}
+
+
+def _fail(command: str, problems: Sequence[Problem], as_json: bool) -> None:
+    """Every problem (one line each, or the command's JSON object with ``ok`` false), then exit 1."""
+    if as_json:
+        echo_json(command, {"ok": False, "problems": [_problem_doc(p) for p in problems]}, None)
+    else:
+        out = console()
+        for p in problems:
+            out.print(str(p), markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -58,13 +68,23 @@ def check_cmd(
     = None,
     standalone: Annotated[bool, typer.Option("--standalone", help="DIR is a full catalog (chains.yaml, "
                                              "incidents.yaml, coverage.yaml), checked alone.")] = False,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Validate a catalog: schema, sources, duplicates, overlaps, tags, coverage dates, registry facts."""
     problems = check_catalog(directory, over_bundle=not standalone)
     if problems:
-        _fail(problems)
+        _fail("catalog.check", problems, as_json)
     cat = load_catalog(base_dir=directory) if standalone else load_catalog(directory)
     facts = sum(len(c.registry.facts()) for c in cat.chains)
+    if as_json:
+        echo_json("catalog.check", {
+            "ok": True, "problems": [], "version": cat.version, "chains": len(cat.chains),
+            "incidents": len(cat.incidents), "registry_facts": facts,
+            "coverage_date": str(cat.coverage_date) if cat.coverage_date else None,
+            "chain_coverage": {c.chain: str(c.coverage_date) for c in (cat.coverage.chains if cat.coverage else ())}},
+            None)
+        return
     out = console()
     out.print(f"catalog ok: {len(cat.chains)} chains, {len(cat.incidents)} incidents, {facts} registry facts",
               soft_wrap=True)
@@ -98,7 +118,7 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def _write_checked(directory: Path, name: str, text: str) -> Catalog:
+def _write_checked(directory: Path, name: str, text: str, command: str, as_json: bool) -> Catalog:
     """Write ``text`` as ``directory/name`` if the directory then checks clean; else one line per problem, exit 1.
 
     The candidate directory is checked in a temporary copy; the file is replaced atomically (nothing is
@@ -113,8 +133,8 @@ def _write_checked(directory: Path, name: str, text: str) -> Catalog:
         (cand / name).write_text(text, encoding="utf-8")
         problems = check_catalog(cand)
         if problems:
-            _fail([Problem(p.file.replace(str(cand), str(directory)), p.row, p.field, p.value, p.message)
-                   for p in problems])
+            _fail(command, [Problem(p.file.replace(str(cand), str(directory)), p.row, p.field, p.value, p.message)
+                            for p in problems], as_json)
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     try:
@@ -147,6 +167,8 @@ def import_cmd(
     csv_file: Annotated[Path, typer.Argument(metavar="FILE", help="Incidents CSV (the layout of `seqrisk "
                                              "incidents --csv`; chain ids or names).")],
     directory: DirOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Import incidents from a CSV into your catalog directory (validated; a row with an existing id replaces it)."""
     d = _user_dir(directory)
@@ -166,7 +188,12 @@ def import_cmd(
     if not new:
         raise DataError("no incident rows", file=str(csv_file))
     rows, replaced = _merge_rows(_existing_rows(d / USER_INCIDENTS), new)
-    after = _write_checked(d, USER_INCIDENTS, _csv_text(rows))
+    after = _write_checked(d, USER_INCIDENTS, _csv_text(rows), "catalog.import", as_json)
+    if as_json:
+        echo_json("catalog.import", {"ok": True, "problems": [], "file": str(d / USER_INCIDENTS),
+                                     "imported": len(new), "new": len(new) - replaced, "replaced": replaced,
+                                     "ids": [str(r.get("id")) for r in new], "version": after.version}, None)
+        return
     console().print(f"{len(new)} incidents imported into {d / USER_INCIDENTS} ({len(new) - replaced} new, "
                     f"{replaced} replaced); catalog {after.version}", soft_wrap=True)
 
@@ -193,6 +220,8 @@ def promote_cmd(
     confidence: Annotated[str, typer.Option("--confidence", help="high, medium or low.")] = "medium",
     source: Annotated[list[str] | None, typer.Option("--source", help="Another source URL (post-mortem, status "
                                                      "page); repeatable.")] = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Promote an event detected from block data to an incident in your catalog, with its evidence as source."""
     d = _user_dir(directory)
@@ -237,6 +266,11 @@ def promote_cmd(
     }
     path = d / PROMOTED
     rows, replaced = _merge_rows(read_yaml(path) if path.is_file() else [], [rec])
-    after = _write_checked(d, PROMOTED, yaml.safe_dump(rows, sort_keys=False, allow_unicode=True, width=100))
+    after = _write_checked(d, PROMOTED, yaml.safe_dump(rows, sort_keys=False, allow_unicode=True, width=100),
+                           "catalog.promote", as_json)
+    if as_json:
+        echo_json("catalog.promote", {"ok": True, "problems": [], "file": str(path), "replaced": bool(replaced),
+                                      "incident": rec, "version": after.version}, None)
+        return
     console().print(f"{'replaced' if replaced else 'added'} incident {rid} ({ev.type} on {chain.id}, "
                     f"{rec['start_utc']}) in {path}; evidence: {summary}; catalog {after.version}", soft_wrap=True)

@@ -14,7 +14,7 @@ from seqrisk.catalog.csvio import incidents_to_csv
 from seqrisk.catalog.documents import chain_doc, incident_doc
 from seqrisk.cli.app import app, state
 from seqrisk.cli.modeling import catalog_provenance
-from seqrisk.cli.render import JSON_SCHEMA, console, echo_json, table
+from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, messages, table
 from seqrisk.exceptions import UsageError
 from seqrisk.units import format_duration, parse_datetime
 
@@ -36,15 +36,12 @@ def _unknown(v: object) -> str:
 
 
 @app.command("chains")
-def chains_cmd(
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
+def chains_cmd(as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """List the chains in the catalog with their design and incident counts."""
     cat = state.catalog
     counts = Counter(i.chain for i in cat.incidents)
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.chains",
-                   "chains": [chain_doc(c) | {"incidents": counts.get(c.id, 0)} for c in cat.chains]},
+        echo_json("chains", {"chains": [chain_doc(c) | {"incidents": counts.get(c.id, 0)} for c in cat.chains]},
                   catalog_provenance())
         return
     t = table(None, "id", "launch", "sequencer", "forced incl.", "DA", "stage", "inc", right=("inc",))
@@ -60,15 +57,16 @@ def chains_cmd(
 @app.command("chain")
 def chain_cmd(
     chain_id: Annotated[str, typer.Argument(metavar="ID", help="Chain id, e.g. arbitrum.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Show one chain: profile, risk entries and incidents."""
     cat = state.catalog
     c = cat.chain(chain_id)
     incs = cat.select(chain=c.id)
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.chain", "chain": chain_doc(c),
-                   "incidents": [incident_doc(i) for i in incs]}, catalog_provenance())
+        echo_json("chain", {"chain": chain_doc(c), "incidents": [incident_doc(i) for i in incs]},
+                  catalog_provenance())
         return
     out = console()
     out.print(f"[bold]{c.name}[/] ({c.id}) - {c.layer} on {c.settles_on}, {c.stack} stack")
@@ -133,10 +131,11 @@ def incidents_cmd(
     type_: Annotated[list[str] | None, typer.Option("--type", "-t", help="Event type (repeatable).")] = None,
     since: Annotated[str | None, typer.Option(help="Start on or after (YYYY-MM-DD or ISO time, UTC).")] = None,
     until: Annotated[str | None, typer.Option(help="Start before (YYYY-MM-DD or ISO time, UTC).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV output.")] = False,
     sources: Annotated[bool, typer.Option("--sources/--table", help="List each incident with its sources "
                                           "(default), or as a compact table.")] = True,
+    quiet: QuietOpt = False,
 ) -> None:
     """List incidents, filtered by chain, type and start time, with their sources."""
     if as_json and as_csv:
@@ -148,8 +147,7 @@ def incidents_cmd(
     incs = cat.select(chain=chain, type=type_, since=_parse_when(since, "--since"),
                       until=_parse_when(until, "--until"))
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.incidents", "incidents": [incident_doc(i) for i in incs]},
-                  catalog_provenance())
+        echo_json("incidents", {"incidents": [incident_doc(i) for i in incs]}, catalog_provenance())
         return
     if as_csv:
         sys.stdout.write(incidents_to_csv(incs))
@@ -166,21 +164,42 @@ def incidents_cmd(
         for i in incs:
             line = f"{i.id:<{w_id}} {i.chain:<{w_ch}} {i.type:<10} {i.start_utc:%Y-%m-%d} {_dur(i)}"
             tags = f"[{','.join(i.tags)}]" if i.tags else ""
-            if tags and len(line) + 1 + len(tags) <= 80:
+            if tags and len(line) + 1 + len(tags) <= min(out.width, 120):
                 line, tags = f"{line} {tags}", ""
             out.print(line, markup=False, soft_wrap=True)
             if tags:
                 out.print(f"    {tags}", markup=False, soft_wrap=True)
             for src in i.sources:
                 out.print(f"    {src.url}", markup=False, soft_wrap=True)
-    out.print(f"{len(incs)} incidents" + (f"; catalog complete up to {state.catalog.coverage_date}"
-                                          if state.catalog.coverage_date else ""))
+    messages().print(f"{len(incs)} incidents" + (f"; catalog complete up to {state.catalog.coverage_date}"
+                                                 if state.catalog.coverage_date else ""))
 
 
 @app.command("overview")
-def overview_cmd() -> None:
+def overview_cmd(as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """The catalog at a glance: chains, incidents per chain, the longest outages."""
     cat = state.catalog
+    by_chain = Counter(i.chain for i in cat.incidents)
+    rows = []
+    for cid, n in by_chain.most_common():
+        c = cat.chain(cid)
+        start, end = c.exposure_start(), cat.coverage_end(c.id)
+        years = (c.exposure_end(end) - start).days / 365.0 if start and end else None
+        rows.append({"chain": cid, "incidents": n,
+                     "downtime": sum(1 for i in cat.incidents if i.chain == cid and i.type == "downtime"),
+                     "years_live": years})
+    longest = sorted((i for i in cat.incidents if i.type == "downtime" and i.duration_s),
+                     key=lambda i: -(i.duration_s or 0))[:8]
+    if as_json:
+        echo_json("overview", {
+            "version": cat.version, "chains": len(cat.chains), "incidents": len(cat.incidents),
+            "first_incident_utc": cat.incidents[0].start_utc.isoformat() if cat.incidents else None,
+            "last_incident_utc": cat.incidents[-1].start_utc.isoformat() if cat.incidents else None,
+            "coverage_date": str(cat.coverage_date) if cat.coverage_date else None,
+            "chain_coverage": [{"chain": cc.chain, "coverage_date": str(cc.coverage_date), "reason": cc.reason}
+                               for cc in (cat.coverage.chains if cat.coverage is not None else [])],
+            "per_chain": rows, "longest_downtimes": [incident_doc(i) for i in longest]}, catalog_provenance())
+        return
     out = console()
     cov = cat.coverage_date
     out.print(f"[bold]seqrisk catalog[/] {cat.version}: {len(cat.chains)} chains, {len(cat.incidents)} incidents "
@@ -189,18 +208,12 @@ def overview_cmd() -> None:
     if cat.coverage is not None:
         for cc in cat.coverage.chains:
             out.print(f"  {cc.chain}: complete up to {cc.coverage_date} ({cc.reason})")
-    by_chain = Counter(i.chain for i in cat.incidents)
     t = table("\nIncidents per chain", "chain", "incidents", "downtime", "years live", right=(
         "incidents", "downtime", "years live"))
-    for cid, n in by_chain.most_common():
-        c = cat.chain(cid)
-        down = sum(1 for i in cat.incidents if i.chain == cid and i.type == "downtime")
-        start, end = c.exposure_start(), cat.coverage_end(c.id)
-        years = (c.exposure_end(end) - start).days / 365.0 if start and end else float("nan")
-        t.add_row(cid, str(n), str(down), f"{years:.1f}")
+    for r in rows:
+        t.add_row(str(r["chain"]), str(r["incidents"]), str(r["downtime"]),
+                  "nan" if r["years_live"] is None else f"{r['years_live']:.1f}")
     out.print(t)
-    longest = sorted((i for i in cat.incidents if i.type == "downtime" and i.duration_s),
-                     key=lambda i: -(i.duration_s or 0))[:8]
     lt2 = table("\nLongest downtimes", "id", "duration", "cause")
     for i in longest:
         lt2.add_row(i.id, _dur(i), i.cause[:48] + ("..." if len(i.cause) > 48 else ""))

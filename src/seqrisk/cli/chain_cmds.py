@@ -9,12 +9,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-from seqrisk.cli.app import app, err_console, state
+from seqrisk.cli.app import app, state
 from seqrisk.cli.interrupt import graceful_stop
 from seqrisk.cli.modeling import catalog_provenance
-from seqrisk.cli.render import JSON_SCHEMA, console, echo_json, table
+from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, messages, table
 from seqrisk.exceptions import UsageError
 from seqrisk.units import format_duration, parse_datetime, parse_duration
 
@@ -29,7 +28,6 @@ RpcOpt = Annotated[list[str], typer.Option("--rpc", help="JSON-RPC endpoint URL;
                                            "(default: the catalog's public endpoints for the chain).")]
 ChainIdOpt = Annotated[int | None, typer.Option("--chain-id", help="Expected EVM chain id (default: the catalog's; "
                                                 "another id reads a private network, e.g. 31337 for a local node).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="JSON output.")]
 
 
 def _iso(t: float | None) -> str | None:
@@ -39,7 +37,7 @@ def _iso(t: float | None) -> str | None:
 @contextmanager
 def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
     """A progress bar on stderr (silent when ``quiet`` or not a terminal); yields ``update(done, total)``."""
-    err = Console(stderr=True)
+    err = messages()
     if quiet or not err.is_terminal:
         yield lambda done, total: None
         return
@@ -137,8 +135,8 @@ def ingest_cmd(
     l1_to: Annotated[int | None, typer.Option("--l1-to", help="Last L1 block (default: L1 head).")] = None,
     compact_above: Annotated[int, typer.Option("--compact-above", hidden=True,
                                                help="Compact when a chain has more partitions.")] = 64,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Store block headers of CHAIN from JSON-RPC: resumable, idempotent, crash-safe, reorg-aware."""
     from seqrisk.cli.targets import Target, l1_target, record_endpoints, target
@@ -178,10 +176,9 @@ def ingest_cmd(
                 def on_wait(exc: Exception) -> None:
                     if str(exc) not in waits:  # say it once, not every round
                         waits.append(str(exc))
-                        err_console.print(f"{chain}: waiting: {exc}", soft_wrap=True, markup=False, highlight=False)
+                        messages().print(f"{chain}: waiting: {exc}", markup=False)
                 def on_first_interrupt() -> None:
-                    if not quiet:
-                        err_console.print(f"{chain}: stopping after this round (Ctrl-C again to stop at once)")
+                    messages().print(f"{chain}: stopping after this round (Ctrl-C again to stop at once)")
                 with suppress(KeyboardInterrupt), graceful_stop(on_first_interrupt) as stop:
                     ing.follow(from_block=start, poll_s=parse_duration(poll, field="--poll"),
                                confirmations=confirmations, on_round=on_round, on_wait=on_wait,
@@ -216,8 +213,7 @@ def ingest_cmd(
                                        progress=update)
             l1_doc = {"l1_from": pr.start, "l1_to": pr.end, "postings": pr.postings}
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.ingest", "runs": docs, "l1": l1_doc},
-                  catalog_provenance())
+        echo_json("ingest", {"runs": docs, "l1": l1_doc}, catalog_provenance())
         return
     out = console()
     for d in docs:
@@ -251,6 +247,7 @@ def scan_cmd(
     chain_id: ChainIdOpt = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="JSON-RPC calls per HTTP request.")] = 500,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Find timestamp gaps without fetching every header (adaptive sampling and bisection)."""
     from seqrisk.cli.targets import target
@@ -281,14 +278,14 @@ def scan_cmd(
         res = adaptive_scan(fetch, start, end, threshold_s=thr, block_time_s=bt, min_interval_s=min_interval)
         secs = time.perf_counter() - t0
         ref = full_scan(fetch, start, end, threshold_s=thr, batch=max(batch_size, 1)) if full else None
-    doc = {"schema": JSON_SCHEMA, "kind": "seqrisk.scan", "chain": chain, "from": start, "to": end,
+    doc = {"chain": chain, "from": start, "to": end,
            "threshold_s": thr, "step": res.step,
            "min_interval_s": min_interval, "calls": res.calls, "rounds": res.rounds,
            "full_scan_calls": res.full_scan_calls, "fraction": res.fraction, "seconds": round(secs, 3),
            "gaps": [{"block": g.block, "start_utc": _iso(g.start_utc), "gap_s": g.gap_s} for g in res.gaps],
            "full_scan_agrees": None if ref is None else [g.block for g in ref.gaps] == [g.block for g in res.gaps]}
     if as_json:
-        echo_json(doc, catalog_provenance())
+        echo_json("scan", doc, catalog_provenance())
         return
     out = console()
     t = table(f"Gaps >= {format_duration(thr)} on {chain}, blocks {start}..{end}", "after block", "start (UTC)",
@@ -325,6 +322,7 @@ def detect_cmd(
     no_write: Annotated[bool, typer.Option("--no-write", help="Do not store the events.")] = False,
     chain_id: ChainIdOpt = None,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Detect downtime, back-filled stalls, degraded throughput and DA delays in stored headers; store events."""
     from seqrisk.cli.targets import check_stored_chain_id
@@ -349,7 +347,7 @@ def detect_cmd(
     found = run_detection(home, chain, cfg, since_utc=since_utc, write=not no_write)
     with home.state() as st:
         for r in repairs(st, chain):
-            err_console.print(f"note: {chain} blocks {r.first}..{r.last} are missing (a quarantined partition); "
+            messages().print(f"note: {chain} blocks {r.first}..{r.last} are missing (a quarantined partition); "
                               f"`seqrisk ingest {chain} --rpc URL` fetches them again", soft_wrap=True, markup=False,
                               highlight=False)
     rounds = chain_health(home, chain, cfg)
@@ -363,8 +361,8 @@ def detect_cmd(
              "duration_s": e.duration_s, "confidence": e.confidence, "detector": e.detector, "evidence": e.evidence}
             for e in events]
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.detect", "chain": chain, "config": cfg.__dict__,
-                   "head": head, "events": rows}, catalog_provenance())
+        echo_json("detect", {"chain": chain, "config": cfg.__dict__, "head": head, "events": rows},
+                  catalog_provenance())
         return
     out = console()
     if rounds:

@@ -19,6 +19,7 @@ from seqrisk.cli.app import app
 from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
 from seqrisk.cli.decide_inputs import (
     MODEL_HELP,
+    HorizonOpt,
     book_arg,
     diff_doc,
     est_doc,
@@ -29,7 +30,7 @@ from seqrisk.cli.decide_inputs import (
     pp,
 )
 from seqrisk.cli.modeling import AsOfOpt
-from seqrisk.cli.render import JSON_SCHEMA, console, echo_json, table
+from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, table
 from seqrisk.exceptions import UsageError
 from seqrisk.provenance import Provenance
 from seqrisk.units import format_duration, format_usd
@@ -63,7 +64,7 @@ def compare_cmd(
     model: Annotated[Path | None, typer.Option("--model", help=MODEL_HELP)] = None,
     paths: Annotated[int | None, typer.Option("--paths", help="Monte Carlo paths per strategy.", min=2)] = 5000,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed (fixes every number).", min=0)] = None,
-    horizon: Annotated[str | None, typer.Option("--horizon", help="Horizon, e.g. 1d, 30d, 1y.")] = None,
+    horizon: HorizonOpt = None,
     outage: Annotated[list[str] | None, typer.Option("--outage", help="Stress: CHAIN=DURATION[@TIME], "
                                                      "repeatable.")] = None,
     fi_baseline: Annotated[bool, typer.Option("--forced-inclusion-baseline", help="Let the baseline use "
@@ -72,7 +73,8 @@ def compare_cmd(
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
     as_of: AsOfOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Compare levers with the baseline on the same random numbers; advice to the holder or the venue."""
     from seqrisk.decide import advise, compare, parse_strategy, parse_sweep, sweep, sweep_factory
@@ -104,7 +106,7 @@ def compare_cmd(
         cmp = compare(book, om, sc, strategies)
     advice = advise(cmp, party)
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.comparison", "book": book.name, "perspective": party,
+        echo_json("compare", {"book": book.name, "perspective": party,
                    "horizon_s": sc.horizon_s, "paths": sc.paths, "seed": sc.seed,
                    "strategies": [{"name": r.name, "description": r.description, "controlled_by": r.party,
                                    "levers": list(r.levers),
@@ -178,7 +180,7 @@ def _sweep_out(res: Any, name: str, sc: Any, owner: str | None, as_json: bool, p
     show = (lambda v: format_duration(v)) if dur else (lambda v: f"{v:g}")
     rows = res.comparison.results[1:]
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.sweep", "book": name, "param": res.param,
+        echo_json("compare.sweep", {"book": name, "param": res.param,
                    "controlled_by": owner, "perspective": res.perspective, "weight": res.weight,
                    "with_cost": res.with_cost, "objective": res.objective, "horizon_s": sc.horizon_s,
                    "paths": sc.paths, "seed": sc.seed, "best_value": res.best_value,

@@ -8,16 +8,27 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
+
+from seqrisk.cli import checks
 from seqrisk.cli.app import state
+from seqrisk.exceptions import UsageError, ValidationError
 from seqrisk.provenance import Provenance
 from seqrisk.units import format_usd, parse_duration
 
-__all__ = ["MODEL_HELP", "book_arg", "diff_doc", "est_doc", "finite", "load_model", "load_scenario_for", "pm", "pp",
-           "usd_se"]
+__all__ = ["DEFAULT_HORIZON", "MODEL_HELP", "HorizonOpt", "book_arg", "diff_doc", "est_doc", "finite", "load_model",
+           "load_scenario_for", "pm", "pp", "usd_se"]
 
 MODEL_HELP = "Outage model file (default: fitted from the catalog)."
+
+#: Every command's horizon when neither ``--horizon`` nor the ``--config`` file gives one.
+DEFAULT_HORIZON = "1y"
+
+HorizonOpt = Annotated[str | None, typer.Option(
+    "--horizon", metavar="DURATION", help="Horizon, e.g. 1d, 30d, 1y.",
+    show_default=f"{DEFAULT_HORIZON}, or the --config file's horizon_s")]
 
 
 def usd_se(x: float) -> str:
@@ -52,20 +63,36 @@ def load_model(path: Path | None, as_of: str | None, seed: int | None) -> tuple[
 
 
 def load_scenario_for(config: Path | None, paths: int | None, seed: int | None, horizon: str | None,
-              outage: list[str] | None = None, **fixed: Any) -> Any:
+                      outage: list[str] | None = None, **fixed: Any) -> Any:
+    """The scenario of a command: the ``--config`` file (or the defaults) with the command's options over it; the
+    horizon is ``--horizon``, else the file's ``horizon_s``, else :data:`DEFAULT_HORIZON` (one year)."""
     from seqrisk.engine import StressOutage, load_scenario
 
+    if config is not None and not config.is_file():
+        raise UsageError("no such scenario file", field="--config", file=str(config))
     over: dict[str, Any] = {"paths": paths, "seed": seed,
                             "horizon_s": parse_duration(horizon, field="--horizon") if horizon else None}
     if outage:
         over["stress_outages"] = [StressOutage.parse(o).model_dump() for o in outage]
     over.update({k: v for k, v in fixed.items() if v is not None})
-    return load_scenario(config, **over)
+    try:
+        sc = load_scenario(config, **over)
+    except ValidationError as exc:
+        if "file" in exc.context:  # the --config file's value: bad data
+            raise
+        raise UsageError(exc.message, **exc.context) from None  # an option's value: a usage error (exit 2)
+    if "horizon_s" not in sc.model_fields_set:
+        sc = sc.replace(horizon_s=parse_duration(DEFAULT_HORIZON))
+    checks.fits_memory(sc.paths, "--paths", keep_paths=True)  # paths a scenario file sets as well
+    return sc
 
 
 def book_arg(path: Path) -> Any:
+    """The book named on the command line (a file that does not exist is a usage error)."""
     from seqrisk.portfolio import load_book
 
+    if not path.exists():
+        raise UsageError("no such book file", field="PORTFOLIO", file=str(path))
     return load_book(path, chains=state.catalog.chain_ids())
 
 

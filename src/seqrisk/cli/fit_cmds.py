@@ -8,11 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
+from seqrisk.cli import checks
 from seqrisk.cli.app import app, state
+from seqrisk.cli.decide_inputs import DEFAULT_HORIZON
 from seqrisk.cli.modeling import AsOfOpt, DeliberateOpt, DetectedOpt, PlannedOpt, detected_events, fitted_model
-from seqrisk.cli.render import console, echo_json, table
+from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, messages, output_format, table
 from seqrisk.exceptions import UsageError
-from seqrisk.units import format_duration, parse_datetime, parse_duration
+from seqrisk.units import format_duration, parse_datetime
 
 __all__: list[str] = []
 
@@ -46,26 +48,24 @@ def fit_cmd(
     as_of: AsOfOpt = None,
     since: Annotated[str | None, typer.Option("--since", help="Start every chain's exposure window here "
                                               "instead of at its launch (YYYY-MM-DD).")] = None,
-    horizon: Annotated[str, typer.Option("--horizon", help="Horizon of P(at least one outage), e.g. 30d, "
-                                         "1y.")] = "1y",
-    as_json: Annotated[bool, typer.Option("--json", help="JSON output (layout in docs/statistics.md).")] = False,
-    save: Annotated[Path | None, typer.Option("--save", help="Write the model file (JSON) the engine "
-                                              "reads.")] = None,
-    plots: Annotated[Path | None, typer.Option("--plots", help="Write Kaplan-Meier and forest plots "
-                                               "(self-contained HTML) into this directory.")] = None,
+    horizon: Annotated[str, typer.Option("--horizon", metavar="DURATION", help="Horizon of P(at least one "
+                                         "outage), e.g. 30d, 1y.")] = DEFAULT_HORIZON,
+    as_json: JsonOpt = False,
+    save: Annotated[Path | None, typer.Option("--save", metavar="FILE", help="Write the model file the engine "
+                                              "reads (.json).")] = None,
+    plots: Annotated[Path | None, typer.Option("--plots", metavar="DIR", help="Write Kaplan-Meier and forest "
+                                               "plots (self-contained HTML) into this directory.")] = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Fit outage rates, durations, common shocks, clustering and volatility coupling per chain."""
     from seqrisk.stats import MODELLED_TYPES
     from seqrisk.stats.summary import statistics_doc
 
-    types = list(dict.fromkeys(type_ or (list(MODELLED_TYPES) if as_json else ["downtime"])))
-    for t in types:
-        if t not in MODELLED_TYPES:
-            raise UsageError(f"unknown or unmodelled event type (modelled: {', '.join(MODELLED_TYPES)})",
-                             field="--type", value=t)
-    horizon_s = parse_duration(horizon, field="--horizon")
-    if horizon_s <= 0:
-        raise UsageError("horizon must be > 0", field="--horizon", value=horizon)
+    types = [checks.event_type(t, "--type") for t in dict.fromkeys(type_ or (list(MODELLED_TYPES) if as_json
+                                                                              else ["downtime"]))]
+    if save is not None:
+        output_format(save, "--save", {".json": "json"})
+    horizon_s = checks.duration(horizon, "--horizon")
     cat = state.catalog
     chains = [cat.chain(c).id for c in chain] if chain else None
     events, exposures = detected_events() if detected else (None, None)
@@ -107,15 +107,15 @@ def fit_cmd(
         if save is not None:
             doc["saved_model"] = str(save)
         doc["plots"] = written
-        echo_json(doc, prov)
+        echo_json("fit", doc, prov)
         return
     console().print(prov.header())
     _print(doc, stats, types)
-    out = console()
+    msg = messages()
     if save is not None:
-        out.print(f"model file written: {save}")
+        msg.print(f"model file written: {save}", markup=False)
     for w in written:
-        out.print(f"plot written: {w}")
+        msg.print(f"plot written: {w}", markup=False)
 
 
 def _print(doc: dict[str, Any], stats: Any, types: list[str]) -> None:

@@ -15,6 +15,7 @@ import typer
 from seqrisk.cli.app import app, state
 from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
 from seqrisk.cli.decide_inputs import (
+    DEFAULT_HORIZON,
     MODEL_HELP,
     book_arg,
     finite,
@@ -24,7 +25,7 @@ from seqrisk.cli.decide_inputs import (
     pp,
 )
 from seqrisk.cli.modeling import AsOfOpt
-from seqrisk.cli.render import JSON_SCHEMA, console, echo_json, table
+from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, table
 from seqrisk.exceptions import UsageError
 from seqrisk.provenance import Provenance
 from seqrisk.units import format_duration, format_usd, parse_duration
@@ -47,7 +48,8 @@ def insure_cmd(
     limit: Annotated[str | None, typer.Option("--limit", help="Indemnity: limit, e.g. 1M.")] = None,
     coinsurance: Annotated[float, typer.Option("--coinsurance", help="Indemnity: share of the loss above "
                                                "the deductible the buyer keeps.", min=0, max=0.999)] = 0.0,
-    period: Annotated[str, typer.Option("--period", help="Cover period, e.g. 30d, 1y.")] = "1y",
+    period: Annotated[str, typer.Option("--period", metavar="DURATION", help="Cover period, e.g. 30d, 1y (the "
+                                        "horizon of the simulation).")] = DEFAULT_HORIZON,
     loading: Annotated[float, typer.Option("--loading", help="Loading on the expected payout.", min=0)] = 0.2,
     coc: Annotated[float, typer.Option("--coc", help="Insurer's cost of capital per year.", min=0)] = 0.1,
     level: Annotated[float, typer.Option("--level", help="ES level of the insurer's capital.", min=0.5,
@@ -62,7 +64,8 @@ def insure_cmd(
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
     as_of: AsOfOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Quote an outage cover: parametric (closed form) or indemnity (on the simulated loss)."""
     from seqrisk.decide.insurance import Pricing
@@ -130,7 +133,7 @@ def insure_cmd(
                "limit_usd": ind.limit_usd if math.isfinite(ind.limit_usd) else None, "coinsurance": ind.coinsurance}
     bt = buyer_tail(out.holder_usd, np.asarray(pays, float), q.premium_usd, level, p_event=out.p_event)
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.quote", "book": book.name, **doc,
+        echo_json("insure", {"book": book.name, **doc,
                    "period_s": period_s, "paths": sc.paths, "seed": sc.seed, "quote": _quote_doc(q),
                    "buyer": {"level": level, "el_before": bt.el_before, "el_before_se": bt.el_before_se,
                              "el_after": bt.el_after, "el_after_se": bt.el_after_se, "el_change_se": bt.el_diff_se,
@@ -189,7 +192,7 @@ def _parametric(om: Any, chains: list[str], payout_usd: float, trigger_s: float,
     quotes = [price_parametric(om, cv, pricing) for cv in covers]
     book = insurer_tail(om, covers, pricing, n_paths=paths, seed=seed, sampler=sampler)
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.quote", "cover": "parametric", "payout_usd": payout_usd,
+        echo_json("insure.parametric", {"cover": "parametric", "payout_usd": payout_usd,
                    "trigger_s": trigger_s, "period_s": period_s, "paths": paths, "seed": seed, "sampler": sampler,
                    "covers": [{"chain": cv.chain,
                                "trigger_rate_per_year": trigger_rate_per_year(om, cv.chain, trigger_s),

@@ -5,16 +5,18 @@
 catalog as of ``--as-of`` (default: the catalog's coverage date, never the
 clock). Each returns the :class:`~seqrisk.provenance.Provenance` its output
 states; notes (an as-of moved back to the coverage date, a model file fitted
-on another catalog) go to stderr, one line each.
+on another catalog) go to stderr, one line each. A fitted model is kept in the
+store's model cache (:mod:`seqrisk.store.cache`), so the decision commands fit
+once per catalog, as-of date and options, not on every run.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from seqrisk.cli.app import state
 from seqrisk.exceptions import UsageError
@@ -25,8 +27,8 @@ if TYPE_CHECKING:
     from seqrisk.outage import OutageModel
     from seqrisk.stats import OutageStatistics
 
-__all__ = ["AsOfOpt", "DeliberateOpt", "DetectedOpt", "PlannedOpt", "catalog_provenance", "detected_events",
-           "fitted_model", "show_notes"]
+__all__ = ["AsOfOpt", "DeliberateOpt", "DetectedOpt", "PlannedOpt", "cached_fit", "catalog_provenance",
+           "detected_events", "fitted_model", "show_notes"]
 
 AsOfOpt = Annotated[str | None, typer.Option(
     "--as-of", help="Fit the outage model on data up to this date (YYYY-MM-DD or ISO time, UTC; default: the "
@@ -71,21 +73,53 @@ def fitted_model(model_file: Path | None, as_of: str | None, *, seed: int | None
                              field="--as-of", value=as_of)
         from seqrisk.outage import OutageModel
 
+        if not model_file.is_file():
+            raise UsageError("no such model file", field="--model", file=str(model_file))
         om = OutageModel.load(model_file)
         prov = Provenance.of_model(cat, om.meta, seed=seed, model_file=str(model_file))
         show_notes(prov)
         return om, None, prov
+    when = parse_datetime(as_of, field="--as-of") if as_of else None
+    if statistics:  # the commands that show the statistics (fit, report) fit them
+        from seqrisk.stats import fit_outage_statistics
+
+        stats = fit_outage_statistics(cat, as_of=when, group_hawkes=True, **fit)
+        prov = Provenance.of_model(cat, stats.model.meta, seed=seed)
+        show_notes(prov)
+        return stats.model, stats, prov
+    om = cached_fit(when, fit)
+    prov = Provenance.of_model(cat, om.meta, seed=seed)
+    show_notes(prov)
+    return om, None, prov
+
+
+def cached_fit(when: datetime | None, fit: dict[str, Any]) -> OutageModel:
+    """The outage model fitted to the catalog as of ``when`` with the options ``fit``: from the store's model
+    cache (:mod:`seqrisk.store.cache`) when an earlier command fitted the same, else fitted and cached."""
+    from seqrisk.store.cache import ModelCache, fit_key
+
+    cat = state.catalog
+    models = ModelCache(state.home.root / "cache" / "models")
+    key = fit_key(cat.digest, when.isoformat() if when else None, fit)
+    om, damaged = models.get(key)
+    if om is not None:
+        return om
+    if damaged:
+        from seqrisk.cli.render import messages
+
+        messages().print(f"note: the cached model {models.path(key)} was not used ({damaged}); fitting again",
+                         markup=False)
     from seqrisk.stats import fit_outage_statistics
 
-    when = parse_datetime(as_of, field="--as-of") if as_of else None
-    stats = fit_outage_statistics(cat, as_of=when, group_hawkes=statistics, **fit)
-    prov = Provenance.of_model(cat, stats.model.meta, seed=seed)
-    show_notes(prov)
-    return stats.model, stats if statistics else None, prov
+    om = fit_outage_statistics(cat, as_of=when, group_hawkes=False, **fit).model
+    models.put(key, om)
+    return om
 
 
 def show_notes(prov: Provenance) -> None:
     """Each provenance note as one line on stderr."""
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    from seqrisk.cli.render import messages
+
+    err = messages()
     for n in prov.notes:
         err.print(f"note: {n}", markup=False)

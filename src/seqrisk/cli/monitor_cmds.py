@@ -7,7 +7,7 @@ while a monitor writes it (SQLite WAL).
 
 from __future__ import annotations
 
-import asyncio
+import json
 import logging
 import signal
 import sys
@@ -19,7 +19,7 @@ import typer
 
 from seqrisk.cli.app import app, state
 from seqrisk.cli.modeling import catalog_provenance
-from seqrisk.cli.render import console, echo_json, table
+from seqrisk.cli.render import JsonOpt, console, echo_json, set_quiet, table
 from seqrisk.exceptions import UsageError
 from seqrisk.units import format_duration
 
@@ -33,9 +33,21 @@ app.add_typer(monitor_app, name="monitor")
 EXIT_ALERTED = 3
 
 
-def _logging(level: int) -> None:
+class _JsonLines(logging.Formatter):
+    """A log record as one JSON object (``{"schema": "seqrisk.monitor/1", "time_utc", "level", "message"}``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from seqrisk.schemas import output_id
+
+        return json.dumps({"schema": output_id("monitor"), "time_utc": time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)), "level": record.levelname.lower(),
+            "message": record.getMessage()}, ensure_ascii=False)
+
+
+def _logging(level: int, as_json: bool = False) -> None:
     h = logging.StreamHandler(sys.stderr)
-    fmt = logging.Formatter("%(asctime)sZ %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
+    fmt: logging.Formatter = _JsonLines() if as_json else logging.Formatter("%(asctime)sZ %(levelname)s %(message)s",
+                                                                              "%Y-%m-%dT%H:%M:%S")
     fmt.converter = time.gmtime
     h.setFormatter(fmt)
     lg = logging.getLogger("seqrisk.monitor")
@@ -54,8 +66,11 @@ def monitor_cmd(
     metrics_port: Annotated[int | None, typer.Option("--metrics-port", min=0, max=65535,
                                                      help="Prometheus endpoint port (overrides the config; 0: any "
                                                      "free port).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log alerts and failures only.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", callback=set_quiet, help="Log alerts and failures "
+                                        "only.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every unreachable endpoint too.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Log as JSON lines on stderr, one object a record "
+                                          "(layout: seqrisk schema output monitor).")] = False,
 ) -> None:
     """Run the monitor (``--config FILE``), or a subcommand."""
     if ctx.invoked_subcommand is not None:
@@ -69,11 +84,15 @@ def monitor_cmd(
     chains = resolve_chains(cfg, state.catalog, file=str(config))
     if metrics_port is not None:
         cfg = cfg.model_copy(update={"metrics": cfg.metrics.model_copy(update={"port": metrics_port})})
-    _logging(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
+    _logging(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO, as_json)
+    import asyncio  # the event loop is the monitor's own: not a start-up cost of every command
+
     asyncio.run(_run(cfg, chains, rounds))
 
 
 async def _run(cfg: Any, chains: Any, rounds: int | None) -> None:
+    import asyncio
+
     from seqrisk.cli.modeling import fitted_model
     from seqrisk.monitor.metrics import MonitorMetrics
     from seqrisk.monitor.persist import MonitorStore
@@ -111,9 +130,10 @@ async def _run(cfg: Any, chains: Any, rounds: int | None) -> None:
 
 @monitor_app.command("status")
 def status_cmd(
-    as_json: Annotated[bool, typer.Option("--json", help="JSON output (schema seqrisk.monitor-status/1).")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing; exit 3 when a watched chain is "
-                                        "alerted degraded or down, 0 when all are healthy.")] = False,
+    as_json: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", callback=set_quiet, help="Print nothing; exit 3 when a "
+                                        "watched chain is alerted degraded or down, 0 when all are healthy.")
+                     ] = False,
     alerts: Annotated[int, typer.Option("--alerts", min=0, max=10_000, help="How many recent alerts to list.")] = 10,
 ) -> None:
     """Show each watched chain's last status and alerted state, and the latest alerts, from the store."""
@@ -123,7 +143,7 @@ def status_cmd(
         doc = MonitorStore(st).status_report(alerts=alerts)
     alerted = [c for c in doc["chains"] if c.get("alerted_state") not in (None, "healthy")]
     if as_json:
-        echo_json(doc, catalog_provenance())
+        echo_json("monitor.status", doc, catalog_provenance())
     elif not quiet:
         _render(doc)
     if alerted:

@@ -10,7 +10,7 @@ import typer
 
 from seqrisk.cli.app import app, state
 from seqrisk.cli.modeling import AsOfOpt, fitted_model
-from seqrisk.cli.render import console, echo_json, table
+from seqrisk.cli.render import JsonOpt, console, echo_json, set_quiet, table
 from seqrisk.exceptions import UsageError
 from seqrisk.units import format_duration, format_usd, parse_duration
 
@@ -50,9 +50,9 @@ def nowcast_cmd(
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed (fixes every number).")] = 0,
     es_level: Annotated[float, typer.Option("--es-level", help="Level of the expected shortfall.")] = 0.99,
     as_of: AsOfOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON document (schema seqrisk.nowcast/1).")
-                       ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the figures: no header, no tables.")] = False,
+    as_json: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", callback=set_quiet, help="Only the figures: no header, "
+                                        "no tables; nothing on stderr but errors.")] = False,
 ) -> None:
     """Now-cast an ongoing outage: P(still down) ahead, remaining time, and each book's conditional loss."""
     from seqrisk.monitor.nowcast import nowcast
@@ -68,7 +68,7 @@ def nowcast_cmd(
     nc = nowcast(cid, a, model=om, books=loaded, paths=paths, seed=seed, es_level=es_level, catalog=cat)
     doc = nc.to_dict()
     if as_json:
-        echo_json({"schema": doc.pop("schema"), "kind": "seqrisk.nowcast", **doc}, prov)
+        echo_json("nowcast", doc, prov)
         return
     c = console()
     if not quiet:

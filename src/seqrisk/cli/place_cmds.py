@@ -16,9 +16,18 @@ import typer
 
 from seqrisk.cli.app import app, state
 from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
-from seqrisk.cli.decide_inputs import MODEL_HELP, book_arg, est_doc, load_model, load_scenario_for, pm
+from seqrisk.cli.decide_inputs import (
+    DEFAULT_HORIZON,
+    MODEL_HELP,
+    HorizonOpt,
+    book_arg,
+    est_doc,
+    load_model,
+    load_scenario_for,
+    pm,
+)
 from seqrisk.cli.modeling import AsOfOpt
-from seqrisk.cli.render import JSON_SCHEMA, console, echo_json, table
+from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, table
 from seqrisk.exceptions import UsageError
 from seqrisk.units import YEAR_S, format_duration, format_usd, parse_duration
 
@@ -73,12 +82,13 @@ def allocate_cmd(
     model: Annotated[Path | None, typer.Option("--model", help=MODEL_HELP)] = None,
     paths: Annotated[int | None, typer.Option("--paths", help="Monte Carlo paths.", min=2)] = 10_000,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed.", min=0)] = None,
-    horizon: Annotated[str | None, typer.Option("--horizon", help="Horizon, e.g. 30d, 1y.")] = "1y",
+    horizon: HorizonOpt = None,
     backend: BackendOpt = None,
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
     as_of: AsOfOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Split a book across chains to minimise ES of one party's loss, with intervals and an out-of-sample check."""
     from seqrisk.decide.base import check_party
@@ -98,7 +108,7 @@ def allocate_cmd(
         res = allocate_book(book, om, sc, ids, perspective=perspective, alpha=level, method=method,
                             replications=replications, min_weight=lo, max_weight=hi, costs_usd=costs)
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.allocation", "book": book.name, "level": level,
+        echo_json("allocate", {"book": book.name, "level": level,
                    "perspective": perspective, "method": res.method, "replications": res.replications,
                    "horizon_s": sc.horizon_s, "paths": sc.paths, "seed": sc.seed,
                    "seed_out_of_sample": res.seed_out_of_sample, "weights": res.weights,
@@ -162,12 +172,14 @@ def score_cmd(
     model: Annotated[Path | None, typer.Option("--model", help=MODEL_HELP)] = None,
     paths: Annotated[int, typer.Option("--paths", help="Monte Carlo paths.", min=100)] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Seed.", min=0)] = 0,
-    horizon: Annotated[str, typer.Option("--horizon", help="Horizon (scores are per this period).")] = "1y",
+    horizon: Annotated[str, typer.Option("--horizon", metavar="DURATION", help="Horizon (scores are per this "
+                                         "period).")] = DEFAULT_HORIZON,
     backend: BackendOpt = None,
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
     as_of: AsOfOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Rank chains by what sequencer risk costs a book there, with rank intervals and ties."""
     from seqrisk.decide.base import check_party
@@ -185,7 +197,7 @@ def score_cmd(
         s = score_chains(om, cat, chains=ids, book=tmpl, paths=paths, seed=seed, horizon_s=h,
                          perspective=perspective, by=by)
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.scores", "book": s.book, "horizon_s": s.horizon_s,
+        echo_json("score", {"book": s.book, "horizon_s": s.horizon_s,
                    "paths": s.n_paths, "seed": s.seed, "perspective": s.perspective, "by": s.by,
                    "separation_z": s.z,
                    "chains": [{"rank": r.rank, "rank_low": r.rank_low, "rank_high": r.rank_high, "chain": r.chain,

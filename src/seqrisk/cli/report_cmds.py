@@ -10,11 +10,14 @@ from typing import Annotated, Any
 
 import typer
 
+from seqrisk.cli import checks
 from seqrisk.cli.app import app, state
 from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
+from seqrisk.cli.decide_inputs import HorizonOpt, book_arg, finite, load_scenario_for
 from seqrisk.cli.modeling import AsOfOpt, fitted_model
-from seqrisk.cli.render import console, table
-from seqrisk.units import format_duration, format_usd, parse_duration
+from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, messages, output_format, table
+from seqrisk.exceptions import UsageError
+from seqrisk.units import format_duration, format_usd
 
 __all__: list[str] = []
 
@@ -22,8 +25,9 @@ __all__: list[str] = []
 @app.command("report")
 def report_cmd(
     portfolio: Annotated[Path, typer.Argument(help="Book file (YAML or JSON), e.g. examples/desk.yaml.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("report.html"),
-    horizon: Annotated[str, typer.Option("--horizon", help="Horizon, e.g. 1d, 30d, 1y.")] = "1y",
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE", help="HTML file to write (.html).")
+                   ] = Path("report.html"),
+    horizon: HorizonOpt = None,
     paths: Annotated[int, typer.Option("--paths", help="Monte Carlo paths.", min=100)] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="Seed (fixes every number).", min=0)] = 0,
     config: Annotated[Path | None, typer.Option("--config", help="Scenario file (YAML/JSON).")] = None,
@@ -38,35 +42,37 @@ def report_cmd(
     parameter_uncertainty: Annotated[bool, typer.Option(
         "--parameter-uncertainty/--point-estimates", help="Draw each path's outage parameters from their "
         "posterior (default) or use point estimates.")] = True,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write a risk report a desk can act on: summary, chains, loss tail, stress grid, mitigations, method."""
     from seqrisk import __version__
     from seqrisk.decide.paths import with_paths
-    from seqrisk.engine import load_scenario, simulate
+    from seqrisk.engine import simulate
     from seqrisk.engine.backend import use_backend
-    from seqrisk.portfolio import load_book
     from seqrisk.report import ReportInputs, build_report, liquidation_for_book, stress_for_book
 
     t0 = time.perf_counter()
+    output_format(out, "--out", {".html": "html", ".htm": "html"})
     out_c = console()
+    msg = messages()
     cat = state.catalog
-    book = load_book(portfolio, chains=cat.chain_ids())
-    overrides: dict[str, Any] = {"paths": paths, "seed": seed, "horizon_s": parse_duration(horizon, field="--horizon"),
-                                 "parameter_uncertainty": parameter_uncertainty}
-    sc = load_scenario(config, **overrides)
-    with out_c.status("fitting the outage model to the incident catalog"):
+    book = book_arg(portfolio)
+    sc = load_scenario_for(config, paths, seed, horizon, parameter_uncertainty=parameter_uncertainty)
+    checks.fits_memory(sc.paths, "--paths", n_chains=len(book.chains), keep_paths=True)
+    with msg.status("fitting the outage model to the incident catalog"):
         om, statistics, prov = fitted_model(model, as_of, seed=sc.seed, statistics=True)
     if sc.parameter_uncertainty and not om.has_posterior_draws:
         sc = sc.model_copy(update={"parameter_uncertainty": False})
-        out_c.print("note: the model file has no posterior draws (hand-written): point estimates, no parameter "
-                    "uncertainty", highlight=False)
+        msg.print("note: the model file has no posterior draws (hand-written): point estimates, no parameter "
+                  "uncertainty", markup=False)
     with engine_backend(backend, scheduler, workers):
         run_sc = with_paths(sc) if mitigations else sc  # the levers pair their runs with this one
         res = simulate(book, om, run_sc)
-        with out_c.status("the same book with chains independent (same rates)"):
+        with msg.status("the same book with chains independent (same rates)"):
             indep = simulate(book, om.independent(), sc)
         dependence = dependence_note(res, indep)
-        with out_c.status("stress grid and liquidation curves"):
+        with msg.status("stress grid and liquidation curves"):
             stress = stress_for_book(book, sc)
             liq = liquidation_for_book(book, sc)
         section = None
@@ -75,14 +81,15 @@ def report_cmd(
             from seqrisk.report.mitigations import standard_comparison
 
             # the spinner shows this part's progress: no per-run bar beside it
-            with out_c.status("comparing levers on the same paths"), use_backend(None):
+            with msg.status("comparing levers on the same paths"), use_backend(None):
                 worst = str(res.chains.assign(el=res.chains.holder_expected_loss_usd).sort_values("el")
                             .iloc[-1].chain)
                 section = standard_comparison(book, om, sc, cat, worst_chain=worst, baseline=res)
         else:
             note = "mitigations not requested (--no-mitigations)."
     argv = sys.argv[1:] if sys.argv[0].endswith("seqrisk") else \
-        ["report", str(portfolio), "--horizon", horizon, "--paths", str(paths), "--seed", str(seed)]
+        ["report", str(portfolio), "--horizon", horizon or format_duration(sc.horizon_s), "--paths", str(paths),
+         "--seed", str(seed)]
     command = "seqrisk " + " ".join(shlex.quote(portable_arg(a)) for a in argv)
     html = build_report(ReportInputs(
         book=book, book_path=portable_arg(str(portfolio)), scenario=sc, model=om, result=res, catalog=cat,
@@ -90,13 +97,38 @@ def report_cmd(
         version=__version__, statistics=statistics, stress=stress, liquidation=liq, mitigations=section,
         mitigation_note=note, provenance=prov, extra_notes=[dependence]))
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(out)
+    try:
+        tmp.write_text(html, encoding="utf-8")
+        tmp.replace(out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write the report: {exc.strerror or exc}", field="--out", file=str(out)) from None
+    if as_json:
+        echo_json("report", _report_doc(res, book.name, sc, section, dependence, out), prov)
+        return
     out_c.print(prov.header())
     _print_summary(res, book.name, sc, section)
     out_c.print(dependence, highlight=False)
-    out_c.print(f"\nreport written to [bold]{out.resolve()}[/] ({out.stat().st_size / 1e6:.1f} MB, "
-                f"{time.perf_counter() - t0:.0f} s); open it in a browser, it works offline.")
+    msg.print(f"\nreport written to [bold]{out.resolve()}[/] ({out.stat().st_size / 1e6:.1f} MB, "
+              f"{time.perf_counter() - t0:.0f} s); open it in a browser, it works offline.")
+
+
+def _report_doc(res: Any, name: str, sc: Any, section: Any, dependence: str, out: Path) -> dict[str, Any]:
+    """The figures of the report's summary (the page has the rest), and the file written."""
+    def est(v: float, se: float) -> dict[str, float | None]:
+        return {"value": finite(float(v)), "std_error": finite(float(se))}
+
+    measures = {f"{persp}.{key}": est(*res.value(meas, perspective=persp, level=lvl))
+                for persp in ("holder", "venue")
+                for key, meas, lvl in (("el", "expected_loss", None), ("es99", "es", 0.99), ("es99.9", "es", 0.999))}
+    measures["p_liquidation"] = est(*res.value("p_liquidation"))
+    advice = {} if section is None else {
+        party: {"recommended": [e.sentence(adv.level) for e in adv.recommended[:3]], "level": adv.level}
+        for party, adv in section.advice.items()}
+    return {"book": name, "file": str(out.resolve()), "bytes": out.stat().st_size, "horizon_s": sc.horizon_s,
+            "paths": res.n_paths, "seed": sc.seed, "parameter_uncertainty": sc.parameter_uncertainty,
+            "attributable": measures, "advice": advice, "dependence": dependence}
+
 
 
 def _print_summary(res: Any, name: str, sc: Any, section: Any) -> None:

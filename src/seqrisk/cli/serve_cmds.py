@@ -6,14 +6,15 @@ command runs without the ``serve`` extra.
 
 from __future__ import annotations
 
-import json
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from seqrisk.cli.app import app, state
-from seqrisk.cli.render import JSON_SCHEMA, console, table
+from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, messages, table
 
 __all__: list[str] = []
 
@@ -34,6 +35,9 @@ def serve_cmd(
     workers: Annotated[int | None, typer.Option("--workers", help="Job worker processes (default 2).")] = None,
     auth: Annotated[str | None, typer.Option("--auth", help="writes (default: a write token for every write, "
                                              "reads open) or all (a token for everything).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="When listening, print one JSON object on stdout: the "
+                                          "address (e.g. with --port 0), auth, workers, home.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Serve the dashboard and the API (on 127.0.0.1:8000 unless told otherwise) until interrupted."""
     if ctx.invoked_subcommand is not None:
@@ -42,14 +46,25 @@ def serve_cmd(
     from seqrisk.service.server import serve
 
     cfg = load_config(config, host=host, port=port, workers=workers, auth=auth,
-                      catalog_dir=state.settings.catalog_dir)
-    serve(cfg, cfg.home or state.home.root)
+                      catalog_dir=state.settings.catalog_dir, log_level="warning" if quiet else None)
+    root = cfg.home or state.home.root
+
+    def announce(url: str) -> None:
+        if as_json:
+            echo_json("serve", {"url": url, "auth": cfg.auth, "workers": cfg.workers, "home": str(root)}, None)
+            sys.stdout.flush()
+        messages().print(f"seqrisk serve: {url} (auth: {cfg.auth}, {cfg.workers} workers, home {root})",
+                         markup=False)
+
+    serve(cfg, root, announce=announce)
 
 
+@contextmanager
 def _tokens():  # type: ignore[no-untyped-def]
     from seqrisk.service.tokens import TokenStore
 
-    return TokenStore(state.home.state())
+    with state.home.state() as st:  # closed after the command: no connection (nor its WAL file) left open
+        yield TokenStore(st)
 
 
 @token_app.command("create")
@@ -57,25 +72,27 @@ def token_create(
     scope: Annotated[str, typer.Option("--scope", help="read (pages and read endpoints) or write (also submit, "
                                        "cancel, upload).")] = "read",
     name: Annotated[str, typer.Option("--name", help="A name to recognise it by (who or what uses it).")] = "",
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Create a token; it is printed once and only its SHA-256 digest is kept."""
-    secret, tok = _tokens().create(scope, name)
+    with _tokens() as ts:
+        secret, tok = ts.create(scope, name)
     if as_json:
-        typer.echo(json.dumps({"schema": JSON_SCHEMA, "kind": "seqrisk.token", "token": secret, **tok.to_dict()}))
+        echo_json("serve.token.create", {"token": secret, **tok.to_dict()}, None)
         return
     typer.echo(secret)
-    console().print(f"{tok.id} ({tok.scope}, {tok.name}): keep the token above, it is not stored and cannot be shown "
-                    "again", style="dim", soft_wrap=True)
+    messages().print(f"{tok.id} ({tok.scope}, {tok.name}): keep the token above, it is not stored and cannot be "
+                     "shown again", style="dim", markup=False)
 
 
 @token_app.command("list")
-def token_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+def token_list(as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """The tokens (ids, names, scopes, dates; never the secrets)."""
-    toks = _tokens().list()
+    with _tokens() as ts:
+        toks = ts.list()
     if as_json:
-        typer.echo(json.dumps({"schema": JSON_SCHEMA, "kind": "seqrisk.tokens", "tokens": [t.to_dict() for t in toks]},
-                              indent=2))
+        echo_json("serve.token.list", {"tokens": [t.to_dict() for t in toks]}, None)
         return
     from datetime import UTC, datetime
 
@@ -89,7 +106,12 @@ def token_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-rea
 
 
 @token_app.command("revoke")
-def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (tok_...).")]) -> None:
+def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (tok_...).")],
+                 as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """Revoke a token: every request with it is refused from now on."""
-    tok = _tokens().revoke(token_id)
+    with _tokens() as ts:
+        tok = ts.revoke(token_id)
+    if as_json:
+        echo_json("serve.token.revoke", {"revoked": tok.to_dict()}, None)
+        return
     typer.echo(f"revoked {tok.id} ({tok.scope}, {tok.name})")

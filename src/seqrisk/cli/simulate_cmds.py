@@ -7,12 +7,17 @@ from typing import Annotated, Any
 
 import typer
 
-from seqrisk.cli.app import app, state
+from seqrisk.cli import checks
+from seqrisk.cli.app import app
 from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
+from seqrisk.cli.decide_inputs import HorizonOpt, book_arg, load_scenario_for
 from seqrisk.cli.modeling import AsOfOpt, fitted_model
-from seqrisk.cli.render import console, echo_json, table
+from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, json_text, messages, output_format, table
 from seqrisk.exceptions import UsageError
-from seqrisk.units import format_duration, format_usd, parse_duration
+from seqrisk.units import format_duration, format_usd
+
+#: ``--out`` formats by suffix: the measures table, with the positions, chains and components tables beside it.
+OUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".json": "json"}
 
 __all__: list[str] = []
 
@@ -31,32 +36,31 @@ def simulate_cmd(
                                                 "catalog).")] = None,
     paths: Annotated[int | None, typer.Option("--paths", help="Monte Carlo paths.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed (fixes every number).")] = None,
-    horizon: Annotated[str | None, typer.Option("--horizon", help="Horizon, e.g. 1d, 7d, 1y.")] = None,
+    horizon: HorizonOpt = None,
     outage: Annotated[list[str] | None, typer.Option("--outage", help="Stress: CHAIN=DURATION[@TIME], "
                                                      "repeatable (e.g. arbitrum=2h).")] = None,
     backend: BackendOpt = None,
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
     as_of: AsOfOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON document.")] = False,
-    out: Annotated[Path | None, typer.Option("--out", help="Write the measures to this Parquet file.")] = None,
+    as_json: JsonOpt = False,
+    out: Annotated[Path | None, typer.Option("--out", metavar="FILE", help="Write the measures to FILE, in the "
+                                             "format of its suffix: .parquet or .csv (with FILE-stem.positions, "
+                                             ".chains and .components beside it), or .json (the --json "
+                                             "object).")] = None,
+    quiet: QuietOpt = False,
     parameter_uncertainty: Annotated[bool | None, typer.Option(
         "--parameter-uncertainty/--point-estimates", help="Draw each path's outage parameters from their "
         "posterior (and show the share of ES it adds, from a second run at point estimates); default: the "
         "scenario's setting (point estimates).")] = None,
 ) -> None:
     """Simulate what sequencer outages cost a book: expected loss, VaR, ES, liquidations, bad debt."""
-    from seqrisk.engine import StressOutage, load_scenario, simulate
-    from seqrisk.portfolio import load_book
+    from seqrisk.engine import simulate
 
-    cat = state.catalog
-    book = load_book(portfolio, chains=cat.chain_ids())
-    overrides: dict[str, Any] = {"paths": paths, "seed": seed,
-                                 "horizon_s": parse_duration(horizon, field="--horizon") if horizon else None,
-                                 "parameter_uncertainty": parameter_uncertainty}
-    if outage:
-        overrides["stress_outages"] = [StressOutage.parse(o).model_dump() for o in outage]
-    sc = load_scenario(config, **overrides)
+    out_fmt = output_format(out, "--out", OUT_FORMATS) if out is not None else None
+    book = book_arg(portfolio)
+    sc = load_scenario_for(config, paths, seed, horizon, outage, parameter_uncertainty=parameter_uncertainty)
+    checks.fits_memory(sc.paths, "--paths", n_chains=len(book.chains), keep_paths=sc.keep_paths)
     om, _, prov = fitted_model(model, as_of, seed=sc.seed)
     for s in sc.stress_outages:
         if s.chain not in book.chains:
@@ -69,13 +73,13 @@ def simulate_cmd(
         if sc.parameter_uncertainty:
             point = simulate(book, om, sc.model_copy(update={"parameter_uncertainty": False}))
             share = _es_share(res, point)
-    if out is not None:
-        res.to_parquet(out)
+    doc = res.to_dict()
+    if share is not None:
+        doc["parameter_uncertainty"] = share
+    if out is not None and out_fmt is not None:
+        _write_out(res, out, out_fmt, doc, prov)
     if as_json:
-        doc = res.to_dict()
-        if share is not None:
-            doc["parameter_uncertainty"] = share
-        echo_json(doc, prov)
+        echo_json("simulate", doc, prov)
         return
     _render(res, book.name, sc)
     if share is not None:
@@ -85,6 +89,22 @@ def simulate_cmd(
         console().print(f"Parameter uncertainty: holder ES 99% {_fmt(h['with'], h['with_se'])} against "
                         f"{_fmt(h['point'], h['point_se'])} at point estimates (same seed); difference "
                         f"{_fmt(h['difference'], h['difference_se'])}: {verdict}.")
+
+
+def _write_out(res: Any, out: Path, fmt: str, doc: dict[str, Any], prov: Any) -> None:
+    """``--out FILE`` in the format of its suffix; a file that cannot be written is a usage error."""
+    try:
+        if fmt == "parquet":
+            res.to_parquet(out)
+        elif fmt == "csv":
+            res.measures.to_csv(out, index=False)
+            for name in ("positions", "chains", "components"):
+                getattr(res, name).to_csv(out.with_name(f"{out.stem}.{name}.csv"), index=False)
+        else:
+            out.write_text(json_text("simulate", doc, prov), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write the file: {exc.strerror or exc}", field="--out", file=str(out)) from None
+    messages().print(f"measures written to {out}", markup=False)
 
 
 def _es_share(res: Any, point: Any) -> dict[str, dict[str, float]]:

@@ -9,7 +9,7 @@ import typer
 
 from seqrisk.cli.app import app, err_console, state
 from seqrisk.cli.modeling import catalog_provenance
-from seqrisk.cli.render import JSON_SCHEMA, console, echo_json, table
+from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, table
 
 __all__: list[str] = []
 
@@ -21,7 +21,8 @@ app.add_typer(store_app, name="store")
 def info_cmd(
     verify_all: Annotated[bool, typer.Option("--verify", help="Check every block partition (SHA-256, page "
                                              "checksums, contents); quarantine what fails (exit 1).")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Show the store's location, schema version, row counts and block partitions."""
     from seqrisk.store import SCHEMA_VERSION
@@ -37,13 +38,13 @@ def info_cmd(
         todo = repairs(st)
     blocks = home.blocks()
     chains = {c: {"partitions": len(blocks.partitions(c)), "bytes": blocks.size_bytes(c)} for c in blocks.chains()}
-    doc = {"schema": JSON_SCHEMA, "kind": "seqrisk.store", "home": str(home.root), "state_file": str(home.state_path),
+    doc = {"home": str(home.root), "state_file": str(home.state_path),
            "state_schema": version, "state_schema_supported": SCHEMA_VERSION, "integrity_ok": ok,
            "tables": counts, "block_chains": chains,
            "verified": None if not verify_all else {"problems": [p.line() for p in problems]},
            "to_refetch": [{"chain": r.chain, "first": r.first, "last": r.last, "reason": r.reason} for r in todo]}
     if as_json:
-        echo_json(doc, catalog_provenance())
+        echo_json("store.info", doc, catalog_provenance())
     else:
         _render_info(doc, problems, todo, verify_all)
     if problems or not ok:
@@ -79,14 +80,15 @@ def _render_info(doc: dict[str, Any], problems: list[Any], todo: list[Any], veri
 def recover_cmd(
     force: Annotated[bool, typer.Option("--force", help="Rebuild even when the state database looks intact.")]
     = False,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Rebuild a lost or damaged state database from what is left of it and from the block store."""
     from seqrisk.store.recover import recover
 
     rep = recover(state.home, force=force)
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "kind": "seqrisk.store.recover", **rep.as_dict()}, catalog_provenance())
+        echo_json("store.recover", rep.as_dict(), catalog_provenance())
         return
     out = console()
     if rep.state_was == "ok" and not force:

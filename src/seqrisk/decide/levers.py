@@ -51,17 +51,19 @@ def _spot(book: Any, asset: str) -> float:
 
 
 def position_capital_usd(book: Any, p: Any) -> float:
-    """Capital (USD at spot) a position ties up: a perp's margin ``|q| S / L``, a margined short option's
-    initial margin on its underlying notional, a loan's collateral value (0 for other options)."""
+    """Capital (USD at spot) a position ties up: a perp's margin ``|q| S r`` (r = 1/L or its measured margin),
+    a margined short option's initial margin on its underlying notional, a loan's collateral value (0 for other
+    options)."""
     if p.type == "perp":
-        return notional_usd(book, p) / p.leverage
+        return notional_usd(book, p) * p.margin_share(_spot(book, p.asset))
     if p.type == "loan":
         return notional_usd(book, p)
     return notional_usd(book, p) * (p.initial_margin or 0.0)
 
 
 def initial_margin_usd(book: Any) -> float:
-    """Collateral (USD) the book posts at spot: perps ``|q| S / L``, loans' collateral value.
+    """Collateral (USD) the book posts at spot: perps ``|q| S r`` (r = 1/L or the measured margin), loans'
+    collateral value.
 
     Options carry no margin here (a short option's margin is the venue's rule).
     """
@@ -201,7 +203,8 @@ class ForcedInclusion:
 def notional_usd(book: Any, p: Any) -> float:
     """A position's notional at spot (USD): a perp's, an option's underlying, a loan's collateral value."""
     if p.type == "perp":
-        return float(p.notional_usd if p.size is None else abs(p.size) * _spot(book, p.asset))
+        spot = _spot(book, p.asset)
+        return abs(p.signed_units(spot)) * spot
     if p.type == "option":
         return abs(p.quantity) * _spot(book, p.asset)
     return p.collateral_amount * _spot(book, p.collateral_asset)
@@ -297,10 +300,13 @@ class MarginRules:
         positions = []
         for p in book.positions:
             if p.type == "perp" and (self.chain is None or p.chain == self.chain):
-                if self.maintenance is not None and self.maintenance >= 1.0 / p.leverage:
-                    raise UsageError(f"maintenance margin must stay below the initial margin 1/leverage = "
-                                     f"{1.0 / p.leverage:.4g}", field="maintenance", position=p.id,
-                                     value=self.maintenance)
+                limits = [(1.0 / p.leverage, "the initial margin 1/leverage")] if p.leverage is not None else []
+                if p.collateral_usd is not None:
+                    limits.append((p.margin_share(_spot(book, p.asset)), "the measured margin"))
+                for limit, what in limits:
+                    if self.maintenance is not None and self.maintenance >= limit:
+                        raise UsageError(f"maintenance margin must stay below {what} = {limit:.4g}",
+                                         field="maintenance", position=p.id, value=self.maintenance)
                 p = p.model_copy(update=upd)
             positions.append(p)
         markets = []

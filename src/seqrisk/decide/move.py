@@ -80,6 +80,8 @@ def _scaled(p: Any, f: float, **update: Any) -> Any:
             update["size"] = p.size * f
         else:
             update["notional_usd"] = p.notional_usd * f
+        if p.collateral_usd is not None:
+            update["collateral_usd"] = p.collateral_usd * f
     elif p.type == "option":
         update["quantity"] = p.quantity * f
     else:

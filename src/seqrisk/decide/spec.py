@@ -217,16 +217,18 @@ def sweep_factory(key: str, template: str | None) -> Callable[[float], Strategy]
         idx = len(parts) - 1
     k0, v0, o0 = _items(parts[idx])
 
+    unit = "s" if SWEEP_KEYS[key][1] == "duration" else ""  # the value as text that reads back exactly
+
     def make(value: float) -> Strategy:
         opts: dict[str, Any] = dict(o0)
         val = v0
         if key == kind:
-            val = repr(float(value))
+            val = repr(float(value)) + unit
         elif key == "fraction":
             val = ":".join((v0 or "").split(":")[:2])
             opts["fraction"] = repr(float(value))
         else:
-            opts[key] = repr(float(value))
+            opts[key] = repr(float(value)) + unit
         levers = [parse_lever(p) for i, p in enumerate(parts) if i != idx]
         levers.insert(idx, _build(k0, val, dict(opts), parts[idx]))
         shown = duration_label(value) if SWEEP_KEYS[key][1] == "duration" else f"{value:g}"

@@ -50,7 +50,7 @@ class StressOutage(_Cfg):
     @field_validator("duration_s", "start_s", mode="before")
     @classmethod
     def _dur(cls, v: Any) -> Any:
-        return parse_duration(v) if isinstance(v, str) else v
+        return parse_duration(v, default_unit="s") if isinstance(v, str) else v
 
     @classmethod
     def parse(cls, text: str) -> StressOutage:
@@ -150,7 +150,7 @@ class Scenario(_Cfg):
     @field_validator("horizon_s", "grace_period_s", "l1_inclusion_s", "response_median_s", mode="before")
     @classmethod
     def _dur(cls, v: Any) -> Any:
-        return parse_duration(v) if isinstance(v, str) else v
+        return parse_duration(v, default_unit="s") if isinstance(v, str) else v
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:
@@ -216,7 +216,7 @@ def load_scenario(path: Path | str | None, **overrides: Any) -> Scenario:
     if p is not None:
         try:
             data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:  # RecursionError: too deep
             raise DataError(f"cannot read scenario: {exc}", file=str(p)) from None
         if not isinstance(data, dict):
             raise DataError("a scenario is a mapping", file=str(p))

@@ -42,7 +42,7 @@ from seqrisk.exceptions import UsageError
 from seqrisk.outage import OutageModel
 from seqrisk.portfolio.models import Book
 
-__all__ = ["simulate"]
+__all__ = ["memory_estimate_bytes", "simulate"]
 
 SERIES = ("holder_attributable", "holder_total", "venue_attributable", "venue_total")
 KEEP_MASS = 0.1
@@ -223,6 +223,21 @@ def _chunk_blocks_by_memory(prep: Prepared, sc: Scenario, kernel: bool) -> int:
         events = max(events, 1.0)
     per_block = BLOCK_PATHS * max(events, 0.05) * n_pos * 8 * 6
     return int(np.clip(2 ** 28 // per_block, 1, 16))
+
+
+def memory_estimate_bytes(paths: int, *, n_chains: int = 1, keep_paths: bool = False, workers: int = 1) -> int:
+    """Peak bytes of a run of ``paths`` paths, estimated from the arrays the engine holds (an upper figure).
+
+    Per path: the four tail buffers' value, weight and path id (8 bytes each) for twice the kept tail mass
+    (outcomes are appended before a trim, and merging copies them), and with ``keep_paths`` the kept per-path
+    arrays (path id, weight, four loss series, liquidated, and a holder and a venue loss per chain), concatenated
+    once at the end. Per block: its list entry in the chunk index. Per worker: one chunk's working set, which
+    :func:`chunk_blocks` bounds to 2**28 bytes. ``memory_estimate_bytes(10**6)`` is about 0.3 GB.
+    """
+    n_blocks = -(-paths // BLOCK_PATHS)
+    tails = len(SERIES) * 3 * 8 * 2 * KEEP_MASS * paths
+    kept = 2 * (7 + 2 * n_chains) * 8 * paths if keep_paths else 0
+    return int(tails + kept + 64 * n_blocks + max(workers, 1) * 2 ** 28)
 
 
 def simulate(book: Book, model: OutageModel, scenario: Scenario | None = None, *,

@@ -201,7 +201,9 @@ def _top_up(book: Book, pid: str, share: float) -> tuple[Book, float] | None:
     i = next(k for k, p in enumerate(pos) if p.id == pid)
     p: Any = pos[i]
     usd = notional_usd(book, p) * share
-    if p.type == "perp":
+    if p.type == "perp" and p.collateral_usd is not None:  # a measured margin: the collateral grows
+        new = p.model_copy(update={"collateral_usd": p.collateral_usd + usd})
+    elif p.type == "perp":
         new = p.model_copy(update={"leverage": 1.0 / (1.0 / p.leverage + share)})
     elif p.type == "loan":
         new = p.model_copy(update={"collateral_amount": p.collateral_amount * (1.0 + share)})

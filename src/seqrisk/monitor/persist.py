@@ -30,7 +30,7 @@ __all__ = ["DETECTOR", "MONITOR_STATUS_SCHEMA", "ChainRecord", "MonitorStore", "
 
 #: The detector name of the events the monitor writes.
 DETECTOR = "monitor"
-MONITOR_STATUS_SCHEMA = "seqrisk.monitor-status/1"
+MONITOR_STATUS_SCHEMA = "seqrisk.monitor.status/1"  # the layout of `seqrisk monitor status --json`
 
 
 @dataclass(frozen=True)

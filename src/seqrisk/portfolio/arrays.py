@@ -21,7 +21,9 @@ class PositionArrays:
 
     ``units`` is |size| for perps, |quantity| for options and the collateral
     amount for loans; ``side`` is +1 long / -1 short (+1 for loans: long the
-    collateral). Money in USD, expiries in seconds from t = 0. For margined
+    collateral). For perps ``inv_leverage`` is the share of the notional kept as
+    collateral while the chain is up (1/leverage or the measured margin,
+    :meth:`~seqrisk.portfolio.Perp.margin_share`). Money in USD, expiries in seconds from t = 0. For margined
     short options ``inv_leverage``, ``maintenance`` and ``penalty`` hold the
     initial margin, maintenance margin and penalty (shares of the underlying
     notional); ``inv_leverage`` is 0 for options without a margin model.
@@ -72,10 +74,10 @@ def position_arrays(book: Book, chains: Sequence[str]) -> PositionArrays:
     for i, p in enumerate(book.positions):
         spot = book.assets[p.asset].spot_usd
         if isinstance(p, Perp):
-            size = p.size if p.size is not None else (1 if p.side == "long" else -1) * (p.notional_usd or 0) / spot
+            size = p.signed_units(spot)
             f["side"][i] = np.sign(size)
             f["units"][i] = abs(size)
-            f["inv_leverage"][i] = 1.0 / p.leverage
+            f["inv_leverage"][i] = p.margin_share(spot)
             f["maintenance"][i] = p.maintenance_margin
             f["penalty"][i] = p.liquidation_penalty
         elif isinstance(p, Option):

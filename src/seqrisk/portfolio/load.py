@@ -1,157 +1,92 @@
-"""Load a book from YAML or JSON; every error names the file, position id, field and value."""
+"""Load a book from a file by its suffix: YAML or JSON documents, CSV or Parquet tables of positions.
+
+Every error names the file and, where there is one, the position id (or row and column), field and value.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+import typing
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pydantic
-import yaml
-
-from seqrisk.exceptions import DataError, UnknownChainError, ValidationError
+from seqrisk.exceptions import DataError, UsageError
+from seqrisk.portfolio.frame import book_from_frame, read_document
 from seqrisk.portfolio.models import Book
+from seqrisk.portfolio.validate import book_from_dict, correlation_matrix
 
-__all__ = ["book_from_dict", "load_book"]
+if typing.TYPE_CHECKING:
+    import pandas as pd
 
+__all__ = ["BOOK_SUFFIXES", "book_from_dict", "correlation_matrix", "load_book", "market_beside", "read_table"]
 
-def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
-    cur = data
-    for part in loc:
-        in_map = isinstance(cur, Mapping) and part in cur
-        in_list = isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)
-        if in_map or in_list:
-            cur = cur[part]
-        else:
-            return None
-    return cur
+#: Book file suffixes :func:`load_book` reads.
+BOOK_SUFFIXES = (".yaml", ".yml", ".json", ".csv", ".parquet")
 
 
-_TAGS = frozenset({"float", "int", "str", "bool"})
+def load_book(path: Path | str, *, chains: Iterable[str] | None = None, market: Any = None,
+              mapping: Any = None) -> Book:
+    """Read a book from a ``.yaml``/``.yml``, ``.json``, ``.csv`` or ``.parquet`` file (by its suffix).
 
-
-def _clean(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
-    """``loc`` without pydantic's union tags (``vol.float``, ``vol.dict[str,...]``), which are not in the data."""
-    out: list[Any] = []
-    cur = data
-    for part in loc:
-        if _lookup(cur, (part,)) is not None:
-            cur = _lookup(cur, (part,))
-        elif not isinstance(cur, Mapping | list) or (isinstance(part, str) and ("[" in part or part in _TAGS)):
-            continue
-        out.append(part)
-    return tuple(out)
-
-
-def _translate(exc: pydantic.ValidationError, data: Any, file: str | None) -> ValidationError:
-    errs = exc.errors()
-    err = errs[0]
-    loc = _clean(tuple(err["loc"]), data)
-    for other in errs[1:]:  # of a union's alternatives, the one that got deepest into the value
-        oloc = _clean(tuple(other["loc"]), data)
-        if len(oloc) > len(loc) and oloc[:len(loc)] == loc:
-            err, loc = other, oloc
-    position = None
-    rest = loc
-    if len(loc) >= 2 and loc[0] in ("positions", "markets") and isinstance(loc[1], int):
-        item = _lookup(data, loc[:2])
-        position = item.get("id", f"{loc[0]}[{loc[1]}]") if isinstance(item, Mapping) else f"{loc[0]}[{loc[1]}]"
-        rest = loc[2:]
-        if rest and rest[0] in ("perp", "option", "loan"):
-            rest = rest[1:]
-        value = _lookup(item, rest) if rest else None
-    else:
-        value = _lookup(data, loc)
-    field = ".".join(str(p) for p in rest) or None
-    msg = err["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    if field == "expiry_s":
-        field = "expiry"
-    if field is None and position is not None:
-        for key in ("maintenance_margin", "size", "leverage", "weights"):
-            if key.replace("_", " ") in msg:
-                field, value = key, _lookup(data, (*loc[:2], key))
-                break
-    return ValidationError(msg, file=file, position=position, field=field, value=value)
-
-
-def book_from_dict(data: Any, *, file: str | None = None, chains: Iterable[str] | None = None) -> Book:
-    """Validate a parsed document into a :class:`Book`.
-
-    ``chains`` is the set of known chain ids (default: the bundled catalog's).
-    """
-    if not isinstance(data, Mapping):
-        raise DataError("a book is a mapping with assets and positions", file=file)
-    try:
-        book = Book.model_validate(data)
-    except pydantic.ValidationError as exc:
-        raise _translate(exc, data, file) from None
-    if chains is None:
-        from seqrisk.catalog import load_catalog
-
-        chains = load_catalog().chain_ids()
-    known = set(chains)
-    for p in book.positions:
-        if p.chain not in known:
-            import difflib
-
-            err = UnknownChainError(p.chain, difflib.get_close_matches(p.chain, sorted(known), n=3),
-                                    file=file, position=p.id, field="chain", value=p.chain)
-            err.exit_code = 1  # a chain named in a file is bad data, not a usage error
-            raise err
-        asset = p.asset
-        if asset not in book.assets:
-            raise ValidationError("unknown asset (declare it under assets)", file=file, position=p.id,
-                                  field="collateral_asset" if p.type == "loan" else "asset", value=asset)
-        if p.type == "loan":
-            spot = book.assets[asset].spot_usd
-            hf = p.collateral_amount * spot * p.liquidation_threshold / p.debt_usd
-            if hf < 1.0:
-                raise ValidationError(f"loan is already liquidatable at spot (health factor {hf:.3f} < 1)",
-                                      file=file, position=p.id, field="debt_usd", value=p.debt_usd)
-    for m in book.markets:
-        if m.chain not in known:
-            err = UnknownChainError(m.chain, file=file, field="markets.chain", value=m.chain)
-            err.exit_code = 1
-            raise err
-        if m.asset not in book.assets:
-            raise ValidationError("unknown asset in market model", file=file, field="markets.asset", value=m.asset)
-    regimes = {frozenset(a.vol) for a in book.assets.values() if isinstance(a.vol, dict)}
-    if len(regimes) > 1:
-        raise ValidationError("assets with per-regime volatility must name the same regimes", file=file,
-                              field="assets.vol")
-    corr = correlation_matrix(book)
-    if np.linalg.eigvalsh(corr).min() <= 1e-10:
-        raise ValidationError("correlation matrix is not positive definite", file=file, field="correlations")
-    return book
-
-
-def correlation_matrix(book: Book) -> np.ndarray:
-    """The assets' correlation matrix in ``book.assets`` order (identity where not given)."""
-    names = book.asset_names
-    c = np.eye(len(names))
-    for a, b, rho in book.correlations:
-        i, j = names.index(a), names.index(b)
-        c[i, j] = c[j, i] = rho
-    return c
-
-
-def load_book(path: Path | str, *, chains: Iterable[str] | None = None) -> Book:
-    """Read a book from a ``.yaml``/``.yml`` or ``.json`` file.
-
+    A CSV or Parquet file holds the positions, one per row
+    (:func:`~seqrisk.portfolio.book_from_frame`); ``market`` (the assets,
+    correlations and rest-of-market models) defaults to ``<stem>.market.yaml``
+    beside it, and ``mapping`` (a venue's columns) to the market's ``mapping``.
     Raises :class:`~seqrisk.exceptions.DataError` (or a subclass) naming the
-    file, the position id, the field and the value of the first problem.
+    file, the position id (or row and column), the field and the value of the
+    first problem.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read book: {exc}", file=str(p)) from None
-    try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise DataError(f"cannot parse book: {str(exc).splitlines()[0]}", file=str(p)) from None
+    suffix = p.suffix.lower()
+    if suffix not in BOOK_SUFFIXES:
+        raise UsageError(f"a book file is {', '.join(BOOK_SUFFIXES)} (by its suffix)", file=str(p), value=p.suffix)
+    if suffix in (".csv", ".parquet"):
+        return load_table_book(p, market=market, mapping=mapping, chains=chains)
+    if market is not None or mapping is not None:
+        raise UsageError("market and mapping apply to CSV and Parquet books", file=str(p))
+    data = read_document(p, "book")
     return book_from_dict(data, file=str(p), chains=chains)
+
+
+def read_table(path: Path) -> tuple[pd.DataFrame, int]:
+    """A CSV (every cell as text) or Parquet file as a DataFrame, and the number of header rows."""
+    import pandas as pd
+
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True), 1
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.read_table(path).to_pandas(), 1
+        except pa.ArrowException as exc:
+            raise DataError(f"cannot read Parquet: {str(exc).splitlines()[0]}", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read book: {exc}", file=str(path)) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"cannot parse CSV: {str(exc).splitlines()[0]}", file=str(path)) from None
+
+
+def market_beside(path: Path) -> Path | None:
+    """The market file beside a table book: ``<stem>.market.yaml`` (or ``.yml``, ``.json``)."""
+    for suffix in (".yaml", ".yml", ".json"):
+        p = path.with_name(f"{path.stem}.market{suffix}")
+        if p.is_file():
+            return p
+    return None
+
+
+def load_table_book(path: Path, *, market: Any = None, mapping: Any = None,
+                    chains: Iterable[str] | None = None) -> Book:
+    """A book from a ``.csv`` or ``.parquet`` file; ``market`` defaults to ``<stem>.market.yaml`` beside it."""
+    if market is None:
+        market = market_beside(path)
+        if market is None:
+            raise DataError(f"a {path.suffix.lower()[1:].upper()} book needs its market (assets, correlations, "
+                            f"rest-of-market models): write {path.stem}.market.yaml beside it (docs/model.md)",
+                            file=str(path))
+    frame, header = read_table(path)
+    return book_from_frame(frame, market=market, mapping=mapping, chains=chains, file=str(path), header_rows=header)
+

@@ -61,9 +61,9 @@ def thresholds(book: Book, chain: str, margin_buffer: float = 0.0) -> list[tuple
     """For the perps and loans on ``chain``: ``(id, what, move liquidated from, move margin gone from)``.
 
     Moves are relative price moves of the position's asset over the outage,
-    before any cascade: a long perp at leverage L and maintenance m is
-    liquidated from ``(1 - 1/L - k) / (1 - m) - 1`` and has no equity left from
-    ``-(1/L + k)`` (k the margin buffer); a short mirrors it; a loan is
+    before any cascade: a long perp kept at margin r (1/leverage, or
+    the measured margin) and maintenance m is liquidated from ``(1 - r - k) / (1 - m) - 1`` and has no
+    equity left from ``-(r + k)`` (k the margin buffer); a short mirrors it; a loan is
     liquidated from ``debt / (collateral x threshold x spot) - 1`` and leaves
     bad debt from ``debt / (collateral x spot) - 1``. Largest positions first.
     """
@@ -73,12 +73,14 @@ def thresholds(book: Book, chain: str, margin_buffer: float = 0.0) -> list[tuple
             continue
         if p.type == "perp":
             spot = book.assets[p.asset].spot_usd
-            notional = float(p.notional_usd or 0.0) if p.size is None else abs(p.size) * spot
-            long = (p.side == "long") if p.size is None else p.size > 0
-            im = 1.0 / p.leverage + margin_buffer
+            q = p.signed_units(spot)
+            notional, long = abs(q) * spot, q > 0
+            share = p.margin_share(spot)
+            im = share + margin_buffer
             m = p.maintenance_margin
             liq, gone = ((1 - im) / (1 - m) - 1, -im) if long else ((1 + im) / (1 + m) - 1, im)
-            rows.append((notional, p.id, f"{p.leverage:g}x {'long' if long else 'short'}", liq, gone))
+            what = f"{p.leverage:g}x" if p.collateral_usd is None else f"margin {share:.1%}"
+            rows.append((notional, p.id, f"{what} {'long' if long else 'short'}", liq, gone))
         elif p.type == "loan":
             value = p.collateral_amount * book.assets[p.collateral_asset].spot_usd
             rows.append((value, p.id, "loan", p.debt_usd / (value * p.liquidation_threshold) - 1,

@@ -24,9 +24,9 @@ from seqrisk.provenance import Provenance
 from seqrisk.service.app import ApiError, Service, _service, require
 from seqrisk.service.books import BookUpload, parse_upload
 from seqrisk.service.jobs import Job
-from seqrisk.service.requests import KINDS, JobRequest, book_digest, validate_book
+from seqrisk.service.requests import KINDS, JobBase, book_digest, validate_book
 from seqrisk.service.runners import command_line, document
-from seqrisk.service.status import ChangeTracker, live_status, transitions
+from seqrisk.service.status import ChangeTracker, transitions
 from seqrisk.service.tokens import Token
 from seqrisk.units import parse_datetime, parse_duration
 
@@ -53,6 +53,17 @@ class Envelope(BaseModel):
     model_config = {"extra": "allow"}
     schema_: int = Field(1, alias="schema")
     kind: str
+    provenance: dict[str, Any] | None = None
+
+
+class ResultDocument(BaseModel):
+    """A job's result: the layout of the command it stands for (``"schema": "seqrisk.<command>/<version>"``, the
+    provenance, then the data; ``seqrisk schema output COMMAND``); a report job's analysis keeps this API's
+    envelope (``"schema": 1``, ``"kind": "seqrisk.analysis"``)."""
+
+    model_config = {"extra": "allow"}
+    schema_: str | int = Field(alias="schema")
+    kind: str | None = None
     provenance: dict[str, Any] | None = None
 
 
@@ -87,6 +98,7 @@ def info(request: Request, _: Read) -> dict[str, Any]:
     return _doc("seqrisk.service", _cat_prov(svc), version=__version__, limits=svc.config.public(),
                 workers={"configured": svc.config.workers,
                          "alive": sum(1 for p in (pool.alive() if pool else {}).values() if p)},
+                backend={"name": svc.config.backend, "scheduler": svc.dask.address if svc.dask is not None else None},
                 jobs=svc.jobs().counts())
 
 
@@ -152,18 +164,17 @@ def registry(request: Request, _: Read, chain: Annotated[str | None, Query(max_l
 
 
 # -- fitted models ---------------------------------------------------------------------------------------------
-def _stats_doc(stats: Any, chains: tuple[str, ...] | None, horizon_s: float) -> dict[str, Any]:
-    from seqrisk.stats.summary import statistics_doc
-
-    return statistics_doc(stats, chains=list(chains) if chains else None, horizon_s=horizon_s)
-
-
-def _fit(request: Request, as_of: date | None) -> tuple[Any, Provenance]:
+def _fit(request: Request, as_of: date | None, chains: tuple[str, ...] | None, horizon_s: float
+         ) -> tuple[Any, dict[str, Any], Provenance]:
+    """The fit as of ``as_of`` (moved back to the catalog's coverage), its document and provenance."""
     svc = _service(request)
     cat = svc.catalog
     when, _ = cat.resolve_as_of(parse_datetime(as_of) if as_of else None)
-    stats = svc.statistics(when.strftime("%Y-%m-%d"))
-    return stats, Provenance.of_model(cat, stats.model.meta)
+    key = when.strftime("%Y-%m-%d")
+    stats = svc.statistics(key)
+    if chains is not None and chains[0] not in stats.chains:
+        raise ApiError(404, "not_found", "the outage model has no entry for this chain", chain=chains[0])
+    return stats, svc.model_doc(key, chains, horizon_s), Provenance.of_model(cat, stats.model.meta)
 
 
 AsOf = Annotated[date | None, Query(description="fit on data up to this date (default: the catalog's coverage "
@@ -178,8 +189,8 @@ def model(request: Request, _: Read, as_of: AsOf = None, horizon: Horizon = "1y"
     h = parse_duration(horizon, field="horizon")
     if h <= 0:
         raise UsageError("horizon must be > 0", field="horizon", value=horizon)
-    stats, prov = _fit(request, as_of)
-    return document(_stats_doc(stats, None, h), prov)
+    _, doc, prov = _fit(request, as_of, None, h)
+    return document(doc, prov)
 
 
 @router.get("/model/chains/{chain_id}", tags=["models"], response_model=Envelope, responses=ERRORS,
@@ -191,10 +202,7 @@ def model_chain(request: Request, chain_id: ChainPath, _: Read, as_of: AsOf = No
     if h <= 0:
         raise UsageError("horizon must be > 0", field="horizon", value=horizon)
     cid = _service(request).catalog.chain(chain_id).id
-    stats, prov = _fit(request, as_of)
-    if cid not in stats.chains:
-        raise ApiError(404, "not_found", "the outage model has no entry for this chain", chain=cid)
-    full = _stats_doc(stats, (cid,), h)
+    _, full, prov = _fit(request, as_of, (cid,), h)
     return document({**full, "kind": "seqrisk.fit.chain", "chain": cid, "chains": full["chains"]}, prov)
 
 
@@ -204,7 +212,8 @@ def model_chain(request: Request, chain_id: ChainPath, _: Read, as_of: AsOf = No
 def status(request: Request, _: Read) -> dict[str, Any]:
     svc = _service(request)
     st = svc.store()
-    return _doc("seqrisk.status", _cat_prov(svc), chains=live_status(st), transitions=transitions(st, limit=50))
+    return _doc("seqrisk.status", _cat_prov(svc), chains=svc.live(), transitions=transitions(st, limit=50))
+
 
 
 @router.get("/status/stream", tags=["status"], responses={**ERRORS, 200: {
@@ -217,13 +226,13 @@ async def status_stream(request: Request, _: Read) -> StreamingResponse:
 
     async def events() -> AsyncIterator[str]:
         tracker = ChangeTracker()
-        rows = await asyncio.to_thread(lambda: live_status(svc.store()))
+        rows = await asyncio.to_thread(svc.live)
         tracker.changes(rows)
         yield f"event: snapshot\ndata: {json.dumps({'chains': rows}, default=str)}\n\n"
         idle = 0.0
         while not svc.stopping.is_set() and not await request.is_disconnected():
             await asyncio.sleep(poll)
-            rows = await asyncio.to_thread(lambda: live_status(svc.store()))
+            rows = await asyncio.to_thread(svc.live)
             changed = tracker.changes(rows)
             if changed:
                 idle = 0.0
@@ -244,7 +253,7 @@ def status_chain(request: Request, chain_id: ChainPath, _: Read) -> dict[str, An
     svc = _service(request)
     cid = svc.catalog.chain(chain_id).id
     st = svc.store()
-    rows = live_status(st, cid)
+    rows = svc.live(cid)
     return _doc("seqrisk.status.chain", _cat_prov(svc), chain=cid, status=rows[0] if rows else None,
                 nowcast=rows[0].get("nowcast") if rows else None, transitions=transitions(st, cid, limit=50))
 
@@ -292,21 +301,21 @@ def _job_out(job: Job) -> dict[str, Any]:
     return {"schema": 1, "kind": "seqrisk.job", "job": d}
 
 
-def _submit(request: Request, kind: str, req: JobRequest, tok: Token | None, idem: str | None,
+def _submit(request: Request, kind: str, req: JobBase, tok: Token | None, idem: str | None,
             response: Response) -> dict[str, Any]:
     svc = _service(request)
     req.check(svc.catalog, svc.config)
     body = req.model_dump(mode="json", exclude_none=True)
     digest = None
-    if req.book_id is not None:
-        doc = svc.books().document(req.book_id)
+    if req.book_ref is not None:
+        doc = svc.books().document(req.book_ref)
         if doc is None:
             raise ApiError(404, "not_found", "no such book (upload it with POST /api/v1/books)", field="book_id")
         validate_book(doc, svc.catalog, svc.config, field="book_id")
         body.pop("book_id")
         body["book"] = doc
-    elif req.book is not None:
-        validate_book(req.book, svc.catalog, svc.config)
+    elif req.book_doc is not None:
+        validate_book(req.book_doc, svc.catalog, svc.config)
     if "book" in body:
         digest = book_digest(body["book"])
     when, _ = svc.catalog.resolve_as_of(parse_datetime(req.as_of) if req.as_of else None)
@@ -326,8 +335,8 @@ IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128, 
                                        "same token returns the first job instead of queueing another")]
 
 
-def _submit_route(kind: str, model: type[JobRequest]) -> None:
-    def handler(request: Request, response: Response, req: JobRequest, tok: Write, idem: IdemKey = None
+def _submit_route(kind: str, model: type[JobBase]) -> None:
+    def handler(request: Request, response: Response, req: JobBase, tok: Write, idem: IdemKey = None
                 ) -> dict[str, Any]:
         return _submit(request, kind, req, tok, idem, response)
 
@@ -368,7 +377,7 @@ def get_job(request: Request, job_id: JobPath, _: Read) -> dict[str, Any]:
     return _job_out(_job(request, job_id))
 
 
-@router.get("/jobs/{job_id}/result", tags=["jobs"], response_model=Envelope,
+@router.get("/jobs/{job_id}/result", tags=["jobs"], response_model=ResultDocument, response_model_exclude_unset=True,
             responses={**ERRORS, 409: {"description": "the job has not finished (or failed)"}},
             summary="The result document (the CLI's --json layout)")
 def job_result(request: Request, job_id: JobPath, _: Read) -> dict[str, Any]:

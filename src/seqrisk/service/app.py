@@ -36,7 +36,7 @@ from seqrisk.service.security import COOKIE, BodyLimit, SecurityHeaders, error_b
 from seqrisk.service.tokens import Token, TokenStore
 from seqrisk.store import StateStore
 
-__all__ = ["ApiError", "Service", "create_app", "require"]
+__all__ = ["ApiError", "Service", "create_app", "open_dask", "require"]
 
 log = logging.getLogger("seqrisk.serve")
 bearer = HTTPBearer(auto_error=False, description="an API token: `seqrisk serve token create --scope read|write`")
@@ -58,10 +58,12 @@ class Service:
     home: Path
     catalog: Catalog
     pool: WorkerPool | None = None
+    dask: Any = None
     stopping: threading.Event = field(default_factory=threading.Event)
     _local: threading.local = field(default_factory=threading.local)
     _fits: dict[str | None, Any] = field(default_factory=dict)
     _fit_lock: threading.Lock = field(default_factory=threading.Lock)
+    _docs: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
 
     @property
     def state_path(self) -> Path:
@@ -85,6 +87,31 @@ class Service:
 
     def books(self) -> BookStore:
         return BookStore(self.store())
+
+    def live(self, chain: str | None = None) -> list[dict[str, Any]]:
+        """The monitor's latest round per chain, with a now-cast for each chain it has down."""
+        from seqrisk.service.status import live_status, with_nowcasts
+
+        rows = live_status(self.store(), chain)
+        if any(r.get("label") == "down" for r in rows):
+            rows = with_nowcasts(rows, self.statistics(None).model, self.catalog)
+        return rows
+
+    def model_doc(self, as_of: str | None, chains: tuple[str, ...] | None, horizon_s: float) -> dict[str, Any]:
+        """The fitted model's document (as ``seqrisk fit --json``) for ``chains`` over ``horizon_s``, memoised: it
+        is a function of the fit alone, and computing it takes about half a CPU second per chain."""
+        key = (as_of, chains, horizon_s)
+        with self._fit_lock:
+            doc = self._docs.get(key)
+        if doc is None:
+            from seqrisk.stats.summary import statistics_doc
+
+            doc = statistics_doc(self.statistics(as_of), chains=list(chains) if chains else None, horizon_s=horizon_s)
+            with self._fit_lock:
+                if len(self._docs) >= 64:
+                    self._docs.pop(next(iter(self._docs)))
+                self._docs[key] = doc
+        return doc
 
     def statistics(self, as_of: str | None = None) -> Any:
         """The outage statistics fitted to the catalog as of ``as_of`` (default: the coverage date), memoised."""
@@ -225,11 +252,25 @@ def _install_errors(app: FastAPI) -> None:
                                                ref=ref))
 
 
+def open_dask(config: ServiceConfig) -> Any:
+    """The Dask cluster of ``backend: dask``, opened and checked (reachable, same versions): the one at
+    ``scheduler``, or a local cluster of ``dask_workers`` processes on 127.0.0.1 that lives as long as the server.
+    """
+    import logging as _logging
+
+    from seqrisk.distributed import DaskBackend
+
+    _logging.getLogger("distributed").setLevel(_logging.ERROR)  # Dask's own reconnection chatter
+    return DaskBackend(config.scheduler, workers=None if config.scheduler else config.dask_workers).open()
+
+
 def create_app(config: ServiceConfig, home: Path, *, catalog: Catalog | None = None,
-               start_pool: bool = True) -> FastAPI:
+               start_pool: bool = True, dask: Any = None) -> FastAPI:
     """The app for ``config`` over the seqrisk home ``home`` (state store, jobs, tokens).
 
-    ``start_pool`` False runs no workers (jobs wait in the queue), for tests of the API alone.
+    ``start_pool`` False runs no workers (jobs wait in the queue), for tests of the API alone. With
+    ``backend: dask``, ``dask`` is the opened :class:`~seqrisk.distributed.DaskBackend` (:func:`open_dask`; opened
+    at start-up when not given) whose scheduler the workers connect to.
     """
     cat = catalog if catalog is not None else load_catalog(config.catalog_dir)
     svc = Service(config=config, home=home, catalog=cat)
@@ -237,10 +278,17 @@ def create_app(config: ServiceConfig, home: Path, *, catalog: Catalog | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import asyncio
+
+        own = None
+        if config.backend == "dask" and start_pool and config.workers:
+            svc.dask = dask if dask is not None else await asyncio.to_thread(open_dask, config)
+            own = None if dask is not None else svc.dask
         if start_pool:
             svc.pool = WorkerPool(svc.state_path, home, config.catalog_dir, config.workers,
                                   max_attempts=config.max_attempts, max_job_s=config.max_job_s,
-                                  cancel_grace_s=config.cancel_grace_s)
+                                  cancel_grace_s=config.cancel_grace_s,
+                                  scheduler=svc.dask.address if svc.dask is not None else None)
             svc.pool.start()
         try:
             yield
@@ -248,6 +296,8 @@ def create_app(config: ServiceConfig, home: Path, *, catalog: Catalog | None = N
             svc.stopping.set()
             if svc.pool is not None:
                 svc.pool.stop()
+            if own is not None:
+                own.close()
 
     app = FastAPI(
         title="seqrisk", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
@@ -262,8 +312,6 @@ def create_app(config: ServiceConfig, home: Path, *, catalog: Catalog | None = N
 
     app.include_router(api_router)
     if config.dashboard:
-        # NOT YET WIRED by default: the dashboard pages (pages.py, templates/, static/) render, but have no
-        # browser test yet (issue 17: Playwright on chromium, SSE live updates); `dashboard: true` turns them on.
         from seqrisk.service.pages import install_pages
 
         install_pages(app)

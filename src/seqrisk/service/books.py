@@ -51,7 +51,7 @@ def _yaml(text: str, field: str = "content") -> Any:
                 raise ValidationError("YAML anchors and aliases are not accepted in an uploaded book",
                                       field=field)
         return yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:  # RecursionError: nested too deeply
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise ValidationError(f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}",
@@ -59,12 +59,9 @@ def _yaml(text: str, field: str = "content") -> Any:
 
 
 def _csv(up: BookUpload, catalog: Catalog) -> dict[str, Any]:
-    try:
-        from seqrisk.portfolio import book_from_frame  # type: ignore[attr-defined]
-    except ImportError:
-        raise UsageError("this seqrisk version reads books from YAML or JSON; CSV books need a newer one",
-                         field="format", value="csv") from None
     import pandas as pd
+
+    from seqrisk.portfolio import book_from_frame
 
     market = up.market
     if market is None and up.market_content is not None:
@@ -72,9 +69,12 @@ def _csv(up: BookUpload, catalog: Catalog) -> dict[str, Any]:
     if not isinstance(market, dict):
         raise UsageError("a CSV book needs its market (assets, correlations, markets): the field market or "
                          "market_content", field="market")
-    frame = pd.read_csv(io.StringIO(up.content or ""))
+    try:
+        frame = pd.read_csv(io.StringIO(up.content or ""), dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ValidationError(f"not valid CSV: {str(exc).splitlines()[0]}", field="content") from None
     book = book_from_frame(frame, market=market, mapping=up.mapping, name=up.name and up.name.rsplit(".", 1)[0],
-                           chains=catalog.chain_ids(), file=up.name or "upload.csv")
+                           chains=catalog.chain_ids(), file=up.name or "upload.csv", header_rows=1)
     return json.loads(book.model_dump_json(by_alias=True))
 
 
@@ -100,7 +100,7 @@ def parse_upload(up: BookUpload, catalog: Catalog, config: ServiceConfig) -> tup
         elif fmt == "json":
             try:
                 doc = json.loads(text)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
                 raise ValidationError(f"not valid JSON: {exc}", field="content") from None
         else:
             doc = _yaml(text)

@@ -67,6 +67,13 @@ class ServiceConfig(BaseModel):
         "writes", description="writes: a write token for every write, reads open (loopback only); "
         "all: a token for every page and endpoint but /api/v1/health")
     workers: int = Field(2, ge=0, le=64, description="job worker processes (0: accept jobs, run none)")
+    backend: Literal["local", "dask"] = Field(
+        "local", description="where the jobs' simulations run: local (in each worker process) or dask (a Dask "
+        "cluster: scheduler, or a local cluster of dask_workers processes on 127.0.0.1); numbers do not change")
+    scheduler: str | None = Field(None, description="address of a running Dask scheduler, tcp://HOST:PORT "
+                                  "(implies backend dask)")
+    dask_workers: int | None = Field(None, ge=1, le=256, description="size of the local Dask cluster the server "
+                                     "starts for backend dask without a scheduler (default: one per CPU)")
     max_body_bytes: int = Field(4_000_000, ge=1024, description="largest request body")
     max_book_bytes: int = Field(2_000_000, ge=256, description="largest book document or file")
     max_positions: int = Field(20_000, ge=1, description="most positions in one book")
@@ -80,7 +87,7 @@ class ServiceConfig(BaseModel):
     cancel_grace_s: float = Field(5.0, gt=0, description="a cancelled job that has not stopped by then is "
                                   "killed with its worker (a new worker takes its place)")
     status_poll_s: float = Field(1.0, gt=0, description="how often the live-status stream reads the store")
-    dashboard: bool = Field(False, description="serve the dashboard pages (not yet browser-tested: off by default)")
+    dashboard: bool = Field(True, description="serve the dashboard pages (false: the JSON API alone)")
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS (default none: "
                                     "CORS off)")
     cookie_secure: bool | None = Field(None, description="mark the login cookie Secure (default: when the "
@@ -90,7 +97,7 @@ class ServiceConfig(BaseModel):
     @field_validator("max_job_s", "cancel_grace_s", "status_poll_s", mode="before")
     @classmethod
     def _dur(cls, v: Any) -> Any:
-        return parse_duration(v) if isinstance(v, str) else v
+        return parse_duration(v, default_unit="s") if isinstance(v, str) else v
 
     @field_validator("max_body_bytes", "max_book_bytes", mode="before")
     @classmethod
@@ -103,6 +110,18 @@ class ServiceConfig(BaseModel):
         if isinstance(v, str):
             return [o.strip() for o in v.split(",") if o.strip()]
         return v
+
+    @model_validator(mode="after")
+    def _backend(self) -> ServiceConfig:
+        if self.scheduler is not None:
+            if "://" not in self.scheduler:
+                raise ValueError(f"a scheduler address looks like tcp://HOST:PORT: {self.scheduler!r}")
+            if self.dask_workers is not None:
+                raise ValueError("dask_workers sizes a local cluster; a scheduler's cluster has its own workers")
+            object.__setattr__(self, "backend", "dask")
+        elif self.dask_workers is not None and self.backend != "dask":
+            raise ValueError("dask_workers goes with backend dask")
+        return self
 
     @model_validator(mode="after")
     def _origins_exact(self) -> ServiceConfig:
@@ -129,9 +148,9 @@ class ServiceConfig(BaseModel):
 
     def public(self) -> dict[str, Any]:
         """The settings a client may see (limits), for ``GET /api/v1/limits``."""
-        return {k: getattr(self, k) for k in ("auth", "workers", "max_body_bytes", "max_book_bytes", "max_positions",
-                                              "max_paths", "max_strategies", "max_active_jobs_per_token",
-                                              "max_queued_jobs", "max_job_s")}
+        return {k: getattr(self, k) for k in ("auth", "workers", "backend", "max_body_bytes", "max_book_bytes",
+                                              "max_positions", "max_paths", "max_strategies",
+                                              "max_active_jobs_per_token", "max_queued_jobs", "max_job_s")}
 
 
 def _env(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -151,7 +170,7 @@ def load_config(path: Path | str | None = None, *, environ: Mapping[str, str] | 
     if p is not None:
         try:
             doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:  # RecursionError: too deep
             raise DataError(f"cannot read the service config: {exc}", file=str(p)) from None
         if not isinstance(doc, dict):
             raise DataError("a service config is a mapping of settings", file=str(p))

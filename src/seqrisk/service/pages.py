@@ -32,7 +32,7 @@ from fastapi.templating import Jinja2Templates
 from seqrisk import __version__
 from seqrisk.service.app import ApiError, Service, _same_origin, _service, require
 from seqrisk.service.security import COOKIE
-from seqrisk.service.status import live_status, transitions
+from seqrisk.service.status import transitions
 from seqrisk.units import format_duration, format_usd
 
 __all__ = ["error_page", "install_pages"]
@@ -75,7 +75,7 @@ def _page_auth(request: Request) -> None:
 
 
 def _status_by_chain(svc: Service) -> dict[str, dict[str, Any]]:
-    return {r["chain"]: r for r in live_status(svc.store())}
+    return {r["chain"]: r for r in svc.live()}
 
 
 def _downtime_rates(svc: Service) -> dict[str, dict[str, Any]]:
@@ -126,13 +126,11 @@ def chain_page(request: Request, chain_id: str) -> HTMLResponse:
     c = cat.chain(chain_id)
     from seqrisk.catalog import risk_entries
     from seqrisk.report.figures import incident_timeline
-    from seqrisk.stats.summary import statistics_doc
 
     incs = [i for i in cat.incidents if i.chain == c.id]
     stats = svc.statistics(None)
-    fit = statistics_doc(stats, chains=[c.id], horizon_s=365 * 86400.0)["chains"].get(c.id) \
-        if c.id in stats.chains else None
-    live = live_status(svc.store(), c.id)
+    fit = svc.model_doc(None, (c.id,), 365 * 86400.0)["chains"].get(c.id) if c.id in stats.chains else None
+    live = svc.live(c.id)
     registry = c.model_dump(mode="json").get("registry") or {}
     return _render(request, "chain.html", chain=c, risk=risk_entries(c), incidents=incs, fit=fit,
                    timeline_fig=_fig(incident_timeline(incs)) if incs else None, live=live[0] if live else None,
@@ -191,7 +189,8 @@ def job_page(request: Request, job_id: str) -> HTMLResponse:
     sim = None
     if result is not None:
         sim = result.get("simulation") if result.get("kind") == "seqrisk.analysis" else (
-            result if result.get("kind") == "seqrisk.simulation" else None)
+            result if str(result.get("schema", "")).startswith("seqrisk.simulate/")
+            or result.get("kind") == "seqrisk.simulation" else None)  # (jobs stored before the layout names)
     ctx: dict[str, Any] = {"job": job.to_dict(), "result": result, "sim": sim}
     if sim is not None:
         ctx["m"] = _measures(sim)

@@ -13,6 +13,11 @@ submitted) or polls every half second. A supervisor thread in the server:
 * on shutdown asks the workers to stop at their next progress report: their
   jobs go back to the queue without using up an attempt.
 
+With a Dask scheduler, each worker connects to it at its first job and runs
+every engine run of its jobs there (blocks keyed by index: the numbers of the
+local backend); the server checked the cluster (reachable, same versions)
+before starting the workers.
+
 A worker whose server died (killed with -9) notices at its next progress report
 or wake-up that its parent changed and exits; the lease on its job was taken
 back by the next server, so nothing it might still write is kept.
@@ -54,27 +59,30 @@ def error_doc(exc: SeqriskError) -> dict[str, Any]:
 
 # -- the worker process ---------------------------------------------------------------------------------------
 def worker_main(worker_id: str, state_path: str, home: str, catalog_dir: str | None, server_id: str,
-                parent_pid: int, wake: Any, stop: Any) -> None:
-    """A worker's loop (the target of each worker process)."""
+                parent_pid: int, wake: Any, stop: Any, scheduler: str | None = None) -> None:
+    """A worker's loop (the target of each worker process); ``scheduler``: run the engine on that Dask cluster."""
     from seqrisk.catalog import load_catalog
     from seqrisk.service.runners import RunContext
 
     try:
         ctx = RunContext(Path(home), Path(catalog_dir) if catalog_dir else None,
-                         load_catalog(Path(catalog_dir) if catalog_dir else None))
+                         load_catalog(Path(catalog_dir) if catalog_dir else None), scheduler=scheduler)
     except SeqriskError as exc:
         _log(f"worker {worker_id}: cannot load the catalog: {exc}")
         sys.exit(3)
     jobs = JobStore(StateStore(state_path))
-    while not stop.is_set():
-        if os.getppid() != parent_pid:
-            return  # the server is gone: its successor takes the queue back
-        job = jobs.claim(worker_id, server=server_id, pid=os.getpid())
-        if job is None:
-            if wake.wait(_POLL_S):
-                wake.clear()
-            continue
-        _execute(job, jobs, ctx, worker_id, parent_pid, stop)
+    try:
+        while not stop.is_set():
+            if os.getppid() != parent_pid:
+                return  # the server is gone: its successor takes the queue back
+            job = jobs.claim(worker_id, server=server_id, pid=os.getpid())
+            if job is None:
+                if wake.wait(_POLL_S):
+                    wake.clear()
+                continue
+            _execute(job, jobs, ctx, worker_id, parent_pid, stop)
+    finally:
+        ctx.close()
 
 
 def _execute(job: Job, jobs: JobStore, ctx: Any, worker_id: str, parent_pid: int, stop: Any) -> None:
@@ -108,7 +116,8 @@ def _execute(job: Job, jobs: JobStore, ctx: Any, worker_id: str, parent_pid: int
             raise Cancelled("lost")
 
     try:
-        out = run_job(job.kind, job.request, ctx, progress)
+        with ctx.engine():
+            out = run_job(job.kind, job.request, ctx, progress)
     except Cancelled as c:
         if c.why == "cancelled":
             jobs.cancelled(job.id, lease)
@@ -151,6 +160,7 @@ class WorkerPool:
     max_attempts: int = 2
     max_job_s: float = 3600.0
     cancel_grace_s: float = 5.0
+    scheduler: str | None = None
     server_id: str = field(default_factory=lambda: "srv_" + secrets.token_hex(4))
     _ctx: Any = None
     _slots: list[_Slot] = field(default_factory=list)
@@ -182,7 +192,7 @@ class WorkerPool:
         slot.proc = self._ctx.Process(
             target=worker_main, name=f"seqrisk-worker-{slot.id}", daemon=True,
             args=(slot.id, str(self.state_path), str(self.home), str(self.catalog_dir) if self.catalog_dir else None,
-                  self.server_id, os.getpid(), self.wake, self.stop_event))
+                  self.server_id, os.getpid(), self.wake, self.stop_event, self.scheduler))
         slot.proc.start()
         slot.started = time.monotonic()
 

@@ -29,8 +29,8 @@ from seqrisk.service.config import ServiceConfig
 from seqrisk.service.jobs import LimitError
 from seqrisk.units import parse_duration
 
-__all__ = ["KINDS", "AllocateRequest", "CompareRequest", "InsureRequest", "JobRequest", "ReportRequest",
-           "ScoreRequest", "SimulateRequest", "book_digest", "validate_book"]
+__all__ = ["KINDS", "AllocateRequest", "BacktestRequest", "CompareRequest", "InsureRequest", "JobBase", "JobRequest",
+           "ReportRequest", "ScoreRequest", "SimulateRequest", "book_digest", "validate_book"]
 
 Party = Literal["holder", "venue"]
 Spec = Annotated[str, Field(min_length=1, max_length=200)]
@@ -70,15 +70,49 @@ def validate_book(doc: Any, catalog: Catalog, config: ServiceConfig, *, field: s
     return book_from_dict(dict(doc), chains=catalog.chain_ids())
 
 
-class JobRequest(BaseModel):
-    """Fields every job kind shares: the book (inline or uploaded), the run's size, seed, horizon and as-of."""
+class JobBase(BaseModel):
+    """What every job kind shares: the seed, the as-of date, the checks and the equivalent command line."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     kind: ClassVar[str]
     command: ClassVar[str]
     #: the kind runs without a book (``insure`` parametric, ``score`` on the reference book) when True
-    book_optional: ClassVar[bool] = False
+    book_optional: ClassVar[bool] = True
     default_paths: ClassVar[int] = 10_000
+
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="the seed: same inputs and seed, same numbers")
+    as_of: date | None = Field(None, description="fit the outage model on data up to this date (default: the "
+                               "catalog's coverage date)")
+
+    @property
+    def n_paths(self) -> int:
+        """Monte Carlo paths of the run (0: the kind runs no simulation)."""
+        return 0
+
+    @property
+    def book_doc(self) -> dict[str, Any] | None:
+        """The inline book (None: none, or an uploaded one by id)."""
+        return None
+
+    @property
+    def book_ref(self) -> str | None:
+        """The id of an uploaded book."""
+        return None
+
+    def check(self, catalog: Catalog, config: ServiceConfig) -> None:
+        """Everything the command would refuse, refused now (with the field), and the service's limits."""
+
+    def as_of_text(self) -> str | None:
+        return self.as_of.isoformat() if self.as_of else None
+
+    def argv(self, book_path: str | None, config_path: str | None) -> list[str]:
+        raise NotImplementedError
+
+
+class JobRequest(JobBase):
+    """Fields every engine job shares: the book (inline or uploaded), the run's size, seed, horizon and as-of."""
+
+    book_optional: ClassVar[bool] = False
 
     book: dict[str, Any] | None = Field(None, description="the book document: the fields of a YAML/JSON book file "
                                         "(GET /api/v1/schemas/book); positions listed")
@@ -86,10 +120,15 @@ class JobRequest(BaseModel):
                                 "POST /api/v1/books")
     paths: int | None = Field(None, ge=100, description="Monte Carlo paths (default per kind; at most the "
                               "server's max_paths)")
-    seed: int = Field(0, ge=0, le=2**32 - 1, description="the seed: same inputs and seed, same numbers")
     horizon: str | float | None = Field(None, description="horizon, e.g. 30d or 1y (or seconds)")
-    as_of: date | None = Field(None, description="fit the outage model on data up to this date (default: the "
-                               "catalog's coverage date)")
+
+    @property
+    def book_doc(self) -> dict[str, Any] | None:
+        return self.book
+
+    @property
+    def book_ref(self) -> str | None:
+        return self.book_id
 
     @model_validator(mode="after")
     def _one_book(self) -> JobRequest:
@@ -118,9 +157,6 @@ class JobRequest(BaseModel):
 
             so = StressOutage.parse(s)
             catalog.chain(so.chain)
-
-    def as_of_text(self) -> str | None:
-        return self.as_of.isoformat() if self.as_of else None
 
     def argv(self, book_path: str | None, config_path: str | None) -> list[str]:
         """The equivalent ``seqrisk`` command line (the book and scenario as files)."""
@@ -356,6 +392,42 @@ class ScoreRequest(JobRequest):
         return out
 
 
+class BacktestRequest(JobBase):
+    """``seqrisk backtest``: the outage forecasts scored on later events (rolling origins) against naive ones."""
+
+    kind: ClassVar[str] = "backtest"
+    command: ClassVar[str] = "backtest"
+    train_until: date = Field(description="the first forecast origin: the model is fitted on data before it")
+    test_until: date | None = Field(None, description="end of the evaluation (default: the catalog's coverage "
+                                    "date)")
+    step: Spec = Field("1y", description="forecast window and distance between origins, e.g. 182d, 1y")
+    type: Literal["downtime", "degraded", "censorship", "reorg", "da_delay"] = "downtime"
+    include_deliberate: bool = False
+    include_planned: bool = False
+    detected: bool = Field(False, description="use the events detected from block data in the server's store")
+
+    def check(self, catalog: Catalog, config: ServiceConfig) -> None:
+        if parse_duration(self.step, field="step") < 86400.0:
+            raise UsageError("the step is at least a day", field="step", value=self.step)
+        if self.test_until is not None and self.test_until <= self.train_until:
+            raise UsageError("test_until must be after train_until", field="test_until",
+                             value=self.test_until.isoformat())
+        if self.as_of is not None:
+            raise UsageError("a backtest fits at each origin; it takes no as_of", field="as_of",
+                             value=self.as_of.isoformat())
+
+    def argv(self, book_path: str | None, config_path: str | None) -> list[str]:
+        out = ["backtest", "--train-until", self.train_until.isoformat(), "--step", self.step, "--type", self.type]
+        if self.test_until is not None:
+            out += ["--test-until", self.test_until.isoformat()]
+        for flag, on in (("--include-deliberate", self.include_deliberate),
+                         ("--include-planned", self.include_planned), ("--detected", self.detected)):
+            if on:
+                out.append(flag)
+        return out
+
+
 #: Job kinds by name.
-KINDS: dict[str, type[JobRequest]] = {m.kind: m for m in (SimulateRequest, ReportRequest, CompareRequest,
-                                                          InsureRequest, AllocateRequest, ScoreRequest)}
+KINDS: dict[str, type[JobBase]] = {m.kind: m for m in (SimulateRequest, ReportRequest, CompareRequest,
+                                                       InsureRequest, AllocateRequest, ScoreRequest,
+                                                       BacktestRequest)}

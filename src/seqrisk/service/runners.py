@@ -20,7 +20,7 @@ import io
 import json
 import shlex
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,12 +61,44 @@ def document(doc: Mapping[str, Any], provenance: Provenance) -> dict[str, Any]:
 
 @dataclass
 class RunContext:
-    """What a worker keeps between jobs: its home, the catalog and the models it fitted."""
+    """What a worker keeps between jobs: its home, the catalog, the models it fitted, its Dask connection.
+
+    ``scheduler`` set: every engine run of a job goes to the Dask cluster at that address (the connection is
+    opened at the first job and kept; a lost scheduler fails the job with the reason and the next job connects
+    again). The numbers are the local backend's: only where the blocks run changes.
+    """
 
     home: Path
     catalog_dir: Path | None
     catalog: Catalog
     models: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    scheduler: str | None = None
+    _dask: Any = None
+
+    @contextlib.contextmanager
+    def engine(self) -> Iterator[None]:
+        """Run the engine inside on this worker's backend (this process, or the Dask cluster)."""
+        if self.scheduler is None:
+            yield
+            return
+        from seqrisk.engine.backend import use_backend
+        from seqrisk.exceptions import BackendError
+
+        if self._dask is None:
+            from seqrisk.distributed import DaskBackend
+
+            self._dask = DaskBackend(self.scheduler).open()
+        try:
+            with use_backend(self._dask):
+                yield
+        except BackendError:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._dask is not None:
+            be, self._dask = self._dask, None
+            be.close()
 
     def statistics(self, as_of: str | None, *, with_statistics: bool) -> Any:
         """The fitted :class:`~seqrisk.stats.OutageStatistics` (memoised per catalog, as-of, options)."""
@@ -80,13 +112,16 @@ class RunContext:
         return self.models[key]
 
 
-def _scenario(req: Any, horizon_default: str | None = None) -> Any:
+def _scenario(req: Any) -> Any:
+    """The request's scenario; its horizon is the request's, else the scenario's ``horizon_s``, else the CLI's
+    default (one year), so a job and the command it stands for give the same numbers."""
+    from seqrisk.cli.decide_inputs import DEFAULT_HORIZON
     from seqrisk.engine import Scenario, StressOutage
     from seqrisk.units import parse_duration
 
     data: dict[str, Any] = dict(req.scenario)
     data.update(paths=req.n_paths, seed=req.seed)
-    horizon = req.horizon if req.horizon is not None else horizon_default
+    horizon = req.horizon if req.horizon is not None else (None if "horizon_s" in data else DEFAULT_HORIZON)
     if horizon is not None:
         data["horizon_s"] = parse_duration(horizon, field="horizon")
     if req.stress:
@@ -109,7 +144,10 @@ def _simulate(req: Any, ctx: RunContext, progress: Progress) -> Outcome:
     stats = ctx.statistics(req.as_of_text(), with_statistics=False)
     prov = Provenance.of_model(ctx.catalog, stats.model.meta, seed=sc.seed)
     res = simulate(book, stats.model, sc, progress=lambda d, t: progress(d, t, "simulating paths"))
-    return Outcome(document(res.to_dict(), prov))
+    from seqrisk.schemas import output_id
+
+    body = {k: v for k, v in res.to_dict().items() if k not in ("schema", "kind")}
+    return Outcome(document({"schema": output_id("simulate"), **body}, prov))  # `seqrisk simulate --json`'s layout
 
 
 def _frame(df: Any) -> list[dict[str, Any]]:
@@ -126,7 +164,7 @@ def _report(req: Any, ctx: RunContext, progress: Progress, command: str) -> Outc
     from seqrisk.report import ReportInputs, build_report, liquidation_for_book, stress_for_book
 
     book = _book(req, ctx)
-    sc = _scenario(req, horizon_default="1y")  # the report command's default horizon
+    sc = _scenario(req)
     progress(None, None, "fitting the outage model")
     stats = ctx.statistics(req.as_of_text(), with_statistics=True)
     om = stats.model
@@ -161,11 +199,11 @@ def _report(req: Any, ctx: RunContext, progress: Progress, command: str) -> Outc
 
 
 def _cli(argv: list[str], ctx: RunContext, progress: Progress) -> Outcome:
-    """Run ``seqrisk ARGV --json`` in this process; its JSON document is the result."""
+    """Run ``seqrisk ARGV --json`` in this process; its JSON document (the layout ``seqrisk.<command>/<version>``
+    of :mod:`seqrisk.schemas`) is the result."""
     import click
 
     from seqrisk.cli.app import app
-    from seqrisk.cli.render import JSON_SCHEMA  # noqa: F401 - the layout the document follows
 
     cmd = ["--home", str(ctx.home)] + (["--catalog-dir", str(ctx.catalog_dir)] if ctx.catalog_dir else [])
     progress(None, None, f"running seqrisk {argv[0]}")
@@ -191,7 +229,7 @@ def _cli(argv: list[str], ctx: RunContext, progress: Progress) -> Outcome:
 def command_line(kind: str, request: Mapping[str, Any]) -> str:
     """The ``seqrisk`` command that computes the same result as a job (book and scenario as files)."""
     req = KINDS[kind].model_validate(dict(request))
-    has_book = req.book is not None
+    has_book = req.book_doc is not None
     cfg = getattr(req, "scenario", None)
     return "seqrisk " + shlex.join(req.argv("book.json" if has_book else None,
                                             "scenario.json" if cfg else None)) + (" --json" if kind != "report"
@@ -210,9 +248,9 @@ def run_job(kind: str, request: Mapping[str, Any], ctx: RunContext, progress: Pr
         return _report(req, ctx, progress, command_line(kind, request))
     with tempfile.TemporaryDirectory(prefix="seqrisk-job-") as tmp:
         book_path = cfg_path = None
-        if req.book is not None:
+        if req.book_doc is not None:
             book_path = str(Path(tmp) / "book.json")
-            Path(book_path).write_text(json.dumps(req.book), encoding="utf-8")
+            Path(book_path).write_text(json.dumps(req.book_doc), encoding="utf-8")
         scenario = getattr(req, "scenario", None)
         if scenario:
             cfg_path = str(Path(tmp) / "scenario.json")

@@ -93,19 +93,25 @@ class BodyLimit:
                     await _send_json(send, 413, self._too_big(), SecurityHeaders.COMMON)
                     return
         seen = 0
-        started = False
+        started = over = False
 
         async def counted() -> MutableMapping[str, Any]:
-            nonlocal seen
+            nonlocal seen, over
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > self.max_bytes:
+                    over = True
                     raise _TooLarge()
             return msg
 
         async def tracking_send(msg: MutableMapping[str, Any]) -> None:
             nonlocal started
+            if over:  # the app turned the refused body into its own error reply (400): the reply is ours
+                if msg["type"] == "http.response.start" and not started:
+                    started = True
+                    await _send_json(send, 413, self._too_big(), SecurityHeaders.COMMON)
+                return
             if msg["type"] == "http.response.start":
                 started = True
             await send(msg)

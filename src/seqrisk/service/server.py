@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from seqrisk.exceptions import UsageError
@@ -45,9 +46,10 @@ def _socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(config: ServiceConfig, home: Path) -> None:
+def serve(config: ServiceConfig, home: Path, *, announce: Callable[[str], None] | None = None) -> None:
     """Run the server until interrupted (SIGINT or SIGTERM: workers stop at their next progress report and their
-    jobs go back to the queue)."""
+    jobs go back to the queue). ``announce(url)`` is told the address once it listens (default: a line on
+    stderr)."""
     try:
         import uvicorn
         from filelock import FileLock, Timeout
@@ -64,16 +66,27 @@ def serve(config: ServiceConfig, home: Path) -> None:
     except Timeout:
         raise UsageError(f"another seqrisk serve runs on this home ({home}); one server owns a job queue",
                          field="--home") from None
+    dask = None
     try:
         sock = _socket(config.host, config.port)
-        app = create_app(config, home)
+        if config.backend == "dask" and config.workers:
+            from seqrisk.service.app import open_dask
+
+            dask = open_dask(config)  # a cluster that is unreachable or unlike this process: one line, no server
+            print(f"seqrisk serve: the jobs' simulations run on the {dask.describe()}", file=sys.stderr, flush=True)
+        app = create_app(config, home, dask=dask)
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
-        print(f"seqrisk serve: http://{shown}:{port}/ (auth: {config.auth}, {config.workers} workers, home {home})",
-              file=sys.stderr, flush=True)
+        if announce is not None:
+            announce(f"http://{shown}:{port}/")
+        else:
+            print(f"seqrisk serve: http://{shown}:{port}/ (auth: {config.auth}, {config.workers} workers, home "
+                  f"{home})", file=sys.stderr, flush=True)
         server = uvicorn.Server(uvicorn.Config(
             app, log_level=config.log_level, proxy_headers=False, server_header=False,
             timeout_graceful_shutdown=5, access_log=config.log_level in ("info", "debug")))
         server.run(sockets=[sock])
     finally:
+        if dask is not None:
+            dask.close()
         lock.release()

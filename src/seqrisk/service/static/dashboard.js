@@ -77,11 +77,12 @@ function bookForm() {
       if (market) upload.market_content = await market.text();
       var book = await postJson("/api/v1/books", upload);
       status.textContent = "book " + book.book.id + " (" + book.book.positions + " positions); queueing";
+      var kind = document.getElementById("kind").value;
       var req = {book_id: book.book.id, paths: parseInt(document.getElementById("paths").value, 10),
                  seed: parseInt(document.getElementById("seed").value, 10),
-                 horizon: document.getElementById("horizon").value,
-                 mitigations: document.getElementById("mitigations").checked};
-      var job = await postJson("/api/v1/jobs/report", req);
+                 horizon: document.getElementById("horizon").value};
+      if (kind === "report") req.mitigations = document.getElementById("mitigations").checked;
+      var job = await postJson("/api/v1/jobs/" + kind, req);
       window.location.assign("/jobs/" + job.job.id);
     } catch (err) {
       status.textContent = "refused: " + err.message;
