@@ -293,7 +293,8 @@ RULES: dict[str, Check] = {
     "--block-time": _pos, "--z": _pos, "--min-interval": _nonneg, "--coinsurance": _unit, "--weight": _finite,
     "--loading": _nonneg, "--coc": _nonneg, "--level": _level,
     # counts
-    "--paths": lambda v, f: fits_memory(v, f), "--workers": _cnt1, "--replications": _cnt1, "--chunk": _cnt1,
+    "--paths": lambda v, f: fits_memory(v, f), "--workers": _cnt0,  # serve: 0 = queue only
+    "--replications": _cnt1, "--chunk": _cnt1,
     "--batch-size": _cnt1, "--concurrency": _cnt1, "--retries": _cnt0, "--confirmations": _cnt0,
     "--system-txs": _cnt0, "--replica-lag": _cnt0, "--seed": _cnt0, "--from": _cnt0, "--to": _cnt0,
     "--l1-from": _cnt0, "--l1-to": _cnt0, "--chain-id": _cnt1, "--l1-chain-id": _cnt1, "--compact-above": _cnt1,
