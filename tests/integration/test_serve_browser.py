@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,12 +81,11 @@ def browser_page(served: tuple[Server, str]) -> Iterator[tuple[Any, dict[str, li
             browser.close()
 
 
-def _until(page: Any, fn: str, timeout_s: float = 300.0) -> None:
+def _until(page: Any, fn: str) -> None:
     """Poll ``fn`` (a JS function) in the page until it returns true. Playwright's wait_for_function evaluates a
-    string with eval(), which the pages' Content Security Policy refuses, as it should."""
-    deadline = time.monotonic() + timeout_s
+    string with eval(), which the pages' Content Security Policy refuses, as it should. A page that never gets
+    there is stopped by the test's own timeout (pytest-timeout), not by a clock here."""
     while not page.evaluate(fn):
-        assert time.monotonic() < deadline, f"timed out waiting for {fn}"
         page.wait_for_timeout(200)
 
 
@@ -117,8 +115,7 @@ def test_overview_and_chain_pages_with_live_status(served: tuple[Server, str], b
     _until(page, "() => document.getElementById('stream-state').textContent.startsWith('live')")
     # the monitor marks base down: the page follows without a reload (server-sent events)
     _observe(srv.home, "base", 1060.0, "down", 3600.0)
-    _until(page, "() => document.querySelector('tr[data-chain=\"base\"]').getAttribute('data-label') === 'down'",
-           timeout_s=60)
+    _until(page, "() => document.querySelector('tr[data-chain=\"base\"]').getAttribute('data-label') === 'down'")
     assert row.locator('[data-field="label"]').inner_text() == "down"
     assert page.locator('tr[data-chain="arbitrum"] [data-field="label"]').inner_text() == "not watched"
     # the chain page: design and risk entries, the incident timeline, fitted rates with intervals, the now-cast
