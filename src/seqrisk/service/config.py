@@ -21,6 +21,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from seqrisk._documents import too_deep
 from seqrisk.exceptions import DataError, UsageError, ValidationError
 from seqrisk.units import parse_duration
 
@@ -173,10 +174,14 @@ def load_config(path: Path | str | None = None, *, environ: Mapping[str, str] | 
     data: dict[str, Any] = {}
     p = None if path is None else Path(path)
     if p is not None:
+        text = ""
         try:
-            doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:  # RecursionError: too deep
+            text = p.read_text(encoding="utf-8")
+            doc = yaml.safe_load(text) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise DataError(f"cannot read the service config: {exc}", file=str(p)) from None
+        except RecursionError:  # nested deeper than the parser can follow
+            raise too_deep("the service config", text, file=str(p)) from None
         if not isinstance(doc, dict):
             raise DataError("a service config is a mapping of settings", file=str(p))
         data.update(doc)
