@@ -62,7 +62,13 @@ def test_quiet_leaves_stderr_empty_and_stdout_whole(home: Path) -> None:
 
 
 def test_every_default_horizon_is_one_year_and_shown(home: Path) -> None:
-    """simulate, compare, allocate, report (and score, insure's period, fit) default to 1y, in their --help."""
+    """simulate, compare, allocate, report (and score, insure's period, fit) default to 1y, in their --help; so
+    does a Scenario built in Python."""
+    from seqrisk.cli.decide_inputs import DEFAULT_HORIZON
+    from seqrisk.engine import Scenario
+    from seqrisk.units import parse_duration
+
+    assert Scenario().horizon_s == parse_duration(DEFAULT_HORIZON) == YEAR_S
     runner = CliRunner()
     for cmd in ("simulate", "compare", "allocate", "report", "score", "insure", "fit"):
         out = " ".join(runner.invoke(app, [cmd, "--help"], env={"COLUMNS": "200"}).output.split())

@@ -88,3 +88,22 @@ def test_5000_position_csv_simulates_like_its_yaml(books: tuple[Path, Path, Path
     assert lib[0].to_dict()["measures"] == lib[1].to_dict()["measures"] == docs[0]["measures"]
     el, _ = lib[0].value("expected_loss")
     assert el > 0 and lib[0].value("p_liquidation")[0] > 0  # the comparison is of real losses, not zeros
+
+
+def test_every_book_argument_names_every_format_it_reads() -> None:
+    """The help of each command's book (PORTFOLIO, BOOKS, --book) names YAML, JSON, CSV and Parquet, from one
+    definition; and each suffix the loader takes is one of the formats named."""
+    from cli_commands import commands
+    from seqrisk.cli.decide_inputs import BOOK_FILE
+    from seqrisk.portfolio.load import BOOK_SUFFIXES
+
+    named = {"yaml": (".yaml", ".yml"), "json": (".json",), "csv": (".csv",), "parquet": (".parquet",)}
+    assert sorted(s for f in named if f in BOOK_FILE.lower() for s in named[f]) == sorted(BOOK_SUFFIXES)
+    takes_book = set()
+    for name, cmd in commands():
+        for p in cmd.params:
+            text = (getattr(p, "help", None) or "").lower()
+            if p.name in ("portfolio", "books", "book_file") or "book file" in text:
+                assert BOOK_FILE in (p.help or ""), (name, p.name, p.help)
+                takes_book.add(name)
+    assert takes_book >= {"simulate", "report", "compare", "insure", "allocate", "score", "nowcast"}

@@ -128,7 +128,7 @@ def test_explicit_outage_laws_override_the_model() -> None:
 
     book = make_book([{"id": "x", "type": "perp", "chain": "arbitrum", "asset": "ETH", "size": 1.0,
                        "leverage": 2.0}])
-    sc = Scenario(paths=20_000, seed=2, conditional_sampling=False, keep_paths=False,
+    sc = Scenario(paths=20_000, seed=2, conditional_sampling=False, keep_paths=False, horizon_s="1d",
                   outages={"arbitrum": [ExplicitOutage(rate_per_year=730.0, family="fixed",
                                                        params={"duration_s": 60.0})]})
     res = simulate(book, OutageModel(chains={}), sc)
@@ -137,6 +137,22 @@ def test_explicit_outage_laws_override_the_model() -> None:
     assert model.chains["arbitrum"].rates_per_year["downtime"] == 730.0
     assert model.chains["base"].rates_per_year["downtime"] == 365.0
 
+
+@pytest.mark.parametrize("engine", ["kernel", "numpy"])
+def test_outage_counts_keep_their_mean_where_exp_of_minus_it_underflows(engine: str) -> None:
+    """730 outages a year over a year: a Poisson mean whose exp(-mean) is below the smallest double. Found when
+    the default horizon became a year: the compiled kernel's count stopped at 1 there."""
+    from seqrisk.engine import ExplicitOutage
+    from seqrisk.outage import OutageModel
+
+    book = make_book([{"id": "x", "type": "perp", "chain": "arbitrum", "asset": "ETH", "size": 1.0,
+                       "leverage": 2.0}])
+    n = 300
+    sc = Scenario(paths=n, seed=3, conditional_sampling=False, keep_paths=False, engine=engine,
+                  outages={"arbitrum": [ExplicitOutage(rate_per_year=730.0, family="fixed",
+                                                       params={"duration_s": 60.0})]})
+    res = simulate(book, OutageModel(chains={}), sc)
+    assert res.diagnostics["arrivals"] / n == pytest.approx(730.0, abs=5 * (730.0 / n) ** 0.5)
 
 def test_stress_grid_margined_short_put() -> None:
     from seqrisk.market import bs_price

@@ -18,6 +18,7 @@ import typer
 from seqrisk.cli.app import app
 from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
 from seqrisk.cli.decide_inputs import (
+    BOOK_FILE,
     MODEL_HELP,
     HorizonOpt,
     book_arg,
@@ -42,7 +43,7 @@ _WHO = {"holder": "the holder's attributable loss", "venue": "the venue's bad de
 
 @app.command("compare")
 def compare_cmd(
-    portfolio: Annotated[Path, typer.Argument(help="Book file (YAML or JSON), e.g. examples/desk.yaml.")],
+    portfolio: Annotated[Path, typer.Argument(help=f"{BOOK_FILE}, e.g. examples/desk.yaml.")],
     mitigation: Annotated[list[str] | None, typer.Option(
         "--mitigation", "-m", help="A strategy, e.g. grace=1h or buffer=0.1 or margin-rules,maintenance=0.03 or "
         "forced-inclusion or move=arbitrum:base:0.5 or insure=indemnity,deductible=10k; join levers with '+'. "

@@ -18,10 +18,14 @@ from seqrisk.exceptions import UsageError, ValidationError
 from seqrisk.provenance import Provenance
 from seqrisk.units import format_usd, parse_duration
 
-__all__ = ["DEFAULT_HORIZON", "MODEL_HELP", "HorizonOpt", "book_arg", "diff_doc", "est_doc", "finite", "load_model",
-           "load_scenario_for", "pm", "pp", "usd_se"]
+__all__ = ["BOOK_FILE", "DEFAULT_HORIZON", "MODEL_HELP", "HorizonOpt", "book_arg", "diff_doc", "est_doc", "finite",
+           "load_model", "load_scenario_for", "pm", "pp", "usd_se"]
 
 MODEL_HELP = "Outage model file (default: fitted from the catalog)."
+
+#: What every book argument's help says a book file is (the suffixes :func:`seqrisk.portfolio.load_book` reads).
+BOOK_FILE = ("Book file: YAML, JSON, CSV or Parquet (a table of positions takes its assets from "
+             "<stem>.market.yaml beside it)")
 
 #: Every command's horizon when neither ``--horizon`` nor the ``--config`` file gives one.
 DEFAULT_HORIZON = "1y"

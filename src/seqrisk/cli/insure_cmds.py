@@ -15,6 +15,7 @@ import typer
 from seqrisk.cli.app import app, state
 from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
 from seqrisk.cli.decide_inputs import (
+    BOOK_FILE,
     DEFAULT_HORIZON,
     MODEL_HELP,
     book_arg,
@@ -35,8 +36,8 @@ __all__: list[str] = []
 
 @app.command("insure")
 def insure_cmd(
-    portfolio: Annotated[Path | None, typer.Argument(help="Book file: quote a cover against its simulated "
-                                                     "loss and show the buyer's tail. Without it: parametric "
+    portfolio: Annotated[Path | None, typer.Argument(help=f"{BOOK_FILE}: quote a cover against its "
+                                                     "simulated loss and show the buyer's tail. Without it: parametric "
                                                      "covers and the insurer's tail.")] = None,
     chain: Annotated[list[str] | None, typer.Option("--chain", "-c", help="Parametric: chain covered "
                                                     "(repeatable: a book of covers). With a PORTFOLIO: a "

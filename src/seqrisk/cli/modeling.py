@@ -6,8 +6,9 @@ catalog as of ``--as-of`` (default: the catalog's coverage date, never the
 clock). Each returns the :class:`~seqrisk.provenance.Provenance` its output
 states; notes (an as-of moved back to the coverage date, a model file fitted
 on another catalog) go to stderr, one line each. A fitted model is kept in the
-store's model cache (:mod:`seqrisk.store.cache`), so the decision commands fit
-once per catalog, as-of date and options, not on every run.
+store's model cache (:mod:`seqrisk.store.cache`), and the statistics ``fit`` and
+``report`` show in its statistics cache, so every command fits once per
+catalog, as-of date and options, not on every run.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
     from seqrisk.outage import OutageModel
     from seqrisk.stats import OutageStatistics
 
-__all__ = ["AsOfOpt", "DeliberateOpt", "DetectedOpt", "PlannedOpt", "cached_fit", "catalog_provenance",
-           "detected_events", "fitted_model", "show_notes"]
+__all__ = ["AsOfOpt", "DeliberateOpt", "DetectedOpt", "PlannedOpt", "cached_fit", "cached_statistics",
+           "catalog_provenance", "detected_events", "fitted_model", "show_notes"]
 
 AsOfOpt = Annotated[str | None, typer.Option(
     "--as-of", help="Fit the outage model on data up to this date (YYYY-MM-DD or ISO time, UTC; default: the "
@@ -80,10 +81,9 @@ def fitted_model(model_file: Path | None, as_of: str | None, *, seed: int | None
         show_notes(prov)
         return om, None, prov
     when = parse_datetime(as_of, field="--as-of") if as_of else None
+    fit = {k: v for k, v in fit.items() if v is not None and v is not False}  # a default is no option: one key
     if statistics:  # the commands that show the statistics (fit, report) fit them
-        from seqrisk.stats import fit_outage_statistics
-
-        stats = fit_outage_statistics(cat, as_of=when, group_hawkes=True, **fit)
+        stats = cached_statistics(when, fit)
         prov = Provenance.of_model(cat, stats.model.meta, seed=seed)
         show_notes(prov)
         return stats.model, stats, prov
@@ -104,16 +104,44 @@ def cached_fit(when: datetime | None, fit: dict[str, Any]) -> OutageModel:
     om, damaged = models.get(key)
     if om is not None:
         return om
-    if damaged:
-        from seqrisk.cli.render import messages
-
-        messages().print(f"note: the cached model {models.path(key)} was not used ({damaged}); fitting again",
-                         markup=False)
+    _refit_note("model", models.path(key), damaged)
     from seqrisk.stats import fit_outage_statistics
 
     om = fit_outage_statistics(cat, as_of=when, group_hawkes=False, **fit).model
     models.put(key, om)
     return om
+
+
+def cached_statistics(when: datetime | None, fit: dict[str, Any]) -> OutageStatistics:
+    """Every fitted piece of the model (with the per-group Hawkes fits ``fit`` and ``report`` show), as of
+    ``when`` with the options ``fit``: from the store's statistics cache when an earlier command fitted the same
+    (same catalog, as-of and options), else fitted and cached."""
+    from seqrisk.store.cache import ModelCache, StatisticsCache, fit_key
+
+    cat = state.catalog
+    root = state.home.root / "cache"
+    cached = StatisticsCache(root / "statistics", root / "secret")
+    day = when.isoformat() if when else None
+    key = fit_key(cat.digest, day, fit, statistics=True)
+    stats, damaged = cached.get(key)
+    if stats is not None:
+        return stats
+    _refit_note("statistics", cached.path(key), damaged)
+    from seqrisk.stats import fit_outage_statistics
+
+    stats = fit_outage_statistics(cat, as_of=when, group_hawkes=True, **fit)
+    cached.put(key, stats)
+    # the per-group fits are reported only: the model is the one cached_fit fits, so the decision commands reuse it
+    ModelCache(root / "models").put(fit_key(cat.digest, day, fit), stats.model)
+    return stats
+
+
+def _refit_note(what: str, path: Path, damaged: str | None) -> None:
+    """One line on stderr when a cache entry was present but not used."""
+    if damaged:
+        from seqrisk.cli.render import messages
+
+        messages().print(f"note: the cached {what} {path} was not used ({damaged}); fitting again", markup=False)
 
 
 def show_notes(prov: Provenance) -> None:

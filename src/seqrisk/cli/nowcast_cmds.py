@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from seqrisk.cli.app import app, state
+from seqrisk.cli.decide_inputs import BOOK_FILE
 from seqrisk.cli.modeling import AsOfOpt, fitted_model
 from seqrisk.cli.render import JsonOpt, console, echo_json, set_quiet, table
 from seqrisk.exceptions import UsageError
@@ -40,8 +41,8 @@ def _dur(x: float | None) -> str:
 @app.command("nowcast")
 def nowcast_cmd(
     chain: Annotated[str, typer.Argument(help="Chain id that is down now, e.g. arbitrum.")],
-    books: Annotated[list[Path] | None, typer.Argument(help="Book files (YAML or JSON) to price the outage "
-                                                       "for.", show_default=False)] = None,
+    books: Annotated[list[Path] | None, typer.Argument(help=f"{BOOK_FILE}, one or more: the outage is "
+                                                       "priced for each.", show_default=False)] = None,
     down_for: Annotated[str, typer.Option("--down-for", help="How long the chain has been down, with a unit: "
                                           "7m, 1h30m.")] = "",
     model: Annotated[Path | None, typer.Option("--model", help="Outage model file (default: fitted from the "

@@ -17,6 +17,7 @@ import typer
 from seqrisk.cli.app import app, state
 from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
 from seqrisk.cli.decide_inputs import (
+    BOOK_FILE,
     DEFAULT_HORIZON,
     MODEL_HELP,
     HorizonOpt,
@@ -61,7 +62,8 @@ def _share_doc(s: Any) -> dict[str, float]:
 
 @app.command("allocate")
 def allocate_cmd(
-    portfolio: Annotated[Path, typer.Argument(help="Book file: the whole book is split across the chains.")],
+    portfolio: Annotated[Path, typer.Argument(help=f"{BOOK_FILE}: the whole book is split across "
+                                                  "the chains.")],
     chains: Annotated[str, typer.Option("--chains", help="Comma-separated candidate chains, e.g. "
                                         "arbitrum,base,optimism.")],
     perspective: Annotated[str, typer.Option("--perspective", help="Whose loss to minimise: holder (default) "
@@ -161,9 +163,9 @@ _SHORT_SEQ = {"centralized": "central", "centralized-ha": "central+HA", "decentr
 
 @app.command("score")
 def score_cmd(
-    book_file: Annotated[Path | None, typer.Option("--book", help="Score with this whole book (positions and "
-                                                   "markets) copied to each chain (default: the reference "
-                                                   "book).")] = None,
+    book_file: Annotated[Path | None, typer.Option("--book", help=f"{BOOK_FILE}: score with this whole book "
+                                                   "(positions and markets) copied to each chain (default: the "
+                                                   "reference book).")] = None,
     chain: Annotated[list[str] | None, typer.Option("--chain", "-c", help="Score only these chains "
                                                     "(repeatable).")] = None,
     perspective: Annotated[str, typer.Option("--perspective", help="Whose loss ranks the chains: holder "

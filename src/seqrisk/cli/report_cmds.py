@@ -13,7 +13,7 @@ import typer
 from seqrisk.cli import checks
 from seqrisk.cli.app import app, state
 from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
-from seqrisk.cli.decide_inputs import HorizonOpt, book_arg, finite, load_scenario_for
+from seqrisk.cli.decide_inputs import BOOK_FILE, HorizonOpt, book_arg, finite, load_scenario_for
 from seqrisk.cli.modeling import AsOfOpt, fitted_model
 from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, messages, output_format, table
 from seqrisk.exceptions import UsageError
@@ -24,7 +24,7 @@ __all__: list[str] = []
 
 @app.command("report")
 def report_cmd(
-    portfolio: Annotated[Path, typer.Argument(help="Book file (YAML or JSON), e.g. examples/desk.yaml.")],
+    portfolio: Annotated[Path, typer.Argument(help=f"{BOOK_FILE}, e.g. examples/desk.yaml.")],
     out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE", help="HTML file to write (.html).")
                    ] = Path("report.html"),
     horizon: HorizonOpt = None,

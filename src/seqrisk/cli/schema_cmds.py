@@ -66,7 +66,8 @@ SchemaJsonOpt = Annotated[bool, typer.Option("--json", help="The schema is JSON 
 
 @schema_app.command("book")
 def book_cmd(out: OutOpt = None, as_json: SchemaJsonOpt = False, quiet: QuietOpt = False) -> None:
-    """The JSON Schema of a book (YAML or JSON): every field, its type, unit, default and meaning."""
+    """The JSON Schema of a book document (YAML or JSON; a CSV or Parquet row is one of its positions): every field,
+    its type, unit, default and meaning."""
     emit(SCHEMAS["book"](), out)
 
 

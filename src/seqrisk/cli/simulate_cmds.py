@@ -10,7 +10,7 @@ import typer
 from seqrisk.cli import checks
 from seqrisk.cli.app import app
 from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
-from seqrisk.cli.decide_inputs import HorizonOpt, book_arg, load_scenario_for
+from seqrisk.cli.decide_inputs import BOOK_FILE, HorizonOpt, book_arg, load_scenario_for
 from seqrisk.cli.modeling import AsOfOpt, fitted_model
 from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, json_text, messages, output_format, table
 from seqrisk.exceptions import UsageError
@@ -30,7 +30,7 @@ def _fmt(v: float, se: float, money: bool = True) -> str:
 
 @app.command("simulate")
 def simulate_cmd(
-    portfolio: Annotated[Path, typer.Argument(help="Book file (YAML or JSON), e.g. examples/desk.yaml.")],
+    portfolio: Annotated[Path, typer.Argument(help=f"{BOOK_FILE}, e.g. examples/desk.yaml.")],
     config: Annotated[Path | None, typer.Option("--config", help="Scenario file (YAML/JSON).")] = None,
     model: Annotated[Path | None, typer.Option("--model", help="Outage model file (default: fitted from the "
                                                 "catalog).")] = None,

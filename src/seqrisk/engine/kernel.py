@@ -53,11 +53,15 @@ def _poisson_inverse(u: float, lam: float) -> int:
     k = 0
     term = math.exp(-lam)
     cdf = term
+    log_lam = math.log(lam) if lam > 0 else 0.0
     while u > cdf and k < 10_000:
         k += 1
-        term *= lam / k
+        if lam > 600.0:  # exp(-lam) is at or below the smallest double: each term from its log (no recurrence)
+            term = math.exp(k * log_lam - lam - math.lgamma(k + 1.0))
+        else:
+            term *= lam / k
         cdf += term
-        if term < 1e-300 and cdf < u:  # far tail beyond double precision: stop at the mean's order
+        if term < 1e-300 and cdf < u and k > lam:  # far right tail beyond double precision: stop there
             break
     return k
 

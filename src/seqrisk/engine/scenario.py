@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from seqrisk._documents import too_deep
 from seqrisk.exceptions import DataError, SeqriskError, ValidationError
 from seqrisk.outage import ChainOutageLaw, DurationLaw, Hawkes, OutageModel
-from seqrisk.units import parse_duration
+from seqrisk.units import YEAR_S, parse_duration
 
 __all__ = ["BLOCK_PATHS", "ExplicitOutage", "Regime", "Scenario", "StressOutage", "load_scenario"]
 
@@ -84,7 +84,7 @@ class Scenario(_Cfg):
     paths (common random numbers), so paired differences are precise.
     """
 
-    horizon_s: float = Field(86400.0, gt=0)
+    horizon_s: float = Field(YEAR_S, gt=0, description="horizon of the run (default one year, as every command's)")
     paths: int = Field(100_000, ge=1)
     seed: int = Field(0, ge=0)
     chunk_paths: int | None = Field(None, ge=1, description="paths per chunk, rounded to whole blocks (default: "
