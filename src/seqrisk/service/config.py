@@ -112,11 +112,16 @@ class ServiceConfig(BaseModel):
             return [o.strip() for o in v.split(",") if o.strip()]
         return v
 
+    @field_validator("scheduler")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        if v is not None and "://" not in v:
+            raise ValueError(f"a scheduler address looks like tcp://HOST:PORT: {v!r}")
+        return v
+
     @model_validator(mode="after")
     def _backend(self) -> ServiceConfig:
         if self.scheduler is not None:
-            if "://" not in self.scheduler:
-                raise ValueError(f"a scheduler address looks like tcp://HOST:PORT: {self.scheduler!r}")
             if self.dask_workers is not None:
                 raise ValueError("dask_workers sizes a local cluster; a scheduler's cluster has its own workers")
             object.__setattr__(self, "backend", "dask")
@@ -183,6 +188,9 @@ def load_config(path: Path | str | None = None, *, environ: Mapping[str, str] | 
     env = _env(os.environ if environ is None else environ)
     data.update(env)
     over = {k: v for k, v in overrides.items() if v is not None}
+    if over.get("backend") == "local" and "scheduler" not in over:  # local asked last: no cluster set earlier
+        for k in ("scheduler", "dask_workers"):
+            data.pop(k, None)
     data.update(over)
     try:
         return ServiceConfig.model_validate(data)
@@ -197,4 +205,5 @@ def load_config(path: Path | str | None = None, *, environ: Mapping[str, str] | 
         else:
             where.update(file=str(p) if p else None, field=".".join(str(x) for x in err["loc"]) or None)
         msg = str(err["msg"]).removeprefix("Value error, ")
-        raise ValidationError(msg, value=data.get(top) if top else None, **where) from None
+        cls = UsageError if top in over else ValidationError  # a bad option is a usage error (exit 2)
+        raise cls(msg, value=data.get(top) if top else None, **where) from None
