@@ -118,6 +118,8 @@ def test_detect_on_a_damaged_partition_is_one_line_and_ingest_heals_it(node: Anv
     data = bytearray(victim.path.read_bytes())
     data[len(data) // 3] ^= 0x10
     victim.path.write_bytes(bytes(data))
+    code, out, _ = cli(home.root, "store", "info")  # the state database is fine; the files were not checked
+    assert code == 0 and "integrity ok" in out and "not checked now" in out and "store info --verify" in out
     code, out, exc = cli(home.root, "detect", CHAIN)
     assert code == 1 and isinstance(exc, QuarantinedError), out
     assert victim.path.name in str(exc) and f"blocks {victim.first}..{victim.last}" in str(exc)
@@ -130,6 +132,24 @@ def test_detect_on_a_damaged_partition_is_one_line_and_ingest_heals_it(node: Anv
     healed, untouched = (json.loads(cli(h, "detect", CHAIN, "--json", "--no-write")[1])["events"]
                          for h in (home.root, ref.root))
     assert healed == untouched
+
+
+def test_ingest_meeting_a_damaged_partition_quarantines_it_and_fetches_its_blocks_again(
+        node: Anvil, base: Path, tmp_path: Path) -> None:
+    """No check ran before: the continuing `ingest` itself finds the damaged file, sets it aside with one line
+    and refetches its blocks in the same run (it used to end in a traceback and could not heal it)."""
+    home = copy(base, tmp_path / "h")
+    reference = Home(base).blocks().read(CHAIN)
+    victim = [p for p in home.blocks().partitions(CHAIN) if p.last > p.first][5]
+    flip_bit(victim.path, random.Random(5))
+    code, out, exc = cli(home.root, "ingest", CHAIN, "--rpc", node.url, "--json")
+    assert code == 0, (out, exc)
+    (run,) = json.loads(out)["runs"]
+    (line,) = run["quarantined"]
+    assert line.startswith(f"damaged block partition {victim.path}") and "\n" not in line
+    assert run["repaired"] == [[victim.first, victim.last]] and run["written"] == victim.last - victim.first + 1
+    assert home.blocks().read(CHAIN).equals(reference)
+    assert cli(home.root, "store", "info", "--verify")[0] == 0
 
 
 def test_a_foreign_partition_is_quarantined_not_read(base: Path, tmp_path: Path) -> None:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 
 from seqrisk.exceptions import DataError, UnknownChainError
 from seqrisk.health import Observation
-from seqrisk.monitor.silence import BlockIntervalLaw, silence_log_odds
-from seqrisk.monitor.status import StatusModel
+from seqrisk.monitor.silence import BlockIntervalLaw, RegimeMixture, silence_log_odds
+from seqrisk.monitor.status import StatusConfig, StatusModel
 from seqrisk.monitor.types import Evidence
 from seqrisk.outage import DurationLaw, OutageModel
 from seqrisk.units import YEAR_S
@@ -240,10 +241,90 @@ def test_learns_block_law_from_stream() -> None:
         t += gap
         m.update(_round(t, ("a", n, t)))
     law = m.interval_fit.law()
-    assert law.p_slow == pytest.approx(0.05, rel=0.25)
-    assert law.slow_mean_s == pytest.approx(8.0, rel=0.25)
+    assert float(law.sf(5.0)) == pytest.approx(0.05, rel=0.3)
+    assert float(law.sf(21.0) / law.sf(5.0)) == pytest.approx(math.exp(-16.0 / 8.0), rel=0.3)
     fresh = _model(block_time_s=2.0)
     assert m.p_down_given_silence(40) < fresh.p_down_given_silence(40)
+
+
+def _spells(n: int, q: float, r: float, rng: np.random.Generator, p_n: float = 0.0, m_n: float = 3.0,
+            spell: str = "gamma") -> tuple[np.ndarray, np.ndarray]:
+    """``n`` block intervals of a chain with slow spells: a hidden Markov chain of regimes (a spell starts with
+    probability ``q`` after a normal interval, ends with ``r``); normal intervals 2 s (slow with probability
+    ``p_n``, then 5 s plus an exponential of mean ``m_n``), spell intervals 2 s plus a gamma(2, 3 s) delay
+    (``spell="gamma"``) or, slow with probability 0.6, 5 s plus an exponential of mean 6 s (``"exp"``)."""
+    regime = np.zeros(n, bool)
+    u = rng.random(n)
+    for i in range(1, n):
+        regime[i] = u[i] >= r if regime[i - 1] else u[i] < q
+    iv = np.full(n, 2.0)
+    slow_n = ~regime & (rng.random(n) < p_n)
+    iv[slow_n] = 5.0 + rng.exponential(m_n, int(slow_n.sum()))
+    if spell == "gamma":
+        iv[regime] += rng.gamma(2.0, 3.0, int(regime.sum()))
+    else:
+        slow_s = regime & (rng.random(n) < 0.6)
+        iv[slow_s] = 5.0 + rng.exponential(6.0, int(slow_s.sum()))
+    return iv, regime
+
+
+def test_two_regime_law_recovers_known_parameters_and_tells_the_regimes_apart() -> None:
+    """Intervals simulated from the two-regime model itself (known q, r, p and m of each regime): the online
+    fit finds them, and its filter knows a spell from ordinary times."""
+    q, r = 0.004, 0.08
+    iv, regime = _spells(100_000, q, r, np.random.default_rng(7), p_n=0.002, m_n=3.0, spell="exp")
+    fit = StatusConfig("arbitrum", 2.0, 1.0, EXAMPLE_MODEL.chains["arbitrum"].durations["downtime"]).interval_prior()
+    filtered = np.empty(iv.size)
+    for i, x in enumerate(iv):
+        fit = fit.add(1, float(x))
+        filtered[i] = fit.p_spell
+    p_n, m_n, p_s, m_s, q_hat, r_hat = fit.params()
+    assert q_hat == pytest.approx(q, rel=0.15) and r_hat == pytest.approx(r, rel=0.15)
+    assert p_s == pytest.approx(0.6, rel=0.1) and m_s == pytest.approx(6.0, rel=0.1)
+    assert p_n == pytest.approx(0.002, rel=0.35) and m_n == pytest.approx(3.0, rel=0.35)
+    # the filter: in a spell it says spell, in ordinary times normal (after the first few intervals of each)
+    assert np.mean(filtered[regime]) > 0.75 and np.mean(filtered[~regime]) < 0.03
+    # the predictive law of the next interval is calibrated: where the filter says "normal", the share of next
+    # intervals longer than 10 s is what the mixture says (a spell starting, or a slow normal block)
+    calm = np.flatnonzero(filtered[:-1] < 0.01)
+    w = float(np.mean((1 - filtered[calm]) * q_hat + filtered[calm] * (1 - r_hat)))
+    want = float(RegimeMixture((1 - w, w), fit.regime_laws()).sf(10.0))
+    got = float(np.mean(iv[calm + 1] > 10.0))
+    assert got == pytest.approx(want, rel=0.3)
+
+
+def test_slow_spells_raise_no_alarm_and_ordinary_silences_are_called_sooner() -> None:
+    """A chain with slow spells (a spell starts after 0.2% of intervals and lasts 20 on average, each interval
+    2 s plus a gamma(2, 3 s) delay; timestamps in whole seconds), polled every 2 s: no round of the healthy
+    stream reaches even P(down) 0.5. A silence in ordinary times reaches P(down) 0.9 sooner under the
+    two-regime law than under one law fitted to all the same intervals (where the spells' slow intervals
+    explain any silence), and much sooner than a silence that begins inside a spell."""
+    iv, _regime = _spells(20_000, 0.002, 0.05, np.random.default_rng(3))
+    m = _model(block_time_s=2.0)
+    t_blocks = 1e9 + np.cumsum(iv)
+    stamps = np.floor(t_blocks)
+    polls = np.arange(t_blocks[0] + 0.3, t_blocks[-1], 2.0)
+    heads = np.searchsorted(t_blocks + 0.3, polls, side="right") - 1
+    worst = max(m.update(_round(float(t), ("a", int(h), float(stamps[h])))).p_down
+                for t, h in zip(polls, heads, strict=True))
+    assert worst < 0.5
+    seen = np.diff(stamps)  # the intervals the model saw
+    assert seen.max() > 25.0  # silences that a rule of a few block times would call
+    fit = m.interval_fit
+    assert fit.p_spell < 0.01  # the stream ended in ordinary times
+    rate, sf = m.config.downtime_rate_per_year, m.config.duration.sf
+
+    def first_down(law: Any) -> float:
+        return next(s for s in np.arange(2.0, 600.0, 0.5) if silence_log_odds(s, law, rate, sf) >= math.log(9))
+
+    slow = seen > 5.0
+    one_law = BlockIntervalLaw(2.0, 5.0, float(slow.mean()), float(np.mean(seen[slow] - 5.0)))
+    in_spell = RegimeMixture((0.1, 0.9), fit.regime_laws())
+    calm = first_down(fit.law())
+    assert calm < first_down(one_law) - 5 and calm < first_down(in_spell) - 15
+    # the status model's closed form for short silences agrees with the full integral
+    for s in (1.0, 3.0, 6.0, 10.0):
+        assert m.silence_log_odds(s) == pytest.approx(silence_log_odds(s, fit.law(), rate, sf), abs=1e-3)
 
 
 def test_bad_input() -> None:

@@ -71,6 +71,8 @@ def _render_info(doc: dict[str, Any], problems: list[Any], todo: list[Any], veri
         out.print(f"verify: {len(problems)} partition(s) failed" if problems else "verify: every partition intact")
         for p in problems:
             err_console.print(p.line(), soft_wrap=True, markup=False, highlight=False)
+    elif doc["block_chains"]:  # the integrity above is the state database's; the files are checked when read
+        out.print("verify: block partitions not checked now (`seqrisk store info --verify` checks every one)")
     for r in todo:
         out.print(f"to fetch again: {r.chain} blocks {r.first}..{r.last} ({r.reason}); run `seqrisk ingest "
                   f"{r.chain} --rpc URL`", soft_wrap=True)

@@ -1,17 +1,37 @@
-"""The head's silence as evidence: a chain's block-interval law and the posterior odds that it is down.
+"""The head's silence as evidence: a chain's block-interval law, in two regimes, and the odds that it is down.
 
 **Block-interval law.** While the sequencer is up, the time ``B`` from one
 block to the next is short (about the chain's block time ``b``) except in
-slow spells. Past a threshold ``u`` (default ``2 b + 1 s``) the law has an
-exponential tail of mean ``m`` (the slow-spell component)::
+slow blocks. Past a threshold ``u`` (default ``2 b + 1 s``) the law has an
+exponential tail of mean ``m``::
 
     P(B > s) = p_u ** (s / u)              for s <= u
              = p_u * exp(-(s - u) / m)      for s > u
 
-``p_u = P(B > u)`` and ``m`` are learned from the chain's own intervals
-(:class:`IntervalFit`: a beta prior on ``p_u`` and a gamma prior on ``1/m``
-centred on catalog-based defaults, updated with every interval observed while
-the chain was not judged down; the point estimates are the posterior means).
+(:class:`BlockIntervalLaw`; ``p_u = P(B > u)``).
+
+**Two regimes.** Chains have slow spells: for a while many blocks in a row are
+slow, then the chain is fast again. One law for all intervals mixes them, and
+the share of slow intervals it learns (most of them inside spells) then
+explains any silence in ordinary times too. So the chain is in one of two
+regimes, *normal* or *spell*, each with a law of the form above (``p_N`` small,
+``p_S`` large), and the regime of each interval follows a Markov chain: a spell
+starts after an interval with probability ``q`` and ends with probability ``r``
+(a hidden Markov model, :class:`RegimeFit`). The regime is never seen: after
+each interval the filter gives ``P(spell)`` from the intervals so far (only
+whether an interval exceeded ``u``, and by how much, tells the regimes apart),
+and the law of the interval in progress is the mixture of the two laws with the
+predicted regime probabilities (:class:`RegimeMixture`). In ordinary times a
+silence must be explained by a spell *starting*, with probability ``q`` (a few
+in 100,000 intervals on a chain with a few spells a day), not by the share of
+slow intervals overall.
+
+The parameters are learned from the chain's own intervals: each regime's
+``p`` has a beta prior and ``1/m`` a gamma prior, ``q`` and ``r`` beta priors,
+updated with every interval observed while the chain was not judged down, each
+interval counted in each regime (and each transition) with its posterior weight
+from the filter (an online expectation step; the point estimates are the
+posterior means given those weighted counts).
 
 **Silence.** After the last block, the sequencer stays up until the next block
 (after ``B``) unless an outage starts first; outages start at rate ``lambda``
@@ -21,16 +41,18 @@ survival ``S_D``). After a silence of ``s`` seconds::
     P(up, silent s)   = S_B(s) exp(-lambda s)
     P(down, silent s) = integral_0^s lambda exp(-lambda x) S_B(x) S_D(s - x) dx
 
-and the posterior odds of *down* are their ratio (:func:`silence_log_odds`).
-Since ``S_B`` falls exponentially and ``S_D`` more slowly (every fitted
-duration law has a heavier tail than an exponential of a few seconds), the
-odds grow without bound: ``P(down | silent s) -> 1`` as the silence lasts,
-however short the typical outage. A silence the block law explains (a slow
-block, a slow spell like those seen before) keeps the odds low.
+and the posterior odds of *down* are their ratio (:func:`silence_log_odds`);
+``S_B`` is the mixture's survival. Since ``S_B`` falls exponentially and
+``S_D`` more slowly (every fitted duration law has a heavier tail than an
+exponential of a few seconds), the odds grow without bound: ``P(down | silent
+s) -> 1`` as the silence lasts, however short the typical outage. A silence the
+block law explains (a slow block, a spell like those seen before) keeps the
+odds low.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +61,7 @@ import numpy as np
 
 from seqrisk.units import YEAR_S
 
-__all__ = ["BlockIntervalLaw", "IntervalFit", "silence_log_odds"]
+__all__ = ["BlockIntervalLaw", "RegimeFit", "RegimeMixture", "silence_log_odds"]
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(32)
 #: beyond this many tail means past ``u`` the block law's survival is below e^-40: the integral stops there
@@ -91,58 +113,214 @@ class BlockIntervalLaw:
         """``E[B]`` (s): the integral of the survival."""
         return self.integral_sf(math.inf)
 
+    def components(self) -> tuple[tuple[float, BlockIntervalLaw], ...]:
+        return ((1.0, self),)
+
 
 @dataclass(frozen=True)
-class IntervalFit:
-    """Learned block-interval law: prior pseudo-counts plus what the chain showed (counts, seconds).
+class RegimeMixture:
+    """The law of the interval in progress: the regimes' laws weighted by the predicted regime probabilities."""
 
-    ``p_u ~ Beta(a, b)`` with ``a = prior_slow + slow``, ``b = prior_intervals - prior_slow + intervals - slow``;
-    the tail rate ``1/m ~ Gamma(prior_slow_n + slow, prior_slow_n * prior_mean + excess_s)``.
+    weights: tuple[float, ...]
+    laws: tuple[BlockIntervalLaw, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.weights) != len(self.laws) or not all(w >= 0 for w in self.weights) or \
+                abs(sum(self.weights) - 1.0) > 1e-9:
+            raise ValueError(f"bad regime mixture: {self}")
+
+    def components(self) -> tuple[tuple[float, BlockIntervalLaw], ...]:
+        return tuple((w, law) for w, law in zip(self.weights, self.laws, strict=True) if w > 0)
+
+    def logsf_scalar(self, s: float) -> float:
+        """``log P(B > s)`` (log-sum-exp over the regimes)."""
+        terms = [math.log(w) + law.logsf_scalar(s) for w, law in self.components()]
+        top = max(terms)
+        return top + math.log(sum(math.exp(t - top) for t in terms))
+
+    def logsf(self, s: Any) -> Any:
+        """``log P(B > s)``, vectorised."""
+        terms = np.array([math.log(w) + np.asarray(law.logsf(s)) for w, law in self.components()])
+        out = np.logaddexp.reduce(terms, axis=0)
+        return float(out) if np.ndim(out) == 0 else out
+
+    def sf(self, s: Any) -> Any:
+        return np.exp(self.logsf(s))
+
+    def integral_sf(self, s: float) -> float:
+        return sum(w * law.integral_sf(s) for w, law in self.components())
+
+    def mean(self) -> float:
+        return self.integral_sf(math.inf)
+
+
+AnyIntervalLaw = BlockIntervalLaw | RegimeMixture
+
+
+#: the filter's fast intervals in one batch are stepped one by one up to this many; the rest at the fixed point
+_MAX_STEPS = 64
+#: an interval is counted (by regime and transition) once this many later intervals are known
+_LAG = 4
+
+
+@dataclass(frozen=True)
+class RegimeFit:
+    """Learned two-regime block-interval law (see the module doc): priors, weighted counts and the filter.
+
+    Priors: the normal regime's ``p_N ~ Beta`` with mean ``normal_p_slow`` worth ``normal_intervals``
+    intervals and ``1/m_N ~ Gamma`` with mean ``1/normal_slow_mean_s`` worth ``normal_slow_n`` slow intervals;
+    the same for the spell regime; a spell starts after an interval with ``q ~ Beta`` (mean ``spell_start``,
+    worth ``spell_start_n`` intervals) and lasts ``1/r ~`` ``spell_blocks`` intervals (``r ~ Beta``, worth
+    ``spell_end_n`` spell intervals). ``counts``: per regime (normal, spell) the weighted number of intervals,
+    of slow ones and their seconds past ``u``, then the weighted transitions (from normal, normal to spell,
+    from spell, spell to normal), counted with their smoothed weights once ``_LAG`` later intervals are known
+    (``window``: those not counted yet). ``p_spell``: the filter's probability that the last interval was a
+    spell's.
     """
 
     block_time_s: float
     slow_after_s: float
-    prior_p_slow: float = 0.01
-    prior_intervals: float = 100.0
-    prior_slow_mean_s: float = 4.0
-    prior_slow_n: float = 3.0
-    intervals: int = 0
-    slow: int = 0
-    excess_s: float = 0.0
+    normal_p_slow: float  # the defaults are StatusConfig's (StatusConfig.interval_prior)
+    normal_intervals: float
+    normal_slow_mean_s: float
+    normal_slow_n: float
+    spell_p_slow: float
+    spell_intervals: float
+    spell_slow_mean_s: float
+    spell_slow_n: float
+    spell_start: float
+    spell_start_n: float
+    spell_blocks: float
+    spell_end_n: float
+    counts: tuple[float, ...] = (0.0,) * 10
+    p_spell_before: float = 0.0        # filtered P(spell) of the interval before the window
+    window: tuple[float, ...] = ()     # the last intervals, not counted yet (seconds)
+    p_spell: float = 0.0               # filtered P(spell) of the last interval
 
-    def law(self) -> BlockIntervalLaw:
-        """The plug-in law at the posterior means."""
-        a = self.prior_p_slow * self.prior_intervals + self.slow
-        n = self.prior_intervals + self.intervals
-        m = (self.prior_slow_n * self.prior_slow_mean_s + self.excess_s) / (self.prior_slow_n + self.slow)
-        return BlockIntervalLaw(self.block_time_s, self.slow_after_s, a / n, m)
+    def params(self) -> tuple[float, float, float, float, float, float]:
+        """Posterior means ``(p_N, m_N, p_S, m_S, q, r)``."""
+        nn, sn, en, ns, ss, es, fn, nts, fs, stn = self.counts
+        p_n = (self.normal_p_slow * self.normal_intervals + sn) / (self.normal_intervals + nn)
+        m_n = (self.normal_slow_n * self.normal_slow_mean_s + en) / (self.normal_slow_n + sn)
+        p_s = (self.spell_p_slow * self.spell_intervals + ss) / (self.spell_intervals + ns)
+        m_s = (self.spell_slow_n * self.spell_slow_mean_s + es) / (self.spell_slow_n + ss)
+        q = (self.spell_start * self.spell_start_n + nts) / (self.spell_start_n + fn)
+        r = (self.spell_end_n / self.spell_blocks + stn) / (self.spell_end_n + fs)
+        return p_n, m_n, p_s, m_s, q, r
 
-    def add(self, n_blocks: int, span_s: float) -> IntervalFit:
+    def regime_laws(self) -> tuple[BlockIntervalLaw, BlockIntervalLaw]:
+        """The normal and the spell regime's plug-in laws."""
+        p_n, m_n, p_s, m_s, _q, _r = self.params()
+        b, u = self.block_time_s, self.slow_after_s
+        return BlockIntervalLaw(b, u, p_n, m_n), BlockIntervalLaw(b, u, p_s, m_s)
+
+    def p_spell_next(self) -> float:
+        """Predicted probability that the interval in progress is a spell's."""
+        *_, q, r = self.params()
+        return (1.0 - self.p_spell) * q + self.p_spell * (1.0 - r)
+
+    def law(self) -> RegimeMixture:
+        """The law of the interval in progress: the two laws weighted by the predicted regime."""
+        w = self.p_spell_next()
+        return RegimeMixture((1.0 - w, w), self.regime_laws())
+
+    def add(self, n_blocks: int, span_s: float) -> RegimeFit:
         """Fold in ``n_blocks`` intervals that together lasted ``span_s`` seconds.
 
         When the head moved by several blocks between two looks, ``n_blocks - 1`` intervals are taken at the
-        block time and the rest of the span as one interval (the longest the data allow for one of them).
+        block time and the rest of the span as one interval, the last (the longest the data allow for one of
+        them, and the most recent: a slow interval keeps a spell likely). An interval is counted once the
+        ``_LAG`` intervals after it are known (fixed-lag smoothing: the first slow interval of a spell looks
+        like one slow block until the next ones show the spell, and counting it at once would miss most
+        spell starts).
         """
         if n_blocks <= 0:
             return self
-        longest = span_s - (n_blocks - 1) * self.block_time_s
-        slow = longest > self.slow_after_s
-        return IntervalFit(self.block_time_s, self.slow_after_s, self.prior_p_slow, self.prior_intervals,
-                           self.prior_slow_mean_s, self.prior_slow_n, self.intervals + n_blocks,
-                           self.slow + int(slow), self.excess_s + (longest - self.slow_after_s if slow else 0.0))
+        p_n, m_n, p_s, m_s, q, r = self.params()
+        u = self.slow_after_s
+        trans = ((1.0 - q, q), (r, 1.0 - r))
+        c = list(self.counts)
+        window = list(self.window)
+        a0 = self.p_spell_before
 
-    def to_dict(self) -> dict[str, float]:
-        return {"intervals": self.intervals, "slow": self.slow, "excess_s": self.excess_s}
+        def emission(x: float) -> tuple[float, float]:
+            if x <= u:
+                return 1.0 - p_n, 1.0 - p_s
+            ln = math.log(p_n) - math.log(m_n) - (x - u) / m_n
+            ls = math.log(p_s) - math.log(m_s) - (x - u) / m_s
+            top = max(ln, ls)  # a common factor of both regimes changes no posterior
+            return math.exp(ln - top), math.exp(ls - top)
+
+        def forward(a: float, e: tuple[float, float]) -> float:
+            f0 = ((1.0 - a) * trans[0][0] + a * trans[1][0]) * e[0]
+            f1 = ((1.0 - a) * trans[0][1] + a * trans[1][1]) * e[1]
+            return f1 / (f0 + f1)
+
+        def count_oldest(times: float) -> float:
+            """Count the window's oldest interval (smoothed over the window) ``times`` times; its filtered P(S)."""
+            es = [emission(x) for x in window]
+            beta = (1.0, 1.0)
+            for e in reversed(es[1:]):
+                b0 = trans[0][0] * e[0] * beta[0] + trans[0][1] * e[1] * beta[1]
+                b1 = trans[1][0] * e[0] * beta[0] + trans[1][1] * e[1] * beta[1]
+                beta = (b0 / (b0 + b1), b1 / (b0 + b1))
+            e0, prev = es[0], (1.0 - a0, a0)
+            xi = [[prev[i] * trans[i][j] * e0[j] * beta[j] for j in (0, 1)] for i in (0, 1)]
+            z = xi[0][0] + xi[0][1] + xi[1][0] + xi[1][1]
+            g = ((xi[0][0] + xi[1][0]) / z, (xi[0][1] + xi[1][1]) / z)
+            x = window[0]
+            for k, base in ((0, 0), (1, 3)):
+                c[base] += times * g[k]
+                if x > u:
+                    c[base + 1] += times * g[k]
+                    c[base + 2] += times * g[k] * (x - u)
+            c[6] += times * (xi[0][0] + xi[0][1]) / z
+            c[7] += times * xi[0][1] / z
+            c[8] += times * (xi[1][0] + xi[1][1]) / z
+            c[9] += times * xi[1][0] / z
+            return forward(a0, e0)
+
+        fast = n_blocks - 1
+        xs = [self.block_time_s] * min(fast, _MAX_STEPS) + [span_s - fast * self.block_time_s]
+        for i, x in enumerate(xs):
+            window.append(x)
+            if len(window) > _LAG:
+                extra = fast - _MAX_STEPS if (i == _MAX_STEPS - 1 and fast > _MAX_STEPS) else 0
+                if extra:  # the filter sits at its fixed point by now: the rest counted like this one
+                    count_oldest(float(extra))
+                a0 = count_oldest(1.0)
+                window.pop(0)
+        p = a0
+        for x in window:
+            p = forward(p, emission(x))
+        return dataclasses.replace(self, counts=tuple(c), p_spell_before=a0, window=tuple(window), p_spell=p)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"counts": list(self.counts), "p_spell_before": self.p_spell_before, "window": list(self.window),
+                "p_spell": self.p_spell}
+
+    def with_state(self, state: dict[str, Any]) -> RegimeFit:
+        """This prior with the counts and filter of :meth:`to_dict`."""
+        counts = tuple(float(x) for x in state["counts"])
+        window = tuple(float(x) for x in state["window"])
+        a0, p = float(state["p_spell_before"]), float(state["p_spell"])
+        if len(counts) != 10 or not all(math.isfinite(x) and x >= 0 for x in counts + window) or \
+                len(window) > _LAG or not (0 <= a0 <= 1 and 0 <= p <= 1):
+            raise ValueError(f"bad regime counts: {state!r}")
+        return dataclasses.replace(self, counts=counts, p_spell_before=a0, window=window, p_spell=p)
 
 
-def silence_log_odds(silence_s: float, law: BlockIntervalLaw, rate_per_year: float, duration_sf: Any) -> float:
+def silence_log_odds(silence_s: float, law: AnyIntervalLaw, rate_per_year: float, duration_sf: Any,
+                     closed_form_below_s: float = 0.0) -> float:
     """``log`` of the posterior odds ``P(down, silent s) / P(up, silent s)`` (see the module doc).
 
-    ``duration_sf`` is the outage duration law's survival function (vectorised, seconds). Gauss-Legendre
-    quadrature on ``[0, min(s, u)]`` and on ``[u, min(s, u + 40 m)]`` (where the integrand is smooth);
-    when a cheap bound puts the odds below ``1e-7``, ``S_D = 1`` and ``exp(-lambda x) = 1`` there and the
-    integral of ``S_B`` is taken in closed form (a probability far below any threshold, to a relative error
-    of order ``lambda s + P(D < s)``).
+    ``law`` is one block-interval law or a regime mixture; ``duration_sf`` the outage duration law's survival
+    function (vectorised, seconds). The integral is a sum over the mixture's laws, each by Gauss-Legendre
+    quadrature on ``[0, min(s, u)]`` and on ``[u, min(s, u + 40 m)]`` (where its integrand is smooth); when a
+    cheap bound puts the odds below ``1e-7``, ``S_D = 1`` and ``exp(-lambda x) = 1`` there and the integral of
+    ``S_B`` is taken in closed form (a probability far below any threshold, to a relative error of order
+    ``lambda s + P(D < s)``). The same closed form serves any silence up to ``closed_form_below_s``: the
+    caller picks it where ``lambda s + P(D < s)`` is negligible (the status model: ``P(D < s) <= 1e-4``).
     """
     lam = rate_per_year / YEAR_S
     s = max(float(silence_s), 0.0)
@@ -152,13 +330,19 @@ def silence_log_odds(silence_s: float, law: BlockIntervalLaw, rate_per_year: flo
         return -math.inf
     log_up = law.logsf_scalar(s) - lam * s
     # cheap bound: the integrand is at most lam * S_B(x), whose integral is at most lam * E[B]
-    if math.log(lam * min(s, law.mean())) - log_up < math.log(1e-7):
+    if s <= closed_form_below_s or math.log(lam * min(s, law.mean())) - log_up < math.log(1e-7):
         # odds this small: S_D = 1 and exp(-lam x) = 1 on [0, s] (relative errors of order lam s and
         # P(D < s)), the integral of S_B in closed form
         return math.log(lam * law.integral_sf(s)) - log_up
-    xs, ws = _nodes(s, law)
-    sd = np.asarray(duration_sf(np.maximum(s - xs, 0.0)), dtype=float)
-    total = float(np.sum(ws * lam * np.exp(-lam * xs + np.asarray(law.logsf(xs))) * sd))
+    comps = law.components()
+    nodes = [_nodes(s, one) for _w, one in comps]
+    xs_all = np.concatenate([xs for xs, _ws in nodes])
+    sd_all = np.asarray(duration_sf(np.maximum(s - xs_all, 0.0)), dtype=float)  # one call for every law's nodes
+    total, at = 0.0, 0
+    for (w, one), (xs, ws) in zip(comps, nodes, strict=True):
+        sd = sd_all[at:at + xs.size]
+        at += xs.size
+        total += w * float(np.sum(ws * lam * np.exp(-lam * xs + np.asarray(one.logsf(xs))) * sd))
     if total <= 0.0:  # the duration law says no outage lasts this long; the block law says it is not a block
         total = 1e-300
     return math.log(total) - log_up

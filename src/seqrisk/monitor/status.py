@@ -11,7 +11,8 @@ It is a small Bayesian model with two states, *up* and *down* (docs/monitor.md, 
    kept within ``[observer age, observer age + poll gap + clock_slack_s]`` (a back-filled or skewed
    timestamp cannot stretch it further); before the head has moved once since the monitor started, the
    observer clock knows nothing and the block clock alone is used. The prior odds given the silence come
-   from the chain's block-interval law, outage rate and duration law (:mod:`seqrisk.monitor.silence`).
+   from the chain's block-interval law (two regimes, normal and slow spell, learned online), outage rate and
+   duration law (:mod:`seqrisk.monitor.silence`).
 2. **Uptime feed** (where watched): says down with probability ``feed_sensitivity * (1 - exp(-(s -
    feed_delay_s)^+ / feed_delay_s))`` when the chain is down (the feed's own node waits for a stale head,
    then a round must land), at least ``feed_floor``; and with probability ``feed_false_down`` when it is up.
@@ -44,8 +45,9 @@ from typing import TYPE_CHECKING, Any
 from seqrisk.exceptions import DataError
 from seqrisk.health import HealthRules, HealthState, step
 from seqrisk.monitor.priors import chain_prior
-from seqrisk.monitor.silence import IntervalFit, silence_log_odds
+from seqrisk.monitor.silence import RegimeFit, silence_log_odds
 from seqrisk.monitor.types import Evidence, State, Status
+from seqrisk.units import YEAR_S
 
 if TYPE_CHECKING:
     from seqrisk.catalog import Catalog
@@ -54,7 +56,9 @@ if TYPE_CHECKING:
 __all__ = ["STATE_VERSION", "StatusConfig", "StatusModel"]
 
 #: Version of :meth:`StatusModel.to_state`'s layout.
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the two-regime block-interval law
+#: Relative error allowed to the silence odds' closed form (see StatusModel.__init__).
+_CLOSED_FORM_ERROR = 1e-4
 #: Block time assumed for a chain whose catalog entry has none (seconds).
 DEFAULT_BLOCK_TIME_S = 2.0
 
@@ -72,6 +76,13 @@ class StatusConfig:
     prior_intervals: float = 100.0
     prior_slow_mean_s: float | None = None  # default max(2 * block_time_s, 2)
     prior_slow_n: float = 3.0
+    prior_spell_p_slow: float = 0.5
+    prior_spell_intervals: float = 10.0
+    prior_spell_slow_mean_s: float | None = None  # default prior_slow_mean_s
+    prior_spell_start: float = 1e-3
+    prior_spell_start_n: float = 1000.0
+    prior_spell_blocks: float = 20.0
+    prior_spell_end_n: float = 20.0
     learn: bool = True
     down_at: float = 0.9
     degraded_at: float = 0.2
@@ -96,7 +107,15 @@ class StatusConfig:
                   "unreachable_odds": self.unreachable_odds > 0, "probe_stuck_share": 0 < self.probe_stuck_share < 1,
                   "probe_include_s": self.probe_include_s is None or self.probe_include_s > 0,
                   "prior_p_slow": 0 < self.prior_p_slow < 1,
-                  "prior_intervals": self.prior_intervals > 0, "prior_slow_n": self.prior_slow_n > 0}
+                  "prior_intervals": self.prior_intervals > 0, "prior_slow_n": self.prior_slow_n > 0,
+                  "prior_spell_p_slow": self.prior_p_slow < self.prior_spell_p_slow < 1,
+                  "prior_spell_intervals": self.prior_spell_intervals > 0,
+                  "prior_spell_start": 0 < self.prior_spell_start < 1,
+                  "prior_spell_blocks": self.prior_spell_blocks > 1,
+                  "prior_spell_start_n": self.prior_spell_start_n > 0,
+                  "prior_spell_end_n": self.prior_spell_end_n > 0,
+                  "prior_slow_mean_s": self.prior_slow_mean_s is None or self.prior_slow_mean_s > 0,
+                  "prior_spell_slow_mean_s": self.prior_spell_slow_mean_s is None or self.prior_spell_slow_mean_s > 0}
         for name, ok in checks.items():
             if not ok:
                 raise DataError("status model setting out of range", chain=self.chain, field=name,
@@ -106,10 +125,14 @@ class StatusConfig:
     def slow_after(self) -> float:
         return self.slow_after_s if self.slow_after_s is not None else 2.0 * self.block_time_s + 1.0
 
-    def interval_prior(self) -> IntervalFit:
+    def interval_prior(self) -> RegimeFit:
+        """The two-regime block-interval law before the chain has shown anything."""
         m0 = self.prior_slow_mean_s if self.prior_slow_mean_s is not None else max(2.0 * self.block_time_s, 2.0)
-        return IntervalFit(self.block_time_s, self.slow_after, self.prior_p_slow, self.prior_intervals, m0,
-                           self.prior_slow_n)
+        m_spell = self.prior_spell_slow_mean_s if self.prior_spell_slow_mean_s is not None else m0
+        return RegimeFit(self.block_time_s, self.slow_after, self.prior_p_slow, self.prior_intervals, m0,
+                         self.prior_slow_n, self.prior_spell_p_slow, self.prior_spell_intervals, m_spell,
+                         self.prior_slow_n, self.prior_spell_start, self.prior_spell_start_n, self.prior_spell_blocks,
+                         self.prior_spell_end_n)
 
 
 @dataclass
@@ -151,6 +174,14 @@ class StatusModel:
         self.config = config
         self._fit = config.interval_prior()
         self._mem = _Memory()
+        frozen = getattr(config.duration, "frozen", None)  # a parametric law: its scipy distribution built once
+        dist = frozen() if frozen is not None else None
+        self._duration_sf = dist.sf if dist is not None else config.duration.sf
+        # silences this short take the odds' closed form: outages this short are rare (P(D < s) <= 1e-4) and an
+        # outage this recent is unlikely (lambda s <= 1e-4), the closed form's relative errors
+        lam = config.downtime_rate_per_year / YEAR_S
+        self._closed_form_below_s = min(float(config.duration.ppf(_CLOSED_FORM_ERROR)),
+                                        _CLOSED_FORM_ERROR / lam if lam > 0 else math.inf)
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
@@ -173,7 +204,7 @@ class StatusModel:
         return self.config.chain
 
     @property
-    def interval_fit(self) -> IntervalFit:
+    def interval_fit(self) -> RegimeFit:
         """The block-interval law's prior and what it learned so far."""
         return self._fit
 
@@ -181,7 +212,8 @@ class StatusModel:
     def silence_log_odds(self, silence_s: float) -> float:
         """Log posterior odds of *down* given a silence of ``silence_s`` seconds alone (current block law)."""
         c = self.config
-        return silence_log_odds(silence_s, self._fit.law(), c.downtime_rate_per_year, c.duration.sf)
+        return silence_log_odds(silence_s, self._fit.law(), c.downtime_rate_per_year, self._duration_sf,
+                                self._closed_form_below_s)
 
     def p_down_given_silence(self, silence_s: float) -> float:
         """``P(down | silent for silence_s)`` with no other evidence."""
@@ -316,9 +348,7 @@ class StatusModel:
             health = HealthState(h["head_number"], h["head_time_utc"], h["head_first_seen_utc"],
                                  {k: (int(v[0]), float(v[1])) for k, v in h["endpoint_heads"].items()},
                                  int(h["rounds"]))
-            iv = state["intervals"]
-            model._fit = dataclasses.replace(model._fit, intervals=int(iv["intervals"]), slow=int(iv["slow"]),
-                                             excess_s=float(iv["excess_s"]))
+            model._fit = model._fit.with_state(state["intervals"])
             model._mem = _Memory(health, state["started_utc"], state["last_utc"], bool(state["moved_since_start"]),
                                  float(state["silence_s"]), -math.inf, float(state["peak_p_down"]))
             model._mem.silence_log_odds = model.silence_log_odds(model._mem.silence_s)

@@ -124,6 +124,13 @@ class Guard:
         while dest.exists():
             n += 1
             dest = self.quarantine_dir / chain / f"{p.path.name}.{n}"
+        # The repair is recorded before the file moves (a process killed after the move must not lose the
+        # range: a continuing ingest would never fetch it again), and the ledger entry dropped after it (a
+        # file without one would be taken for a foreign file). A repair whose blocks are still held is
+        # cleared by the next ingest at no cost.
+        if self.state is not None:
+            with self.state() as st:
+                add_repair(st, chain, p.first, p.last, f"{kind}: {detail}", str(dest))
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(p.path, dest)
@@ -135,5 +142,4 @@ class Guard:
         if self.state is not None:
             with self.state() as st:
                 ledger_remove(st, chain, [p.path.name])
-                add_repair(st, chain, p.first, p.last, f"{kind}: {detail}", str(dest))
         return Problem(chain, p.path, kind, detail, p.first, p.last, dest)
