@@ -106,12 +106,12 @@ def test_a_deep_value_that_parses_is_named_by_position_and_field_in_one_short_li
     assert "value=[[[[" in line and "\n" not in line and len(line) < 400
 
 
-@pytest.mark.parametrize("what, load", [
+@pytest.mark.parametrize(("what", "load"), [
     ("the scenario", load_scenario),
     ("the service config", load_config),
     ("the monitor config", load_monitor_config),
 ])
-@pytest.mark.parametrize("content, says", [
+@pytest.mark.parametrize(("content", "says"), [
     (b"\xff\xfe\x00binary", "cannot read"),  # not UTF-8
     (b"a: [1, 2\n", "cannot read"),  # not YAML
     (b"- 1\n- 2\n", "is a mapping of settings, not list"),
