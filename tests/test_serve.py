@@ -44,6 +44,29 @@ def test_refuses_another_address_without_auth(tmp_path: Path) -> None:
     assert "Traceback" not in out.stderr
 
 
+def test_backend_options_are_simulates_and_refuse_bad_values(tmp_path: Path) -> None:
+    """`--backend` and `--scheduler` as `seqrisk simulate` takes them: a bad value is one line naming the option
+    (exit 2); `--backend local` wins over a scheduler named by the environment (here one nobody listens on)."""
+    dead = "tcp://127.0.0.1:9"
+    said = {}
+    for args, option in ((["--backend", "spark"], "--backend"), (["--backend", "local", "--scheduler", dead],
+                                                                  "--scheduler"),
+                         (["--scheduler", "127.0.0.1:8786"], "--scheduler")):
+        out = _cli(tmp_path, "serve", "--port", "0", *args)
+        lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+        assert out.returncode == 2 and len(lines) == 1 and option in lines[0], (args, out.stderr)
+        said[args[1]] = lines[0]
+    for args in (["--backend", "spark"], ["--backend", "local", "--scheduler", dead]):
+        sim = _cli(tmp_path, "simulate", str(BOOK), *args)
+        assert sim.returncode == 2 and sim.stderr.strip() == said[args[1]]  # the same rule in the same words
+    srv = start(tmp_path / "local", "--workers", "0", "--backend", "local", env={"SEQRISK_SERVE_SCHEDULER": dead})
+    try:
+        with httpx.Client(base_url=srv.base, timeout=30) as c:
+            assert c.get("/api/v1/info").json()["backend"] == {"name": "local", "scheduler": None}
+    finally:
+        srv.stop()
+
+
 def test_catalog_reads_match_the_cli(server: dict[str, Any]) -> None:
     c, home = server["client"], server["home"]
     r = c.get("/api/v1/chains")
@@ -177,6 +200,7 @@ def test_simulation_job_equals_the_cli_with_the_same_seed(server: dict[str, Any]
         time.sleep(0.5)
     assert job["status"] == "done", job
     api = c.get(f"/api/v1/jobs/{job_id}/result").json()
+    _check_layout(api, "simulate")
     cli = _cli(tmp_path, "simulate", str(BOOK), "--paths", "2000", "--seed", "11", "--json")
     assert cli.returncode == 0, cli.stderr
     ref = json.loads(cli.stdout)
@@ -243,9 +267,21 @@ def _strip(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in ("provenance", "notes")}
 
 
+def _check_layout(doc: dict[str, Any], command: str) -> None:
+    """``doc`` is named ``seqrisk.<command>[.<variant>]/<version>`` and valid against that published layout."""
+    from jsonschema import Draft202012Validator
+
+    from seqrisk.schemas import output_schema
+
+    name = str(doc["schema"]).removeprefix("seqrisk.").split("/")[0]
+    assert name == command or name.startswith(command + "."), (command, doc["schema"])
+    Draft202012Validator(output_schema(name)).validate(doc)
+
+
 def test_every_kind_reproduces_from_its_record(server: dict[str, Any], tmp_path: Path) -> None:
-    """compare with a sweep, insure, allocate and backtest jobs: each result equals the CLI command of the job's
-    record (its reproducibility.command) run on the book the record keeps."""
+    """compare with a sweep, insure, allocate, score and backtest jobs: each result has the layout of its command
+    (valid against the JSON Schema published under its name) and equals the CLI command of the job's record (its
+    reproducibility.command) run on the book the record keeps."""
     c, home, w = server["client"], server["home"], _bearer(server["tokens"]["write"])
     book = yaml.safe_load(BOOK.read_text())
     asks = {
@@ -254,6 +290,7 @@ def test_every_kind_reproduces_from_its_record(server: dict[str, Any], tmp_path:
         "insure": {"book": book, "payout": "50k", "trigger": "1h", "paths": 500, "seed": 4},
         "allocate": {"book": book, "chains": ["arbitrum", "base"], "replications": 2, "paths": 500, "seed": 5,
                      "horizon": "30d"},
+        "score": {"book": book, "chains": ["arbitrum", "base"], "paths": 300, "seed": 6, "horizon": "30d"},
         "backtest": {"train_until": "2023-01-01", "step": "1y"},
     }
     ids = {}
@@ -266,6 +303,7 @@ def test_every_kind_reproduces_from_its_record(server: dict[str, Any], tmp_path:
         job = c.get(f"/api/v1/jobs/{jid}").json()["job"]
         assert jobs[jid]["status"] == "done", job
         api = c.get(f"/api/v1/jobs/{jid}/result").json()
+        _check_layout(api, kind)
         sub = tmp_path / kind
         sub.mkdir()
         ref = _rerun_from_record(home, c, job, sub)

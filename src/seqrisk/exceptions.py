@@ -10,6 +10,7 @@ Exit codes used by the CLI: :class:`UsageError` -> 2, anything else -> 1.
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
 
 __all__ = [
@@ -45,10 +46,26 @@ class SeqriskError(Exception):
 
     def __str__(self) -> str:
         keys = sorted(self.context, key=lambda k: (_CONTEXT_ORDER.index(k) if k in _CONTEXT_ORDER else 99, k))
-        where = ", ".join(f"{k}={self.context[k]!r}" if k == "value" else (
+        where = ", ".join(f"value={_shown(self.context[k])}" if k == "value" else (
             str(self.context[k]) if k == "row" and str(self.context[k]).startswith(("row ", "item "))
             else f"{k}={self.context[k]}") for k in keys)
         return f"{self.message} ({where})" if where else self.message
+
+
+#: How a value too long (or too deeply nested) for one line is shown: its outer levels and ends.
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 4, 120, 120
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 8
+_LONGEST = 240
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, shortened when it is longer than a line allows or nested past what ``repr`` can follow."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return _SHORT.repr(value)
+    return text if len(text) <= _LONGEST else _SHORT.repr(value)
 
 
 class UsageError(SeqriskError):

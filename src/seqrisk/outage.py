@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from scipy import special
 
+from seqrisk._documents import too_deep
 from seqrisk._typing import FloatArray
 from seqrisk.exceptions import DataError
 
@@ -589,8 +590,10 @@ class OutageModel:
     def from_json(cls, text: str, *, file: str | None = None) -> OutageModel:
         try:
             doc = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: nested too deeply
-            raise DataError(f"model file is not JSON: {getattr(exc, 'msg', exc)}", file=file) from None
+        except json.JSONDecodeError as exc:
+            raise DataError(f"model file is not JSON: {exc.msg}", file=file) from None
+        except RecursionError:  # nested deeper than the parser can follow
+            raise too_deep("the model file", text, file=file) from None
         if not isinstance(doc, dict) or doc.get("kind") != "seqrisk.outage_model":
             raise DataError("not a seqrisk outage model file", file=file, field="kind",
                             value=doc.get("kind") if isinstance(doc, dict) else None)

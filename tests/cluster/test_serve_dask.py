@@ -1,4 +1,4 @@
-"""`seqrisk serve` with a scheduler (`SEQRISK_SERVE_SCHEDULER=tcp://...`): the job pool runs its simulations on a
+"""`seqrisk serve --scheduler tcp://...` (the option `seqrisk simulate` takes): the job pool runs its simulations on a
 Dask cluster (2 workers on 127.0.0.1) and every number is the local CLI's with the same seed: a simulation and a
 grace-period sweep."""
 
@@ -33,7 +33,7 @@ def test_jobs_on_a_dask_cluster_equal_the_local_cli(two_workers: DaskBackend, tm
         return int(two_workers.client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter))
 
     before = transitions()
-    srv = start(home, "--workers", "1", env={"SEQRISK_SERVE_SCHEDULER": str(two_workers.address)})
+    srv = start(home, "--workers", "1", "--scheduler", str(two_workers.address))
     try:
         assert f"simulations run on the Dask cluster at {two_workers.address}" in srv.log.read_text()
         book = yaml.safe_load(BOOK.read_text())

@@ -6,8 +6,10 @@ recorded, so a test can assert that nothing left the machine.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,3 +83,41 @@ PLOT_CHECK = """() => {
   out.text = document.body.innerText.slice(0, 4000);
   return out;
 }"""
+
+
+def poll_until(page: Any, fn: str) -> None:
+    """Poll ``fn`` (a JS function) in the page until it returns true. Playwright's wait_for_function evaluates a
+    string with eval(), which the dashboard's Content Security Policy refuses, as it should. A page that never gets
+    there is stopped by the test's own timeout (pytest-timeout), not by a clock here."""
+    while not page.evaluate(fn):
+        page.wait_for_timeout(200)
+
+
+@contextlib.contextmanager
+def served_page(base: str) -> Iterator[tuple[Any, dict[str, list[str]]]]:
+    """A chromium page that may reach the server at ``base`` only (every other request is blocked and recorded in
+    ``seen["blocked"]``; console errors in ``seen["errors"]``): ``(page, seen)``."""
+    from playwright.sync_api import Route, sync_playwright
+
+    seen: dict[str, list[str]] = {"blocked": [], "errors": []}
+
+    def guard(route: Route) -> None:
+        url = route.request.url
+        if url.startswith((base + "/", "data:", "blob:")):
+            route.continue_()
+        else:
+            seen["blocked"].append(url)
+            route.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        try:
+            ctx = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+            ctx.route("**/*", guard)
+            page = ctx.new_page()
+            page.set_default_timeout(300_000)  # a loaded test machine parses plotly slowly
+            page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+            yield page, seen
+        finally:
+            browser.close()

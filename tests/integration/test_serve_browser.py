@@ -2,7 +2,8 @@
 
 Every request that does not go to the server is blocked and recorded (plotly comes from the server, not a CDN).
 Each page loads without a console error and draws its charts; the overview's live status follows the store
-through server-sent events (the test writes the monitor's rounds); the chain page shows the fitted rates with
+through server-sent events (the test writes the monitor's rounds here; test_serve_monitor_browser.py runs a real
+monitor on an anvil chain); the chain page shows the fitted rates with
 intervals and, once the chain is down, its now-cast; a book uploaded through the form runs and its page shows the
 figures `seqrisk simulate` prints with the same seed; a full analysis shows the stress grid and the levers per
 party and its report downloads.
@@ -24,7 +25,7 @@ pytest.importorskip("playwright")
 from seqrisk.units import format_usd
 from serve_util import BOOK, Server, cli, start, token
 
-from .browser import CHROMIUM_ARGS, chromium_path
+from .browser import poll_until, served_page
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -54,39 +55,8 @@ def _observe(home: Path, chain: str, at: float, label: str, lag_s: float) -> Non
 
 @pytest.fixture(scope="module")
 def browser_page(served: tuple[Server, str]) -> Iterator[tuple[Any, dict[str, list[str]]]]:
-    from playwright.sync_api import Route, sync_playwright
-
-    srv, _ = served
-    seen: dict[str, list[str]] = {"blocked": [], "errors": []}
-
-    def guard(route: Route) -> None:
-        url = route.request.url
-        if url.startswith((srv.base + "/", "data:", "blob:")):
-            route.continue_()
-        else:
-            seen["blocked"].append(url)
-            route.abort()
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
-        try:
-            ctx = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-            ctx.route("**/*", guard)
-            page = ctx.new_page()
-            page.set_default_timeout(300_000)  # a loaded test machine parses plotly slowly
-            page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: seen["errors"].append(str(e)))
-            yield page, seen
-        finally:
-            browser.close()
-
-
-def _until(page: Any, fn: str) -> None:
-    """Poll ``fn`` (a JS function) in the page until it returns true. Playwright's wait_for_function evaluates a
-    string with eval(), which the pages' Content Security Policy refuses, as it should. A page that never gets
-    there is stopped by the test's own timeout (pytest-timeout), not by a clock here."""
-    while not page.evaluate(fn):
-        page.wait_for_timeout(200)
+    with served_page(served[0].base) as (page, seen):
+        yield page, seen
 
 
 def _load(page: Any, seen: dict[str, list[str]], url: str, plots: int) -> list[dict[str, int]]:
@@ -98,7 +68,7 @@ def _load(page: Any, seen: dict[str, list[str]], url: str, plots: int) -> list[d
         "script-src")[1].split(";")[0]
     assert resp.headers.get("x-content-type-options") == "nosniff"
     if plots:
-        _until(page, f"() => document.querySelectorAll('.js-plotly-plot svg.main-svg').length >= {plots}")
+        poll_until(page, f"() => document.querySelectorAll('.js-plotly-plot svg.main-svg').length >= {plots}")
     drawn = page.evaluate(PLOTS)
     assert len(drawn) >= plots and all(d["svg"] > 0 and d["traces"] > 0 for d in drawn), drawn
     assert seen["errors"] == [] and seen["blocked"] == [], seen
@@ -112,10 +82,10 @@ def test_overview_and_chain_pages_with_live_status(served: tuple[Server, str], b
     _load(page, seen, srv.base + "/", plots=1)
     row = page.locator('tr[data-chain="base"]')
     assert row.locator('[data-field="label"]').inner_text() == "healthy"
-    _until(page, "() => document.getElementById('stream-state').textContent.startsWith('live')")
+    poll_until(page, "() => document.getElementById('stream-state').textContent.startsWith('live')")
     # the monitor marks base down: the page follows without a reload (server-sent events)
     _observe(srv.home, "base", 1060.0, "down", 3600.0)
-    _until(page, "() => document.querySelector('tr[data-chain=\"base\"]').getAttribute('data-label') === 'down'")
+    poll_until(page, "() => document.querySelector('tr[data-chain=\"base\"]').getAttribute('data-label') === 'down'")
     assert row.locator('[data-field="label"]').inner_text() == "down"
     assert page.locator('tr[data-chain="arbitrum"] [data-field="label"]').inner_text() == "not watched"
     # the chain page: design and risk entries, the incident timeline, fitted rates with intervals, the now-cast
@@ -177,7 +147,7 @@ def test_a_full_analysis_shows_stress_levers_and_downloads_its_report(served: tu
     srv, _ = served
     page, seen = browser_page
     job = _submit_book(page, seen, srv.base, "report", 1000, 3, "30d")
-    _until(page, "() => document.querySelectorAll('#stress .js-plotly-plot svg.main-svg').length > 0")
+    poll_until(page, "() => document.querySelectorAll('#stress .js-plotly-plot svg.main-svg').length > 0")
     drawn = page.evaluate(PLOTS)
     assert len(drawn) >= 2 and all(d["svg"] > 0 for d in drawn)
     assert page.locator("ul.advice[data-party='holder'] li").count() > 0

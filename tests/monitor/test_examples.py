@@ -31,8 +31,8 @@ def exported() -> set[str]:
     for name in ("sent", "failed", "alerts", "poll_failures", "feed_failures"):
         getattr(m, name).labels(*(["x"] * len(getattr(m, name)._labelnames))).inc()
     for g in (m.head_age, m.head_number, m.last_block_time, m.p_down, m.state, m.alerted, m.replica_lag,
-              m.endpoint_up, m.feed_answer, m.feed_started, m.l1_batch_age, m.probe_ok, m.detection_latency,
-              m.nowcast):
+              m.endpoint_up, m.feed_answer, m.feed_started, m.l1_batch_age, m.probe_ok, m.probe_pending,
+              m.detection_latency, m.nowcast):
         g.labels(*(["x"] * len(g._labelnames))).set(1)
     text = generate_latest(m.registry).decode()
     return {s.name for fam in text_string_to_metric_families(text) for s in fam.samples}

@@ -204,3 +204,80 @@ def test_a_probe_counts_any_answer_of_the_sequencer(tmp_path: Path, answer: Any,
         async with mon.session():
             return await mon.probe("http://a.test/", "0x02f8", 1.0)
     assert asyncio.run(go()) is ok
+
+
+class ProbedNode(Chain):
+    """A fake sequencer that takes probe transactions: accepted ones wait in a pool, included while ``live``
+    (when a receipt is asked for); a used one is refused."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pool: list[str] = []
+        self.included: list[str] = []
+        self.sent: list[str] = []
+
+    def answer(self, request: httpx.Request) -> httpx.Response:
+        doc = json.loads(request.content)
+        if isinstance(doc, list):
+            self.tick()
+            return super().answer(request)
+        if doc["method"] == "eth_sendRawTransaction":
+            tx = doc["params"][0]
+            self.sent.append(tx)
+            if tx in self.included or tx in self.pool:
+                return httpx.Response(200, json={"id": 1, "error": {"code": -32000, "message": "nonce too low"}})
+            self.pool.append(tx)
+            return httpx.Response(200, json={"id": 1, "result": "0xhash" + tx[2:]})
+        assert doc["method"] == "eth_getTransactionReceipt"
+        tx = "0x" + doc["params"][0].removeprefix("0xhash")
+        if self.live and tx in self.pool:
+            self.pool.remove(tx)
+            self.included.append(tx)
+        return httpx.Response(200, json={"id": 1, "result": {"status": "0x1"} if tx in self.included else None})
+
+
+def test_probe_inclusion_feeds_the_status(tmp_path: Path, model: Any) -> None:
+    """Probes are sent in turn; one the sequencer accepted but does not include makes the rounds' evidence
+    (``probe_pending_s``) and the status's reasons; included, it stops counting and the next one goes out."""
+    node = ProbedNode()
+    cfg = load_monitor_config(data={
+        "chains": [{"id": "base", "endpoints": ["http://a.test/"], "feed": "none", "inbox": "none",
+                    "probe": {"raw_tx": ["0x01", "0x02", "0x03"], "every_s": "0.05s", "timeout_s": "0.5s"},
+                    "status": {"block_time_s": 1.0, "probe_include_s": 0.05}}],
+        "interval_s": 0.05, "timeout_s": 0.05, "metrics": {"port": None}, "store": False})
+    metrics = MonitorMetrics()
+    mon = Monitor(cfg, resolve_chains(cfg, CAT), status_factory=default_status_factory(model, CAT), metrics=metrics,
+                  transport=httpx.MockTransport(node.answer))
+    ch: Any = None
+
+    async def until(cond: Any) -> None:
+        while not cond():
+            await asyncio.sleep(0.01)
+
+    def reason() -> bool:
+        st = ch.last_status
+        return st is not None and any(r.startswith("probe transaction accepted, not included") for r in st.reasons)
+
+    async def go() -> None:
+        nonlocal ch
+        stop = asyncio.Event()
+        task = asyncio.create_task(mon.run(stop=stop))
+        try:
+            await until(lambda: "base" in mon._chains)
+            ch = mon._chains["base"]
+            await until(lambda: node.included == ["0x01"])
+            node.live = False  # the sequencer stops: the next probe is accepted and waits
+            await until(lambda: node.pool == ["0x02"] and reason())
+            assert ch.last_status.head_number == node.head and ch.probe_hash == "0xhash02"
+            assert metrics.probe_pending.labels("base")._value.get() > 0
+            node.live = True
+            await until(lambda: node.included == ["0x01", "0x02", "0x03"])
+            await until(lambda: ch.probe_since_utc is None and not reason())
+            await until(lambda: node.sent.count("0x03") >= 2)  # the last one again: refused, yet answered
+        finally:
+            stop.set()
+            await task
+    asyncio.run(asyncio.wait_for(go(), 60))
+    assert metrics.probe_ok.labels("base")._value.get() == 1.0
+    assert metrics.probe_pending.labels("base")._value.get() == 0.0
+    assert ch.probe_index == 2 and node.pool == []

@@ -25,9 +25,9 @@ def _model(**kw: object) -> StatusModel:
 
 
 def _round(t: float, *heads: tuple[str, int | None, float | None], feed: bool | None = None,
-           batch: float | None = None) -> Evidence:
+           batch: float | None = None, probe: float | None = None) -> Evidence:
     return Evidence("arbitrum", t, tuple(Observation(ep, t, n, ts) for ep, n, ts in heads), feed_up=feed,
-                    l1_batch_age_s=batch)
+                    l1_batch_age_s=batch, probe_pending_s=probe)
 
 
 def _steady(m: StatusModel, t0: float, n: int, bt: float = 2.0, first_block: int = 0) -> float:
@@ -202,6 +202,32 @@ def test_l1_batch_age_and_no_answer() -> None:
     t = _steady(m, 1e9, 300)
     st = m.update(_round(t + 2, ("a", None, None)))
     assert st.state == "degraded" and "no endpoint answered" in st.reasons[-1]
+
+
+def test_a_probe_waiting_for_inclusion() -> None:
+    """An accepted probe not included: no weight within the usual inclusion time, then the odds grow to at most
+    1 / stuck share; on a chain whose head moves it raises nothing (a stuck transaction is not an outage)."""
+    m = _model(block_time_s=2.0)
+    assert m.probe_log_lr(3.0) == pytest.approx(0.0, abs=1e-9)  # within 2 b + 1 s
+    lrs = [m.probe_log_lr(w) for w in (5.0, 10.0, 30.0, 1e4)]
+    assert all(b > a for a, b in itertools.pairwise(lrs))
+    assert lrs[-1] == pytest.approx(-math.log(0.01), rel=1e-6)
+    # the closed form of the up law: P(wait >= w | up) = 0.99 exp(-(w - 5) / 5) + 0.01
+    assert lrs[1] == pytest.approx(-math.log(0.99 * math.exp(-1.0) + 0.01))
+    t = _steady(m, 1e9, 500)
+    silence = [m.update(_round(t + x, ("a", 499, t))) for x in (4, 8, 12, 16)]
+    m2 = _model(block_time_s=2.0)
+    _steady(m2, 1e9, 500)
+    probed = [m2.update(_round(t + x, ("a", 499, t), probe=x - 1.0)) for x in (4, 8, 12, 16)]
+    assert all(b.p_down > a.p_down for a, b in zip(silence[1:], probed[1:], strict=True))
+    assert probed[-1].p_down / (1 - probed[-1].p_down) == pytest.approx(
+        silence[-1].p_down / (1 - silence[-1].p_down) * math.exp(m.probe_log_lr(15.0)), rel=1e-6)
+    assert any(r.startswith("probe transaction accepted, not included") for r in probed[-1].reasons)
+    m3 = _model(block_time_s=2.0)
+    t3 = _steady(m3, 1e9, 500)
+    for i in range(1, 200):  # the head keeps moving while a probe stays stuck for 400 s
+        st = m3.update(_round(t3 + 2 * i, ("a", 499 + i, t3 + 2 * i), probe=2.0 * i))
+        assert st.state == "healthy" and st.p_down < 0.01
 
 
 def test_learns_block_law_from_stream() -> None:

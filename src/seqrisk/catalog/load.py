@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import pydantic
 import yaml
 
+from seqrisk._documents import deep_at, too_deep
 from seqrisk.catalog.catalog import Catalog
 from seqrisk.catalog.coverage import Coverage
 from seqrisk.catalog.registry import MULTI_FIELDS, REGISTRY_FIELDS, ChainRegistry
@@ -63,7 +64,9 @@ def read_records(path: Path, *, mapping: bool = False) -> list[tuple[str, dict[s
         return [(f"row {i}", dict(r)) for i, r in enumerate(reader, start=2)]
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_Loader)
-    except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:  # RecursionError: nested too deeply
+    except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
+        if isinstance(exc, RecursionError) or deep_at(text) is not None:  # LibYAML stops at its own depth limit
+            raise too_deep("the file", text, file=str(path)) from None
         raise DataError(f"cannot parse file: {str(exc).splitlines()[0]}", file=str(path)) from None
     if data is None:
         return []

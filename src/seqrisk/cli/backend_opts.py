@@ -24,7 +24,7 @@ from seqrisk.exceptions import UsageError
 if TYPE_CHECKING:
     from seqrisk.engine.backend import Backend
 
-__all__ = ["BackendOpt", "SchedulerOpt", "WorkersOpt", "engine_backend"]
+__all__ = ["BackendOpt", "SchedulerOpt", "WorkersOpt", "backend_kind", "engine_backend"]
 
 BackendOpt = Annotated[str | None, typer.Option(
     "--backend", help="Where simulations run: local (this machine, --workers processes) or dask (a Dask cluster: "
@@ -35,6 +35,17 @@ SchedulerOpt = Annotated[str | None, typer.Option(
 WorkersOpt = Annotated[int | None, typer.Option(
     "--workers", min=1, help="Worker processes: the local process pool, or the local Dask cluster's size "
     "(default: one per CPU).")]
+
+
+def backend_kind(backend: str | None, scheduler: str | None) -> str:
+    """``local`` or ``dask`` from ``--backend`` and ``--scheduler`` (a scheduler implies dask); a usage error for
+    another backend, or a scheduler with ``--backend local``."""
+    kind = backend or ("dask" if scheduler else "local")
+    if kind not in ("local", "dask"):
+        raise UsageError("backend is local or dask", field="--backend", value=backend)
+    if kind == "local" and scheduler:
+        raise UsageError("--scheduler needs --backend dask", field="--scheduler", value=scheduler)
+    return kind
 
 
 class _Progress:
@@ -93,11 +104,7 @@ def engine_backend(backend: str | None, scheduler: str | None, workers: int | No
     """
     from seqrisk.engine.backend import LocalBackend, use_backend  # the engine is imported when a command runs it
 
-    kind = backend or ("dask" if scheduler else "local")
-    if kind not in ("local", "dask"):
-        raise UsageError("backend is local or dask", field="--backend", value=backend)
-    if kind == "local" and scheduler:
-        raise UsageError("--scheduler needs --backend dask", field="--scheduler", value=scheduler)
+    kind = backend_kind(backend, scheduler)
     err = messages()
     with ExitStack() as stack:
         be: Backend | None

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from seqrisk._documents import MAX_NESTING, nesting
 from seqrisk.exceptions import UsageError
 from seqrisk.units import YEAR_S, parse_duration
 
@@ -114,24 +115,9 @@ def text_file(path: Path, field: str) -> Path:
                          file=str(p)) from None
     if b"\x00" in data:
         raise UsageError("not a text file (binary: it holds NUL bytes)", field=field, file=str(p))
-    if _nesting(data) > MAX_NESTING:
+    if nesting(data) > MAX_NESTING:
         raise UsageError(f"nested too deeply to read (over {MAX_NESTING} levels)", field=field, file=str(p))
     return p
-
-
-#: Deepest nesting a file read may have: brackets, or indentation for YAML's block style. The YAML reader
-#: overflows Python's recursion limit at about 450 levels; books and configs nest a handful.
-MAX_NESTING = 300
-
-
-def _nesting(data: bytes) -> int:
-    """An upper bound of the nesting depth of YAML or JSON text: open brackets, or a line's indentation."""
-    depth = deepest = 0
-    for ch in re.sub(rb"[^\[\]{}]", b"", data):
-        depth += 1 if ch in b"[{" else -1
-        deepest = max(deepest, depth)
-    indent = max((len(line) - len(line.lstrip(b" ")) for line in data.splitlines()), default=0)
-    return max(deepest, indent)
 
 
 def _writable_folder(folder: Path) -> bool:

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from seqrisk.cli.app import app, state
+from seqrisk.cli.backend_opts import SchedulerOpt
 from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, messages, table
 
 __all__: list[str] = []
@@ -33,6 +34,11 @@ def serve_cmd(
     config: Annotated[Path | None, typer.Option("--config", help="Service config file (YAML); "
                                                 "SEQRISK_SERVE_<SETTING> variables override it.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Job worker processes (default 2).")] = None,
+    backend: Annotated[str | None, typer.Option(
+        "--backend", help="Where the jobs' simulations run: local (in each worker process) or dask (a Dask "
+        "cluster: --scheduler, or a local cluster on 127.0.0.1 sized by the dask_workers setting). Numbers do not "
+        "change.")] = None,
+    scheduler: SchedulerOpt = None,
     auth: Annotated[str | None, typer.Option("--auth", help="writes (default: a write token for every write, "
                                              "reads open) or all (a token for everything).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="When listening, print one JSON object on stdout: the "
@@ -42,11 +48,15 @@ def serve_cmd(
     """Serve the dashboard and the API (on 127.0.0.1:8000 unless told otherwise) until interrupted."""
     if ctx.invoked_subcommand is not None:
         return
+    from seqrisk.cli.backend_opts import backend_kind
     from seqrisk.service.config import load_config
     from seqrisk.service.server import serve
 
-    cfg = load_config(config, host=host, port=port, workers=workers, auth=auth,
-                      catalog_dir=state.settings.catalog_dir, log_level="warning" if quiet else None)
+    if backend is not None or scheduler is not None:
+        backend = backend_kind(backend, scheduler)
+    cfg = load_config(config, host=host, port=port, workers=workers, auth=auth, backend=backend,
+                      scheduler=scheduler, catalog_dir=state.settings.catalog_dir,
+                      log_level="warning" if quiet else None)
     root = cfg.home or state.home.root
 
     def announce(url: str) -> None:

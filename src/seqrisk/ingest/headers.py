@@ -7,7 +7,9 @@ one atomic Parquet partition, and only then is the cursor moved. A process
 killed anywhere leaves whole partitions only; a restart fetches whatever
 numbers in the asked range the store does not hold, so it ends with exactly the
 data of an uninterrupted run (duplicates from a write whose cursor update was
-lost are identical rows, and reads keep one).
+lost are identical rows, and reads keep one), and every run ends by setting the
+cursor to the stored head's successor (a kill between the last write and its
+cursor update would otherwise leave the cursor behind for good).
 
 A parent-hash mismatch at a join, or a stored head the node no longer has,
 means the node reorganised: the ingestor fetches the node's recent headers,
@@ -315,10 +317,29 @@ class Ingestor:
                 with self._state() as st:
                     clear_repair(st, self.chain, r.first, r.last)
                 result.repaired.append((r.first, r.last))
+        self._settle_cursor()
         result.seconds = time.perf_counter() - t0
         result.calls = self.client.calls - calls0
         result.requests = self.client.requests - req0
         return result
+
+    def _settle_cursor(self) -> None:
+        """Put the cursor on the stored head's successor, whatever the run did.
+
+        Moving the cursor is a second step after a partition's write (the
+        Parquet file and the SQLite row cannot change in one transaction), so a
+        process killed between them leaves the cursor behind blocks that are
+        stored; the next run then finds nothing to fetch and would never move
+        it. Every run ends here, so it ends with the cursor of an uninterrupted
+        run.
+        """
+        head = self.blocks.head(self.chain)
+        if head is None:
+            return
+        want = (head + 1, "0x" + self._stored(head, head)[head][0].hex())
+        with self._state() as st:
+            if st.cursor(self.chain) != want:
+                st.set_cursor(self.chain, *want)
 
     def _fill(self, start: int, end: int, result: IngestResult) -> int:
         """Fetch every number of ``start..end`` the store lacks, checking the joins; return the (maybe lowered)

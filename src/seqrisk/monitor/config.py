@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 import yaml
@@ -60,19 +60,28 @@ def _address(v: Any) -> Any:
 
 
 class ProbeSettings(_Frozen):
-    """A probe transaction: a signed raw transaction sent every ``every_s``.
+    """Probe transactions: signed raw transactions sent to the chain's first endpoint.
 
     The sequencer answers a live probe, whether it accepts the transaction or refuses it ("nonce too low",
-    "already known", underpriced ...): an answer means it is up. No answer within ``timeout_s`` counts
-    against it. The transaction is never built here: give one signed offline (a zero-value transfer with
-    a used nonce costs nothing when it is refused).
+    "already known", underpriced ...): an answer means it is taking requests. No answer within ``timeout_s``
+    counts against it. An *accepted* probe is then looked for in the chain (its receipt, every polling
+    round) until it is included: while it is not, the status model weighs how long it has waited. Give one
+    transaction signed offline (a zero-value transfer with a used nonce is refused at no cost: answers only)
+    or a list with consecutive nonces (each sent in turn once the one before is included or refused; the
+    last one is sent again every ``every_s``). The transactions are never built or signed here.
     """
 
-    raw_tx: str = Field(pattern=r"^0x[0-9a-fA-F]+$", description="signed transaction, hex")
+    raw_tx: tuple[Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]+$")], ...] = Field(
+        min_length=1, description="signed transaction(s), hex: one, or a list with consecutive nonces")
     every_s: float = Field(60.0, gt=0)
     timeout_s: float = Field(5.0, gt=0)
 
     _dur = field_validator("every_s", "timeout_s", mode="before")(_seconds)
+
+    @field_validator("raw_tx", mode="before")
+    @classmethod
+    def _one_or_more(cls, v: Any) -> Any:
+        return (v,) if isinstance(v, str) else v
 
 
 class ChainSpec(_Frozen):

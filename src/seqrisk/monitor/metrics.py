@@ -17,6 +17,7 @@
 ``seqrisk_uptime_feed_started_seconds``                the feed round's ``startedAt``
 ``seqrisk_l1_batch_age_seconds``                       seconds since the last L1 batch posting
 ``seqrisk_probe_ok``                                   1 if the last probe transaction was answered
+``seqrisk_probe_pending_seconds``                      an accepted probe not yet included, for this long
 ``seqrisk_detection_latency_seconds``                  last down alert: seconds after the head stopped
 ``seqrisk_nowcast_p_still_down{chain,horizon}``        the now-cast while down
 ``seqrisk_alerts_total{chain,kind}``                   counter: alerted changes
@@ -66,6 +67,8 @@ class MonitorMetrics:
         self.l1_batch_age = Gauge("seqrisk_l1_batch_age_seconds", "Seconds since the last L1 batch posting",
                                   ["chain"], registry=r)
         self.probe_ok = Gauge("seqrisk_probe_ok", "Last probe transaction answered", ["chain"], registry=r)
+        self.probe_pending = Gauge("seqrisk_probe_pending_seconds", "Accepted probe transaction not yet included "
+                                   "for this long (0: none waiting)", ["chain"], registry=r)
         self.detection_latency = Gauge("seqrisk_detection_latency_seconds",
                                        "Last down alert: seconds after the head stopped advancing", ["chain"],
                                        registry=r)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import random
@@ -96,6 +97,10 @@ class _Chain:
     last_status: Status | None = None
     last_refresh_utc: float = float("-inf")
     dispatching: int = 0
+    refreshing: bool = False
+    probe_index: int = 0
+    probe_hash: str | None = None         # the accepted probe not yet seen in a block
+    probe_since_utc: float | None = None  # when it was accepted
     feed_error: str | None = None
     rounds: int = 0
     errors: int = 0
@@ -265,6 +270,9 @@ class Monitor:
         ch = self._chains[chain]
         now = self.clock()
         res = await poll_round(chain, ch.pollers, now, l1_batch_age_s=self.l1_batch_age_s(chain, now))
+        if ch.probe_since_utc is not None:
+            res = dataclasses.replace(res, evidence=dataclasses.replace(
+                res.evidence, probe_pending_s=max(now - ch.probe_since_utc, 0.0)))
         status = ch.model.update(res.evidence)
         for o in res.evidence.observations:
             if o.head_number is None:
@@ -311,8 +319,9 @@ class Monitor:
                             status.down_for_s, tr.detection_latency_s)
             self._spawn(self._dispatch(ch, tr, status, alert_id))
         elif ch.machine.state != "healthy" and now - ch.last_refresh_utc >= self.cfg.nowcast.refresh_s and \
-                not ch.dispatching:  # never ahead of the alert it refreshes
+                not ch.dispatching and not ch.refreshing:  # never ahead of the alert it refreshes, one at a time
             ch.last_refresh_utc = now
+            ch.refreshing = True
             self._spawn(self._refresh(ch, status))
         return res, status, tr
 
@@ -333,18 +342,22 @@ class Monitor:
     async def _refresh(self, ch: _Chain, status: Status) -> None:
         """While a chain is alerted down or degraded: a fresh now-cast (down), and the firing alert posted again
         to Alertmanager receivers (Alertmanager resolves an alert nobody re-sends within its resolve_timeout)."""
-        nc = None
-        if ch.machine.state == "down":
-            nc, _err = await self._nowcast(ch, status)
-            if nc is not None and self.store is not None:
-                self.store.set_nowcast(ch.spec.id, nc)
-        am = [h for h in self._hooks if h.format == "alertmanager"]
-        if am:
-            start = ch.machine.incident_start_utc
-            tr = Transition(ch.spec.id, "healthy", ch.machine.state, status.observed_utc,
-                            start if start is not None else status.observed_utc - status.down_for_s, status.p_down)
-            doc = {"alertmanager": alertmanager_alerts(tr, status, nc)}
-            await asyncio.gather(*(self._send(h, None, tr.fingerprint, doc) for h in am))
+        try:
+            nc = None
+            if ch.machine.state == "down":
+                nc, _err = await self._nowcast(ch, status)
+                if nc is not None and self.store is not None:
+                    self.store.set_nowcast(ch.spec.id, nc)
+            am = [h for h in self._hooks if h.format == "alertmanager"]
+            if am:
+                start = ch.machine.incident_start_utc
+                tr = Transition(ch.spec.id, "healthy", ch.machine.state, status.observed_utc,
+                                start if start is not None else status.observed_utc - status.down_for_s,
+                                status.p_down)
+                doc = {"alertmanager": alertmanager_alerts(tr, status, nc)}
+                await asyncio.gather(*(self._send(h, None, tr.fingerprint, doc) for h in am))
+        finally:
+            ch.refreshing = False
 
     async def _dispatch(self, ch: _Chain, tr: Transition, status: Status, alert_id: int | None) -> None:
         ch.last_refresh_utc = status.observed_utc
@@ -406,23 +419,67 @@ class Monitor:
                 await asyncio.wait_for(stop.wait(), 3600.0)
 
     async def _probe_loop(self, ch: _Chain, stop: asyncio.Event) -> None:
+        """Send the chain's probe every ``every_s``; while an accepted one waits, look for its receipt every
+        polling interval (the rounds weigh how long it has waited: ``Evidence.probe_pending_s``)."""
         probe = ch.spec.probe
         assert probe is not None
+        url = ch.spec.endpoints[0]
+        loop = asyncio.get_running_loop()
+        next_send = loop.time()
         while not stop.is_set():
-            ok = await self.probe(ch.spec.endpoints[0], probe.raw_tx, probe.timeout_s)
-            self.metrics.probe_ok.labels(ch.spec.id).set(1.0 if ok else 0.0)
-            if not ok:
-                log.info("%s: probe transaction got no answer", ch.spec.id)
+            if ch.probe_hash is not None and await self.probe_included(url, ch.probe_hash, probe.timeout_s):
+                log.info("%s: probe transaction %s included %.0f s after it was accepted", ch.spec.id,
+                         ch.probe_hash, self.clock() - (ch.probe_since_utc or self.clock()))
+                ch.probe_hash, ch.probe_since_utc = None, None
+                ch.probe_index = min(ch.probe_index + 1, len(probe.raw_tx) - 1)
+                next_send = loop.time() + probe.every_s
+            if loop.time() >= next_send:
+                sent_utc = self.clock()
+                answer = await self.send_probe(url, probe.raw_tx[ch.probe_index], probe.timeout_s)
+                self.metrics.probe_ok.labels(ch.spec.id).set(0.0 if answer is None else 1.0)
+                if answer is None:
+                    log.info("%s: probe transaction got no answer", ch.spec.id)
+                elif answer[0] == "accepted" and ch.probe_hash is None:
+                    ch.probe_hash, ch.probe_since_utc = answer[1], sent_utc
+                elif answer[0] == "refused" and ch.probe_hash is None:  # used or invalid: the next one, if any
+                    ch.probe_index = min(ch.probe_index + 1, len(probe.raw_tx) - 1)
+                next_send = loop.time() + probe.every_s
+            pending = ch.probe_since_utc
+            self.metrics.probe_pending.labels(ch.spec.id).set(0.0 if pending is None else self.clock() - pending)
+            wait = min(self.cfg.interval_s, max(next_send - loop.time(), 0.0)) if ch.probe_hash is not None \
+                else max(next_send - loop.time(), 0.0)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), probe.every_s)
+                await asyncio.wait_for(stop.wait(), wait)
 
-    async def probe(self, url: str, raw_tx: str, timeout_s: float) -> bool:
-        """Send ``raw_tx``; True when the sequencer answered (accepted it or refused it with a JSON-RPC error)."""
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": [raw_tx]})
+    async def _rpc(self, url: str, method: str, params: list[Any], timeout_s: float) -> dict[str, Any] | None:
+        """One JSON-RPC call; its answer document, or None when there was no well-formed answer in time."""
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
         try:
             r = await asyncio.wait_for(self._http.post(url, content=body, headers={"content-type": "application/json"},
                                                        timeout=timeout_s), timeout_s + 0.5)
             doc = r.json()
         except (TimeoutError, httpx.HTTPError, OSError, ValueError):
-            return False
-        return r.status_code == 200 and isinstance(doc, dict) and ("result" in doc or "error" in doc)
+            return None
+        return doc if r.status_code == 200 and isinstance(doc, dict) and ("result" in doc or "error" in doc) \
+            else None
+
+    async def send_probe(self, url: str, raw_tx: str, timeout_s: float) -> tuple[str, str | None] | None:
+        """Send ``raw_tx``: ``("accepted", tx hash)``, ``("refused", message)``, or None when the sequencer did not
+        answer."""
+        doc = await self._rpc(url, "eth_sendRawTransaction", [raw_tx], timeout_s)
+        if doc is None:
+            return None
+        if "error" in doc:
+            err = doc["error"]
+            return "refused", str(err.get("message") if isinstance(err, dict) else err)
+        res = doc["result"]
+        return ("accepted", res) if isinstance(res, str) else ("refused", None)
+
+    async def probe(self, url: str, raw_tx: str, timeout_s: float) -> bool:
+        """Send ``raw_tx``; True when the sequencer answered (accepted it or refused it with a JSON-RPC error)."""
+        return await self.send_probe(url, raw_tx, timeout_s) is not None
+
+    async def probe_included(self, url: str, tx_hash: str, timeout_s: float) -> bool:
+        """True when ``tx_hash`` has a receipt (it is in a block); False when not, or when nobody answered."""
+        doc = await self._rpc(url, "eth_getTransactionReceipt", [tx_hash], timeout_s)
+        return doc is not None and isinstance(doc.get("result"), dict)

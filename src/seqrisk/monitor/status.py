@@ -21,7 +21,11 @@ It is a small Bayesian model with two states, *up* and *down* (docs/monitor.md, 
    (exponential beyond one interval), except that a batch poster can stall on its own
    (``batch_stall_share`` of the time); when the chain is down no batch comes. A batch age beyond the usual
    cadence multiplies the odds by at most ``1 / batch_stall_share``.
-4. **No endpoint answered**: the silence evidence stays at its last answered value; the round multiplies the
+4. **Probe transaction** (where sent): an accepted probe is normally included within ``probe_include_s``
+   (default the slow-block threshold ``2 b + 1 s``), exponential beyond, except that a transaction can be
+   stuck on its own (underpriced, dropped: ``probe_stuck_share``); a down sequencer includes nothing. A probe
+   waiting ``w`` multiplies the odds by ``1 / P(wait >= w | up)``, at most ``1 / probe_stuck_share``.
+5. **No endpoint answered**: the silence evidence stays at its last answered value; the round multiplies the
    odds by ``unreachable_odds`` (public endpoints often fail with the sequencer, but not only then).
 
 These are conditionally independent given the state, so their log likelihood ratios add to the silence's
@@ -80,6 +84,8 @@ class StatusConfig:
     batch_interval_s: float = 600.0
     batch_stall_share: float = 1e-3
     unreachable_odds: float = 3.0
+    probe_include_s: float | None = None    # default slow_after
+    probe_stuck_share: float = 0.01
 
     def __post_init__(self) -> None:
         checks = {"block_time_s": self.block_time_s > 0, "downtime_rate_per_year": self.downtime_rate_per_year >= 0,
@@ -87,7 +93,9 @@ class StatusConfig:
                   "feed_sensitivity": 0 < self.feed_false_down < self.feed_sensitivity < 1,
                   "feed_floor": 0 < self.feed_floor <= self.feed_sensitivity,
                   "batch_stall_share": 0 < self.batch_stall_share < 1, "batch_interval_s": self.batch_interval_s > 0,
-                  "unreachable_odds": self.unreachable_odds > 0, "prior_p_slow": 0 < self.prior_p_slow < 1,
+                  "unreachable_odds": self.unreachable_odds > 0, "probe_stuck_share": 0 < self.probe_stuck_share < 1,
+                  "probe_include_s": self.probe_include_s is None or self.probe_include_s > 0,
+                  "prior_p_slow": 0 < self.prior_p_slow < 1,
                   "prior_intervals": self.prior_intervals > 0, "prior_slow_n": self.prior_slow_n > 0}
         for name, ok in checks.items():
             if not ok:
@@ -115,6 +123,13 @@ class _Memory:
     silence_s: float = 0.0
     silence_log_odds: float = -math.inf
     peak_p_down: float = 0.0
+
+
+def _overdue_log_lr(age_s: float, usual_s: float, stall_share: float) -> float:
+    """``-log P(age >= a | up)`` for something that comes within ``usual_s`` and exponentially later (mean
+    ``usual_s``) while up, except a ``stall_share`` of the time when it is late on its own."""
+    tail = math.exp(-max(age_s - usual_s, 0.0) / usual_s)
+    return -math.log((1.0 - stall_share) * tail + stall_share)
 
 
 def _sigmoid(x: float) -> float:
@@ -185,8 +200,15 @@ class StatusModel:
         """Log likelihood ratio (down vs up) of an L1 batch age: ``-log P(age >= a | up)``, the up law being
         ``(1 - stall) * exp(-(a - T)^+ / T) + stall`` (a down chain posts no batch: probability about 1)."""
         c = self.config
-        tail = math.exp(-max(batch_age_s - c.batch_interval_s, 0.0) / c.batch_interval_s)
-        return -math.log((1.0 - c.batch_stall_share) * tail + c.batch_stall_share)
+        return _overdue_log_lr(batch_age_s, c.batch_interval_s, c.batch_stall_share)
+
+    def probe_log_lr(self, pending_s: float) -> float:
+        """Log likelihood ratio (down vs up) of an accepted probe transaction not included after ``pending_s``:
+        ``-log P(wait >= w | up)``, the up law being ``(1 - stuck) * exp(-(w - T)^+ / T) + stuck`` with
+        ``T = probe_include_s`` (a down sequencer includes nothing: probability about 1)."""
+        c = self.config
+        t = c.probe_include_s if c.probe_include_s is not None else c.slow_after
+        return _overdue_log_lr(pending_s, t, c.probe_stuck_share)
 
     def update(self, ev: Evidence) -> Status:
         """Fold one polling round into the model and return the chain's status after it."""
@@ -247,6 +269,11 @@ class StatusModel:
             log_odds += lr
             if lr > 1.0:
                 reasons.append(f"no L1 batch for {ev.l1_batch_age_s:.0f} s")
+        if ev.probe_pending_s is not None:
+            lr = self.probe_log_lr(ev.probe_pending_s)
+            log_odds += lr
+            if lr > 1.0:
+                reasons.append(f"probe transaction accepted, not included for {ev.probe_pending_s:.0f} s")
         if lagging:
             reasons.append(f"lagging (ignored): {', '.join(lagging)}")
         if unreachable and answered:

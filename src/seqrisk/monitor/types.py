@@ -22,7 +22,8 @@ class Evidence:
     ``feed_up``: the chain's Chainlink L2 sequencer uptime feed (``latestRoundData``: answer 0 is up, 1 is
     down); None where the chain has no feed or it could not be read. ``feed_started_utc``: that round's
     ``startedAt``. ``l1_batch_age_s``: seconds since the chain last posted a batch to its L1 inbox; None where
-    not watched.
+    not watched. ``probe_pending_s``: seconds since the sequencer accepted a probe transaction that is not yet
+    included in a block; None when no accepted probe is waiting (or none is sent).
     """
 
     chain: str
@@ -31,6 +32,7 @@ class Evidence:
     feed_up: bool | None = None
     feed_started_utc: float | None = None
     l1_batch_age_s: float | None = None
+    probe_pending_s: float | None = None
 
 
 @dataclass(frozen=True)

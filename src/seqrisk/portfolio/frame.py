@@ -43,6 +43,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from seqrisk._documents import too_deep
 from seqrisk.exceptions import DataError, SeqriskError, UsageError, ValidationError
 from seqrisk.portfolio.models import Book, Loan, Option, Perp
 from seqrisk.portfolio.validate import book_from_dict
@@ -168,6 +169,8 @@ def read_document(path: Path, what: str) -> Any:
         return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise DataError(f"cannot parse {what}: {str(exc).splitlines()[0]}", file=str(path)) from None
+    except RecursionError:  # nested deeper than the parser can follow
+        raise too_deep(f"the {what}", text, file=str(path)) from None
 
 
 def _market_doc(market: Any, file: str | None) -> tuple[dict[str, Any], str | None, Path | None]:

@@ -21,6 +21,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from seqrisk._documents import too_deep
 from seqrisk.exceptions import DataError, UsageError, ValidationError
 from seqrisk.units import parse_duration
 
@@ -111,11 +112,16 @@ class ServiceConfig(BaseModel):
             return [o.strip() for o in v.split(",") if o.strip()]
         return v
 
+    @field_validator("scheduler")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        if v is not None and "://" not in v:
+            raise ValueError(f"a scheduler address looks like tcp://HOST:PORT: {v!r}")
+        return v
+
     @model_validator(mode="after")
     def _backend(self) -> ServiceConfig:
         if self.scheduler is not None:
-            if "://" not in self.scheduler:
-                raise ValueError(f"a scheduler address looks like tcp://HOST:PORT: {self.scheduler!r}")
             if self.dask_workers is not None:
                 raise ValueError("dask_workers sizes a local cluster; a scheduler's cluster has its own workers")
             object.__setattr__(self, "backend", "dask")
@@ -168,16 +174,23 @@ def load_config(path: Path | str | None = None, *, environ: Mapping[str, str] | 
     data: dict[str, Any] = {}
     p = None if path is None else Path(path)
     if p is not None:
+        text = ""
         try:
-            doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:  # RecursionError: too deep
+            text = p.read_text(encoding="utf-8")
+            doc = yaml.safe_load(text) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise DataError(f"cannot read the service config: {exc}", file=str(p)) from None
+        except RecursionError:  # nested deeper than the parser can follow
+            raise too_deep("the service config", text, file=str(p)) from None
         if not isinstance(doc, dict):
             raise DataError("a service config is a mapping of settings", file=str(p))
         data.update(doc)
     env = _env(os.environ if environ is None else environ)
     data.update(env)
     over = {k: v for k, v in overrides.items() if v is not None}
+    if over.get("backend") == "local" and "scheduler" not in over:  # local asked last: no cluster set earlier
+        for k in ("scheduler", "dask_workers"):
+            data.pop(k, None)
     data.update(over)
     try:
         return ServiceConfig.model_validate(data)
@@ -192,4 +205,5 @@ def load_config(path: Path | str | None = None, *, environ: Mapping[str, str] | 
         else:
             where.update(file=str(p) if p else None, field=".".join(str(x) for x in err["loc"]) or None)
         msg = str(err["msg"]).removeprefix("Value error, ")
-        raise ValidationError(msg, value=data.get(top) if top else None, **where) from None
+        cls = UsageError if top in over else ValidationError  # a bad option is a usage error (exit 2)
+        raise cls(msg, value=data.get(top) if top else None, **where) from None
