@@ -10,7 +10,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "seqrisk"
 
 LAYERS = {
-    "units": 0, "exceptions": 0, "_documents": 0, "rng": 0, "_typing": 0, "_version": 0,
+    "units": 0, "exceptions": 0, "_documents": 0, "rng": 0, "_typing": 0, "_version": 0, "cancel": 0,
     "catalog": 1, "provenance": 1,
     "stats": 2, "market": 2, "portfolio": 2, "outage": 2, "detect": 2, "health": 2,
     "engine": 3,

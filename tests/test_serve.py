@@ -248,6 +248,8 @@ def _rerun_from_record(home: Path, client: httpx.Client, job: dict[str, Any], tm
     import shlex
 
     argv = shlex.split(job["reproducibility"]["command"])[1:]
+    if argv[0] == "report":
+        argv.append("--json")  # the record's command writes the file; its --json is the job's result
     if "book.json" in argv or "--book" in argv:
         doc = client.get(f"/api/v1/jobs/{job['id']}/book").json()["document"]
         (tmp / "book.json").write_text(json.dumps(doc))
@@ -279,9 +281,9 @@ def _check_layout(doc: dict[str, Any], command: str) -> None:
 
 
 def test_every_kind_reproduces_from_its_record(server: dict[str, Any], tmp_path: Path) -> None:
-    """compare with a sweep, insure, allocate, score and backtest jobs: each result has the layout of its command
-    (valid against the JSON Schema published under its name) and equals the CLI command of the job's record (its
-    reproducibility.command) run on the book the record keeps."""
+    """compare with a sweep, insure, allocate, score, report and backtest jobs: each result has the layout of its
+    command (valid against the JSON Schema published under its name) and equals the CLI command of the job's record
+    (its reproducibility.command) run on the book the record keeps."""
     c, home, w = server["client"], server["home"], _bearer(server["tokens"]["write"])
     book = yaml.safe_load(BOOK.read_text())
     asks = {
@@ -291,6 +293,7 @@ def test_every_kind_reproduces_from_its_record(server: dict[str, Any], tmp_path:
         "allocate": {"book": book, "chains": ["arbitrum", "base"], "replications": 2, "paths": 500, "seed": 5,
                      "horizon": "30d"},
         "score": {"book": book, "chains": ["arbitrum", "base"], "paths": 300, "seed": 6, "horizon": "30d"},
+        "report": {"book": book, "paths": 500, "seed": 7, "horizon": "30d", "mitigations": False},
         "backtest": {"train_until": "2023-01-01", "step": "1y"},
     }
     ids = {}
@@ -307,6 +310,9 @@ def test_every_kind_reproduces_from_its_record(server: dict[str, Any], tmp_path:
         sub = tmp_path / kind
         sub.mkdir()
         ref = _rerun_from_record(home, c, job, sub)
+        if kind == "report":  # the file written: the job's artifact, and the CLI's file in its folder
+            assert (api["file"], api["bytes"]) == ("report.html", len(c.get(f"/api/v1/jobs/{jid}/report").content))
+            api, ref = ({k: v for k, v in d.items() if k not in ("file", "bytes")} for d in (api, ref))
         assert _strip(api) == _strip(ref), kind
         assert api["provenance"]["catalog"]["version"] == job["reproducibility"]["catalog_version"]
         assert api["provenance"]["seqrisk_version"] == job["reproducibility"]["seqrisk_version"]

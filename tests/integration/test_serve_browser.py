@@ -153,6 +153,12 @@ def test_a_full_analysis_shows_stress_levers_and_downloads_its_report(served: tu
     assert page.locator("ul.advice[data-party='holder'] li").count() > 0
     assert page.locator("ul.advice[data-party='venue'] li").count() > 0
     assert page.locator("#levers tbody tr").count() > 1
+    # the page draws the analysis the API serves beside the result (the result is `seqrisk report --json`'s)
+    api = json.loads(page.evaluate(f"() => fetch('/api/v1/jobs/{job}/analysis').then(r => r.text())"))
+    assert api["kind"] == "seqrisk.analysis" and api["stress"] and api["mitigations"]["strategies"]
+    assert page.locator("#levers tbody tr").count() == len(api["mitigations"]["strategies"])
+    res = json.loads(page.evaluate(f"() => fetch('/api/v1/jobs/{job}/result').then(r => r.text())"))
+    assert res["schema"] == "seqrisk.report/1" and res["dependence"] == api["dependence"]
     with page.expect_download() as dl:
         page.click("#report-link")
     path = dl.value.path()
@@ -160,3 +166,8 @@ def test_a_full_analysis_shows_stress_levers_and_downloads_its_report(served: tu
     html = Path(path).read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") or html.lower().startswith("<!doctype html>")
     assert seen["errors"] == [] and seen["blocked"] == [], seen
+    # the jobs page lists both jobs of the module, done, each linking to its page
+    _load(page, seen, srv.base + "/jobs", plots=0)
+    rows = page.locator("#jobs tbody tr").all_inner_texts()
+    assert any(job in r and "report" in r and "done" in r for r in rows), rows
+    assert sum("simulate" in r and "done" in r for r in rows) == 1, rows

@@ -27,6 +27,29 @@ def test_write_read_range(tmp_path: Path) -> None:
     assert bs.read("arbitrum").num_rows == 0
 
 
+@pytest.mark.parametrize("posix", [True, False])
+def test_a_write_syncs_its_directory_only_where_the_os_has_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               posix: bool) -> None:
+    """POSIX fsyncs the partition's directory after the rename; without ``os.O_DIRECTORY`` (Windows) the write
+    works the same and opens no directory."""
+    import os
+
+    opened: list[str] = []
+    real_open = os.open
+
+    def spy(path: object, flags: int, *args: object) -> int:
+        if getattr(os, "O_DIRECTORY", 0) and flags & os.O_DIRECTORY:
+            opened.append(str(path))
+        return real_open(path, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", spy)
+    if not posix:
+        monkeypatch.delattr(os, "O_DIRECTORY")
+    bs = BlockStore(tmp_path)
+    bs.write("base", headers(0, 9))
+    assert bs.read("base").column("number").to_pylist() == list(range(10))
+    assert bool(opened) is posix and all(Path(p).is_dir() for p in opened)
+
 def test_newer_partition_replaces_overlap_and_truncation(tmp_path: Path) -> None:
     bs = BlockStore(tmp_path)
     bs.write("base", headers(0, 99))

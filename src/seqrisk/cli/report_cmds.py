@@ -104,7 +104,8 @@ def report_cmd(
         tmp.unlink(missing_ok=True)
         raise UsageError(f"cannot write the report: {exc.strerror or exc}", field="--out", file=str(out)) from None
     if as_json:
-        echo_json("report", _report_doc(res, book.name, sc, section, dependence, out), prov)
+        echo_json("report", report_doc(res, book.name, sc, section, dependence, str(out.resolve()),
+                                       out.stat().st_size), prov)
         return
     out_c.print(prov.header())
     _print_summary(res, book.name, sc, section)
@@ -113,8 +114,10 @@ def report_cmd(
               f"{time.perf_counter() - t0:.0f} s); open it in a browser, it works offline.")
 
 
-def _report_doc(res: Any, name: str, sc: Any, section: Any, dependence: str, out: Path) -> dict[str, Any]:
-    """The figures of the report's summary (the page has the rest), and the file written."""
+def report_doc(res: Any, name: str, sc: Any, section: Any, dependence: str, file: str, size: int
+               ) -> dict[str, Any]:
+    """The figures of the report's summary (the page has the rest), and the file written (``file``, ``size``
+    bytes): ``seqrisk report --json``'s layout, and a report job's result."""
     def est(v: float, se: float) -> dict[str, float | None]:
         return {"value": finite(float(v)), "std_error": finite(float(se))}
 
@@ -125,7 +128,7 @@ def _report_doc(res: Any, name: str, sc: Any, section: Any, dependence: str, out
     advice = {} if section is None else {
         party: {"recommended": [e.sentence(adv.level) for e in adv.recommended[:3]], "level": adv.level}
         for party, adv in section.advice.items()}
-    return {"book": name, "file": str(out.resolve()), "bytes": out.stat().st_size, "horizon_s": sc.horizon_s,
+    return {"book": name, "file": file, "bytes": size, "horizon_s": sc.horizon_s,
             "paths": res.n_paths, "seed": sc.seed, "parameter_uncertainty": sc.parameter_uncertainty,
             "attributable": measures, "advice": advice, "dependence": dependence}
 

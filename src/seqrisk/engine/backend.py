@@ -22,6 +22,9 @@ the default of every run in a block of code (comparisons, sweeps, scores)::
 
     with use_backend("dask"):           # or a DaskBackend(...) you keep open
         seqrisk.compare(book, model, scenario, strategies)
+
+Every backend passes a :func:`seqrisk.cancel.checkpoint` before it starts an item and while it waits for one,
+so a cancellable caller stops a run between blocks.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from seqrisk.cancel import checkpoint
 from seqrisk.exceptions import UsageError
 
 __all__ = ["BACKENDS", "Backend", "LocalBackend", "current_backend", "current_progress", "in_order", "open_backend",
@@ -114,6 +118,7 @@ class LocalBackend:
         items = list(items)
         if self.workers == 1 or len(items) <= 1:
             for i, it in enumerate(items):
+                checkpoint()
                 out = fn(shared, it)
                 if on_done is not None:
                     on_done(i)
@@ -124,7 +129,11 @@ class LocalBackend:
             def submit(i: int) -> Future[R]:
                 return ex.submit(_call, fn, items[i])
 
-            yield from in_order(submit, len(items), 2 * self.workers, _wait_any, on_done)
+            try:
+                yield from in_order(submit, len(items), 2 * self.workers, _wait_any, on_done)
+            except BaseException:  # stopped (a checkpoint, an error): what has not started never will
+                ex.shutdown(wait=True, cancel_futures=True)
+                raise
 
     def __enter__(self) -> LocalBackend:
         return self
@@ -153,12 +162,14 @@ def in_order(submit: Callable[[int], Any], n: int, window: int, wait_any: Callab
     pending: set[Any] = set()
     ready: dict[int, Any] = {}
     for nxt in range(n):
+        checkpoint()
         while len(index) < n and len(index) - nxt < max(window, 1):
             i = len(index)
             f = submit(i)
             index[f] = i
             pending.add(f)
         while nxt not in ready:
+            checkpoint()  # (a stop here leaves the tasks in flight to the caller's clean-up: a pool's shutdown)
             for f in wait_any(pending):
                 pending.discard(f)
                 ready[index[f]] = f

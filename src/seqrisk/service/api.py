@@ -58,8 +58,8 @@ class Envelope(BaseModel):
 
 class ResultDocument(BaseModel):
     """A job's result: the layout of the command it stands for (``"schema": "seqrisk.<command>/<version>"``, the
-    provenance, then the data; ``seqrisk schema output COMMAND``); a report job's analysis keeps this API's
-    envelope (``"schema": 1``, ``"kind": "seqrisk.analysis"``)."""
+    provenance, then the data; ``seqrisk schema output COMMAND``). A report job's analysis behind its report is
+    at ``/api/v1/jobs/{id}/analysis``."""
 
     model_config = {"extra": "allow"}
     schema_: str | int = Field(alias="schema")
@@ -298,6 +298,7 @@ def _job_out(job: Job) -> dict[str, Any]:
                   "page": f"/jobs/{job.id}"}
     if job.kind == "report":
         d["links"]["report"] = f"/api/v1/jobs/{job.id}/report"
+        d["links"]["analysis"] = f"/api/v1/jobs/{job.id}/analysis"
     return {"schema": 1, "kind": "seqrisk.job", "job": d}
 
 
@@ -389,23 +390,41 @@ def job_result(request: Request, job_id: JobPath, _: Read) -> dict[str, Any]:
     return res
 
 
+def _report_artifact(request: Request, job_id: str, name: str, what: str) -> tuple[str, bytes] | None:
+    """The artifact ``name`` of a finished report job (None: it has none); 404 for another kind, 409 unfinished."""
+    job = _job(request, job_id)
+    if job.kind != "report":
+        raise ApiError(404, "not_found", f"only report jobs have {what} (POST /api/v1/jobs/report)", kind=job.kind)
+    if job.status != "done":
+        raise ApiError(409, "not_ready", f"the job is {job.status}", status_now=job.status)
+    return _service(request).jobs().artifact(job_id, name)
+
+
 @router.get("/jobs/{job_id}/report", tags=["jobs"], responses={**ERRORS, 409: {"description": "not finished"},
                                                               200: {"content": {"text/html": {}}}},
             summary="The HTML report of a report job (a self-contained file, offline)")
 def job_report(request: Request, job_id: JobPath, _: Read,
                download: Annotated[bool, Query(description="as an attachment")] = True) -> Response:
-    job = _job(request, job_id)
-    if job.kind != "report":
-        raise ApiError(404, "not_found", "only report jobs have an HTML report (POST /api/v1/jobs/report)",
-                       kind=job.kind)
-    if job.status != "done":
-        raise ApiError(409, "not_ready", f"the job is {job.status}", status_now=job.status)
-    art = _service(request).jobs().artifact(job_id, "report.html")
+    art = _report_artifact(request, job_id, "report.html", "an HTML report")
     if art is None:
         raise ApiError(404, "not_found", "the job has no report")
     media, content = art
     disp = f'attachment; filename="seqrisk-report-{job_id}.html"' if download else "inline"
     return Response(content, media_type=media, headers={"Content-Disposition": disp})
+
+
+@router.get("/jobs/{job_id}/analysis", tags=["jobs"], response_model=Envelope,
+            responses={**ERRORS, 409: {"description": "not finished"}},
+            summary="The analysis behind a report job's report: simulation, stress grid, liquidation curves, levers")
+def job_analysis(request: Request, job_id: JobPath, _: Read) -> dict[str, Any]:
+    art = _report_artifact(request, job_id, "analysis.json", "an analysis")
+    if art is None:  # a report job stored before the analysis was kept apart: its result is the analysis
+        res = _service(request).jobs().result(job_id)
+        if res is None or res.get("kind") != "seqrisk.analysis":
+            raise ApiError(404, "not_found", "the job has no analysis")
+        return res
+    doc: dict[str, Any] = json.loads(art[1])
+    return doc
 
 
 @router.get("/jobs/{job_id}/book", tags=["jobs"], responses=ERRORS, summary="The book a job ran on")
@@ -418,7 +437,7 @@ def job_book(request: Request, job_id: JobPath, _: Read) -> dict[str, Any]:
 
 @router.post("/jobs/{job_id}/cancel", tags=["jobs"], response_model=JobOut, responses={
     **ERRORS, 409: {"description": "the job has already finished"}},
-             summary="Cancel a job: a queued one at once, a running one at its next progress report")
+             summary="Cancel a job: a queued one at once, a running one at its next progress report or checkpoint")
 def cancel_job(request: Request, job_id: JobPath, tok: Write) -> dict[str, Any]:
     svc = _service(request)
     job = _job(request, job_id)

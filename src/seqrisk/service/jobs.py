@@ -223,6 +223,13 @@ class JobStore:
             flag = c.execute("SELECT cancel_requested FROM jobs WHERE id=?", (job_id,)).fetchone()[0]
         return "cancel" if flag else "ok"
 
+    def cancel_state(self, job_id: str, lease: str) -> str:
+        """``"ok"``, ``"cancel"`` (cancellation asked) or ``"lost"`` (the lease is gone), read without writing."""
+        row = self._c.execute("SELECT cancel_requested, lease, status FROM jobs WHERE id=?", (job_id,)).fetchone()
+        if row is None or row[1] != lease or row[2] != "running":
+            return "lost"
+        return "cancel" if row[0] else "ok"
+
     def _end(self, c: sqlite3.Connection, job_id: str, lease: str, status: str, outcome: str,
              error: dict[str, Any] | None = None, result: dict[str, Any] | None = None) -> bool:
         now = _now()

@@ -186,9 +186,11 @@ def job_page(request: Request, job_id: str) -> HTMLResponse:
     if job is None:
         raise ApiError(404, "not_found", "no such job", id=job_id)
     result = svc.jobs().result(job_id) if job.status == "done" else None
-    sim = None
+    sim = analysis = None
     if result is not None:
-        sim = result.get("simulation") if result.get("kind") == "seqrisk.analysis" else (
+        art = svc.jobs().artifact(job_id, "analysis.json") if job.kind == "report" else None
+        analysis = json.loads(art[1]) if art else (result if result.get("kind") == "seqrisk.analysis" else None)
+        sim = analysis.get("simulation") if analysis is not None else (
             result if str(result.get("schema", "")).startswith("seqrisk.simulate/")
             or result.get("kind") == "seqrisk.simulation" else None)  # (jobs stored before the layout names)
     ctx: dict[str, Any] = {"job": job.to_dict(), "result": result, "sim": sim}
@@ -196,9 +198,9 @@ def job_page(request: Request, job_id: str) -> HTMLResponse:
         ctx["m"] = _measures(sim)
         ctx["positions"] = sorted(sim.get("positions", []), key=lambda p: -(p.get("expected_loss_usd") or 0))[:20]
         ctx["by_chain"] = sim.get("chains", [])
-    if result is not None and result.get("kind") == "seqrisk.analysis":
-        ctx["stress_figs"] = _stress_figures(result.get("stress") or {})
-        ctx["mitigations"] = result.get("mitigations")
+    if analysis is not None:
+        ctx["stress_figs"] = _stress_figures(analysis.get("stress") or {})
+        ctx["mitigations"] = analysis.get("mitigations")
     if result is not None and sim is None:
         ctx["result_json"] = json.dumps(result, indent=2)[:200_000]
     return _render(request, "job.html", **ctx)

@@ -8,8 +8,13 @@ submitted) or polls every half second. A supervisor thread in the server:
 * replaces a worker that died, and hands its job back to the queue (or fails
   it with the reason once it has had ``max_attempts`` attempts);
 * kills the worker of a cancelled job that has not stopped ``cancel_grace_s``
-  after the request (a job notices cancellation at its next progress report,
-  and some stages report rarely), and of a job running past ``max_job_s``;
+  after the request, the last resort: a job notices cancellation itself at its
+  next progress report and at every checkpoint of the engine
+  (:mod:`seqrisk.cancel`: between blocks of paths, so between the points of a
+  sweep, the levers of a comparison, the replications of an allocation, and
+  between the origins of a backtest), and ends ``cancelled`` with its worker
+  alive; a stage with no checkpoint (fitting the outage model) may outlast the
+  grace. It also kills the worker of a job running past ``max_job_s``;
 * on shutdown asks the workers to stop at their next progress report: their
   jobs go back to the queue without using up an attempt.
 
@@ -36,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seqrisk.cancel import cancellable
 from seqrisk.exceptions import SeqriskError
 from seqrisk.service.jobs import Job, JobStore
 from seqrisk.store import StateStore
@@ -44,6 +50,7 @@ __all__ = ["WorkerPool", "error_doc", "worker_main"]
 
 _POLL_S = 0.5
 _PROGRESS_EVERY_S = 0.5
+_CHECK_EVERY_S = 0.2
 
 
 def _log(msg: str) -> None:
@@ -115,8 +122,24 @@ def _execute(job: Job, jobs: JobStore, ctx: Any, worker_id: str, parent_pid: int
         if verdict == "lost":
             raise Cancelled("lost")
 
+    checked = [0.0]
+
+    def check() -> None:
+        """At each of the engine's checkpoints (between blocks, origins): stop if the job is to stop."""
+        if os.getppid() != parent_pid:
+            raise Cancelled("orphaned")
+        if stop.is_set():
+            raise Cancelled("shutdown")
+        now = time.monotonic()
+        if now - checked[0] < _CHECK_EVERY_S:
+            return
+        checked[0] = now
+        verdict = jobs.cancel_state(job.id, lease)
+        if verdict != "ok":
+            raise Cancelled("cancelled" if verdict == "cancel" else "lost")
+
     try:
-        with ctx.engine():
+        with ctx.engine(), cancellable(check):
             out = run_job(job.kind, job.request, ctx, progress)
     except Cancelled as c:
         if c.why == "cancelled":

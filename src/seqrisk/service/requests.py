@@ -220,9 +220,12 @@ class ReportRequest(_Run):
     command: ClassVar[str] = "report"
     default_paths: ClassVar[int] = 20_000
     mitigations: bool = Field(True, description="compare the standard levers on the same paths")
+    parameter_uncertainty: bool = Field(True, description="draw each path's outage parameters from their "
+                                        "posterior (seqrisk report's default); false: point estimates")
 
     def argv(self, book_path: str | None, config_path: str | None) -> list[str]:
-        return [*super().argv(book_path, config_path), *([] if self.mitigations else ["--no-mitigations"])]
+        return [*super().argv(book_path, config_path), *([] if self.mitigations else ["--no-mitigations"]),
+                *([] if self.parameter_uncertainty else ["--point-estimates"])]
 
 
 class CompareRequest(_Run):

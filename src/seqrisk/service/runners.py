@@ -1,7 +1,8 @@
 """Running one job: the library called the way the CLI calls it, with progress, cancellation and a model memo.
 
 ``simulate`` and ``report`` call the engine directly, reporting progress after
-every chunk of paths (the place a cancellation is noticed). The decision
+every chunk of paths (one place a cancellation is noticed; the engine's
+checkpoints are the other, for every kind). The decision
 kinds (``compare``, ``insure``, ``allocate``, ``score``) run the command itself,
 ``seqrisk <command> ... --json``, inside the worker on the job's book and
 scenario written to a private temporary directory: the result is the
@@ -159,17 +160,29 @@ def _frame(df: Any) -> list[dict[str, Any]]:
 
 
 def _report(req: Any, ctx: RunContext, progress: Progress, command: str) -> Outcome:
+    """``seqrisk report``'s run: its HTML report, its ``--json`` document as the result, and the analysis behind
+    the report (simulation, stress grid, liquidation curves, levers per party) as the artifact ``analysis.json``
+    the book page draws."""
     from seqrisk import __version__
+    from seqrisk.cli.report_cmds import dependence_note, report_doc
+    from seqrisk.decide.paths import with_paths
     from seqrisk.engine import simulate
     from seqrisk.report import ReportInputs, build_report, liquidation_for_book, stress_for_book
+    from seqrisk.schemas import output_id
 
     book = _book(req, ctx)
-    sc = _scenario(req)
+    sc = _scenario(req).replace(parameter_uncertainty=req.parameter_uncertainty)  # as the command's option does
     progress(None, None, "fitting the outage model")
     stats = ctx.statistics(req.as_of_text(), with_statistics=True)
     om = stats.model
+    if sc.parameter_uncertainty and not om.has_posterior_draws:
+        sc = sc.model_copy(update={"parameter_uncertainty": False})
     prov = Provenance.of_model(ctx.catalog, om.meta, seed=sc.seed)
-    res = simulate(book, om, sc, progress=lambda d, t: progress(d, t, "simulating paths"))
+    run_sc = with_paths(sc) if req.mitigations else sc  # the levers pair their runs with this one
+    res = simulate(book, om, run_sc, progress=lambda d, t: progress(d, t, "simulating paths"))
+    indep = simulate(book, om.independent(), sc,
+                     progress=lambda d, t: progress(d, t, "the same book with chains independent"))
+    dependence = dependence_note(res, indep)
     progress(None, None, "stress grid and liquidation curves")
     stress = stress_for_book(book, sc)
     liq = liquidation_for_book(book, sc)
@@ -181,21 +194,25 @@ def _report(req: Any, ctx: RunContext, progress: Progress, command: str) -> Outc
         worst = str(res.chains.assign(el=res.chains.holder_expected_loss_usd).sort_values("el").iloc[-1].chain)
         section = standard_comparison(book, om, sc, ctx.catalog, worst_chain=worst, baseline=res)
     else:
-        note = "mitigations not requested."
+        note = "mitigations not requested (--no-mitigations)."
     progress(None, None, "writing the report")
     html = build_report(ReportInputs(
         book=book, book_path=f"{book.name} (uploaded)", scenario=sc, model=om, result=res, catalog=ctx.catalog,
         command=command, version=__version__, statistics=stats, stress=stress, liquidation=liq,
-        mitigations=section, mitigation_note=note, provenance=prov))
+        mitigations=section, mitigation_note=note, provenance=prov, extra_notes=[dependence])).encode("utf-8")
     mit: dict[str, Any] | None = None
     if section is not None:
         mit = {"strategies": _frame(section.comparison.summary()),
                "advice": {p: {"recommended": [e.strategy for e in a.recommended], "lines": a.lines()}
                           for p, a in section.advice.items()}}
-    doc = {"schema": 1, "kind": "seqrisk.analysis", "book": book.name, "simulation": res.to_dict(),
-           "stress": {c: _frame(df) for c, df in stress.items()}, "liquidation": _frame(liq),
-           "mitigations": mit, "mitigation_note": note}
-    return Outcome(document(doc, prov), [("report.html", "text/html; charset=utf-8", html.encode("utf-8"))])
+    analysis = {"schema": 1, "kind": "seqrisk.analysis", "book": book.name, "simulation": res.to_dict(),
+                "stress": {c: _frame(df) for c, df in stress.items()}, "liquidation": _frame(liq),
+                "mitigations": mit, "mitigation_note": note, "dependence": dependence}
+    summary = report_doc(res, book.name, sc, section, dependence, "report.html", len(html))
+    return Outcome(document({"schema": output_id("report"), **summary}, prov),  # `seqrisk report --json`'s layout
+                   [("report.html", "text/html; charset=utf-8", html),
+                    ("analysis.json", "application/json",
+                     json.dumps(document(analysis, prov), allow_nan=False).encode("utf-8"))])
 
 
 def _cli(argv: list[str], ctx: RunContext, progress: Progress) -> Outcome:

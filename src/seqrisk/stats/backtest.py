@@ -41,6 +41,7 @@ import numpy as np
 from scipy import stats as sps
 
 from seqrisk._typing import FloatArray
+from seqrisk.cancel import checkpoint
 from seqrisk.catalog import Catalog
 from seqrisk.exceptions import DataError, UsageError
 from seqrisk.outage import AnyDurationLaw, PredictiveDuration
@@ -296,6 +297,7 @@ def backtest(catalog: Catalog, *, train_until: datetime, test_until: datetime | 
     if backend is None:
         def serial() -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
             for i, bd in enumerate(bounds):
+                checkpoint()
                 out = _score_origin(inp, bd)
                 finished(i)
                 yield out

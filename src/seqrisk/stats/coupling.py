@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
+from scipy import optimize, special
 from scipy import stats as sps
 
 from seqrisk._typing import FloatArray
@@ -69,11 +69,9 @@ class VolatilityCoupling(Displayed):
         xc = x - x[(ek > 0).any(axis=0)].mean()  # centre for numerical stability (beta unchanged)
         sxc = float((yk.sum(axis=0) * xc).sum())
 
-        def ll(beta: float) -> float:
-            z = beta * xc
-            zmax = z.max()
-            s = ek @ np.exp(z - zmax)
-            return float(beta * sxc - (nk * (np.log(s) + zmax)).sum())
+        def ll(beta: float) -> float:  # each chain's log of its exposure-weighted sum of exp(beta x): a logsumexp
+            log_s = special.logsumexp(np.broadcast_to(beta * xc, ek.shape), b=ek, axis=1)
+            return float(beta * sxc - (nk * log_s).sum())
 
         def info(beta: float) -> float:
             w = ek * np.exp(beta * xc - (beta * xc).max())
@@ -106,9 +104,8 @@ class VolatilityCoupling(Displayed):
         if abs(self.beta_) < 1e-8:
             log_ref = float(np.average(x[sel], weights=w_day[sel]))
         else:
-            z = self.beta_ * x[sel]
-            zmax = z.max()
-            log_ref = float((np.log(np.average(np.exp(z - zmax), weights=w_day[sel])) + zmax) / self.beta_)
+            w = w_day[sel] / w_day[sel].sum()
+            log_ref = float(special.logsumexp(self.beta_ * x[sel], b=w) / self.beta_)
         self.sigma_ref_ = float(np.exp(log_ref))
         return self
 
