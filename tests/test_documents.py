@@ -141,3 +141,18 @@ def test_a_missing_config_is_named(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="cannot read the scenario") as err:
         load_scenario(tmp_path / "nope.yaml")
     assert "nope.yaml" in str(err.value)
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_an_uploaded_book_nested_too_deeply_is_refused_with_its_line(fmt: str) -> None:
+    """The service's upload reads books the way the library does: a book nested past the limit is one error on
+    the request's ``content`` naming the line where it gets too deep, not the parser's own complaint."""
+    from seqrisk.catalog import load_catalog
+    from seqrisk.service.books import BookUpload, parse_upload
+    from seqrisk.service.config import ServiceConfig
+
+    deep = "[" * (MAX_NESTING + 5) + "]" * (MAX_NESTING + 5)
+    text = f'{{"name": "x", "positions": {deep}}}' if fmt == "json" else f"name: x\npositions: {deep}\n"
+    with pytest.raises(DataError, match="nested too deeply") as err:
+        parse_upload(BookUpload(content=text, format=fmt), load_catalog(), ServiceConfig())
+    assert err.value.context["field"] == "content" and "line" in str(err.value)
