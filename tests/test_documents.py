@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 import yaml
 
-from seqrisk._documents import MAX_NESTING, deep_at, nesting
+from seqrisk._documents import MAX_NESTING, deep_at, nesting, read_mapping
 from seqrisk.catalog.load import read_records
 from seqrisk.engine import load_scenario
 from seqrisk.exceptions import DataError, ValidationError
+from seqrisk.monitor.config import load_monitor_config
 from seqrisk.outage import OutageModel
 from seqrisk.portfolio import book_from_dict, load_book
 from seqrisk.service.config import load_config
@@ -103,3 +104,55 @@ def test_a_deep_value_that_parses_is_named_by_position_and_field_in_one_short_li
     line = str(ex.value)
     assert ex.value.context["position"] == DOC["positions"][0]["id"] and ex.value.context["field"] == "chain"
     assert "value=[[[[" in line and "\n" not in line and len(line) < 400
+
+
+@pytest.mark.parametrize(("what", "load"), [
+    ("the scenario", load_scenario),
+    ("the service config", load_config),
+    ("the monitor config", load_monitor_config),
+])
+@pytest.mark.parametrize(("content", "says"), [
+    (b"\xff\xfe\x00binary", "cannot read"),  # not UTF-8
+    (b"a: [1, 2\n", "cannot read"),  # not YAML
+    (b"- 1\n- 2\n", "is a mapping of settings, not list"),
+    (b"42\n", "is a mapping of settings, not int"),
+])
+def test_every_config_reader_refuses_what_is_not_a_mapping_naming_the_file(
+        tmp_path: Path, what: str, load: Callable[[Path], Any], content: bytes, says: str) -> None:
+    """Scenario, service and monitor configs are read by one reader: a binary file, broken YAML, a list or a
+    scalar is one DataError naming the document and the file, never a traceback and never a default config."""
+    f = tmp_path / "cfg.yaml"
+    f.write_bytes(content)
+    with pytest.raises(DataError, match=f"{what}") as err:
+        load(f)
+    assert says in str(err.value) and str(f) in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_an_empty_config_is_the_defaults(tmp_path: Path) -> None:
+    f = tmp_path / "empty.yaml"
+    f.write_text("")
+    assert load_scenario(f) == load_scenario(None)
+    assert load_config(f, environ={}) == load_config(None, environ={})
+    assert read_mapping(f, "x") == {}
+
+
+def test_a_missing_config_is_named(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="cannot read the scenario") as err:
+        load_scenario(tmp_path / "nope.yaml")
+    assert "nope.yaml" in str(err.value)
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_an_uploaded_book_nested_too_deeply_is_refused_with_its_line(fmt: str) -> None:
+    """The service's upload reads books the way the library does: a book nested past the limit is one error on
+    the request's ``content`` naming the line where it gets too deep, not the parser's own complaint."""
+    from seqrisk.catalog import load_catalog
+    from seqrisk.service.books import BookUpload, parse_upload
+    from seqrisk.service.config import ServiceConfig
+
+    deep = "[" * (MAX_NESTING + 5) + "]" * (MAX_NESTING + 5)
+    text = f'{{"name": "x", "positions": {deep}}}' if fmt == "json" else f"name: x\npositions: {deep}\n"
+    with pytest.raises(DataError, match="nested too deeply") as err:
+        parse_upload(BookUpload(content=text, format=fmt), load_catalog(), ServiceConfig())
+    assert err.value.context["field"] == "content" and "line" in str(err.value)

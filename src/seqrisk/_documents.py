@@ -9,11 +9,14 @@ where the nesting passes :data:`MAX_NESTING` levels and the key it is under.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from seqrisk.exceptions import DataError
 
-__all__ = ["MAX_NESTING", "deep_at", "nesting", "too_deep"]
+__all__ = ["MAX_NESTING", "deep_at", "nesting", "read_mapping", "too_deep"]
 
 #: Deepest nesting a document may have. Books, configs and catalogs nest a handful of levels.
 MAX_NESTING = 300
@@ -75,3 +78,30 @@ def too_deep(what: str, text: str, **context: Any) -> DataError:
             k = keys[-1]
             context["field"] = k.group(1) or k.group(2) or k.group(3)
     return DataError(f"{what} is nested too deeply to read (deeper than {MAX_NESTING} levels{where})", **context)
+
+
+def read_mapping(path: Path, what: str) -> dict[str, Any]:
+    """The YAML (or JSON) mapping in ``path``; an empty file is an empty mapping.
+
+    Every way the file can fail to be one (unreadable, not UTF-8, not YAML, nested too deeply, a list or a
+    scalar) is one :class:`~seqrisk.exceptions.DataError` naming ``what`` and the file.
+    """
+    text = ""
+    try:
+        text = path.read_text(encoding="utf-8")
+        doc = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"cannot read {what}: {reason}", file=str(path)) from None
+    except RecursionError:  # nested deeper than the parser can follow
+        raise too_deep(what, text, file=str(path)) from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise DataError(f"{what} is a mapping of settings, not {type(doc).__name__} {_short(doc)}", file=str(path))
+    return doc
+
+
+def _short(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) <= 60 else r[:57] + "..."

@@ -81,7 +81,8 @@ def test_on_the_desk_the_grace_trade_off_is_interior_not_a_step() -> None:
     nobody liquidated, so the venue's own optimum lies inside the grid; a 1-second grace is no cure."""
     book, model = load_book(EXAMPLES / "desk.yaml"), OutageModel.load(EXAMPLES / "outage-model.json")
     grid = [0.0, 1.0, 1800.0, 2 * 3600.0, 4 * 3600.0, 8 * 3600.0]
-    res = sweep(book, model, Scenario(paths=12000, seed=0, horizon_s=365 * 86400.0), "grace", grid, GracePeriod,
+    # 8,000 paths: every assertion below holds at seeds 0-3 (at 6,000 the 30-minute one fails at seed 0)
+    res = sweep(book, model, Scenario(paths=8000, seed=0, horizon_s=365 * 86400.0), "grace", grid, GracePeriod,
                 perspective="venue", weight=0.0)
     holder = [e.value for e in res.holder]
     assert holder[1] >= 0.99 * holder[0]  # nobody responds within a second

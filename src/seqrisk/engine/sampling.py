@@ -137,7 +137,7 @@ def sample_chunk(prep: Prepared, sc: Scenario, blocks: list[int]) -> ChunkSample
     jumps = np.zeros((n_pt, a_n))
     jump_u = np.ones((n_pt, a_n))
     has_jumps = bool(np.any(prep.jump_rate_per_s > 0))
-    v_pt = regime_variance(pt_t, seg_start[pt_p], seg_reg[pt_p], prep.var_per_s)
+    v_pt = regime_variance(pt_t, seg_start, seg_reg, prep.var_per_s, rows=pt_p)
     prev_t = np.where(rank > 0, np.concatenate([[0.0], pt_t[:-1]]), 0.0)
     prev_v = np.where((rank > 0)[:, None], np.concatenate([np.zeros((1, a_n)), v_pt[:-1]]), 0.0)
     dt = pt_t - prev_t
@@ -204,7 +204,7 @@ def sample_chunk(prep: Prepared, sc: Scenario, blocks: list[int]) -> ChunkSample
             tb = np.where(use, right[0], tb)
             vb = np.where(use[:, None], right[1], vb)
             db = np.where(use[:, None], right[2], db)
-        vs = regime_variance(s, seg_start[path], seg_reg[path], prep.var_per_s)
+        vs = regime_variance(s, seg_start, seg_reg, prep.var_per_s, rows=path)
         with np.errstate(invalid="ignore", divide="ignore"):
             span = np.where(has_b[:, None], vb - va, 1.0)
             frac = np.where(span > 0, (vs - va) / span, 0.0)
@@ -219,7 +219,9 @@ def sample_chunk(prep: Prepared, sc: Scenario, blocks: list[int]) -> ChunkSample
         if has_jumps:
             past = ~has_skel_b
             lam = prep.jump_rate_per_s[None, :] * np.clip(s - pt_t[ia], 0, None)[:, None]
-            cnt = np.where(past[:, None] & (lam > 0), sps.poisson.ppf(us[:, role], np.where(lam > 0, lam, 1.0)), 0.0)
+            need = past[:, None] & (lam > 0)
+            cnt = np.zeros_like(lam)
+            cnt[need] = sps.poisson.ppf(us[:, role][need], lam[need])  # the inverse is slow: only where used
             j_s = j_s + cnt * prep.jump_mean + np.sqrt(cnt) * prep.jump_sigma * js[:, role]
         return -0.5 * vs + d_s + j_s, vs, d_s, j_s
 

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from seqrisk._documents import too_deep
+from seqrisk._documents import read_mapping
 from seqrisk.exceptions import DataError, SeqriskError, ValidationError
 from seqrisk.outage import ChainOutageLaw, DurationLaw, Hawkes, OutageModel
 from seqrisk.units import YEAR_S, parse_duration
@@ -215,16 +214,7 @@ def load_scenario(path: Path | str | None, **overrides: Any) -> Scenario:
     p = None if path is None else Path(path)
     data: Any = {}
     if p is not None:
-        text = ""
-        try:
-            text = p.read_text(encoding="utf-8")
-            data = yaml.safe_load(text) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise DataError(f"cannot read scenario: {exc}", file=str(p)) from None
-        except RecursionError:  # nested deeper than the parser can follow
-            raise too_deep("the scenario", text, file=str(p)) from None
-        if not isinstance(data, dict):
-            raise DataError("a scenario is a mapping", file=str(p))
+        data = read_mapping(p, "the scenario")
     over = {k: v for k, v in overrides.items() if v is not None}
     data.update(over)
     try:

@@ -57,22 +57,49 @@ def sample_regime_paths(rng: np.random.Generator, n: int, horizon_s: float, rate
     return np.stack(starts, axis=1), np.stack(regimes, axis=1)
 
 
+_CHUNK = 1 << 15  # points per step: bounds the (points x segments) comparison to a few MB
+
+
 def regime_variance(t_s: FloatArray, seg_start: FloatArray, seg_regime: IntArray,
-                    var_per_s: FloatArray) -> FloatArray:
+                    var_per_s: FloatArray, rows: IntArray | None = None) -> FloatArray:
     """Integrated variance ``V(t)`` from 0 to ``t_s`` per asset, shape ``(len(t_s), n_assets)``.
 
-    ``seg_start``/``seg_regime`` are the rows (one per time point) of the
-    regime path of the point's path; ``var_per_s[a, r]`` is the variance rate of
-    asset ``a`` in regime ``r`` (sigma^2 per second).
+    ``seg_start``/``seg_regime`` are regime paths (segment j starts at ``seg_start[:, j]``, ``inf`` for unused
+    slots, in regime ``seg_regime[:, j]``); point i lies on path ``rows[i]`` (default: one path per point,
+    row i). ``var_per_s[a, r]`` is the variance rate of asset ``a`` in regime ``r`` (sigma^2 per second).
+
+    ``V`` is the variance of the segments a point has passed (a running sum per path, in segment order) plus
+    the share of the segment it lies in: the same additions, in the same order, as adding every segment's
+    part in turn.
     """
-    n_pts, n_seg = seg_start.shape
-    out = np.zeros((n_pts, var_per_s.shape[0]))
-    for j in range(n_seg):
-        s0 = seg_start[:, j]
-        s1 = seg_start[:, j + 1] if j + 1 < n_seg else np.full(n_pts, np.inf)
-        dur = np.clip(np.minimum(t_s, s1) - s0, 0.0, None)
-        dur = np.where(np.isfinite(s0), dur, 0.0)
-        out += dur[:, None] * var_per_s[:, seg_regime[:, j]].T
+    out = np.zeros((t_s.size, var_per_s.shape[0]))
+    if rows is None:  # one path per point: in steps, so that the running sums stay small
+        for b in range(0, t_s.size, _CHUNK):
+            e = min(b + _CHUNK, t_s.size)
+            out[b:e] = _variance(t_s[b:e], seg_start[b:e], seg_regime[b:e], var_per_s, np.arange(e - b))
+        return out
+    return _variance(t_s, seg_start, seg_regime, var_per_s, rows)
+
+
+def _variance(t_s: FloatArray, seg_start: FloatArray, seg_regime: IntArray, var_per_s: FloatArray,
+              rows: IntArray) -> FloatArray:
+    n_seg = seg_start.shape[1]
+    rate = var_per_s.T[seg_regime]  # (paths, segments, assets)
+    passed = np.zeros(rate.shape)  # variance of segments 0..j-1 of each path
+    if n_seg > 1:
+        with np.errstate(invalid="ignore"):  # inf - inf between unused slots: never read
+            full = seg_start[:, 1:] - seg_start[:, :-1]
+        full = np.where(np.isfinite(full), np.clip(full, 0.0, None), 0.0)
+        np.cumsum(full[:, :, None] * rate[:, :-1], axis=1, out=passed[:, 1:])
+    out = np.zeros((t_s.size, var_per_s.shape[0]))
+    for b in range(0, t_s.size, _CHUNK):
+        e = min(b + _CHUNK, t_s.size)
+        r, t = rows[b:e], t_s[b:e]
+        j = (seg_start[r] <= t[:, None]).sum(axis=1) - 1  # the segment each point lies in (-1: before any)
+        inside = j >= 0
+        jj = np.maximum(j, 0)
+        part = np.clip(t - seg_start[r, jj], 0.0, None)
+        out[b:e] = np.where(inside[:, None], passed[r, jj] + part[:, None] * rate[r, jj], 0.0)
     return out
 
 

@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from seqrisk._documents import read_mapping
 from seqrisk.catalog import Catalog
 from seqrisk.catalog.registry import RpcUrl, to_checksum_address
-from seqrisk.exceptions import DataError, UnknownChainError, UsageError, ValidationError
+from seqrisk.exceptions import UnknownChainError, UsageError, ValidationError
 from seqrisk.units import parse_duration
 
 __all__ = ["AlertSettings", "ChainSpec", "L1Settings", "MetricsSettings", "MonitorConfig", "NowcastSettings",
@@ -239,12 +239,7 @@ def load_monitor_config(path: Path | str | None = None, *, data: Mapping[str, An
     p = None if path is None else Path(path)
     doc: Any = dict(data or {})
     if p is not None:
-        try:
-            doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise DataError(f"cannot read the monitor config: {str(exc).splitlines()[0]}", file=str(p)) from None
-        if not isinstance(doc, dict):
-            raise DataError("a monitor config is a mapping of settings", file=str(p))
+        doc = read_mapping(p, "the monitor config")
     try:
         cfg = MonitorConfig.model_validate(doc)
     except pydantic.ValidationError as exc:

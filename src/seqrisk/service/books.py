@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from seqrisk._documents import deep_at, too_deep
 from seqrisk.catalog import Catalog
 from seqrisk.exceptions import UsageError, ValidationError
 from seqrisk.service.config import ServiceConfig
@@ -95,6 +96,8 @@ def parse_upload(up: BookUpload, catalog: Catalog, config: ServiceConfig) -> tup
             suffix = up.name.rsplit(".", 1)[-1].lower() if "." in up.name else ""
             fmt = {"yml": "yaml", "yaml": "yaml", "json": "json", "csv": "csv"}.get(suffix)
         fmt = fmt or "yaml"
+        if fmt != "csv" and deep_at(text) is not None:  # before a parser overflows on it: say where
+            raise too_deep("the book", text, field="content")
         if fmt == "csv":
             doc = _csv(up, catalog)
         elif fmt == "json":

@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from seqrisk._documents import too_deep
-from seqrisk.exceptions import DataError, UsageError, ValidationError
+from seqrisk._documents import read_mapping
+from seqrisk.exceptions import UsageError, ValidationError
 from seqrisk.units import parse_duration
 
 __all__ = ["ENV_PREFIX", "ServiceConfig", "is_loopback", "load_config", "parse_size"]
@@ -174,17 +173,7 @@ def load_config(path: Path | str | None = None, *, environ: Mapping[str, str] | 
     data: dict[str, Any] = {}
     p = None if path is None else Path(path)
     if p is not None:
-        text = ""
-        try:
-            text = p.read_text(encoding="utf-8")
-            doc = yaml.safe_load(text) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise DataError(f"cannot read the service config: {exc}", file=str(p)) from None
-        except RecursionError:  # nested deeper than the parser can follow
-            raise too_deep("the service config", text, file=str(p)) from None
-        if not isinstance(doc, dict):
-            raise DataError("a service config is a mapping of settings", file=str(p))
-        data.update(doc)
+        data.update(read_mapping(p, "the service config"))
     env = _env(os.environ if environ is None else environ)
     data.update(env)
     over = {k: v for k, v in overrides.items() if v is not None}
