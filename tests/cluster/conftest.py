@@ -56,10 +56,20 @@ def dask() -> Iterator[DaskBackend]:
         yield be
 
 
+def both_workers_up(dask: DaskBackend) -> None:
+    """Wait for both workers (a test before may have killed one; its nanny restarts it). On a loaded machine a
+    nanny may give up restarting; the cluster is then scaled back to two workers, which starts a new one."""
+    try:
+        dask.client.wait_for_workers(2, timeout=120)
+    except TimeoutError:  # distributed's WorkerStartTimeoutError is one
+        dask._cluster.scale(2)
+        dask.client.wait_for_workers(2, timeout=240)
+
+
 @pytest.fixture
 def two_workers(dask: DaskBackend) -> DaskBackend:
-    """The cluster with both workers up (a test before may have killed one; its nanny restarts it)."""
-    dask.client.wait_for_workers(2, timeout=120)
+    """The cluster with both workers up."""
+    both_workers_up(dask)
     return dask
 
 

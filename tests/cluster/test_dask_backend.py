@@ -31,7 +31,7 @@ from seqrisk.engine import BLOCK_PATHS, simulate
 from seqrisk.engine.backend import use_backend
 from seqrisk.exceptions import BackendError
 
-from .conftest import SC
+from .conftest import SC, both_workers_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # this module's task functions travel by value
@@ -127,7 +127,7 @@ def test_a_worker_killed_mid_run_changes_no_number(inputs: Any, local: Any, two_
     assert killed, "no worker held a task of the run after its first chunk"
     victim = killed[0][0]
     same_result(local, remote)
-    client.wait_for_workers(2, timeout=120)
+    both_workers_up(two_workers)
     assert before[victim] not in client.run(os.getpid).values()  # the process really died
 
 

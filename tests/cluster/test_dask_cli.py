@@ -20,7 +20,7 @@ from seqrisk.cli.app import app
 from seqrisk.distributed import DaskBackend
 from seqrisk.exceptions import SeqriskError
 
-from .conftest import BOOK, MODEL, SC
+from .conftest import BOOK, MODEL, SC, both_workers_up
 from .test_dask_backend import _free_port, kill_busy_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -71,7 +71,7 @@ def run_killing_a_worker(dask: DaskBackend, args: list[str], prefix: str, attemp
     is run again (up to ``attempts`` times); a kill must happen in one of them."""
     client = dask.client
     for _ in range(attempts):
-        client.wait_for_workers(2, timeout=120)
+        both_workers_up(dask)
         p = subprocess.Popen([sys.executable, "-m", "seqrisk", *args, "--scheduler", str(dask.address)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                              env={**os.environ, "COLUMNS": "80"})  # the width of run(): the same lines
