@@ -40,7 +40,7 @@ def test_a_cancelled_running_job_of_every_kind_stops_itself_and_the_worker_goes_
         "allocate": {**big, "chains": ["arbitrum", "base"], "replications": 5, "seed": 3},
         "score": {**big, "chains": ["arbitrum", "base", "optimism"], "seed": 4},
         "report": {**big, "seed": 5},
-        "backtest": {"train_until": "2019-01-01", "step": "30d"},
+        "backtest": {"train_until": "2022-01-01", "step": "30d"},
     }
     try:
         with httpx.Client(base_url=srv.base, timeout=60) as c:
@@ -52,8 +52,9 @@ def test_a_cancelled_running_job_of_every_kind_stops_itself_and_the_worker_goes_
             for kind, jid in ids.items():
                 # past its start: a command's job reports no progress after "running seqrisk <kind>", so only a
                 # checkpoint can stop it now (a report's simulation reports progress, and stops there)
-                while c.get(f"/api/v1/jobs/{jid}").json()["job"]["progress"]["stage"] in STARTING:
+                while (job := c.get(f"/api/v1/jobs/{jid}").json()["job"])["progress"]["stage"] in STARTING:
                     time.sleep(0.05)
+                assert job["status"] == "running", (kind, job["error"])
                 r = c.post(f"/api/v1/jobs/{jid}/cancel", headers=w)
                 assert r.status_code == 200 and r.json()["job"]["status"] == "running", (kind, r.text)
                 job = wait_jobs(c, [jid], poll_s=0.1)[jid]
