@@ -4,8 +4,8 @@ dashboard, and Debian's chromium (Playwright, offline: every request elsewhere i
 The chain mines a block a second; the test stops mining through anvil's RPC (``evm_setIntervalMining 0``): the
 monitor marks the chain down with its probability, and the open page follows through server-sent events, without
 a reload; mining resumes and the page shows the chain healthy again. Every wait is on a condition (the test's
-pytest timeout bounds it), never on the clock's speed. About half a minute: three real processes and a browser, and
-the status model's own time to be 90 % sure a one-second chain is down.
+pytest timeout bounds it), never on the clock's speed. About a quarter of a minute: three real processes and a
+browser, and the status model's own time to be 90 % sure a one-second chain is down.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from .browser import poll_until, served_page
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-#: a chain mining every second, and a status model told so; down from P(down) >= 90 %
-STATUS = {"block_time_s": 1.0, "prior_slow_mean_s": 1.0, "down_at": 0.9}
+#: a chain mining every second, and a status model told so; down from P(down) >= 90 %; a prior of frequent outages
+#: (thousands a year) makes the model sure of one after seconds of silence rather than tens
+STATUS = {"block_time_s": 1.0, "prior_slow_mean_s": 1.0, "down_at": 0.9, "downtime_rate_per_year": 5000.0}
 MODEL = REPO / "examples" / "outage-model.json"  # the monitor's model from a file: no fit at its start
 ROW = "document.querySelector('tr[data-chain=\"base\"]')"
 
