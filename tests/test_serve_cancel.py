@@ -40,7 +40,7 @@ def test_a_cancelled_running_job_of_every_kind_stops_itself_and_the_worker_goes_
         "allocate": {**big, "chains": ["arbitrum", "base"], "replications": 5, "seed": 3},
         "score": {**big, "chains": ["arbitrum", "base", "optimism"], "seed": 4},
         "report": {**big, "seed": 5},
-        "backtest": {"train_until": "2022-01-01", "step": "30d"},
+        "backtest": {"train_until": "2023-01-01", "step": "30d"},
     }
     try:
         with httpx.Client(base_url=srv.base, timeout=60) as c:
