@@ -192,6 +192,13 @@ class MonitorProcess:
         self.proc = None
         return int(p.returncode)
 
+    def ended_cleanly(self, code: int) -> str:
+        """The log of a run :meth:`stop` ended with ``code``, asserting it exited 0 with no traceback."""
+        log = self.log.read_text()
+        assert code == 0, log[-3000:]
+        assert "Traceback" not in log, log[-3000:]
+        return log
+
 
 @contextlib.contextmanager
 def receivers(*rs: Receiver) -> Iterator[tuple[Receiver, ...]]:

@@ -133,9 +133,7 @@ def test_monitor_watches_anvil_chains_flags_the_stall_alerts_once_and_survives_a
             assert len(ok.alerts("base", "down")) == 1
         finally:
             code = mon.stop()
-        assert code == 0, (tmp_path / "monitor.log").read_text()[-3000:]
-        log = (tmp_path / "monitor.log").read_text()
-        assert "Traceback" not in log and "ALERT down base" in log
+        assert "ALERT down base" in mon.ended_cleanly(code)
     with_events = seqrisk_cli(home, "monitor", "status", "--json")
     assert with_events.returncode == 0  # everything cleared
     events = _events(home)
