@@ -13,7 +13,7 @@ import typer
 from seqrisk.cli import checks
 from seqrisk.cli.app import app, state
 from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
-from seqrisk.cli.decide_inputs import BOOK_FILE, HorizonOpt, book_arg, finite, load_scenario_for
+from seqrisk.cli.decide_inputs import BOOK_FILE, HorizonOpt, book_arg, load_scenario_for
 from seqrisk.cli.modeling import AsOfOpt, fitted_model
 from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, messages, output_format, table
 from seqrisk.exceptions import UsageError
@@ -47,10 +47,8 @@ def report_cmd(
 ) -> None:
     """Write a risk report a desk can act on: summary, chains, loss tail, stress grid, mitigations, method."""
     from seqrisk import __version__
-    from seqrisk.decide.paths import with_paths
-    from seqrisk.engine import simulate
-    from seqrisk.engine.backend import use_backend
-    from seqrisk.report import ReportInputs, build_report, liquidation_for_book, stress_for_book
+    from seqrisk.report import ReportInputs, build_report
+    from seqrisk.report.analysis import analyse_book, report_summary
 
     t0 = time.perf_counter()
     output_format(out, "--out", {".html": "html", ".htm": "html"})
@@ -67,26 +65,8 @@ def report_cmd(
         msg.print("note: the model file has no posterior draws (hand-written): point estimates, no parameter "
                   "uncertainty", markup=False)
     with engine_backend(backend, scheduler, workers):
-        run_sc = with_paths(sc) if mitigations else sc  # the levers pair their runs with this one
-        res = simulate(book, om, run_sc)
-        with msg.status("the same book with chains independent (same rates)"):
-            indep = simulate(book, om.independent(), sc)
-        dependence = dependence_note(res, indep)
-        with msg.status("stress grid and liquidation curves"):
-            stress = stress_for_book(book, sc)
-            liq = liquidation_for_book(book, sc)
-        section = None
-        note = None
-        if mitigations:
-            from seqrisk.report.mitigations import standard_comparison
-
-            # the spinner shows this part's progress: no per-run bar beside it
-            with msg.status("comparing levers on the same paths"), use_backend(None):
-                worst = str(res.chains.assign(el=res.chains.holder_expected_loss_usd).sort_values("el")
-                            .iloc[-1].chain)
-                section = standard_comparison(book, om, sc, cat, worst_chain=worst, baseline=res)
-        else:
-            note = "mitigations not requested (--no-mitigations)."
+        an = analyse_book(book, om, sc, cat, mitigations=mitigations, stage=lambda text: msg.status(text))
+    res = an.result
     argv = sys.argv[1:] if sys.argv[0].endswith("seqrisk") else \
         ["report", str(portfolio), "--horizon", horizon or format_duration(sc.horizon_s), "--paths", str(paths),
          "--seed", str(seed)]
@@ -94,8 +74,8 @@ def report_cmd(
     html = build_report(ReportInputs(
         book=book, book_path=portable_arg(str(portfolio)), scenario=sc, model=om, result=res, catalog=cat,
         command=command,
-        version=__version__, statistics=statistics, stress=stress, liquidation=liq, mitigations=section,
-        mitigation_note=note, provenance=prov, extra_notes=[dependence]))
+        version=__version__, statistics=statistics, stress=an.stress, liquidation=an.liquidation,
+        mitigations=an.mitigations, mitigation_note=an.mitigation_note, provenance=prov, extra_notes=[an.dependence]))
     tmp = out.with_name(out.name + ".tmp")
     try:
         tmp.write_text(html, encoding="utf-8")
@@ -104,34 +84,13 @@ def report_cmd(
         tmp.unlink(missing_ok=True)
         raise UsageError(f"cannot write the report: {exc.strerror or exc}", field="--out", file=str(out)) from None
     if as_json:
-        echo_json("report", report_doc(res, book.name, sc, section, dependence, str(out.resolve()),
-                                       out.stat().st_size), prov)
+        echo_json("report", report_summary(an, book.name, sc, str(out.resolve()), out.stat().st_size), prov)
         return
     out_c.print(prov.header())
-    _print_summary(res, book.name, sc, section)
-    out_c.print(dependence, highlight=False)
+    _print_summary(res, book.name, sc, an.mitigations)
+    out_c.print(an.dependence, highlight=False)
     msg.print(f"\nreport written to [bold]{out.resolve()}[/] ({out.stat().st_size / 1e6:.1f} MB, "
               f"{time.perf_counter() - t0:.0f} s); open it in a browser, it works offline.")
-
-
-def report_doc(res: Any, name: str, sc: Any, section: Any, dependence: str, file: str, size: int
-               ) -> dict[str, Any]:
-    """The figures of the report's summary (the page has the rest), and the file written (``file``, ``size``
-    bytes): ``seqrisk report --json``'s layout, and a report job's result."""
-    def est(v: float, se: float) -> dict[str, float | None]:
-        return {"value": finite(float(v)), "std_error": finite(float(se))}
-
-    measures = {f"{persp}.{key}": est(*res.value(meas, perspective=persp, level=lvl))
-                for persp in ("holder", "venue")
-                for key, meas, lvl in (("el", "expected_loss", None), ("es99", "es", 0.99), ("es99.9", "es", 0.999))}
-    measures["p_liquidation"] = est(*res.value("p_liquidation"))
-    advice = {} if section is None else {
-        party: {"recommended": [e.sentence(adv.level) for e in adv.recommended[:3]], "level": adv.level}
-        for party, adv in section.advice.items()}
-    return {"book": name, "file": file, "bytes": size, "horizon_s": sc.horizon_s,
-            "paths": res.n_paths, "seed": sc.seed, "parameter_uncertainty": sc.parameter_uncertainty,
-            "attributable": measures, "advice": advice, "dependence": dependence}
-
 
 
 def _print_summary(res: Any, name: str, sc: Any, section: Any) -> None:
@@ -170,20 +129,3 @@ def portable_arg(arg: str) -> str:
     except ValueError:
         shown = p.name
     return f"{head}{eq}{shown}" if eq else shown
-
-
-def dependence_note(res: Any, indep: Any) -> str:
-    """One sentence: holder ES 99% under the model against the same chains independent at the same rates."""
-    from seqrisk.units import format_usd
-
-    w, w_se = (float(x) for x in res.value("es", perspective="holder", level=0.99))
-    i, i_se = (float(x) for x in indep.value("es", perspective="holder", level=0.99))
-    d, d_se = w - i, (w_se ** 2 + i_se ** 2) ** 0.5
-    head = (f"Cross-chain dependence (common shocks incl. the Ethereum-wide group, cross-chain excitation): holder "
-            f"ES 99% {format_usd(w)} ± {format_usd(w_se)} under the model against {format_usd(i)} ± "
-            f"{format_usd(i_se)} with the same chains independent at the same rates")
-    if abs(d) < 2 * d_se:
-        return head + "; the difference is within Monte Carlo error at this number of paths."
-    return head + (f": the dependence {'adds' if d > 0 else 'removes'} {format_usd(abs(d))} ± {format_usd(d_se)} "
-                   f"({abs(d) / w:.0%} of ES 99%), the part of the diversification benefit it takes away.")
-

@@ -160,14 +160,12 @@ def _frame(df: Any) -> list[dict[str, Any]]:
 
 
 def _report(req: Any, ctx: RunContext, progress: Progress, command: str) -> Outcome:
-    """``seqrisk report``'s run: its HTML report, its ``--json`` document as the result, and the analysis behind
-    the report (simulation, stress grid, liquidation curves, levers per party) as the artifact ``analysis.json``
-    the book page draws."""
+    """``seqrisk report``'s run (the same :func:`~seqrisk.report.analysis.analyse_book`): its HTML report, its
+    ``--json`` document as the result, and the analysis behind the report (simulation, stress grid, liquidation
+    curves, levers per party) as the artifact ``analysis.json`` the book page draws."""
     from seqrisk import __version__
-    from seqrisk.cli.report_cmds import dependence_note, report_doc
-    from seqrisk.decide.paths import with_paths
-    from seqrisk.engine import simulate
-    from seqrisk.report import ReportInputs, build_report, liquidation_for_book, stress_for_book
+    from seqrisk.report import ReportInputs, build_report
+    from seqrisk.report.analysis import analyse_book, report_summary
     from seqrisk.schemas import output_id
 
     book = _book(req, ctx)
@@ -178,37 +176,28 @@ def _report(req: Any, ctx: RunContext, progress: Progress, command: str) -> Outc
     if sc.parameter_uncertainty and not om.has_posterior_draws:
         sc = sc.model_copy(update={"parameter_uncertainty": False})
     prov = Provenance.of_model(ctx.catalog, om.meta, seed=sc.seed)
-    run_sc = with_paths(sc) if req.mitigations else sc  # the levers pair their runs with this one
-    res = simulate(book, om, run_sc, progress=lambda d, t: progress(d, t, "simulating paths"))
-    indep = simulate(book, om.independent(), sc,
-                     progress=lambda d, t: progress(d, t, "the same book with chains independent"))
-    dependence = dependence_note(res, indep)
-    progress(None, None, "stress grid and liquidation curves")
-    stress = stress_for_book(book, sc)
-    liq = liquidation_for_book(book, sc)
-    section, note = None, None
-    if req.mitigations:
-        from seqrisk.report.mitigations import standard_comparison
 
-        progress(None, None, "comparing levers on the same paths")
-        worst = str(res.chains.assign(el=res.chains.holder_expected_loss_usd).sort_values("el").iloc[-1].chain)
-        section = standard_comparison(book, om, sc, ctx.catalog, worst_chain=worst, baseline=res)
-    else:
-        note = "mitigations not requested (--no-mitigations)."
+    def stage(text: str) -> contextlib.nullcontext[None]:
+        progress(None, None, text)
+        return contextlib.nullcontext()
+
+    an = analyse_book(book, om, sc, ctx.catalog, mitigations=req.mitigations, stage=stage, progress=progress)
     progress(None, None, "writing the report")
     html = build_report(ReportInputs(
-        book=book, book_path=f"{book.name} (uploaded)", scenario=sc, model=om, result=res, catalog=ctx.catalog,
-        command=command, version=__version__, statistics=stats, stress=stress, liquidation=liq,
-        mitigations=section, mitigation_note=note, provenance=prov, extra_notes=[dependence])).encode("utf-8")
+        book=book, book_path=f"{book.name} (uploaded)", scenario=sc, model=om, result=an.result, catalog=ctx.catalog,
+        command=command, version=__version__, statistics=stats, stress=an.stress, liquidation=an.liquidation,
+        mitigations=an.mitigations, mitigation_note=an.mitigation_note, provenance=prov,
+        extra_notes=[an.dependence])).encode("utf-8")
+    section = an.mitigations
     mit: dict[str, Any] | None = None
     if section is not None:
         mit = {"strategies": _frame(section.comparison.summary()),
                "advice": {p: {"recommended": [e.strategy for e in a.recommended], "lines": a.lines()}
                           for p, a in section.advice.items()}}
-    analysis = {"schema": 1, "kind": "seqrisk.analysis", "book": book.name, "simulation": res.to_dict(),
-                "stress": {c: _frame(df) for c, df in stress.items()}, "liquidation": _frame(liq),
-                "mitigations": mit, "mitigation_note": note, "dependence": dependence}
-    summary = report_doc(res, book.name, sc, section, dependence, "report.html", len(html))
+    analysis = {"schema": 1, "kind": "seqrisk.analysis", "book": book.name, "simulation": an.result.to_dict(),
+                "stress": {c: _frame(df) for c, df in an.stress.items()}, "liquidation": _frame(an.liquidation),
+                "mitigations": mit, "mitigation_note": an.mitigation_note, "dependence": an.dependence}
+    summary = report_summary(an, book.name, sc, "report.html", len(html))
     return Outcome(document({"schema": output_id("report"), **summary}, prov),  # `seqrisk report --json`'s layout
                    [("report.html", "text/html; charset=utf-8", html),
                     ("analysis.json", "application/json",
