@@ -81,6 +81,10 @@ def test_config_sets_the_books_scenario_and_a_negative_saving_is_explained(tmp_p
 
     code, plain = run(tmp_path, *args)
     assert code == 0 and saving(plain) > 0 and "negative saving" not in plain
+    # the short put earns its time decay while its hedge is frozen (implied 65% above the prices' 55%): the
+    # book's loss is negative, and the note says why
+    assert "EL -$" in plain and ("note: negative attributable holder loss: a short option whose hedge is frozen "
+                                 "gains on average" in " ".join(plain.split()))
     dear = tmp_path / "dear-capital.yaml"
     dear.write_text("cost_of_capital: 1.0\n")
     code, out = run(tmp_path, *args, "--config", str(dear))

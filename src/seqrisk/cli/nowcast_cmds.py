@@ -11,6 +11,7 @@ import typer
 from seqrisk.cli.app import app, state
 from seqrisk.cli.decide_inputs import BOOK_FILE, load_scenario_for
 from seqrisk.cli.modeling import AsOfOpt, fitted_model
+from seqrisk.cli.notes import negative_loss_note
 from seqrisk.cli.render import JsonOpt, console, echo_json, set_quiet, table
 from seqrisk.exceptions import UsageError
 from seqrisk.units import format_duration, format_usd, parse_duration
@@ -90,7 +91,7 @@ def nowcast_cmd(
     c.print(f"P(still down): {ahead}")
     c.print(f"remaining: expected {_dur(doc['expected_remaining_s'])}, median {_dur(doc['median_remaining_s'])}, "
             f"90% within {_dur(doc['p90_remaining_s'])}")
-    for b in nc.books:
+    for book, b in zip(loaded, nc.books, strict=True):
         if b.note:
             c.print(f"{b.book}: {b.note}")
             continue
@@ -98,6 +99,8 @@ def nowcast_cmd(
         c.print(f"  EL {format_usd(b.expected_loss_usd)} ± {format_usd(b.expected_loss_se_usd)} · ES "
                 f"{b.es_level:.0%} {format_usd(b.es_usd)} ± {format_usd(b.es_se_usd)} · P(liquidation) "
                 f"{_pct(b.p_liquidation)} ± {_pct(b.p_liquidation_se)}")
+        if b.expected_loss_usd < 0 and not quiet:
+            c.print(f"  note: {negative_loss_note(book)}")
         if quiet or not b.positions:
             continue
         c.print("  most at risk; a top-up of 10% of the position's notional saves:")
