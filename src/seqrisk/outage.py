@@ -118,7 +118,16 @@ class DurationLaw:
                 raise DataError("duration parameters must be finite and > 0", field=k, value=v)
 
     def frozen(self) -> Any:
-        """The equivalent ``scipy.stats`` frozen distribution (None for ``fixed``)."""
+        """The equivalent ``scipy.stats`` frozen distribution (None for ``fixed``), built once per law (building
+        one costs milliseconds; the law is immutable, so the first one serves every later call)."""
+        try:
+            return self.__dict__["_frozen"]
+        except KeyError:
+            dist = self._build_frozen()
+            object.__setattr__(self, "_frozen", dist)
+            return dist
+
+    def _build_frozen(self) -> Any:
         from scipy import stats as sps  # imported here: scipy.stats costs ~1 s at CLI start-up
 
         p = self.params

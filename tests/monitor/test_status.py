@@ -45,7 +45,7 @@ def test_closed_form_exponential_laws() -> None:
     lambda exp(-s/d) (1 - exp(-k s)) / k over exp(-s/b - lambda s), k = lambda + 1/b - 1/d."""
     b, d, rate = 3.0, 120.0, 2000.0  # an absurd rate so the odds are of order one
     u = 5.0
-    law = BlockIntervalLaw(1.0, u, math.exp(-u / b), b)
+    law = BlockIntervalLaw(1e-12, u, math.exp(-u / b), b)  # no sure part: exponential
     dur = DurationLaw("exponential", {"mean_s": d})
     lam = rate / YEAR_S
     k = lam + 1 / b - 1 / d
@@ -87,7 +87,8 @@ def _simulate(law: BlockIntervalLaw, rate: float, dur: DurationLaw, years: float
     lp = math.log(law.p_slow)
     # inverse of the block law's survival
     lu = np.log(u)
-    b = np.where(lu >= lp, lu / lp * law.slow_after_s, law.slow_after_s + (lp - lu) * law.slow_mean_s)
+    a, uu = law.sure_s, law.slow_after_s
+    b = np.where(lu >= lp, a + lu / lp * (uu - a), uu + (lp - lu) * law.slow_mean_s)
     e = rng.exponential(1 / lam, n)
     d = dur.sample(rng, n)
     out = e < b
@@ -336,3 +337,89 @@ def test_bad_input() -> None:
         _model(down_at=0.1, degraded_at=0.5)
     with pytest.raises(DataError, match="another chain"):
         StatusModel.from_state("optimism", _model().to_state(), model=EXAMPLE_MODEL)
+
+
+def test_ladder_tail_matches_the_gamma_law_it_was_fed() -> None:
+    """Spell intervals are 2 s plus a gamma(2, 3 s) delay, a tail that is not exponential: the spell regime's
+    learned survival at its ladder thresholds is scipy's gamma survival there (the normal regime, never slow,
+    stays far below), and its mean excess past u is the gamma's closed form E[G - c | G > c]."""
+    from scipy import stats as sps
+
+    iv, _regime = _spells(60_000, 0.005, 0.05, np.random.default_rng(11))
+    fit = StatusConfig("arbitrum", 2.0, 1.0, EXAMPLE_MODEL.chains["arbitrum"].durations["downtime"]).interval_prior()
+    for x in iv:
+        fit = fit.add(1, float(x))
+    normal, spell = fit.regime_laws()
+    g = sps.gamma(2.0, scale=3.0)
+    for t in (5.0, 7.0, 9.0, 13.0, 17.0, 21.0):
+        assert float(spell.sf(t)) == pytest.approx(float(g.sf(t - 2.0)), rel=0.2), t
+        assert float(normal.sf(t)) < 0.01 * float(g.sf(t - 2.0))
+    c = 3.0  # u - 2 s
+    want = 3.0 * (1.0 + 1.0 / (1.0 + c / 3.0))  # E[G - c | G > c] of a gamma of shape 2, scale 3
+    assert fit.params()[3] == pytest.approx(want, rel=0.15)
+
+
+def test_ladder_law_closed_forms() -> None:
+    """A ladder law's mean is the integral of its survival, and a ladder on an exponential tail is that tail."""
+    from scipy.integrate import quad
+
+    law = BlockIntervalLaw(2.0, 5.0, 0.02, 3.0, (6.0, 9.0, 20.0), (math.log(0.02) - 0.5, math.log(0.02) - 0.6,
+                                                                     math.log(0.02) - 8.0))
+    cuts = [0.0, 2.0, 5.0, 6.0, 9.0, 20.0]
+    ref = sum(quad(lambda x: float(law.sf(x)), a, b)[0] for a, b in itertools.pairwise(cuts))
+    ref += quad(lambda x: float(law.sf(x)), 20.0, np.inf)[0]
+    assert law.mean() == pytest.approx(ref, rel=1e-8)
+    assert law.integral_sf(7.5) == pytest.approx(sum(quad(lambda x: float(law.sf(x)), a, b)[0]
+                                                     for a, b in itertools.pairwise([0, 2, 5, 6, 7.5])), rel=1e-8)
+    assert [law.logsf_scalar(x) for x in (1.0, 4.0, 7.0, 30.0)] == pytest.approx(
+        [float(law.logsf(x)) for x in (1.0, 4.0, 7.0, 30.0)], rel=1e-12)
+    flat = BlockIntervalLaw(2.0, 5.0, 0.02, 4.0, (7.0, 13.0), (math.log(0.02) - 0.5, math.log(0.02) - 2.0))
+    plain = BlockIntervalLaw(2.0, 5.0, 0.02, 4.0)
+    assert float(flat.sf(20.0)) == pytest.approx(float(plain.sf(20.0)), rel=1e-12)
+    assert flat.excess_mean() == pytest.approx(4.0, rel=1e-12)
+
+
+def test_a_short_history_is_not_over_confident() -> None:
+    """A chain whose every interval is exactly 2 s: the silence it takes to reach P(down) 0.9 shrinks as the
+    history grows (the share of slow intervals is bounded by how many were seen), and after a short history
+    it is long; the law never says a slow interval is rarer than one in the number of intervals seen."""
+    m = _model(block_time_s=2.0)
+    fit = m.config.interval_prior()
+    grid = np.arange(2.0, 400.0, 0.5)
+    needed, seen = [], 0
+    for n in (1_000, 30_000, 300_000, 3_000_000):
+        while seen < n:
+            step = min(1_000, n - seen)
+            fit = fit.add(step, 2.0 * step)
+            seen += step
+        m._fit = fit
+        needed.append(next(s for s in grid if m.p_down_given_silence(float(s)) >= 0.9))
+        assert float(fit.law().sf(5.0)) >= 0.5 / (n + m.config.prior_intervals)  # calibrated bound
+    assert all(a > b for a, b in itertools.pairwise(needed)), needed
+    assert needed[0] > 2 * needed[-1] and needed[0] > 40.0, needed
+
+
+def test_a_version_2_state_still_loads() -> None:
+    """A state written before the ladder (version 2: per regime intervals, slow ones and their seconds past u)
+    resumes with the same share of slow intervals as that version's fit and about its mean excess past u (the
+    ladder steps' priors pull the far tail a little towards theirs)."""
+    m = _model(block_time_s=2.0)
+    _steady(m, 1e9, 50)
+    state = json.loads(json.dumps(m.to_state()))
+    counts = [5000.0, 40.0, 40.0 * 7.0, 300.0, 150.0, 150.0 * 9.0, 5100.0, 10.0, 300.0, 12.0]
+    state |= {"version": 2, "intervals": {"counts": counts, "p_spell_before": 0.0, "window": [2.0, 2.0],
+                                          "p_spell": 0.0}}
+    m2 = StatusModel.from_state("arbitrum", state, model=EXAMPLE_MODEL, block_time_s=2.0)
+    p_n, m_n, p_s, m_s, q, r = m2.interval_fit.params()
+    c = m2.config
+    m0 = c.prior_slow_mean_s or 4.0
+    assert p_n == pytest.approx((c.prior_p_slow * c.prior_intervals + 40) / (c.prior_intervals + 5000), rel=1e-9)
+    assert m_n == pytest.approx((c.prior_slow_n * m0 + 280) / (c.prior_slow_n + 40), rel=0.12)
+    assert m_s == pytest.approx((c.prior_slow_n * m0 + 1350) / (c.prior_slow_n + 150), rel=0.12)
+    assert q == pytest.approx((c.prior_spell_start * c.prior_spell_start_n + 10) / (c.prior_spell_start_n + 5100))
+    assert p_s == pytest.approx((c.prior_spell_p_slow * c.prior_spell_intervals + 150)
+                                / (c.prior_spell_intervals + 300))
+    assert r == pytest.approx((c.prior_spell_end_n / c.prior_spell_blocks + 12) / (c.prior_spell_end_n + 300))
+    assert m2.to_state()["version"] == 3
+    with pytest.raises(DataError, match="version"):
+        StatusModel.from_state("arbitrum", state | {"version": 1}, model=EXAMPLE_MODEL)

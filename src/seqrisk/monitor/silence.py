@@ -1,14 +1,17 @@
 """The head's silence as evidence: a chain's block-interval law, in two regimes, and the odds that it is down.
 
 **Block-interval law.** While the sequencer is up, the time ``B`` from one
-block to the next is short (about the chain's block time ``b``) except in
-slow blocks. Past a threshold ``u`` (default ``2 b + 1 s``) the law has an
-exponential tail of mean ``m``::
-
-    P(B > s) = p_u ** (s / u)              for s <= u
-             = p_u * exp(-(s - u) / m)      for s > u
-
-(:class:`BlockIntervalLaw`; ``p_u = P(B > u)``).
+block to the next is about the chain's block time ``b`` except in slow blocks.
+No interval ends before ``a = min(b, u / 2)``; up to a threshold ``u``
+(default ``2 b + 1 s``) the survival falls log-linearly to ``p_u = P(B > u)``;
+past ``u`` it is counted on a *ladder* of thresholds ``t_0 = u < t_1 < ...``
+(``u`` plus 0, 0.5, 1, 1.5, 2, 3, 4, 6 ... 64 times ``max(b, 1 s)``), each step
+``h_j = P(B > t_{j+1} | B > t_j)`` learned from the intervals seen, the
+log-survival linear between thresholds and past the last one
+(:class:`BlockIntervalLaw`). The ladder learns how heavy or light the chain's
+tail is without assuming a shape (an exponential tail is one ladder among
+many); where the chain never showed an interval, a step keeps its prior (an
+exponential tail of mean ``m_0``).
 
 **Two regimes.** Chains have slow spells: for a while many blocks in a row are
 slow, then the chain is fast again. One law for all intervals mixes them, and
@@ -27,11 +30,18 @@ in 100,000 intervals on a chain with a few spells a day), not by the share of
 slow intervals overall.
 
 The parameters are learned from the chain's own intervals: each regime's
-``p`` has a beta prior and ``1/m`` a gamma prior, ``q`` and ``r`` beta priors,
+``p`` and each of its ladder steps ``h_j`` has a beta prior (the steps' means
+``exp(-(t_{j+1} - t_j) / m_0)``), ``q`` and ``r`` beta priors,
 updated with every interval observed while the chain was not judged down, each
 interval counted in each regime (and each transition) with its posterior weight
 from the filter (an online expectation step; the point estimates are the
-posterior means given those weighted counts).
+posterior means given those weighted counts). A share of slow intervals
+``p`` is thus never below about one over the number of intervals seen: a year
+without a slow block bounds ``P(B > u)`` near ``1 / N``, it does not make it
+zero. A spell's ``p_S`` is kept at least half its prior mean: a "spell" whose
+intervals are as fast as ordinary ones is no spell, and without the floor the
+spell regime of a chain that has none drifts to the normal law while ``q``
+stays at its prior.
 
 **Silence.** After the last block, the sequencer stays up until the next block
 (after ``B``) unless an outage starts first; outages start at rate ``lambda``
@@ -52,7 +62,9 @@ odds low.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -64,46 +76,82 @@ from seqrisk.units import YEAR_S
 __all__ = ["BlockIntervalLaw", "RegimeFit", "RegimeMixture", "silence_log_odds"]
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(32)
+_GL16_X, _GL16_W = np.polynomial.legendre.leggauss(16)
 #: beyond this many tail means past ``u`` the block law's survival is below e^-40: the integral stops there
 _TAIL_SPAN = 40.0
 
 
 @dataclass(frozen=True)
 class BlockIntervalLaw:
-    """Time between consecutive blocks while the sequencer is up (seconds); see the module doc."""
+    """Time between consecutive blocks while the sequencer is up (seconds); see the module doc.
+
+    ``P(B > s) = 1`` up to ``a = min(b, u / 2)`` (intervals last about the block time ``b``), then
+    ``p_u ** ((s - a) / (u - a))`` up to ``u``; past ``u`` the log-survival is linear between the ``knots``
+    (thresholds past ``u``, with ``knot_logsf = log P(B > knot)``) and falls with slope ``-1 / slow_mean_s``
+    past the last one (past ``u`` itself when there are no knots: a plain exponential tail of mean
+    ``slow_mean_s``).
+    """
 
     block_time_s: float
     slow_after_s: float
     p_slow: float
     slow_mean_s: float
+    knots: tuple[float, ...] = ()
+    knot_logsf: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
-        if not (self.block_time_s > 0 and self.slow_after_s > 0 and 0 < self.p_slow < 1 and self.slow_mean_s > 0):
+        xs = (self.slow_after_s, *self.knots)
+        ls = (math.log(self.p_slow) if 0 < self.p_slow < 1 else math.nan, *self.knot_logsf)
+        if not (self.block_time_s > 0 and self.slow_after_s > 0 and 0 < self.p_slow < 1 and self.slow_mean_s > 0
+                and len(self.knots) == len(self.knot_logsf) and all(b > a for a, b in itertools.pairwise(xs))
+                and all(b <= a for a, b in itertools.pairwise(ls))):
             raise ValueError(f"bad block-interval law: {self}")
+        object.__setattr__(self, "_xs", xs)
+        object.__setattr__(self, "_ls", ls)
 
-    def logsf(self, s: Any) -> Any:
-        """``log P(B > s)``."""
-        s = np.maximum(np.asarray(s, dtype=float), 0.0)
-        lp = math.log(self.p_slow)
-        out = np.where(s <= self.slow_after_s, lp * s / self.slow_after_s,
-                       lp - (s - self.slow_after_s) / self.slow_mean_s)
-        return float(out) if out.ndim == 0 else out
+    @property
+    def sure_s(self) -> float:
+        """Below this no interval ends: ``min(b, u / 2)``."""
+        return min(self.block_time_s, 0.5 * self.slow_after_s)
 
     def logsf_scalar(self, s: float) -> float:
         """``log P(B > s)`` of one number (no NumPy: the monitor calls it every round)."""
-        s = max(s, 0.0)
-        lp = math.log(self.p_slow)
-        if s <= self.slow_after_s:
-            return lp * s / self.slow_after_s
-        return lp - (s - self.slow_after_s) / self.slow_mean_s
+        xs, ls = self._xs, self._ls  # type: ignore[attr-defined]
+        a = self.sure_s
+        if s <= xs[0]:
+            return ls[0] * max(s - a, 0.0) / (xs[0] - a)
+        i = bisect.bisect_right(xs, s)
+        if i == len(xs):
+            return ls[-1] - (s - xs[-1]) / self.slow_mean_s
+        a, c = xs[i - 1], xs[i]
+        return ls[i - 1] + (ls[i] - ls[i - 1]) * (s - a) / (c - a)
+
+    def logsf(self, s: Any) -> Any:
+        """``log P(B > s)``, vectorised."""
+        s = np.asarray(s, dtype=float)
+        xs, ls = self._xs, self._ls  # type: ignore[attr-defined]
+        a = self.sure_s
+        out = np.where(s <= xs[0], ls[0] * np.maximum(s - a, 0.0) / (xs[0] - a),
+                       np.where(s <= xs[-1], np.interp(s, xs, ls), ls[-1] - (s - xs[-1]) / self.slow_mean_s))
+        return float(out) if out.ndim == 0 else out
 
     def integral_sf(self, s: float) -> float:
-        """``integral_0^s P(B > x) dx`` (s), closed form."""
-        u, p, m = self.slow_after_s, self.p_slow, self.slow_mean_s
-        lp = math.log(p)
+        """``integral_0^s P(B > x) dx`` (s), closed form (the survival is exponential on every piece)."""
+        xs, ls = self._xs, self._ls  # type: ignore[attr-defined]
+        u, lp, a = xs[0], ls[0], self.sure_s
+        if s <= a:
+            return max(s, 0.0)
         if s <= u:
-            return u * math.expm1(lp * s / u) / lp
-        return u * (p - 1.0) / lp + p * m * -math.expm1(-(s - u) / m)
+            return a + (u - a) * math.expm1(lp * (s - a) / (u - a)) / lp
+        total = a + (u - a) * math.expm1(lp) / lp
+        for a, c, la, lc in zip(xs, xs[1:], ls, ls[1:], strict=False):
+            if s <= a:
+                break
+            w, k = min(s, c) - a, (la - lc) / (c - a)
+            total += math.exp(la) * (w if k == 0.0 else -math.expm1(-k * w) / k)
+        if s > xs[-1]:
+            total += math.exp(ls[-1]) * self.slow_mean_s * -math.expm1(-(s - xs[-1]) / self.slow_mean_s)
+        return total
 
     def sf(self, s: Any) -> Any:
         """``P(B > s)``."""
@@ -112,6 +160,22 @@ class BlockIntervalLaw:
     def mean(self) -> float:
         """``E[B]`` (s): the integral of the survival."""
         return self.integral_sf(math.inf)
+
+    def excess_mean(self) -> float:
+        """``E[B - u | B > u]`` (s): how far past ``u`` a slow interval runs on average."""
+        return (self.mean() - self.integral_sf(self.slow_after_s)) / self.p_slow
+
+    def pieces(self, s: float) -> list[tuple[float, float]]:
+        """``[0, s]`` cut where the survival has a kink, and past the point where it is below ``p_u e^-40``."""
+        xs, ls = self._xs, self._ls  # type: ignore[attr-defined]
+        floor = ls[0] - _TAIL_SPAN
+        i = next((j for j, lj in enumerate(ls) if lj <= floor), None)
+        if i is None:
+            end = xs[-1] + (ls[-1] - floor) * self.slow_mean_s
+        else:
+            end = xs[i - 1] + (ls[i - 1] - floor) / (ls[i - 1] - ls[i]) * (xs[i] - xs[i - 1])
+        cuts = [0.0, *(x for x in (self.sure_s, *xs) if x < min(s, end)), min(s, end)]
+        return [(a, c) for a, c in itertools.pairwise(cuts) if c > a]
 
     def components(self) -> tuple[tuple[float, BlockIntervalLaw], ...]:
         return ((1.0, self),)
@@ -161,6 +225,12 @@ AnyIntervalLaw = BlockIntervalLaw | RegimeMixture
 _MAX_STEPS = 64
 #: an interval is counted (by regime and transition) once this many later intervals are known
 _LAG = 4
+#: the ladder: thresholds past ``u`` at which each regime counts the intervals that ran longer, in units of
+#: ``max(b, 1 s)`` past ``u`` (fine near ``u``, where a silence is judged first; coarser further out)
+LADDER = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0)
+_NL = len(LADDER)
+#: a regime whose slow share falls below this fraction of the spell prior's is no spell (see RegimeFit.params)
+_SPELL_FLOOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -168,14 +238,15 @@ class RegimeFit:
     """Learned two-regime block-interval law (see the module doc): priors, weighted counts and the filter.
 
     Priors: the normal regime's ``p_N ~ Beta`` with mean ``normal_p_slow`` worth ``normal_intervals``
-    intervals and ``1/m_N ~ Gamma`` with mean ``1/normal_slow_mean_s`` worth ``normal_slow_n`` slow intervals;
-    the same for the spell regime; a spell starts after an interval with ``q ~ Beta`` (mean ``spell_start``,
-    worth ``spell_start_n`` intervals) and lasts ``1/r ~`` ``spell_blocks`` intervals (``r ~ Beta``, worth
-    ``spell_end_n`` spell intervals). ``counts``: per regime (normal, spell) the weighted number of intervals,
-    of slow ones and their seconds past ``u``, then the weighted transitions (from normal, normal to spell,
-    from spell, spell to normal), counted with their smoothed weights once ``_LAG`` later intervals are known
-    (``window``: those not counted yet). ``p_spell``: the filter's probability that the last interval was a
-    spell's.
+    intervals; each step of its ladder, ``P(B > t_{j+1} | B > t_j) ~ Beta`` with mean
+    ``exp(-(t_{j+1} - t_j) / normal_slow_mean_s)`` worth ``normal_slow_n`` intervals (an exponential tail of
+    that mean until the chain shows its own); the same for the spell regime; a spell starts after an interval
+    with ``q ~ Beta`` (mean ``spell_start``, worth ``spell_start_n`` intervals) and lasts ``1/r ~``
+    ``spell_blocks`` intervals (``r ~ Beta``, worth ``spell_end_n`` spell intervals). ``counts``: per regime
+    (normal, spell) the weighted number of intervals and, per ladder threshold, of those longer; then the
+    weighted transitions (from normal, normal to spell, from spell, spell to normal), counted with their
+    smoothed weights once ``_LAG`` later intervals are known (``window``: those not counted yet).
+    ``p_spell``: the filter's probability that the last interval was a spell's.
     """
 
     block_time_s: float
@@ -192,31 +263,60 @@ class RegimeFit:
     spell_start_n: float
     spell_blocks: float
     spell_end_n: float
-    counts: tuple[float, ...] = (0.0,) * 10
+    counts: tuple[float, ...] = (0.0,) * (2 * (_NL + 1) + 4)
     p_spell_before: float = 0.0        # filtered P(spell) of the interval before the window
     window: tuple[float, ...] = ()     # the last intervals, not counted yet (seconds)
     p_spell: float = 0.0               # filtered P(spell) of the last interval
 
+    def ladder(self) -> tuple[float, ...]:
+        """The thresholds ``t_0 = u < t_1 < ...`` (s) at which intervals are counted."""
+        unit = max(self.block_time_s, 1.0)
+        return tuple(self.slow_after_s + e * unit for e in LADDER)
+
+    def _regime(self, k: int) -> tuple[float, tuple[float, ...], float]:
+        """Regime ``k``'s ``p_u``, log-survival at the ladder thresholds and tail mean past the last one."""
+        c = self.counts[k * (_NL + 1):(k + 1) * (_NL + 1)]
+        n, ks = c[0], c[1:]
+        if k == 0:
+            p0, n0, m0, nh = self.normal_p_slow, self.normal_intervals, self.normal_slow_mean_s, self.normal_slow_n
+        else:
+            p0, n0, m0, nh = self.spell_p_slow, self.spell_intervals, self.spell_slow_mean_s, self.spell_slow_n
+        p = (p0 * n0 + ks[0]) / (n0 + n)
+        if k == 1:  # a regime where slow intervals are rare is no spell: without this floor the spell regime
+            p = max(p, _SPELL_FLOOR * p0)  # of a chain without spells drifts to the normal law, and q stays put
+        ts = self.ladder()
+        ls = [math.log(p)]
+        for j in range(_NL - 1):
+            rho = math.exp(-(ts[j + 1] - ts[j]) / m0)
+            ls.append(ls[-1] + math.log((rho * nh + ks[j + 1]) / (nh + ks[j])))
+        tail = (ts[-1] - ts[-2]) / (ls[-2] - ls[-1])  # past the last threshold: the last step's rate
+        return p, tuple(ls), tail
+
     def params(self) -> tuple[float, float, float, float, float, float]:
-        """Posterior means ``(p_N, m_N, p_S, m_S, q, r)``."""
-        nn, sn, en, ns, ss, es, fn, nts, fs, stn = self.counts
-        p_n = (self.normal_p_slow * self.normal_intervals + sn) / (self.normal_intervals + nn)
-        m_n = (self.normal_slow_n * self.normal_slow_mean_s + en) / (self.normal_slow_n + sn)
-        p_s = (self.spell_p_slow * self.spell_intervals + ss) / (self.spell_intervals + ns)
-        m_s = (self.spell_slow_n * self.spell_slow_mean_s + es) / (self.spell_slow_n + ss)
+        """Posterior means ``(p_N, m_N, p_S, m_S, q, r)``, ``m`` the mean excess past ``u`` of a regime's law."""
+        *_, fn, nts, fs, stn = self.counts
+        law_n, law_s = self.regime_laws()
         q = (self.spell_start * self.spell_start_n + nts) / (self.spell_start_n + fn)
         r = (self.spell_end_n / self.spell_blocks + stn) / (self.spell_end_n + fs)
-        return p_n, m_n, p_s, m_s, q, r
+        return law_n.p_slow, law_n.excess_mean(), law_s.p_slow, law_s.excess_mean(), q, r
+
+    def _qr(self) -> tuple[float, float]:
+        *_, fn, nts, fs, stn = self.counts
+        return ((self.spell_start * self.spell_start_n + nts) / (self.spell_start_n + fn),
+                (self.spell_end_n / self.spell_blocks + stn) / (self.spell_end_n + fs))
 
     def regime_laws(self) -> tuple[BlockIntervalLaw, BlockIntervalLaw]:
         """The normal and the spell regime's plug-in laws."""
-        p_n, m_n, p_s, m_s, _q, _r = self.params()
-        b, u = self.block_time_s, self.slow_after_s
-        return BlockIntervalLaw(b, u, p_n, m_n), BlockIntervalLaw(b, u, p_s, m_s)
+        ts = self.ladder()
+        out = []
+        for k in (0, 1):
+            p, ls, tail = self._regime(k)
+            out.append(BlockIntervalLaw(self.block_time_s, self.slow_after_s, p, tail, ts[1:], ls[1:]))
+        return out[0], out[1]
 
     def p_spell_next(self) -> float:
         """Predicted probability that the interval in progress is a spell's."""
-        *_, q, r = self.params()
+        q, r = self._qr()
         return (1.0 - self.p_spell) * q + self.p_spell * (1.0 - r)
 
     def law(self) -> RegimeMixture:
@@ -236,20 +336,28 @@ class RegimeFit:
         """
         if n_blocks <= 0:
             return self
-        p_n, m_n, p_s, m_s, q, r = self.params()
+        q, r = self._qr()
+        ts = self.ladder()
         u = self.slow_after_s
+        # log P(interval in ladder bin j) per regime: bin j is (t_j, t_{j+1}], the last one (t_last, inf)
+        bins = []
+        for k in (0, 1):
+            p, ls, _tail = self._regime(k)
+            bins.append((math.log1p(-p), [ls[j] + math.log1p(-math.exp(ls[j + 1] - ls[j])) for j in range(_NL - 1)]
+                         + [ls[-1]]))
         trans = ((1.0 - q, q), (r, 1.0 - r))
         c = list(self.counts)
         window = list(self.window)
         a0 = self.p_spell_before
+        at_s = _NL + 1
 
         def emission(x: float) -> tuple[float, float]:
             if x <= u:
-                return 1.0 - p_n, 1.0 - p_s
-            ln = math.log(p_n) - math.log(m_n) - (x - u) / m_n
-            ls = math.log(p_s) - math.log(m_s) - (x - u) / m_s
-            top = max(ln, ls)  # a common factor of both regimes changes no posterior
-            return math.exp(ln - top), math.exp(ls - top)
+                return math.exp(bins[0][0]), math.exp(bins[1][0])
+            j = bisect.bisect_left(ts, x) - 1  # t_j < x <= t_{j+1}
+            ln, ls_ = bins[0][1][j], bins[1][1][j]
+            top = max(ln, ls_)  # a common factor of both regimes changes no posterior
+            return math.exp(ln - top), math.exp(ls_ - top)
 
         def forward(a: float, e: tuple[float, float]) -> float:
             f0 = ((1.0 - a) * trans[0][0] + a * trans[1][0]) * e[0]
@@ -269,15 +377,16 @@ class RegimeFit:
             z = xi[0][0] + xi[0][1] + xi[1][0] + xi[1][1]
             g = ((xi[0][0] + xi[1][0]) / z, (xi[0][1] + xi[1][1]) / z)
             x = window[0]
-            for k, base in ((0, 0), (1, 3)):
-                c[base] += times * g[k]
-                if x > u:
-                    c[base + 1] += times * g[k]
-                    c[base + 2] += times * g[k] * (x - u)
-            c[6] += times * (xi[0][0] + xi[0][1]) / z
-            c[7] += times * xi[0][1] / z
-            c[8] += times * (xi[1][0] + xi[1][1]) / z
-            c[9] += times * xi[1][0] / z
+            longer = bisect.bisect_left(ts, x)  # how many thresholds x exceeds
+            for k in (0, 1):
+                w, base = times * g[k], k * at_s
+                c[base] += w
+                for j in range(longer):
+                    c[base + 1 + j] += w
+            c[2 * at_s] += times * (xi[0][0] + xi[0][1]) / z
+            c[2 * at_s + 1] += times * xi[0][1] / z
+            c[2 * at_s + 2] += times * (xi[1][0] + xi[1][1]) / z
+            c[2 * at_s + 3] += times * xi[1][0] / z
             return forward(a0, e0)
 
         fast = n_blocks - 1
@@ -300,14 +409,31 @@ class RegimeFit:
                 "p_spell": self.p_spell}
 
     def with_state(self, state: dict[str, Any]) -> RegimeFit:
-        """This prior with the counts and filter of :meth:`to_dict`."""
+        """This prior with the counts and filter of :meth:`to_dict` (or of a version-2 state: see
+        :meth:`counts_from_v2`)."""
         counts = tuple(float(x) for x in state["counts"])
         window = tuple(float(x) for x in state["window"])
         a0, p = float(state["p_spell_before"]), float(state["p_spell"])
-        if len(counts) != 10 or not all(math.isfinite(x) and x >= 0 for x in counts + window) or \
-                len(window) > _LAG or not (0 <= a0 <= 1 and 0 <= p <= 1):
+        if not all(math.isfinite(x) and x >= 0 for x in counts + window) or len(window) > _LAG or \
+                not (0 <= a0 <= 1 and 0 <= p <= 1):
+            raise ValueError(f"bad regime counts: {state!r}")
+        if len(counts) == 10:
+            counts = self.counts_from_v2(counts)
+        if len(counts) != len(self.counts):
             raise ValueError(f"bad regime counts: {state!r}")
         return dataclasses.replace(self, counts=counts, p_spell_before=a0, window=window, p_spell=p)
+
+    def counts_from_v2(self, old: tuple[float, ...]) -> tuple[float, ...]:
+        """A version-2 state's counts (per regime: intervals, slow ones, their seconds past ``u``; then the
+        transitions) as ladder counts: the slow intervals spread over the ladder as that version's fitted
+        exponential tail (posterior mean tail mean) would spread them, in expectation."""
+        ts = self.ladder()
+        out: list[float] = []
+        for n, slow, excess, m0, nh in ((old[0], old[1], old[2], self.normal_slow_mean_s, self.normal_slow_n),
+                                        (old[3], old[4], old[5], self.spell_slow_mean_s, self.spell_slow_n)):
+            m = (nh * m0 + excess) / (nh + slow)
+            out += [n, *(slow * math.exp(-(t - ts[0]) / m) for t in ts)]
+        return (*out, *old[6:])
 
 
 def silence_log_odds(silence_s: float, law: AnyIntervalLaw, rate_per_year: float, duration_sf: Any,
@@ -349,14 +475,11 @@ def silence_log_odds(silence_s: float, law: AnyIntervalLaw, rate_per_year: float
 
 
 def _nodes(s: float, law: BlockIntervalLaw) -> tuple[np.ndarray, np.ndarray]:
-    """Quadrature nodes and weights on ``[0, s]``, split at ``u`` and cut where the block law is negligible."""
-    u = law.slow_after_s
-    pieces = [(0.0, min(s, u))]
-    if s > u:
-        pieces.append((u, min(s, u + _TAIL_SPAN * law.slow_mean_s)))
+    """Quadrature nodes and weights on ``[0, s]``, one Gauss-Legendre rule per smooth piece of the block law."""
     xs, ws = [], []
-    for a, b in pieces:
+    for i, (a, b) in enumerate(law.pieces(s)):
+        gx, gw = (_GL_X, _GL_W) if i == 0 else (_GL16_X, _GL16_W)
         h = 0.5 * (b - a)
-        xs.append(a + h * (_GL_X + 1.0))
-        ws.append(h * _GL_W)
+        xs.append(a + h * (gx + 1.0))
+        ws.append(h * gw)
     return np.concatenate(xs), np.concatenate(ws)

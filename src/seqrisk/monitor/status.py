@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 __all__ = ["STATE_VERSION", "StatusConfig", "StatusModel"]
 
 #: Version of :meth:`StatusModel.to_state`'s layout.
-STATE_VERSION = 2  # 2: the two-regime block-interval law
+STATE_VERSION = 3  # 2: the two-regime block-interval law; 3: its tails counted on a ladder (2 still loads)
 #: Relative error allowed to the silence odds' closed form (see StatusModel.__init__).
 _CLOSED_FORM_ERROR = 1e-4
 #: Block time assumed for a chain whose catalog entry has none (seconds).
@@ -338,7 +338,7 @@ class StatusModel:
         """A model for ``chain`` (built as :meth:`for_chain` with ``kw``) resuming from :meth:`to_state`."""
         model = cls.for_chain(chain, **kw)
         try:
-            if state.get("version") != STATE_VERSION:
+            if state.get("version") not in (2, STATE_VERSION):  # 2: its counts migrated by RegimeFit.with_state
                 raise DataError(f"status state version {state.get('version')!r} is not {STATE_VERSION}",
                                 chain=chain, field="version", value=state.get("version"))
             if state.get("chain") != model.chain:
