@@ -159,7 +159,8 @@ def test_errors_are_json_with_the_field_and_no_traceback(server: dict[str, Any])
     r = c.post("/api/v1/jobs/simulate", json={"book": book, "paths": 1000}, headers=w)
     assert r.status_code == 422, r.text
     err = r.json()["error"]
-    assert (err["position"], err["field"], err["value"]) == ("arb-eth-short", "notional_usd", "lots"), err
+    assert (err["position"], err["field"], err["value"]) == ("arb-eth-short", "book.positions[1].notional_usd",
+                                                             "lots"), err
     assert "Traceback" not in r.text
     r = c.post("/api/v1/jobs/simulate", json={"book": yaml.safe_load(BOOK.read_text()), "paths": 10**9},
                headers=w)
@@ -321,7 +322,7 @@ def test_every_kind_reproduces_from_its_record(server: dict[str, Any], tmp_path:
 def test_a_bad_backtest_request_names_the_field(server: dict[str, Any]) -> None:
     c, w = server["client"], _bearer(server["tokens"]["write"])
     r = c.post("/api/v1/jobs/backtest", json={"train_until": "2023-01-01", "test_until": "2022-01-01"}, headers=w)
-    assert r.status_code == 422 and r.json()["error"]["field"] == "test_until"
+    assert r.status_code == 422 and r.json()["error"]["field"] == "train_until"  # (tests/test_serve_validation.py)
     r = c.post("/api/v1/jobs/backtest", json={"train_until": "2023-01-01", "type": "rain"}, headers=w)
     assert r.status_code == 422 and r.json()["error"]["field"] == "type"
     from seqrisk.stats.events import MODELLED_TYPES

@@ -2,7 +2,9 @@
 
 The engine calls it before each block of paths it runs or hands to a backend
 (so every simulation, sweep point, lever, replication and score stops at the
-next block), and the backtest before each origin it refits. Outside a
+next block), the backtest before each origin it refits, and the outage model's
+fit between its stages (event set, trend, the rates and durations of each
+event type, the Hawkes fits, the coupling). Outside a
 :func:`cancellable` block a checkpoint does nothing; inside one it calls the
 block's ``check``, which raises to stop the work (the service's job workers raise
 when a job was cancelled or the server is stopping). Nothing is left half

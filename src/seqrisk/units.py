@@ -26,6 +26,7 @@ __all__ = [
     "parse_date",
     "parse_datetime",
     "parse_duration",
+    "parse_positive_duration",
 ]
 
 MINUTE_S = 60.0
@@ -79,6 +80,15 @@ def parse_duration(text: str | float | int, *, field: str | None = None, default
         total += float(m.group(1)) * _UNITS[unit] if unit is not None else 0.0
         pos = m.end()
     return total
+
+
+def parse_positive_duration(text: str | float | int, *, field: str, what: str | None = None) -> float:
+    """:func:`parse_duration` of a duration that must be > 0 (a cover's trigger and period, a backtest's step):
+    the one rule the command line's options and the service's request fields share."""
+    seconds = parse_duration(text, field=field)
+    if seconds <= 0:
+        raise UsageError(f"{what or field.lstrip('-')} must be > 0", field=field, value=text)
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

@@ -11,25 +11,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import seqrisk.stats
 from seqrisk.cli.app import app
 from seqrisk.outage import OutageModel
 
 DESK = str(Path(__file__).resolve().parents[2] / "examples" / "desk.yaml")
-
-
-@pytest.fixture
-def fits(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Every call of the fitter, with its options."""
-    calls: list[dict[str, Any]] = []
-    real = seqrisk.stats.fit_outage_statistics
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        calls.append(kwargs)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(seqrisk.stats, "fit_outage_statistics", counting)
-    return calls
 
 
 def run(home: Path, *args: str) -> Any:

@@ -1,6 +1,6 @@
 """Cooperative cancellation (:mod:`seqrisk.cancel`): a run stops at the checkpoint after the blocks it finished,
-on one process and on a pool, and a backtest between origins; outside a cancellable block a checkpoint is a no-op
-and the numbers do not change."""
+on one process and on a pool, a backtest between origins and a fit between its stages; outside a cancellable
+block a checkpoint is a no-op and the numbers do not change."""
 
 from __future__ import annotations
 
@@ -61,8 +61,27 @@ def test_a_pool_stops_too_and_can_run_again() -> None:
 
 def test_a_backtest_stops_between_origins() -> None:
     origins: list[int] = []
-    seen, check = _stop_at(2)
+    seen = [0]
+
+    def check() -> None:  # every checkpoint passes until the first origin is scored; the next one stops
+        seen[0] += 1
+        if origins:
+            raise Stop
     with cancellable(check), pytest.raises(Stop):
         backtest(load_catalog(), train_until=datetime(2023, 1, 1, tzinfo=UTC),
                  test_until=datetime(2026, 1, 1, tzinfo=UTC), progress=lambda d, t: origins.append(d))
-    assert origins == [1] and seen[0] == 2  # the first origin was scored, the second never started
+    assert origins == [1]  # the first origin was scored, the second never finished
+
+
+def test_a_fit_stops_between_its_stages() -> None:
+    """The fit of the outage model passes checkpoints between its stages: stopped at the third, it ends there."""
+    from seqrisk.stats import fit_outage_statistics
+
+    counted, count = _stop_at(10**9)
+    with cancellable(count):
+        fit_outage_statistics(load_catalog(), group_hawkes=True)
+    assert counted[0] >= 8  # event set, trend, rates and durations per type, the Hawkes fits, the coupling
+    seen, check = _stop_at(3)
+    with cancellable(check), pytest.raises(Stop):
+        fit_outage_statistics(load_catalog())
+    assert seen[0] == 3

@@ -176,6 +176,17 @@ for _m in COMMAND_MODULES:
 checks.install(app)
 
 
+def _refused_value(exc: BaseException) -> str:
+    """`` (value='1')``: the value an option's type refused, when the message does not show it (typer's range
+    checks say only the bound)."""
+    errors = getattr(exc.__cause__, "errors", None)
+    try:
+        value = errors()[0]["input"] if callable(errors) else None
+    except (IndexError, KeyError, TypeError):
+        return ""
+    return f" (value={value!r})" if isinstance(value, str | int | float) and str(value) not in str(exc) else ""
+
+
 def _line(text: str, code: int) -> None:
     err_console.print(text, soft_wrap=True, markup=False, highlight=False)
     sys.exit(code)
@@ -200,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
                 sys.exit(code)
             ctx = getattr(exc, "ctx", None)
             hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-            _line(f"error: {exc.format_message()}{hint}", code)
+            _line(f"error: {exc.format_message()}{_refused_value(exc)}{hint}", code)
         if os.environ.get("SEQRISK_DEBUG"):
             raise
         with tempfile.NamedTemporaryFile("w", prefix="seqrisk-error-", suffix=".txt", delete=False) as fh:

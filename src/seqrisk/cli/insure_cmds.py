@@ -29,7 +29,7 @@ from seqrisk.cli.modeling import AsOfOpt
 from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, table
 from seqrisk.exceptions import UsageError
 from seqrisk.provenance import Provenance
-from seqrisk.units import format_duration, format_usd, parse_duration
+from seqrisk.units import format_duration, format_usd, parse_positive_duration
 
 __all__: list[str] = []
 
@@ -73,9 +73,8 @@ def insure_cmd(
     from seqrisk.decide.spec import parse_usd
 
     pricing = Pricing(loading=loading, cost_of_capital_per_year=coc, es_level=level)
-    period_s = parse_duration(period, field="--period")
-    if period_s <= 0:
-        raise UsageError("cover period must be > 0", field="--period", value=period)
+    period_s = parse_positive_duration(period, field="--period", what="cover period")
+    trigger_s = parse_positive_duration(trigger, field="--trigger")
     om, prov = load_model(model, as_of, seed)
     if portfolio is None:
         if not chain:
@@ -83,7 +82,7 @@ def insure_cmd(
         if sampler not in ("engine", "poisson"):
             raise UsageError("sampler is engine or poisson", field="--sampler", value=sampler)
         _parametric(om, [state.catalog.chain(c).id for c in chain], parse_usd(payout, field="--payout"),
-                    parse_duration(trigger, field="--trigger"), period_s, pricing, paths, seed, as_json, sampler,
+                    trigger_s, period_s, pricing, paths, seed, as_json, sampler,
                     prov)
         return
     import numpy as np
@@ -102,18 +101,18 @@ def insure_cmd(
     from seqrisk.engine import simulate
 
     book = book_arg(portfolio)
+    if chain:
+        from seqrisk.decide.insurance import check_covered
+
+        check_covered(book, [state.catalog.chain(c).id for c in chain], field="--chain")
     om, sc = effective_inputs(om, load_scenario_for(config, paths, seed, None, horizon_s=period_s))
     with engine_backend(backend, scheduler, workers):
         out = to_outcome(simulate(book, om, with_paths(sc)))
     doc: dict[str, Any]
     if chain:  # parametric covers bought by the book's holder: payouts on the engine's own outage paths
         ids = [state.catalog.chain(c).id for c in chain]
-        x, h = parse_usd(payout, field="--payout"), parse_duration(trigger, field="--trigger")
-        names, longest, _ = longest_downtime_s(book, om, sc)
-        missing = [c for c in ids if c not in names]
-        if missing:
-            raise UsageError("the book has no position on this chain (cover a chain it holds)", chain=missing[0],
-                             field="--chain")
+        x, h = parse_usd(payout, field="--payout"), trigger_s
+        names, longest, _ = longest_downtime_s(book, om, sc)  # the book's chains (check_covered above)
         rows = np.asarray(out.extra["path"], np.int64)
         pays = sum(x * (longest[rows, names.index(c)] > h) for c in ids)
         cf = sum(price_parametric(om, ParametricCover(c, x, h, period_s), pricing).premium_usd for c in ids)

@@ -95,53 +95,26 @@ def fitted_model(model_file: Path | None, as_of: str | None, *, seed: int | None
 
 def cached_fit(when: datetime | None, fit: dict[str, Any]) -> OutageModel:
     """The outage model fitted to the catalog as of ``when`` with the options ``fit``: from the store's model
-    cache (:mod:`seqrisk.store.cache`) when an earlier command fitted the same, else fitted and cached."""
-    from seqrisk.store.cache import ModelCache, fit_key
+    cache (:func:`seqrisk.store.cache.cached_model`) when an earlier command or job fitted the same."""
+    from seqrisk.store.cache import cached_model
 
-    cat = state.catalog
-    models = ModelCache(state.home.root / "cache" / "models")
-    key = fit_key(cat.digest, when.isoformat() if when else None, fit)
-    om, damaged = models.get(key)
-    if om is not None:
-        return om
-    _refit_note("model", models.path(key), damaged)
-    from seqrisk.stats import fit_outage_statistics
-
-    om = fit_outage_statistics(cat, as_of=when, group_hawkes=False, **fit).model
-    models.put(key, om)
-    return om
+    return cached_model(state.home.root / "cache", state.catalog, when, fit, refit=_refit_note)
 
 
 def cached_statistics(when: datetime | None, fit: dict[str, Any]) -> OutageStatistics:
     """Every fitted piece of the model (with the per-group Hawkes fits ``fit`` and ``report`` show), as of
-    ``when`` with the options ``fit``: from the store's statistics cache when an earlier command fitted the same
-    (same catalog, as-of and options), else fitted and cached."""
-    from seqrisk.store.cache import ModelCache, StatisticsCache, fit_key
+    ``when`` with the options ``fit``: from the store's statistics cache
+    (:func:`seqrisk.store.cache.cached_statistics`) when an earlier command or job fitted the same."""
+    from seqrisk.store.cache import cached_statistics as cached
 
-    cat = state.catalog
-    root = state.home.root / "cache"
-    cached = StatisticsCache(root / "statistics", root / "secret")
-    day = when.isoformat() if when else None
-    key = fit_key(cat.digest, day, fit, statistics=True)
-    stats, damaged = cached.get(key)
-    if stats is not None:
-        return stats
-    _refit_note("statistics", cached.path(key), damaged)
-    from seqrisk.stats import fit_outage_statistics
-
-    stats = fit_outage_statistics(cat, as_of=when, group_hawkes=True, **fit)
-    cached.put(key, stats)
-    # the per-group fits are reported only: the model is the one cached_fit fits, so the decision commands reuse it
-    ModelCache(root / "models").put(fit_key(cat.digest, day, fit), stats.model)
-    return stats
+    return cached(state.home.root / "cache", state.catalog, when, fit, refit=_refit_note)
 
 
-def _refit_note(what: str, path: Path, damaged: str | None) -> None:
+def _refit_note(what: str, path: Path, damaged: str) -> None:
     """One line on stderr when a cache entry was present but not used."""
-    if damaged:
-        from seqrisk.cli.render import messages
+    from seqrisk.cli.render import messages
 
-        messages().print(f"note: the cached {what} {path} was not used ({damaged}); fitting again", markup=False)
+    messages().print(f"note: the cached {what} {path} was not used ({damaged}); fitting again", markup=False)
 
 
 def show_notes(prov: Provenance) -> None:

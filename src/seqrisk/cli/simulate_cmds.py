@@ -57,15 +57,14 @@ def simulate_cmd(
 ) -> None:
     """Simulate what sequencer outages cost a book: expected loss, VaR, ES, liquidations, bad debt."""
     from seqrisk.engine import simulate
+    from seqrisk.engine.scenario import check_stress_chains
 
     out_fmt = output_format(out, "--out", OUT_FORMATS) if out is not None else None
     book = book_arg(portfolio)
     sc = load_scenario_for(config, paths, seed, horizon, outage, parameter_uncertainty=parameter_uncertainty)
     checks.fits_memory(sc.paths, "--paths", n_chains=len(book.chains), keep_paths=sc.keep_paths)
+    check_stress_chains(book, sc.stress_outages, field="--outage")
     om, _, prov = fitted_model(model, as_of, seed=sc.seed)
-    for s in sc.stress_outages:
-        if s.chain not in book.chains:
-            raise UsageError("stress outage on a chain without positions", chain=s.chain)
     if not as_json:
         console().print(prov.header())
     with engine_backend(backend, scheduler, workers):

@@ -47,6 +47,7 @@ __all__ = [
     "Pricing",
     "Quote",
     "buyer_tail",
+    "check_covered",
     "insurer_tail",
     "parametric_payouts",
     "price_indemnity",
@@ -78,6 +79,16 @@ class Pricing:
         if self.loading < 0 or self.cost_of_capital_per_year < 0 or not 0 < self.es_level < 1:
             raise UsageError("pricing needs loading >= 0, cost of capital >= 0, 0 < ES level < 1",
                              field="pricing", value=(self.loading, self.cost_of_capital_per_year, self.es_level))
+
+
+def check_covered(book: Any, chains: Sequence[str], *, field: str) -> None:
+    """A book's holder buys parametric covers only on chains the book holds: the first other one is refused
+    (``field`` names it as the caller knows it: ``--chain`` on the command line, ``chains[i]`` in a request)."""
+    held = set(book.chains)
+    for i, c in enumerate(chains):
+        if c not in held:
+            raise UsageError("the book has no position on this chain (cover a chain it holds)", chain=c,
+                             field=field.replace("[]", f"[{i}]"))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,11 +16,12 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from seqrisk._documents import read_mapping
-from seqrisk.exceptions import DataError, SeqriskError, ValidationError
+from seqrisk.exceptions import DataError, SeqriskError, UsageError, ValidationError
 from seqrisk.outage import ChainOutageLaw, DurationLaw, Hawkes, OutageModel
 from seqrisk.units import YEAR_S, parse_duration
 
-__all__ = ["BLOCK_PATHS", "ExplicitOutage", "Regime", "Scenario", "StressOutage", "load_scenario"]
+__all__ = ["BLOCK_PATHS", "ExplicitOutage", "Regime", "Scenario", "StressOutage", "check_stress_chains",
+           "load_scenario"]
 
 #: Paths per random-number block: block b always draws from SeedSequence(seed, spawn_key=(b, stream)).
 BLOCK_PATHS = 4096
@@ -63,6 +65,16 @@ class StressOutage(_Cfg):
         dur, _, at = rest.partition("@")
         return cls(chain=chain.strip(), duration_s=parse_duration(dur, field="outage"),
                    start_s=parse_duration(at, field="outage") if at else 0.0)
+
+
+def check_stress_chains(book: Any, outages: Sequence[StressOutage], *, field: str) -> None:
+    """A given outage is on a chain the book holds: the first other one is refused (``field`` names it as the
+    caller knows it: ``--outage`` on the command line, ``stress[i]`` in a request)."""
+    held = set(book.chains)
+    for i, s in enumerate(outages):
+        if s.chain not in held:
+            raise UsageError("stress outage on a chain without positions", chain=s.chain,
+                             field=field.replace("[]", f"[{i}]"))
 
 
 class ExplicitOutage(_Cfg):

@@ -312,11 +312,11 @@ def _submit(request: Request, kind: str, req: JobBase, tok: Token | None, idem: 
         doc = svc.books().document(req.book_ref)
         if doc is None:
             raise ApiError(404, "not_found", "no such book (upload it with POST /api/v1/books)", field="book_id")
-        validate_book(doc, svc.catalog, svc.config, field="book_id")
+        req.check_book(validate_book(doc, svc.catalog, svc.config, field="book_id"), "book_id")
         body.pop("book_id")
         body["book"] = doc
     elif req.book_doc is not None:
-        validate_book(req.book_doc, svc.catalog, svc.config)
+        req.check_book(validate_book(req.book_doc, svc.catalog, svc.config), "book")
     if "book" in body:
         digest = book_digest(body["book"])
     when, _ = svc.catalog.resolve_as_of(parse_datetime(req.as_of) if req.as_of else None)

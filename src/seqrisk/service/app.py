@@ -10,6 +10,7 @@ log has the traceback for.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -114,17 +115,18 @@ class Service:
         return doc
 
     def statistics(self, as_of: str | None = None) -> Any:
-        """The outage statistics fitted to the catalog as of ``as_of`` (default: the coverage date), memoised."""
+        """The outage statistics fitted to the catalog as of ``as_of`` (default: the coverage date), memoised,
+        from the home's statistics cache when a command or a job fitted them before."""
         key = as_of
         with self._fit_lock:
             if key not in self._fits:
-                from seqrisk.stats import fit_outage_statistics
+                from seqrisk.store.cache import cached_statistics
                 from seqrisk.units import parse_datetime
 
                 when = parse_datetime(as_of, field="as_of") if as_of else None
                 if len(self._fits) > 8:
                     self._fits.pop(next(iter(self._fits)))
-                self._fits[key] = fit_outage_statistics(self.catalog, as_of=when, group_hawkes=True)
+                self._fits[key] = cached_statistics(self.home / "cache", self.catalog, when, {})
             return self._fits[key]
 
 
@@ -183,6 +185,19 @@ def require(scope: str) -> Callable[..., Token | None]:
     return dep
 
 
+def _scalar(value: Any) -> Any:
+    """The value a client sent for a field, when it is short (a number, a string up to 200 characters, a list of
+    up to 8 of them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= 200):
+        return value
+    if isinstance(value, list) and len(value) <= 8:  # a short list of scalars (chains, levers)
+        items = [_scalar(v) for v in value]
+        return items if all(i is not None for i in items) else None
+    return None
+
+
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     parts = list(loc)
     if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
@@ -233,10 +248,10 @@ def _install_errors(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errs = [{"field": _field(e.get("loc", ())), "message": str(e.get("msg", "")).removeprefix("Value error, "),
-                 "type": e.get("type")} for e in exc.errors()]
+                 "type": e.get("type"), "value": _scalar(e.get("input"))} for e in exc.errors()]
         first = errs[0] if errs else {"field": "body", "message": "invalid request"}
         return _reply(request, 422, error_body(422, "invalid", first["message"], field=first["field"],
-                                               errors=errs[:20]))
+                                               value=first.get("value"), errors=errs[:20]))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

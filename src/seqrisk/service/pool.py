@@ -12,9 +12,10 @@ submitted) or polls every half second. A supervisor thread in the server:
   next progress report and at every checkpoint of the engine
   (:mod:`seqrisk.cancel`: between blocks of paths, so between the points of a
   sweep, the levers of a comparison, the replications of an allocation, and
-  between the origins of a backtest), and ends ``cancelled`` with its worker
-  alive; a stage with no checkpoint (fitting the outage model) may outlast the
-  grace. It also kills the worker of a job running past ``max_job_s``;
+  between the origins of a backtest, between the stages of fitting the outage
+  model), and ends ``cancelled`` with its worker alive; one piece of work
+  longer than the grace (a single huge block) may outlast it. It also kills
+  the worker of a job running past ``max_job_s``;
 * on shutdown asks the workers to stop at their next progress report: their
   jobs go back to the queue without using up an attempt.
 

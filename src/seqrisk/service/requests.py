@@ -15,19 +15,20 @@ so any result can be reproduced with the CLI.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Mapping
-from datetime import date
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from seqrisk.catalog import Catalog
-from seqrisk.exceptions import UsageError, ValidationError
+from seqrisk.exceptions import SeqriskError, UsageError, ValidationError
 from seqrisk.service.config import ServiceConfig
 from seqrisk.service.jobs import LimitError
-from seqrisk.units import parse_duration
+from seqrisk.units import parse_duration, parse_positive_duration
 
 __all__ = ["KINDS", "AllocateRequest", "BacktestRequest", "CompareRequest", "InsureRequest", "JobBase", "JobRequest",
            "ReportRequest", "ScoreRequest", "SimulateRequest", "book_digest", "validate_book"]
@@ -67,7 +68,15 @@ def validate_book(doc: Any, catalog: Catalog, config: ServiceConfig, *, field: s
     if len(pos) > config.max_positions:
         raise LimitError(f"the book has {len(pos):,} positions", limit="max_positions",
                          allowed=config.max_positions, field=f"{field}.positions")
-    return book_from_dict(dict(doc), chains=catalog.chain_ids())
+    try:
+        return book_from_dict(dict(doc), chains=catalog.chain_ids())
+    except SeqriskError as exc:  # the loader names the position by id: the request names its path
+        ids = [p.get("id") if isinstance(p, Mapping) else None for p in pos]
+        where = exc.context.get("position")
+        if where in ids:
+            inner = exc.context.get("field")
+            exc.context["field"] = f"{field}.positions[{ids.index(where)}]" + (f".{inner}" if inner else "")
+        raise
 
 
 class JobBase(BaseModel):
@@ -79,6 +88,8 @@ class JobBase(BaseModel):
     #: the kind runs without a book (``insure`` parametric, ``score`` on the reference book) when True
     book_optional: ClassVar[bool] = True
     default_paths: ClassVar[int] = 10_000
+    #: the fewest paths the command takes (its ``--paths`` option's minimum)
+    min_paths: ClassVar[int] = 1
 
     seed: int = Field(0, ge=0, le=2**32 - 1, description="the seed: same inputs and seed, same numbers")
     as_of: date | None = Field(None, description="fit the outage model on data up to this date (default: the "
@@ -102,6 +113,9 @@ class JobBase(BaseModel):
     def check(self, catalog: Catalog, config: ServiceConfig) -> None:
         """Everything the command would refuse, refused now (with the field), and the service's limits."""
 
+    def check_book(self, book: Any, field: str) -> None:
+        """What the command refuses of the book with the other inputs (``field``: where the book is)."""
+
     def as_of_text(self) -> str | None:
         return self.as_of.isoformat() if self.as_of else None
 
@@ -118,8 +132,8 @@ class JobRequest(JobBase):
                                         "(GET /api/v1/schemas/book); positions listed")
     book_id: str | None = Field(None, pattern=r"^bk_[0-9a-f]{16}$", description="a book uploaded with "
                                 "POST /api/v1/books")
-    paths: int | None = Field(None, ge=100, description="Monte Carlo paths (default per kind; at most the "
-                              "server's max_paths)")
+    paths: int | None = Field(None, ge=1, description="Monte Carlo paths (default per kind; at least the "
+                              "command's own floor, at most the server's max_paths)")
     horizon: str | float | None = Field(None, description="horizon, e.g. 30d or 1y (or seconds)")
 
     @property
@@ -144,6 +158,9 @@ class JobRequest(JobBase):
 
     def check(self, catalog: Catalog, config: ServiceConfig) -> None:
         """Everything the command would refuse, refused now (with the field), and the service's limits."""
+        if self.n_paths < self.min_paths:
+            raise UsageError(f"seqrisk {self.command} takes at least {self.min_paths} paths", field="paths",
+                             value=self.n_paths)
         if self.n_paths > config.max_paths:
             raise LimitError(f"{self.n_paths:,} paths asked", limit="max_paths", allowed=config.max_paths,
                              field="paths")
@@ -152,11 +169,11 @@ class JobRequest(JobBase):
         scenario = getattr(self, "scenario", None)
         if scenario:
             _check_scenario(scenario)
-        for s in getattr(self, "stress", ()):
+        for i, s in enumerate(getattr(self, "stress", ())):
             from seqrisk.engine import StressOutage
 
-            so = StressOutage.parse(s)
-            catalog.chain(so.chain)
+            with _named(f"stress[{i}]", s):
+                catalog.chain(StressOutage.parse(s).chain)
 
     def argv(self, book_path: str | None, config_path: str | None) -> list[str]:
         """The equivalent ``seqrisk`` command line (the book and scenario as files)."""
@@ -173,6 +190,25 @@ class JobRequest(JobBase):
         if self.as_of is not None:
             out += ["--as-of", self.as_of.isoformat()]
         return out
+
+
+@contextlib.contextmanager
+def _named(field: str, value: Any = None) -> Iterator[None]:
+    """A :class:`~seqrisk.exceptions.SeqriskError` raised inside names the request's field (and the value, when
+    the error names none): the library names a command's option, a request names its own field."""
+    try:
+        yield
+    except SeqriskError as exc:
+        exc.context["field"] = field
+        if value is not None:
+            exc.context.setdefault("value", value)
+        raise
+
+
+def _chains(catalog: Catalog, chains: list[str], field: str = "chains") -> None:
+    for i, c in enumerate(chains):
+        with _named(f"{field}[{i}]", c):
+            catalog.chain(c)
 
 
 def _check_scenario(scenario: Mapping[str, Any]) -> None:
@@ -212,6 +248,12 @@ class SimulateRequest(_Run):
     command: ClassVar[str] = "simulate"
     default_paths: ClassVar[int] = 20_000
 
+    def check_book(self, book: Any, field: str) -> None:
+        from seqrisk.engine import StressOutage
+        from seqrisk.engine.scenario import check_stress_chains
+
+        check_stress_chains(book, [StressOutage.parse(s) for s in self.stress], field="stress[]")
+
 
 class ReportRequest(_Run):
     """``seqrisk report``: the simulation, stress grid, liquidation curves, levers per party, the HTML report."""
@@ -219,6 +261,7 @@ class ReportRequest(_Run):
     kind: ClassVar[str] = "report"
     command: ClassVar[str] = "report"
     default_paths: ClassVar[int] = 20_000
+    min_paths: ClassVar[int] = 100
     mitigations: bool = Field(True, description="compare the standard levers on the same paths")
     parameter_uncertainty: bool = Field(True, description="draw each path's outage parameters from their "
                                         "posterior (seqrisk report's default); false: point estimates")
@@ -234,6 +277,7 @@ class CompareRequest(_Run):
     kind: ClassVar[str] = "compare"
     command: ClassVar[str] = "compare"
     default_paths: ClassVar[int] = 5_000
+    min_paths: ClassVar[int] = 2
     mitigations: list[Spec] = Field(default_factory=list, max_length=64, description="strategies as -m, e.g. "
                                     "grace=1h,q=0.5 or buffer=0.05")
     perspective: Party | None = None
@@ -288,6 +332,7 @@ class InsureRequest(JobRequest):
     command: ClassVar[str] = "insure"
     book_optional: ClassVar[bool] = True
     default_paths: ClassVar[int] = 20_000
+    min_paths: ClassVar[int] = 100
     chains: list[ChainId] = Field(default_factory=list, max_length=32, description="parametric covers on these "
                                   "chains (with a book: a parametric instead of an indemnity cover)")
     payout: Spec = "100k"
@@ -310,15 +355,18 @@ class InsureRequest(JobRequest):
             raise UsageError("an insurance quote runs over its period", field="horizon", value=self.horizon)
         if self.book is None and self.book_id is None and not self.chains:
             raise UsageError("give a book (indemnity cover) or chains (parametric cover)", field="chains")
-        for c in self.chains:
-            catalog.chain(c)
+        _chains(catalog, self.chains)
         parse_usd(self.payout, field="payout")
         parse_usd(self.deductible, field="deductible")
         if self.limit is not None:
             parse_usd(self.limit, field="limit")
-        for f in ("trigger", "period"):
-            if parse_duration(getattr(self, f), field=f) <= 0:
-                raise UsageError(f"{f} must be > 0", field=f, value=getattr(self, f))
+        parse_positive_duration(self.period, field="period", what="cover period")
+        parse_positive_duration(self.trigger, field="trigger")
+
+    def check_book(self, book: Any, field: str) -> None:
+        from seqrisk.decide.insurance import check_covered
+
+        check_covered(book, self.chains, field="chains[]")
 
     def argv(self, book_path: str | None, config_path: str | None) -> list[str]:
         out = ["insure"] + ([book_path] if book_path else [])
@@ -342,6 +390,7 @@ class AllocateRequest(JobRequest):
 
     kind: ClassVar[str] = "allocate"
     command: ClassVar[str] = "allocate"
+    min_paths: ClassVar[int] = 2
     chains: list[ChainId] = Field(min_length=2, max_length=32)
     perspective: Party = "holder"
     method: Literal["averaged", "optimum"] = "averaged"
@@ -354,8 +403,7 @@ class AllocateRequest(JobRequest):
 
     def check(self, catalog: Catalog, config: ServiceConfig) -> None:
         super().check(catalog, config)
-        for c in self.chains:
-            catalog.chain(c)
+        _chains(catalog, self.chains)
 
     def argv(self, book_path: str | None, config_path: str | None) -> list[str]:
         out = [*super().argv(book_path, config_path), "--chains", ",".join(self.chains), "--perspective",
@@ -373,14 +421,14 @@ class ScoreRequest(JobRequest):
     kind: ClassVar[str] = "score"
     command: ClassVar[str] = "score"
     book_optional: ClassVar[bool] = True
+    min_paths: ClassVar[int] = 100
     chains: list[ChainId] = Field(default_factory=list, max_length=64)
     perspective: Party = "holder"
     by: Literal["es99", "el"] = "es99"
 
     def check(self, catalog: Catalog, config: ServiceConfig) -> None:
         super().check(catalog, config)
-        for c in self.chains:
-            catalog.chain(c)
+        _chains(catalog, self.chains)
 
     def argv(self, book_path: str | None, config_path: str | None) -> list[str]:
         out = ["score"] + (["--book", book_path] if book_path else [])
@@ -410,11 +458,18 @@ class BacktestRequest(JobBase):
     detected: bool = Field(False, description="use the events detected from block data in the server's store")
 
     def check(self, catalog: Catalog, config: ServiceConfig) -> None:
-        if parse_duration(self.step, field="step") < 86400.0:
-            raise UsageError("the step is at least a day", field="step", value=self.step)
-        if self.test_until is not None and self.test_until <= self.train_until:
-            raise UsageError("test_until must be after train_until", field="test_until",
-                             value=self.test_until.isoformat())
+        from seqrisk.stats.backtest import backtest_window
+
+        def midnight(d: date) -> datetime:
+            return datetime(d.year, d.month, d.day, tzinfo=UTC)
+
+        step_s = parse_duration(self.step, field="step")
+        try:  # the command's own check, its options named as this request's fields
+            backtest_window(catalog, midnight(self.train_until),
+                            midnight(self.test_until) if self.test_until else None, step_s)
+        except UsageError as exc:
+            exc.context["field"] = str(exc.context.get("field", "")).lstrip("-").replace("-", "_")
+            raise
         if self.as_of is not None:
             raise UsageError("a backtest fits at each origin; it takes no as_of", field="as_of",
                              value=self.as_of.isoformat())

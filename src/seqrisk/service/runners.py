@@ -9,9 +9,12 @@ scenario written to a private temporary directory: the result is the
 command's own JSON document, so the API and the CLI cannot drift apart.
 
 Every result document has the layout of the CLI's ``--json`` output
-(``schema``, ``kind``, ``provenance`` first). A worker keeps the outage models it
-fitted, keyed by catalog version, as-of date and fit options, so a queue of
-jobs on the same catalog fits once per worker.
+(``schema``, ``kind``, ``provenance`` first). The outage model comes from the
+home's model cache, the one ``seqrisk fit``, ``report`` and the decision
+commands use (:mod:`seqrisk.store.cache`: keyed by the catalog's content, the
+as-of date, the fit options and the code; the statistics signed): a model any
+worker or command fitted is read back, not refitted, and a damaged or
+tampered entry is refitted. A worker also keeps the last model it used in memory.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import contextlib
 import io
 import json
 import shlex
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -102,15 +106,24 @@ class RunContext:
             be.close()
 
     def statistics(self, as_of: str | None, *, with_statistics: bool) -> Any:
-        """The fitted :class:`~seqrisk.stats.OutageStatistics` (memoised per catalog, as-of, options)."""
+        """The fitted outage model (``with_statistics``: every fitted piece,
+        :class:`~seqrisk.stats.OutageStatistics`) as of ``as_of``: memoised per catalog, as-of and kind, and read
+        from the home's cache (:mod:`seqrisk.store.cache`, the one the commands use) when anyone fitted the same
+        before; fitted otherwise, and cached for the next worker and command."""
         key = (self.catalog.version, as_of, with_statistics)
         if key not in self.models:
-            from seqrisk.stats import fit_outage_statistics
+            from seqrisk.store.cache import cached_model, cached_statistics
 
             when = parse_datetime(as_of, field="as_of") if as_of else None
+            fit = cached_statistics if with_statistics else cached_model
             self.models.clear()  # one catalog and as-of at a time is the common case; keep memory flat
-            self.models[key] = fit_outage_statistics(self.catalog, as_of=when, group_hawkes=with_statistics)
+            self.models[key] = fit(self.home / "cache", self.catalog, when, {}, refit=_refit)
         return self.models[key]
+
+
+def _refit(what: str, path: Path, why: str) -> None:
+    print(f"seqrisk serve: the cached {what} {path.name} was not used ({why}); fitting again", file=sys.stderr,
+          flush=True)
 
 
 def _scenario(req: Any) -> Any:
@@ -142,9 +155,9 @@ def _simulate(req: Any, ctx: RunContext, progress: Progress) -> Outcome:
     book = _book(req, ctx)
     sc = _scenario(req)
     progress(None, None, "fitting the outage model")
-    stats = ctx.statistics(req.as_of_text(), with_statistics=False)
-    prov = Provenance.of_model(ctx.catalog, stats.model.meta, seed=sc.seed)
-    res = simulate(book, stats.model, sc, progress=lambda d, t: progress(d, t, "simulating paths"))
+    om = ctx.statistics(req.as_of_text(), with_statistics=False)
+    prov = Provenance.of_model(ctx.catalog, om.meta, seed=sc.seed)
+    res = simulate(book, om, sc, progress=lambda d, t: progress(d, t, "simulating paths"))
     from seqrisk.schemas import output_id
 
     body = {k: v for k, v in res.to_dict().items() if k not in ("schema", "kind")}

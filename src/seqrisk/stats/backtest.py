@@ -47,14 +47,17 @@ from seqrisk.exceptions import DataError, UsageError
 from seqrisk.outage import AnyDurationLaw, PredictiveDuration
 from seqrisk.stats.events import EventLike, EventSet, OutageEvent, Window, build_event_set
 from seqrisk.stats.rates import GammaPoissonPooling
-from seqrisk.units import YEAR_S
+from seqrisk.units import DAY_S, YEAR_S
 
-__all__ = ["COUNT_MODELS", "PIT_BINS", "Backtest", "backtest", "count_forecasts", "count_scores", "nb_mixture_pmf"]
+__all__ = ["COUNT_MODELS", "MIN_STEP_S", "PIT_BINS", "Backtest", "backtest", "backtest_window", "count_forecasts",
+           "count_scores", "nb_mixture_pmf"]
 
 #: The count forecasts compared, in display order.
 COUNT_MODELS = ("model", "pooled-equal", "per-chain")
 _KMAX = 200
 PIT_BINS = 10
+#: The shortest step between origins: a forecast window of at least a day.
+MIN_STEP_S = DAY_S
 
 
 def nb_mixture_pmf(weights: FloatArray, shape: FloatArray, rate_years: FloatArray, exposure_years: float,
@@ -259,6 +262,23 @@ def _score_origin(inp: _Inputs, bound: tuple[datetime, datetime]) -> tuple[list[
     return rows, durations
 
 
+def backtest_window(catalog: Catalog, train_until: datetime, test_until: datetime | None, step_s: float
+                    ) -> tuple[datetime, datetime]:
+    """The first origin and the end of a backtest (``test_until`` or the catalog's coverage date), or a
+    :class:`UsageError` naming the option (``--step``, ``--train-until``) of a window with no forecast in it:
+    the one check of ``seqrisk backtest`` and of the service's backtest jobs, before any refit."""
+    from seqrisk.units import format_duration
+
+    train = _utc(train_until)
+    end, _ = catalog.resolve_as_of(_utc(test_until) if test_until is not None else None)
+    if not step_s >= MIN_STEP_S:
+        raise UsageError("the step is at least a day", field="--step", value=format_duration(step_s))
+    if train >= end:
+        raise UsageError(f"train-until must be before the test end {end.date().isoformat()}",
+                         field="--train-until", value=train.date().isoformat())
+    return train, end
+
+
 def backtest(catalog: Catalog, *, train_until: datetime, test_until: datetime | None = None,
              step_s: float = YEAR_S, type_: str = "downtime", include_deliberate: bool = False,
              include_planned: bool = False, events: Sequence[EventLike] | None = None,
@@ -274,13 +294,7 @@ def backtest(catalog: Catalog, *, train_until: datetime, test_until: datetime | 
     are the same on every backend. ``progress(done, total)`` is called as
     origins finish.
     """
-    train = _utc(train_until)
-    end, _ = catalog.resolve_as_of(_utc(test_until) if test_until is not None else None)
-    if step_s <= 0:
-        raise UsageError("step must be > 0", field="--step", value=step_s)
-    if train >= end:
-        raise UsageError(f"train-until must be before the test end {end.date().isoformat()}",
-                         field="--train-until", value=train.date().isoformat())
+    train, end = backtest_window(catalog, train_until, test_until, step_s)
     test_es: EventSet = build_event_set(catalog, as_of=end, events=events, exposures=exposures,
                                         include_deliberate=include_deliberate, include_planned=include_planned)
     bounds = _windows(train, end, step_s)

@@ -17,6 +17,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from seqrisk.cancel import checkpoint
 from seqrisk.catalog import Catalog
 from seqrisk.display import Displayed, Shown
 from seqrisk.exceptions import DataError, UsageError
@@ -362,6 +363,7 @@ def _fit_outage_statistics(catalog: Catalog, *, as_of: datetime | None, include_
     if not es.events:
         raise DataError("no events of a modelled type before the as-of date: nothing to fit",
                         value=as_of.date().isoformat())
+    checkpoint()  # between the stages of the fit (and its types and groups): a cancelled job stops here
     chains = es.chains
     expo = np.array([es.exposure_years(c) for c in chains])
     notes: list[str] = [moved] if moved else []
@@ -378,10 +380,12 @@ def _fit_outage_statistics(catalog: Catalog, *, as_of: datetime | None, include_
     skip_rates = set(joint)
     types = [t for t in MODELLED_TYPES if any(e.type == t for e in es.events)]
     trend = _fit_time_structure(catalog, es, chains, skip_rates)
+    checkpoint()
     eff_expo = trend.exposure_years()
     now = trend.factor_at(es.as_of_utc)
     rates: dict[str, GammaPoissonPooling] = {}
     for t in types:
+        checkpoint()
         k = _counts(es, chains, t, skip_rates)
         if k.sum() == 0:
             notes.append(f"{t}: every event was a joint group event; own rates fitted on all events")
@@ -397,6 +401,7 @@ def _fit_outage_statistics(catalog: Catalog, *, as_of: datetime | None, include_
     source: dict[str, str] = {}
     pooled_all: tuple[dict[str, DurationFitter], pd.DataFrame] | None = None
     for t in types:
+        checkpoint()
         sel = [i for i, e in enumerate(all_ev) if e.type == t]
         try:
             family_fits[t], comparison[t] = _fit_durations(low_all[sel], high_all[sel], [ch_all[i] for i in sel],
@@ -423,15 +428,20 @@ def _fit_outage_statistics(catalog: Catalog, *, as_of: datetime | None, include_
     # clustering: pooled failure events, a joint group event counted once
     first_of_joint = {min(s_idx) for s in shocks for s_idx in s.joint_indices}
     idx = [i for i in range(len(all_ev)) if i not in joint or i in first_of_joint]
+    checkpoint()
     hawkes_pooled = _fit_hawkes(es, idx, chains)
+    checkpoint()
     hawkes = _fit_hawkes_per_chain(es, [i for i in range(len(all_ev)) if i not in joint], chains, rates)
+    checkpoint()
     hawkes_cross = _fit_hawkes_cross(es, joint, chains, rates)
     hawkes_groups: dict[str, HawkesFitter] = {}
     for s in shocks if group_hawkes else []:
+        checkpoint()
         gi = [i for i in idx if all_ev[i].chain in s.members]
         hg = _fit_hawkes(es, gi, list(s.members))
         if hg is not None:
             hawkes_groups[s.group] = hg
+    checkpoint()
     try:
         coupling: VolatilityCoupling | None = _fit_coupling(es, chains, skip=set(joint) - first_of_joint)
     except DataError as exc:

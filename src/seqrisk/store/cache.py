@@ -17,6 +17,11 @@ entry is signed (HMAC-SHA256 under ``<home>/cache/secret``, a random key
 readable by its owner only) and read only when the signature holds, so a
 damaged or foreign file is a miss, never unpickled. Its key also covers the
 whole package's code and pandas (the pickle holds objects of both).
+
+:func:`cached_model` and :func:`cached_statistics` are the one way to a fit
+through both: the commands (``fit``, ``report``, the decision commands) and the
+service's job workers call them on the same home, so a model fitted by either is
+read back by both.
 """
 
 from __future__ import annotations
@@ -28,16 +33,23 @@ import json
 import os
 import pickle
 import tempfile
+from collections.abc import Callable
+from datetime import datetime
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from seqrisk.catalog import Catalog
     from seqrisk.outage import OutageModel
     from seqrisk.stats import OutageStatistics
 
-__all__ = ["KEEP", "KEEP_STATISTICS", "ModelCache", "StatisticsCache", "fit_key"]
+__all__ = ["KEEP", "KEEP_STATISTICS", "ModelCache", "Refit", "StatisticsCache", "cached_model", "cached_statistics",
+           "fit_key"]
+
+#: ``refit(what, entry, why)``: an entry present was not used (``what`` is ``model`` or ``statistics``)
+Refit = Callable[[str, Path, str], None]
 
 #: Entries kept (most recently used first); each is one model file, tens to hundreds of kB.
 KEEP = 32
@@ -189,3 +201,44 @@ def _write(directory: Path, path: Path, data: bytes, keep: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def cached_model(root: Path, catalog: Catalog, when: datetime | None, fit: dict[str, Any], *,
+                 refit: Refit | None = None) -> OutageModel:
+    """The outage model fitted to ``catalog`` as of ``when`` with the options ``fit``: from the model cache under
+    ``root`` (``<home>/cache``) when anyone fitted the same before, else fitted and cached. ``refit`` hears of an
+    entry present but not used (damaged, from other code)."""
+    models = ModelCache(root / "models")
+    key = fit_key(catalog.digest, when.isoformat() if when else None, fit)
+    om, damaged = models.get(key)
+    if om is not None:
+        return om
+    if damaged and refit is not None:
+        refit("model", models.path(key), damaged)
+    from seqrisk.stats import fit_outage_statistics
+
+    om = fit_outage_statistics(catalog, as_of=when, group_hawkes=False, **fit).model
+    models.put(key, om)
+    return om
+
+
+def cached_statistics(root: Path, catalog: Catalog, when: datetime | None, fit: dict[str, Any], *,
+                      refit: Refit | None = None) -> OutageStatistics:
+    """Every fitted piece of the model (with the per-group Hawkes fits ``fit`` and ``report`` show) as of ``when``
+    with the options ``fit``: from the statistics cache under ``root`` when anyone fitted the same before (an
+    entry whose signature holds), else fitted and cached, its model in the model cache too."""
+    cached = StatisticsCache(root / "statistics", root / "secret")
+    day = when.isoformat() if when else None
+    key = fit_key(catalog.digest, day, fit, statistics=True)
+    stats, damaged = cached.get(key)
+    if stats is not None:
+        return stats
+    if damaged and refit is not None:
+        refit("statistics", cached.path(key), damaged)
+    from seqrisk.stats import fit_outage_statistics
+
+    stats = fit_outage_statistics(catalog, as_of=when, group_hawkes=True, **fit)
+    cached.put(key, stats)
+    # the per-group fits are reported only: the model is the one cached_model fits, so the decision commands reuse it
+    ModelCache(root / "models").put(fit_key(catalog.digest, day, fit), stats.model)
+    return stats
