@@ -14,6 +14,9 @@ OLD_STAMP := $(OLD_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
+# The suite runs in two processes, whole test files to each (most of its time is real nodes, servers and browsers
+# waiting, and the machine CI gives us has two cores); PYTEST_JOBS=0 runs it in one process.
+PYTEST_JOBS ?= 2
 
 .PHONY: demo test test-oldest lint typecheck bench docs setup browser clean help
 
@@ -65,7 +68,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: setup lint
-	PATH="$(CURDIR)/node_modules/.bin:$$PATH" SEQRISK_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" SEQRISK_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest \
+	    -n $(PYTEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-oldest
 
 # The smoke tier (tests marked `oldest`) in the oldest supported environment.

@@ -108,3 +108,30 @@ def test_ranks_change_across_seeds_only_within_their_intervals_and_twins_tie(by:
         assert "starknet" not in row["arbitrum"].tied_with
         assert s.rows[1].tied_above or s.rows[0].chain not in ("arbitrum", "base")
         assert s.z == pytest.approx(2.94, abs=0.01)  # Bonferroni over 15 pairs at 95 %
+
+
+def test_a_thinned_shock_adds_only_the_downtime_it_brings_each_member() -> None:
+    """A fitted shock hits two of its members at random and each other with a probability, and a hit is a
+    downtime only with its type's share: the shock's downtime hours on a member are its rate times both
+    probabilities times the hit's mean duration, checked against the statistics' own history simulator (which
+    thins the shock independently of the engine and of this closed form)."""
+    from seqrisk.stats.simulate import simulate_history
+
+    members = ("arbitrum", "base", "optimism", "scroll", "linea")
+    shock_law = DurationLaw("lognormal", {"median_s": 6 * 3600.0, "sigma": 0.8})
+    chains = {c: ChainOutageLaw(c, {"downtime": 0.3, "degraded": 0.2}, {"downtime": LAW, "degraded": LAW})
+              for c in members}
+    shock = CommonShock("eth", members, 2.0, shock_law, type_mix={"downtime": 0.6, "degraded": 0.4},
+                        durations={"downtime": shock_law, "degraded": LAW}, extra_hit_probability=0.25)
+    m = OutageModel(chains=chains, shocks=(shock,))
+    p_hit = (2 + 3 * 0.25) / 5
+    dt, _ = availability(m, "scroll")
+    assert dt.value == pytest.approx((0.3 * LAW.mean() + 2.0 * p_hit * 0.6 * shock_law.mean()) / HOUR_S)
+    reps = 20_000
+    sim = simulate_history(m, {c: [(0.0, YEAR_S)] for c in members}, reps, seed=5, posterior=False)
+    ci, ti = sim.chains.index("scroll"), sim.types.index("downtime")
+    from_shock = (sim.counts()[:, ci, ti] - sim.counts(own_only=True)[:, ci, ti]).astype(float)
+    rate, se = from_shock.mean(), from_shock.std(ddof=1) / math.sqrt(reps)
+    assert abs(rate - 2.0 * p_hit * 0.6) < 4 * se
+    # the unthinned sum (every member hit, every hit a downtime) would be 3.6 times as large
+    assert dt.value < (0.3 * LAW.mean() + 2.0 * shock_law.mean()) / HOUR_S / 2

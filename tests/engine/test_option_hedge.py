@@ -97,3 +97,23 @@ def test_closed_form_is_consistent(level: float) -> None:
     var, es = _es(level)
     assert _tail(var)[0] == pytest.approx(1 - level, abs=1e-6)
     assert es > var > 0
+
+
+@pytest.mark.parametrize("sig", [0.45, 0.65, 0.85])
+def test_a_frozen_short_option_gains_on_average_when_its_implied_vol_is_above_the_prices(sig: float) -> None:
+    """A short put whose hedge freezes for D: averaging V(S1, T - D) over the lognormal S1 is Black-Scholes with
+    the total variance sig^2 D + iv^2 (T - D), so E[loss] = -q (BS(var = sig^2 D + iv^2 (T - D)) - V0) in closed
+    form: negative for the short holder when the implied volatility is above the prices' (the note
+    `seqrisk simulate` and `seqrisk nowcast` print for such a book), zero at equal volatilities, positive below."""
+    iv, q, k, t_exp, d = 0.65, -10.0, 1900.0, 7 * 86400.0, 6 * 3600.0
+    book = make_book([{"id": "p", "type": "option", "chain": "arbitrum", "asset": "ETH", "kind": "put",
+                       "quantity": q, "strike_usd": k, "expiry": t_exp, "implied_vol": iv}], vol=sig)
+    sc = Scenario(paths=100_000, seed=7, horizon_s=d, forced_inclusion=False, turnover_per_day=0.0,
+                  cost_of_capital=0.0, keep_paths=False, stress_outages=[StressOutage(chain="arbitrum", duration_s=d)])
+    el, el_se = simulate(book, lognormal_model({}), sc).value("expected_loss")
+    v0 = float(bs_price(P0, k, t_exp / YEAR_S, iv, False))
+    total = math.sqrt((sig * sig * d + iv * iv * (t_exp - d)) / t_exp)  # the same variance over T
+    exact = -q * (float(bs_price(P0, k, t_exp / YEAR_S, total, False)) - v0)
+    assert abs(el - exact) < 4 * el_se + 1e-9, (el, el_se, exact)
+    if sig != iv:
+        assert abs(exact) > 4 * el_se and math.copysign(1.0, el) == math.copysign(1.0, sig - iv)

@@ -42,7 +42,7 @@ chains:
     feed: none
     inbox: '0xff00000000000000000000000000000000008453'
     status: {replica_lag_blocks: 3}
-nowcast: {books: [book.yaml]}
+nowcast: {books: [book.yaml], scenario: venue/scenario.yaml}
 """)
     cfg = load_monitor_config(p)
     (base,) = resolve_chains(cfg, CAT)
@@ -52,6 +52,7 @@ nowcast: {books: [book.yaml]}
     assert base.inbox == "0xFf00000000000000000000000000000000008453"  # lower case in, checksummed out
     assert base.status == {"down_at": 0.95, "replica_lag_blocks": 3}
     assert cfg.nowcast.books == (tmp_path / "book.yaml",)  # relative to the config file
+    assert cfg.nowcast.scenario == tmp_path / "venue" / "scenario.yaml" and cfg.nowcast.model is None
 
 
 def test_unknown_chain_names_file_field_and_suggests(tmp_path: Path) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats
 
+from seqrisk.engine.scenario import Scenario
 from seqrisk.exceptions import UnknownChainError, UsageError
 from seqrisk.monitor.nowcast import (
     SCHEMA,
@@ -115,3 +117,65 @@ def test_bad_input() -> None:
         nowcast("arbitrum", -1.0, model=EXAMPLE_MODEL)
     with pytest.raises(UsageError, match="es_level"):
         nowcast("arbitrum", 1.0, model=EXAMPLE_MODEL, es_level=1.0)
+
+
+def test_a_top_up_also_freezes_its_collateral_so_its_saving_falls_with_the_cost_of_capital() -> None:
+    """The saving of a top-up is the liquidations it avoids minus the cost of its own collateral, frozen with the
+    rest for the outage: on common random numbers it falls linearly in the cost of capital, by about the
+    collateral's cost over the expected outage, and is not negative when capital costs nothing."""
+    from seqrisk.units import YEAR_S
+
+    desk = load_book("examples/desk.yaml")
+    put = next(p for p in desk.positions if p.id == "base-eth-put")  # short, margined: rarely liquidated
+    book = desk.model_copy(update={"positions": [put.model_copy(update={"initial_margin": 0.05})]})
+    a, top_up = 2 * 3600.0, 0.1 * 1000 * 3000.0  # 10% of the put's notional at spot
+
+    def top(coc: float) -> tuple[float, float, float]:
+        nc = nowcast("base", a, model=EXAMPLE_MODEL, books=[book], paths=4000, seed=3,
+                     scenario=Scenario(cost_of_capital=coc))
+        p = nc.books[0].positions[0]
+        assert p.id == "base-eth-put" and p.saved_usd is not None and p.saved_se_usd is not None
+        assert p.top_up_usd == pytest.approx(top_up)
+        return p.saved_usd, p.saved_se_usd, nc.expected_remaining_s
+
+    s0, se0, remaining = top(0.0)
+    s8, _, _ = top(0.08)
+    s16, _, _ = top(0.16)
+    assert s0 >= -3 * se0
+    assert s8 - s16 == pytest.approx(s0 - s8, rel=1e-6)  # the cost term is linear and shares every draw
+    cost = 0.08 * top_up * (a + remaining) / YEAR_S  # the collateral's cost over the expected outage
+    assert 0.5 * cost < s0 - s8 < 2 * cost
+
+
+def test_the_monitors_nowcaster_reads_its_books_and_scenario_at_start(tmp_path: Path) -> None:
+    """The monitor's now-cast runs the config's books under the config's scenario; a bad book or scenario file
+    stops the monitor at start with the file and field, rather than failing every down alert later."""
+    from seqrisk.catalog import load_catalog
+    from seqrisk.exceptions import DataError
+    from seqrisk.monitor.config import load_monitor_config
+    from seqrisk.monitor.runner import default_nowcaster
+
+    cat = load_catalog()
+    (tmp_path / "scenario.yaml").write_text("cost_of_capital: 1.0\n")
+    figures = {}
+    for name, extra in (("plain", ""), ("dear", ", scenario: scenario.yaml")):
+        cfg_file = tmp_path / f"{name}.yaml"
+        cfg_file.write_text("chains: [arbitrum]\n"
+                            f"nowcast: {{books: [{Path('examples/first-steps.yaml').resolve()}], paths: 400{extra}}}\n")
+        run = default_nowcaster(EXAMPLE_MODEL, cat, load_monitor_config(cfg_file))
+        figures[name] = run("arbitrum", 3600.0)["books"][0]["expected_loss_usd"]
+        # the same as the library's now-cast of that book under that scenario
+        sc = Scenario(cost_of_capital=1.0) if extra else None
+        lib = nowcast("arbitrum", 3600.0, model=EXAMPLE_MODEL, books=["examples/first-steps.yaml"], paths=400,
+                      catalog=cat, scenario=sc)
+        assert figures[name] == lib.books[0].expected_loss_usd
+    assert figures["dear"] > figures["plain"]  # frozen capital costs more
+    (tmp_path / "bad.yaml").write_text("cost_of_capital: -1\n")
+    cfg_file = tmp_path / "bad-config.yaml"
+    cfg_file.write_text("chains: [arbitrum]\nnowcast: {scenario: bad.yaml}\n")
+    with pytest.raises(DataError) as ei:
+        default_nowcaster(EXAMPLE_MODEL, cat, load_monitor_config(cfg_file))
+    assert "cost_of_capital" in str(ei.value) and "bad.yaml" in str(ei.value)
+    cfg_file.write_text("chains: [arbitrum]\nnowcast: {books: [missing-book.yaml]}\n")
+    with pytest.raises(DataError, match=r"missing-book\.yaml"):
+        default_nowcaster(EXAMPLE_MODEL, cat, load_monitor_config(cfg_file))

@@ -12,6 +12,7 @@ from seqrisk.cli.app import app
 from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
 from seqrisk.cli.decide_inputs import BOOK_FILE, HorizonOpt, book_arg, load_scenario_for
 from seqrisk.cli.modeling import AsOfOpt, fitted_model
+from seqrisk.cli.notes import negative_loss_note
 from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, json_text, messages, output_format, table
 from seqrisk.exceptions import UsageError
 from seqrisk.units import format_duration, format_usd
@@ -81,7 +82,7 @@ def simulate_cmd(
     if as_json:
         echo_json("simulate", doc, prov)
         return
-    _render(res, book.name, sc)
+    _render(res, book, sc)
     if share is not None:
         h = share["holder_attributable_es99"]
         verdict = ("within Monte Carlo error: more paths are needed to see it" if abs(h["difference"])
@@ -120,11 +121,11 @@ def _es_share(res: Any, point: Any) -> dict[str, dict[str, float]]:
     return out
 
 
-def _render(res: Any, name: str, sc: Any) -> None:
+def _render(res: Any, book: Any, sc: Any) -> None:
     c = console()
     stress = ", ".join(f"{s.chain} {'down' if s.type == 'downtime' else s.type} {format_duration(s.duration_s)}"
                        + (f" from +{format_duration(s.start_s)}" if s.start_s else "") for s in sc.stress_outages)
-    c.print(f"[bold]{name}[/]: {res.n_paths:,} paths, horizon {format_duration(sc.horizon_s)}, seed {sc.seed}"
+    c.print(f"[bold]{book.name}[/]: {res.n_paths:,} paths, horizon {format_duration(sc.horizon_s)}, seed {sc.seed}"
             + (f", stress: {stress}" if stress else ""))
     t = table("Loss per path over the horizon (USD ± standard error)", "", "EL", "VaR 99%", "ES 99%",
               "ES 99.9%")
@@ -138,9 +139,7 @@ def _render(res: Any, name: str, sc: Any) -> None:
                       _fmt(*es), _fmt(*es9))
     c.print(t)
     if res.value("expected_loss")[0] < 0:
-        c.print("[yellow]note:[/] negative attributable holder loss: an outage defers liquidations of (passive) "
-                "borrowers that would have happened while the chain was up, and some do not recur before the "
-                "horizon end (docs/engine.md, Loans)")
+        c.print(f"[yellow]note:[/] {negative_loss_note(book)}")
     pl = res.value("p_liquidation")
     ln = res.value("expected_liquidated_notional")
     bd = res.value("expected_bad_debt", perspective="venue")

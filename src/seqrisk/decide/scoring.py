@@ -72,16 +72,19 @@ def availability(model: OutageModel, chain: str) -> tuple[Interval, Interval]:
     """Expected downtime (hours per year) and availability (share of time up), each with an interval.
 
     Downtime = own downtime rate x mean duration + each common shock's rate x
-    its mean duration; the interval uses the pooled rate's interval of the
-    chain's own rate (shocks at their point rate). Rates are the fitted event
-    rates (self-excitation is not added on top).
+    P(the shock hits this chain) x P(a hit is a downtime) x the mean duration
+    of a hit's downtime (a fitted shock hits two members at random and each
+    other with a probability, and draws the hit's type); the interval uses the
+    pooled rate's interval of the chain's own rate (shocks at their point
+    rate). Rates are the fitted event rates (self-excitation is not added on
+    top).
     """
     law = model.chains.get(chain)
     own_r = law.rates_per_year.get("downtime", 0.0) if law else 0.0
     own_m = law.durations["downtime"].mean() if law and own_r > 0 else 0.0
     lo_r, hi_r = law.rate_intervals.get("downtime", (own_r, own_r)) if law else (0.0, 0.0)
-    shock = sum(s.rate_per_year * s.duration.mean() for s in model.shocks
-                if chain in s.members and s.type == "downtime")
+    shock = sum(s.rate_per_year * s.hit_probability() * s.mix.get("downtime", 0.0) * s.law("downtime").mean()
+                for s in model.shocks if chain in s.members)
     mean_m = own_m if own_m > 0 else (law.durations["downtime"].mean() if law and "downtime" in law.durations
                                       else 0.0)
     d = (own_r * own_m + shock) / HOUR_S

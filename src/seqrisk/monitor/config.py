@@ -179,6 +179,8 @@ class NowcastSettings(_Frozen):
     seed: int = Field(0, ge=0)
     refresh_s: float = Field(60.0, gt=0, description="how often the now-cast is refreshed while a chain is down")
     model: Path | None = Field(None, description="outage model file (default: fitted to the catalog)")
+    scenario: Path | None = Field(None, description="scenario file for the books' runs (grace period, cost of "
+                                  "capital ...; default: the engine's defaults)")
 
     _dur = field_validator("refresh_s", mode="before")(_seconds)
 
@@ -249,11 +251,11 @@ def load_monitor_config(path: Path | str | None = None, *, data: Mapping[str, An
         msg = str(err["msg"]).removeprefix("Value error, ")
         raise ValidationError(msg, file=str(p) if p else None, field=".".join(loc) or None, value=value) from None
     base = p.parent if p is not None else Path.cwd()
-    books = tuple(b if b.is_absolute() else base / b for b in cfg.nowcast.books)
-    model = cfg.nowcast.model
-    if model is not None and not model.is_absolute():
-        model = base / model
-    return cfg.model_copy(update={"nowcast": cfg.nowcast.model_copy(update={"books": books, "model": model})})
+    n = cfg.nowcast
+    books = tuple(b if b.is_absolute() else base / b for b in n.books)
+    model, scenario = (None if f is None else f if f.is_absolute() else base / f for f in (n.model, n.scenario))
+    return cfg.model_copy(update={"nowcast": n.model_copy(update={"books": books, "model": model,
+                                                                  "scenario": scenario})})
 
 
 def _lookup(doc: Any, loc: tuple[int | str, ...]) -> Any:

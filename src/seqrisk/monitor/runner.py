@@ -75,14 +75,20 @@ def default_status_factory(model: Any, catalog: Any) -> StatusFactory:
 
 
 def default_nowcaster(model: Any, catalog: Any, cfg: MonitorConfig) -> Nowcaster:
-    """The now-cast of :mod:`seqrisk.monitor.nowcast` with the config's books, paths and seed."""
+    """The now-cast of :mod:`seqrisk.monitor.nowcast` with the config's books, scenario, paths and seed. The books
+    and the scenario are read here, at start: a bad file stops the monitor before it watches anything, rather
+    than failing each down alert's now-cast."""
+    from seqrisk.engine import load_scenario
     from seqrisk.monitor.nowcast import nowcast
+    from seqrisk.portfolio import load_book
 
     n = cfg.nowcast
+    books = [load_book(b, chains=catalog.chain_ids()) for b in n.books]
+    scenario = None if n.scenario is None else load_scenario(n.scenario)
 
     def run(chain: str, down_for_s: float) -> dict[str, Any]:
-        out: dict[str, Any] = nowcast(chain, down_for_s, model=model, books=n.books, paths=n.paths, seed=n.seed,
-                                      catalog=catalog).to_dict()
+        out: dict[str, Any] = nowcast(chain, down_for_s, model=model, books=books, paths=n.paths, seed=n.seed,
+                                      catalog=catalog, scenario=scenario).to_dict()
         return out
     return run
 
