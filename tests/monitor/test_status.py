@@ -423,3 +423,28 @@ def test_a_version_2_state_still_loads() -> None:
     assert m2.to_state()["version"] == 3
     with pytest.raises(DataError, match="version"):
         StatusModel.from_state("arbitrum", state | {"version": 1}, model=EXAMPLE_MODEL)
+
+
+def test_no_false_alarm_on_a_steady_chain_with_rare_long_stalls() -> None:
+    """A 2 s chain that stalls now and then while healthy (one interval in 1,000 runs past 5 s by an exponential
+    of mean 6 s, a heavier tail than the prior's 4 s), polled every 4 s for three and a half days: the ladder
+    learns the stalls as they come, and no round reaches P(down) 0.9 although the longest stall is well past
+    what a rule of a few block times (or of 20 s) would call an outage (a calibrated model says down with 90%
+    confidence only where a healthy silence is nine times less likely than an outage's start)."""
+    rng = np.random.default_rng(21)
+    n = 150_000
+    iv = np.full(n, 2.0)
+    stall = rng.random(n) < 1 / 1000
+    iv[stall] = 5.0 + rng.exponential(6.0, int(stall.sum()))
+    assert iv.max() > 30.0
+    m = StatusModel.for_chain("base", model=EXAMPLE_MODEL)
+    t_blocks = 1e9 + np.cumsum(iv)
+    polls = np.arange(t_blocks[0] + 0.3, t_blocks[-1], 4.0)
+    heads = np.searchsorted(t_blocks + 0.3, polls, side="right") - 1
+    worst = max(m.update(Evidence("base", float(t), (Observation("a", float(t), int(h), float(t_blocks[h])),))).p_down
+                for t, h in zip(polls, heads, strict=True))
+    assert worst < 0.9
+    # it learned the stalls: the normal regime's slow share and mean excess past u are the stream's
+    p_n, m_n, *_ = m.interval_fit.params()
+    share = float(np.mean(iv > 5.0))
+    assert p_n == pytest.approx(share, rel=0.35) and m_n == pytest.approx(6.0, rel=0.35)

@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -108,6 +109,18 @@ class BlockIntervalLaw:
             raise ValueError(f"bad block-interval law: {self}")
         object.__setattr__(self, "_xs", xs)
         object.__setattr__(self, "_ls", ls)
+
+    @classmethod
+    def _checked_elsewhere(cls, block_time_s: float, slow_after_s: float, p_slow: float, slow_mean_s: float,
+                           knots: tuple[float, ...], knot_logsf: tuple[float, ...]) -> BlockIntervalLaw:
+        """The law without :meth:`__post_init__`'s checks, for :class:`RegimeFit` (whose ladder and posterior
+        means satisfy them by construction) every round."""
+        law = object.__new__(cls)
+        for name, value in (("block_time_s", block_time_s), ("slow_after_s", slow_after_s), ("p_slow", p_slow),
+                            ("slow_mean_s", slow_mean_s), ("knots", knots), ("knot_logsf", knot_logsf),
+                            ("_xs", (slow_after_s, *knots)), ("_ls", (math.log(p_slow), *knot_logsf))):
+            object.__setattr__(law, name, value)
+        return law
 
     @property
     def sure_s(self) -> float:
@@ -233,6 +246,30 @@ _NL = len(LADDER)
 _SPELL_FLOOR = 0.5
 
 
+@functools.lru_cache(maxsize=64)
+def _ladder(block_time_s: float, slow_after_s: float) -> tuple[float, ...]:
+    unit = max(block_time_s, 1.0)
+    return tuple(slow_after_s + e * unit for e in LADDER)
+
+
+@functools.lru_cache(maxsize=256)
+def _log_steps(ts: tuple[float, ...], ks: tuple[float, ...], m0: float, nh: float) -> tuple[float, ...]:
+    """``log P(B > t_j) - log P(B > u)`` at every threshold: the sums of the steps' posterior mean logs (cached:
+    a round in which no interval ran past ``u`` leaves the ladder counts, and so the steps, as they were)."""
+    out = [0.0]
+    for j in range(len(ts) - 1):
+        rho = math.exp(-(ts[j + 1] - ts[j]) / m0)
+        out.append(out[-1] + math.log((rho * nh + ks[j + 1]) / (nh + ks[j])))
+    return tuple(out)
+
+
+def _bin_log(ls: tuple[float, ...], j: int) -> float:
+    """``log P(t_j < B <= t_{j+1})`` from the log-survival ``ls`` at the thresholds (the last bin: ``B > t_j``)."""
+    if j == len(ls) - 1:
+        return ls[j]
+    return ls[j] + math.log1p(-math.exp(ls[j + 1] - ls[j]))
+
+
 @dataclass(frozen=True)
 class RegimeFit:
     """Learned two-regime block-interval law (see the module doc): priors, weighted counts and the filter.
@@ -270,11 +307,20 @@ class RegimeFit:
 
     def ladder(self) -> tuple[float, ...]:
         """The thresholds ``t_0 = u < t_1 < ...`` (s) at which intervals are counted."""
-        unit = max(self.block_time_s, 1.0)
-        return tuple(self.slow_after_s + e * unit for e in LADDER)
+        return _ladder(self.block_time_s, self.slow_after_s)
 
     def _regime(self, k: int) -> tuple[float, tuple[float, ...], float]:
-        """Regime ``k``'s ``p_u``, log-survival at the ladder thresholds and tail mean past the last one."""
+        """Regime ``k``'s ``p_u``, log-survival at the ladder thresholds and tail mean past the last one (worked
+        out once per fit: the fit is immutable, and the monitor asks for it every round)."""
+        key = f"_regime{k}"
+        try:
+            return self.__dict__[key]
+        except KeyError:
+            out = self._regime_uncached(k)
+            object.__setattr__(self, key, out)
+            return out
+
+    def _regime_uncached(self, k: int) -> tuple[float, tuple[float, ...], float]:
         c = self.counts[k * (_NL + 1):(k + 1) * (_NL + 1)]
         n, ks = c[0], c[1:]
         if k == 0:
@@ -284,13 +330,14 @@ class RegimeFit:
         p = (p0 * n0 + ks[0]) / (n0 + n)
         if k == 1:  # a regime where slow intervals are rare is no spell: without this floor the spell regime
             p = max(p, _SPELL_FLOOR * p0)  # of a chain without spells drifts to the normal law, and q stays put
+        steps = _log_steps(self.ladder(), ks, m0, nh)
+        lp = math.log(p)
+        return p, tuple(lp + x for x in steps), self.ladder_tail_mean(steps)
+
+    def ladder_tail_mean(self, steps: tuple[float, ...]) -> float:
+        """Past the last threshold the survival falls at the last step's rate: its mean (s)."""
         ts = self.ladder()
-        ls = [math.log(p)]
-        for j in range(_NL - 1):
-            rho = math.exp(-(ts[j + 1] - ts[j]) / m0)
-            ls.append(ls[-1] + math.log((rho * nh + ks[j + 1]) / (nh + ks[j])))
-        tail = (ts[-1] - ts[-2]) / (ls[-2] - ls[-1])  # past the last threshold: the last step's rate
-        return p, tuple(ls), tail
+        return (ts[-1] - ts[-2]) / (steps[-2] - steps[-1])
 
     def params(self) -> tuple[float, float, float, float, float, float]:
         """Posterior means ``(p_N, m_N, p_S, m_S, q, r)``, ``m`` the mean excess past ``u`` of a regime's law."""
@@ -311,7 +358,8 @@ class RegimeFit:
         out = []
         for k in (0, 1):
             p, ls, tail = self._regime(k)
-            out.append(BlockIntervalLaw(self.block_time_s, self.slow_after_s, p, tail, ts[1:], ls[1:]))
+            out.append(BlockIntervalLaw._checked_elsewhere(self.block_time_s, self.slow_after_s, p, tail, ts[1:],
+                                                           ls[1:]))
         return out[0], out[1]
 
     def p_spell_next(self) -> float:
@@ -321,8 +369,13 @@ class RegimeFit:
 
     def law(self) -> RegimeMixture:
         """The law of the interval in progress: the two laws weighted by the predicted regime."""
-        w = self.p_spell_next()
-        return RegimeMixture((1.0 - w, w), self.regime_laws())
+        try:
+            return self.__dict__["_law"]
+        except KeyError:
+            w = self.p_spell_next()
+            law = RegimeMixture((1.0 - w, w), self.regime_laws())
+            object.__setattr__(self, "_law", law)
+            return law
 
     def add(self, n_blocks: int, span_s: float) -> RegimeFit:
         """Fold in ``n_blocks`` intervals that together lasted ``span_s`` seconds.
@@ -340,11 +393,8 @@ class RegimeFit:
         ts = self.ladder()
         u = self.slow_after_s
         # log P(interval in ladder bin j) per regime: bin j is (t_j, t_{j+1}], the last one (t_last, inf)
-        bins = []
-        for k in (0, 1):
-            p, ls, _tail = self._regime(k)
-            bins.append((math.log1p(-p), [ls[j] + math.log1p(-math.exp(ls[j + 1] - ls[j])) for j in range(_NL - 1)]
-                         + [ls[-1]]))
+        (p_n, ls_n, _), (p_s, ls_s, _) = self._regime(0), self._regime(1)
+        fast_e = (1.0 - p_n, 1.0 - p_s)
         trans = ((1.0 - q, q), (r, 1.0 - r))
         c = list(self.counts)
         window = list(self.window)
@@ -353,9 +403,9 @@ class RegimeFit:
 
         def emission(x: float) -> tuple[float, float]:
             if x <= u:
-                return math.exp(bins[0][0]), math.exp(bins[1][0])
+                return fast_e
             j = bisect.bisect_left(ts, x) - 1  # t_j < x <= t_{j+1}
-            ln, ls_ = bins[0][1][j], bins[1][1][j]
+            ln, ls_ = _bin_log(ls_n, j), _bin_log(ls_s, j)
             top = max(ln, ls_)  # a common factor of both regimes changes no posterior
             return math.exp(ln - top), math.exp(ls_ - top)
 

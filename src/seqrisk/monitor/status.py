@@ -339,7 +339,7 @@ class StatusModel:
         model = cls.for_chain(chain, **kw)
         try:
             if state.get("version") not in (2, STATE_VERSION):  # 2: its counts migrated by RegimeFit.with_state
-                raise DataError(f"status state version {state.get('version')!r} is not {STATE_VERSION}",
+                raise DataError(f"status state version {state.get('version')!r} is neither 2 nor {STATE_VERSION}",
                                 chain=chain, field="version", value=state.get("version"))
             if state.get("chain") != model.chain:
                 raise DataError("status state belongs to another chain", chain=model.chain, field="chain",
