@@ -62,12 +62,15 @@ class Server:
             self.proc.wait()
 
 
-def start(home: Path, *args: str, env: dict[str, str] | None = None, log_name: str = "serve.log") -> Server:
-    """``seqrisk --home HOME serve --port 0 ARGS`` started and answering its health endpoint."""
+def start(home: Path, *args: str, env: dict[str, str] | None = None, log_name: str = "serve.log",
+          any_port: bool = True) -> Server:
+    """``seqrisk --home HOME serve --port 0 ARGS`` started and answering its health endpoint (``any_port=False``:
+    without ``--port 0``, the port set by ARGS, the settings or the environment)."""
     log = home / log_name
     home.mkdir(parents=True, exist_ok=True)
     with log.open("w") as err:
-        proc = subprocess.Popen([*SEQRISK, "--home", str(home), "serve", "--port", "0", *args], stderr=err,
+        proc = subprocess.Popen([*SEQRISK, "--home", str(home), "serve", *(["--port", "0"] if any_port else []),
+                                 *args], stderr=err,
                                 stdout=subprocess.DEVNULL, env={**os.environ, **(env or {})})
     m = None
     for _ in range(1200):
@@ -80,14 +83,20 @@ def start(home: Path, *args: str, env: dict[str, str] | None = None, log_name: s
         proc.wait()
         raise AssertionError(f"no address in the server's log: {log.read_text()!r}")
     base = f"http://127.0.0.1:{m.group(1)}"
+    wait_healthy(base)
+    return Server(proc, base, home, log)
+
+
+def wait_healthy(base: str, tries: int = 300) -> None:
+    """Wait until the server at ``base`` answers its health endpoint (up to ``tries`` tenths of a second)."""
     with httpx.Client(base_url=base, timeout=10) as c:
-        for _ in range(300):
+        for _ in range(tries):
             try:
                 if c.get("/api/v1/health").status_code == 200:
-                    break
+                    return
             except httpx.TransportError:
-                time.sleep(0.1)
-    return Server(proc, base, home, log)
+                pass
+            time.sleep(0.1)
 
 
 def wait_jobs(client: httpx.Client, ids: list[str], *, poll_s: float = 0.3) -> dict[str, dict[str, Any]]:

@@ -50,8 +50,7 @@ def test_a_cancelled_running_job_of_every_kind_stops_itself_and_the_worker_goes_
                 assert r.status_code == 202, (kind, r.text)
                 ids[kind] = r.json()["job"]["id"]
             for kind, jid in ids.items():
-                # past its start: a command's job reports no progress after "running seqrisk <kind>", so only a
-                # checkpoint can stop it now (a report's simulation reports progress, and stops there)
+                # past its start: the job stops at its next progress report (its runs' progress) or checkpoint
                 while (job := c.get(f"/api/v1/jobs/{jid}").json()["job"])["progress"]["stage"] in STARTING:
                     time.sleep(0.05)
                 assert job["status"] == "running", (kind, job["error"])

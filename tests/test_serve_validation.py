@@ -76,6 +76,8 @@ CASES: list[tuple[str, dict[str, Any], tuple[str, Any], list[str], tuple[str, st
     ("insure", {"book": DESK, "chains": ["unichain"]}, ("chains[0]", None), ["{book}", "--chain", "unichain"],
      ("--chain", "unichain"), 2),
     ("allocate", {"chains": ["base"]}, ("chains", ["base"]), ["--chains", "base"], ("chains", "base"), 2),
+    ("allocate", {"paths": 20, "replications": 3}, ("paths", 20), ["--paths", "20", "--replications", "3"],
+     ("paths", "20"), 2),
     ("allocate", {"replications": 1}, ("replications", 1), ["--replications", "1"], ("--replications", "'1'"), 2),
     ("score", {"chains": ["nochain"]}, ("chains[0]", "nochain"), ["--chain", "nochain"], ("chain", "nochain"), 2),
     ("score", {"by": "xx"}, ("by", "xx"), ["--by", "xx"], ("--by", "xx"), 2),

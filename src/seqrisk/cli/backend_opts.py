@@ -11,7 +11,7 @@ batch job's log).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -94,6 +94,19 @@ class _Progress:
                            markup=False, highlight=False)
 
 
+def _also(show: Callable[[int, int], None] | None, outer: Callable[[int, int], None] | None
+          ) -> Callable[[int, int], None] | None:
+    """The command's progress display, and the progress of the block the command runs in (a job's worker runs the
+    command inside one: its runs are the job's progress)."""
+    if show is None or outer is None:
+        return show or outer
+
+    def both(done: int, total: int) -> None:
+        show(done, total)
+        outer(done, total)
+    return both
+
+
 @contextmanager
 def engine_backend(backend: str | None, scheduler: str | None, workers: int | None, *,
                    progress: bool = True) -> Iterator[Backend | None]:
@@ -102,7 +115,11 @@ def engine_backend(backend: str | None, scheduler: str | None, workers: int | No
     Yields the backend, or ``None`` for the local backend without ``--workers``
     (runs then keep the scenario's own ``workers``).
     """
-    from seqrisk.engine.backend import LocalBackend, use_backend  # the engine is imported when a command runs it
+    from seqrisk.engine.backend import (  # the engine is imported when a command runs it
+        LocalBackend,
+        current_progress,
+        use_backend,
+    )
 
     kind = backend_kind(backend, scheduler)
     err = messages()
@@ -124,5 +141,5 @@ def engine_backend(backend: str | None, scheduler: str | None, workers: int | No
         else:
             be = LocalBackend(workers) if workers else None
         show = stack.enter_context(_Progress(err, lines=kind == "dask")) if progress else None
-        stack.enter_context(use_backend(be, progress=show))
+        stack.enter_context(use_backend(be, progress=_also(show, current_progress())))
         yield be

@@ -49,14 +49,20 @@ def backtest_cmd(
     end = parse_datetime(test_until, field="--test-until") if test_until else None
     events, exposures = detected_events() if detected else (None, None)
     with engine_backend(backend, scheduler, workers, progress=False) as be:
+        from seqrisk.engine.backend import current_progress
+
         err = messages()  # silent under --quiet
+        outer = current_progress()  # a job's worker running the command: the origins are the job's progress
 
         def progress(done: int, total: int) -> None:  # one line per refitted origin when the work is spread
-            err.print(f"backtest: {done}/{total} origins refitted", markup=False)
+            if be is not None:
+                err.print(f"backtest: {done}/{total} origins refitted", markup=False)
+            if outer is not None:
+                outer(done, total)
 
         bt = backtest(state.catalog, train_until=train, test_until=end, step_s=step_s, type_=type_,
                       include_deliberate=include_deliberate, include_planned=include_planned, events=events,
-                      exposures=exposures, backend=be, progress=progress if be is not None else None)
+                      exposures=exposures, backend=be, progress=progress)
     if not bt.rows:
         raise DataError("no chain was observed in the test windows: nothing to score", field="--train-until",
                         value=train_until)

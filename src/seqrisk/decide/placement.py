@@ -44,7 +44,8 @@ from seqrisk.decide.paths import to_outcome, with_paths
 from seqrisk.display import Displayed, Shown, pm_usd
 from seqrisk.exceptions import UsageError
 
-__all__ = ["BookAllocation", "Share", "allocate_book", "fresh_seed", "round_share", "scenario_losses"]
+__all__ = ["BookAllocation", "Share", "allocate_book", "check_replications", "fresh_seed", "round_share",
+           "scenario_losses"]
 
 #: replications (batches of paths) the split is solved on to measure its uncertainty
 REPLICATIONS = 10
@@ -199,6 +200,14 @@ def _ties(chains: Sequence[str], reps: FloatArray, shares: Mapping[str, Share]) 
     return out
 
 
+def check_replications(paths: int, replications: int, *, field: str = "paths") -> None:
+    """Each replication solves the split on at least ten paths: fewer paths are refused (the command's check and the
+    service's, before anything runs)."""
+    if paths < 10 * replications:
+        raise UsageError(f"too few paths for {replications} replications (need {10 * replications})",
+                         field=field, value=paths)
+
+
 def allocate_book(book: Any, model: Any, scenario: Any, chains: Sequence[str], *, perspective: str = "holder",
                   alpha: float = 0.99, min_weight: float | Mapping[str, float] | None = None,
                   max_weight: float | Mapping[str, float] | None = None,
@@ -221,9 +230,7 @@ def allocate_book(book: Any, model: Any, scenario: Any, chains: Sequence[str], *
     ids = list(dict.fromkeys(chains))
     loss, p_event = scenario_losses(book, model, scenario, ids, simulate=simulate, perspective=perspective)
     n = loss.shape[0]
-    if n < 10 * replications:
-        raise UsageError(f"too few paths for {replications} replications (need {10 * replications})",
-                         field="paths", value=n)
+    check_replications(n, replications)
     kw: dict[str, Any] = {"alpha": alpha, "min_weight": min_weight, "max_weight": max_weight,
                           "costs_usd": costs_usd}
     full = _solve(loss, p_event, ids, kw)

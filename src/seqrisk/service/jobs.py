@@ -249,6 +249,7 @@ class JobStore:
         with self.state.transaction() as c:
             if not self._end(c, job_id, lease, "done", "done", result=result):
                 return False
+            c.execute("UPDATE jobs SET progress_done=1, progress_total=1 WHERE id=?", (job_id,))  # all of it
             c.executemany("INSERT OR REPLACE INTO job_artifacts(job_id, name, media_type, content) VALUES (?,?,?,?)",
                           [(job_id, n, m, sqlite3.Binary(b)) for n, m, b in artifacts])
         return True

@@ -116,6 +116,11 @@ class JobBase(BaseModel):
     def check_book(self, book: Any, field: str) -> None:
         """What the command refuses of the book with the other inputs (``field``: where the book is)."""
 
+    def planned_runs(self) -> int:
+        """The engine runs (each reporting its own progress) the command makes for this request: what a job's
+        fraction done counts (``tests/test_serve_progress.py`` holds every kind to it)."""
+        return 1
+
     def as_of_text(self) -> str | None:
         return self.as_of.isoformat() if self.as_of else None
 
@@ -308,6 +313,11 @@ class CompareRequest(_Run):
         if not self.sweep and (self.weight is not None or self.with_cost):
             raise UsageError("weight and with_cost go with a sweep", field="weight")
 
+    def planned_runs(self) -> int:
+        from seqrisk.decide import parse_sweep
+
+        return 1 + (len(parse_sweep(self.sweep)[1]) if self.sweep else len(self.mitigations))  # the baseline too
+
     def argv(self, book_path: str | None, config_path: str | None) -> list[str]:
         out = super().argv(book_path, config_path)
         for m in self.mitigations:
@@ -363,6 +373,9 @@ class InsureRequest(JobRequest):
         parse_positive_duration(self.period, field="period", what="cover period")
         parse_positive_duration(self.trigger, field="trigger")
 
+    def planned_runs(self) -> int:
+        return 1 if self.book_doc is not None else 0  # covers alone are priced without the engine
+
     def check_book(self, book: Any, field: str) -> None:
         from seqrisk.decide.insurance import check_covered
 
@@ -402,8 +415,14 @@ class AllocateRequest(JobRequest):
     scenario: dict[str, Any] = Field(default_factory=dict)
 
     def check(self, catalog: Catalog, config: ServiceConfig) -> None:
+        from seqrisk.decide.placement import check_replications
+
         super().check(catalog, config)
         _chains(catalog, self.chains)
+        check_replications(self.n_paths, self.replications)
+
+    def planned_runs(self) -> int:
+        return 2  # the book's losses on each chain, then the split found evaluated on fresh paths
 
     def argv(self, book_path: str | None, config_path: str | None) -> list[str]:
         out = [*super().argv(book_path, config_path), "--chains", ",".join(self.chains), "--perspective",

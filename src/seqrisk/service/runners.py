@@ -217,20 +217,42 @@ def _report(req: Any, ctx: RunContext, progress: Progress, command: str) -> Outc
                      json.dumps(document(analysis, prov), allow_nan=False).encode("utf-8"))])
 
 
-def _cli(argv: list[str], ctx: RunContext, progress: Progress) -> Outcome:
+class _Runs:
+    """A command's fraction done from the progress ``(done, total)`` of its successive runs (engine runs, or a
+    backtest's origins): run ``k`` of the ``planned`` ones at ``done / total`` is ``(k - 1 + done / total) /
+    planned``, never going back, at most 1."""
+
+    def __init__(self, planned: int, command: str, progress: Progress) -> None:
+        self.planned, self.command, self.progress = max(planned, 1), command, progress
+        self.run, self.last, self.fraction = 0, (0, -1), 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        if done <= self.last[0] or total != self.last[1]:  # a new run
+            self.run += 1
+        self.last = (done, total)
+        now = (self.run - 1 + (done / total if total else 1.0)) / self.planned
+        self.fraction = max(self.fraction, min(now, 1.0))
+        self.progress(self.fraction, 1.0, f"running seqrisk {self.command}: run {self.run} of {self.planned}"
+                      if self.planned > 1 else f"running seqrisk {self.command}")
+
+
+def _cli(argv: list[str], ctx: RunContext, progress: Progress, planned: int = 1) -> Outcome:
     """Run ``seqrisk ARGV --json`` in this process; its JSON document (the layout ``seqrisk.<command>/<version>``
-    of :mod:`seqrisk.schemas`) is the result."""
+    of :mod:`seqrisk.schemas`) is the result. The command's runs report to ``progress`` as the fraction done of
+    the ``planned`` runs."""
     import click
 
     from seqrisk.cli.app import app
+    from seqrisk.engine.backend import use_backend
 
     cmd = ["--home", str(ctx.home)] + (["--catalog-dir", str(ctx.catalog_dir)] if ctx.catalog_dir else [])
-    progress(None, None, f"running seqrisk {argv[0]}")
+    progress(0.0, 1.0, f"running seqrisk {argv[0]}")
     out, err = io.StringIO(), io.StringIO()
     try:
         import typer.main
 
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                use_backend(None, progress=_Runs(planned, argv[0], progress)):
             typer.main.get_command(app).main(args=[*cmd, *argv, "--json"], prog_name="seqrisk",
                                              standalone_mode=False)
     except click.ClickException as exc:
@@ -275,7 +297,7 @@ def run_job(kind: str, request: Mapping[str, Any], ctx: RunContext, progress: Pr
             cfg_path = str(Path(tmp) / "scenario.json")
             Path(cfg_path).write_text(json.dumps(scenario), encoding="utf-8")
         try:
-            return _cli(req.argv(book_path, cfg_path), ctx, progress)
+            return _cli(req.argv(book_path, cfg_path), ctx, progress, req.planned_runs())
         except SeqriskError as exc:  # name the request's fields, not the temporary files
             for k in ("file",):
                 exc.context.pop(k, None)
