@@ -33,7 +33,7 @@ import numpy as np
 
 from seqrisk._typing import BoolArray, FloatArray, IntArray
 from seqrisk.exceptions import DataError, UnknownChainError, UsageError
-from seqrisk.outage import CommonShock, OutageModel
+from seqrisk.outage import OutageModel
 from seqrisk.rng import block_generator
 from seqrisk.units import YEAR_S
 
@@ -431,12 +431,10 @@ class InsurerTail:
 
 
 def without_common_shocks(model: OutageModel) -> OutageModel:
-    """The model with each common shock split into independent per-member shocks with the same marginals: a
-    member's copy of each type has the group's rate times the chance the shock hits that member and the type's
-    share of a hit, and the type's duration law."""
-    shocks = tuple(CommonShock(f"{s.group}:{m}:{t}", (m,), s.rate_per_year * s.hit_probability() * share, s.law(t), t)
-                   for s in model.shocks for m in s.members for t, share in s.mix.items() if share > 0)
-    return replace(model, shocks=shocks)
+    """The model with each common shock split into independent per-member shocks with the same marginals (the
+    rate at which it hits each member, its type mix, durations and posterior: :meth:`OutageModel.independent`);
+    self-excitation is kept as it is, so only the shocks' joint hits are taken away."""
+    return replace(model.independent(), hawkes=model.hawkes, meta=model.meta)
 
 
 def insurer_tail(model: OutageModel, covers: Sequence[ParametricCover], pricing: Pricing = Pricing(), *,
