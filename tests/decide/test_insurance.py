@@ -20,6 +20,7 @@ from seqrisk.decide.insurance import (
     price_payouts,
     sample_outages,
     trigger_rate_per_year,
+    without_common_shocks,
 )
 from seqrisk.outage import ChainOutageLaw, CommonShock, DurationLaw, OutageModel
 from seqrisk.units import HOUR_S, YEAR_S
@@ -38,6 +39,39 @@ def _model(shock_rate: float = 0.5) -> OutageModel:
     shock = CommonShock("stack", ("a", "b"), shock_rate, DurationLaw("lognormal", {"median_s": 7200.0,
                                                                                   "sigma": 0.8}))
     return OutageModel(chains=chains, shocks=(shock,))
+
+
+def _thinned_model() -> OutageModel:
+    """A fitted-style shock: it hits two of its five members at random and each other with probability 0.25, and
+    a hit is a downtime (6 h median) with probability 0.6, else a degraded spell."""
+    members = ("a", "b", "c", "d", "e")
+    chains = {m: ChainOutageLaw(m, {"downtime": 0.4}, {"downtime": LOGN}) for m in members}
+    down = DurationLaw("lognormal", {"median_s": 6 * 3600.0, "sigma": 0.8})
+    shock = CommonShock("eth", members, 1.5, down, type_mix={"downtime": 0.6, "degraded": 0.4},
+                        durations={"downtime": down, "degraded": DurationLaw("exponential", {"mean_s": 900.0})},
+                        extra_hit_probability=0.25)
+    return OutageModel(chains=chains, shocks=(shock,))
+
+
+def test_a_thinned_shock_adds_its_rate_times_the_hit_chance_and_the_types_share() -> None:
+    """The closed form counts a thinned shock's hits of this chain of the covered type only, and the engine's
+    own outage sampler (which thins the shock independently) pays as often; the shocks made independent keep
+    every chain's trigger rate."""
+    m, h = _thinned_model(), 2 * HOUR_S
+    p_hit = (2 + 3 * 0.25) / 5
+    expect = 0.4 * LOGN.sf(h) + 1.5 * p_hit * 0.6 * sps.lognorm(s=0.8, scale=6 * 3600.0).sf(h)
+    assert trigger_rate_per_year(m, "c", h) == pytest.approx(expect, rel=1e-12)
+    assert trigger_rate_per_year(m, "c", h, types=("degraded",)) == pytest.approx(
+        1.5 * p_hit * 0.4 * math.exp(-h / 900.0), rel=1e-12)
+    cover = ParametricCover("c", 100_000.0, h)
+    free = Pricing(loading=0.0, cost_of_capital_per_year=0.0)
+    mc = price_payouts(parametric_payouts(sample_outages(m, n_paths=40_000, seed=4), cover), free, YEAR_S)
+    assert abs(mc.premium_usd - price_parametric(m, cover, free).premium_usd) < 4 * mc.premium_se
+    ind = without_common_shocks(m)
+    for c in "abcde":
+        for types in (("downtime",), ("degraded",), ("downtime", "degraded")):
+            assert trigger_rate_per_year(ind, c, h, types) == pytest.approx(trigger_rate_per_year(m, c, h, types),
+                                                                            rel=1e-12)
 
 
 def test_trigger_rate_adds_own_and_group_thinned_rates() -> None:
@@ -156,3 +190,36 @@ def test_buyer_tail_el_carries_its_standard_errors() -> None:
     assert bt.el_before_se == pytest.approx(losses.std(ddof=1) / math.sqrt(n), rel=1e-3)
     assert bt.el_after_se == pytest.approx((losses - pays).std(ddof=1) / math.sqrt(n), rel=1e-3)
     assert 0 < bt.el_after_se < bt.el_before_se  # the cover takes out the variable top of the losses
+
+
+def test_on_the_fitted_catalog_model_the_closed_form_prices_like_the_sampler() -> None:
+    """The fitted model's Ethereum-wide group hits most members with probability well below 1: the closed form,
+    the Poisson sampler and the shocks-made-independent book must all count it the same way."""
+    from seqrisk.catalog import load_catalog
+    from seqrisk.stats.model import fit_outage_model
+
+    m = fit_outage_model(load_catalog())  # as of the catalog's completeness date
+    assert any(s.extra_hit_probability is not None and s.hit_probability() < 0.5 for s in m.shocks)
+    covers = [ParametricCover(c, 1e5, 4 * HOUR_S) for c in ("metis", "base", "arbitrum")]
+    free = Pricing(loading=0.0, cost_of_capital_per_year=0.0)
+    it = insurer_tail(m, covers, free, n_paths=40_000, seed=6, sampler="poisson")
+    for q, cv in zip(it.quotes, covers, strict=True):
+        cf = price_parametric(m, cv, free)
+        assert abs(q.expected_payout_usd - cf.expected_payout_usd) < 4 * q.expected_payout_se, cv.chain
+    assert abs(it.total.expected_payout_usd - it.total_independent.expected_payout_usd) < 4 * math.hypot(
+        it.total.expected_payout_se, it.total_independent.expected_payout_se)
+    # and the sampler's downtimes per chain against the statistics' own history simulator, which thins the
+    # shocks independently (self-excitation off on both sides: it is not the Poisson part)
+    from dataclasses import replace
+
+    from seqrisk.stats.simulate import simulate_history
+
+    poisson = replace(m, hawkes=None)
+    smp = sample_outages(poisson, n_paths=20_000, seed=6)
+    hist = simulate_history(poisson, {c: [(0.0, YEAR_S)] for c in smp.chains}, 20_000, seed=6, posterior=False)
+    counts = hist.counts()[:, :, hist.types.index("downtime")]
+    for c in ("metis", "base", "arbitrum"):
+        a, b = smp.exceed_count(c, 0.0).astype(float), counts[:, hist.chains.index(c)].astype(float)
+        se = math.hypot(a.std(ddof=1), b.std(ddof=1)) / math.sqrt(a.size)
+        assert abs(a.mean() - b.mean()) < 4 * se, c
+        assert abs(a.mean() - trigger_rate_per_year(m, c, 0.0)) < 4 * a.std(ddof=1) / math.sqrt(a.size), c

@@ -15,10 +15,10 @@
   ES_level(payout): the insurer holds capital equal to the expected shortfall of
   the cover's payout over the period and charges its annual cost.
 
-The Monte Carlo sampler :func:`sample_outages` draws outages of the Poisson /
-Marshall-Olkin part of an :class:`~seqrisk.outage.OutageModel` (rates at the
-reference volatility, i.e. ``beta`` coupling off, no Hawkes clustering; say so
-when the model has them). It is used for books of covers, where the insurer's
+The Monte Carlo sampler :func:`sample_outages` draws outages of the Poisson
+part of an :class:`~seqrisk.outage.OutageModel`, common shocks with their hit
+laws and type mixes included (rates at the reference volatility, i.e. ``beta``
+coupling off, no Hawkes clustering; say so when the model has them). It is used for books of covers, where the insurer's
 tail depends on the common shocks.
 """
 
@@ -33,7 +33,7 @@ import numpy as np
 
 from seqrisk._typing import BoolArray, FloatArray, IntArray
 from seqrisk.exceptions import DataError, UnknownChainError, UsageError
-from seqrisk.outage import AnyDurationLaw, CommonShock, OutageModel
+from seqrisk.outage import OutageModel
 from seqrisk.rng import block_generator
 from seqrisk.units import YEAR_S
 
@@ -178,7 +178,9 @@ def trigger_rate_per_year(model: OutageModel, chain: str, trigger_s: float,
     """Rate (per year) of outages hitting ``chain`` that last longer than ``trigger_s``.
 
     Own rate per covered type times its survival ``P(D > h)``, plus every common
-    shock the chain is a member of.
+    shock the chain is a member of: its rate times the chance it hits this chain,
+    the share of its hits of each covered type and that type's survival (a
+    thinned Poisson process is Poisson).
     """
     _check_chain(model, chain)
     rate = 0.0
@@ -189,8 +191,9 @@ def trigger_rate_per_year(model: OutageModel, chain: str, trigger_s: float,
             if r > 0:
                 rate += r * float(law.durations[t].sf(trigger_s))
     for s in model.shocks:
-        if chain in s.members and s.type in types:
-            rate += s.rate_per_year * float(s.duration.sf(trigger_s))
+        if chain in s.members:
+            p_hit = s.hit_probability()
+            rate += sum(s.rate_per_year * p_hit * s.mix.get(t, 0.0) * float(s.law(t).sf(trigger_s)) for t in types)
     return rate
 
 
@@ -326,84 +329,97 @@ def buyer_tail(losses_usd: FloatArray, payouts_usd: FloatArray, premium_usd: flo
 
 @dataclass(frozen=True)
 class OutageSample:
-    """Outages over ``[0, period_s)`` on ``n_paths`` paths, one row per event.
-
-    ``hits[source, chain]`` says which chains an event source hits: the first
-    sources are the chains' own (chain, type) processes, then the common shocks.
-    """
+    """Outages over ``[0, period_s)`` on ``n_paths`` paths, one row per outage of one chain: a common-shock
+    event that hits three chains is three rows with the same start (``chain`` indexes ``chains``, ``type``
+    indexes ``types``)."""
 
     n_paths: int
     period_s: float
     chains: tuple[str, ...]
-    source_type: tuple[str, ...]
-    hits: BoolArray
+    types: tuple[str, ...]
     path: IntArray
-    source: IntArray
+    chain: IntArray
+    type: IntArray
     start_s: FloatArray
     duration_s: FloatArray
 
     def exceed_count(self, chain: str, trigger_s: float, types: Sequence[str] = ("downtime",)) -> IntArray:
-        """Per path, the number of outages hitting ``chain`` longer than ``trigger_s``."""
+        """Per path, the number of outages of ``types`` hitting ``chain`` that last longer than ``trigger_s``."""
         ci = self.chains.index(chain)
-        ok_src = self.hits[:, ci] & np.isin(np.array(self.source_type), list(types))
-        sel = ok_src[self.source] & (self.duration_s > trigger_s)
+        codes = [i for i, t in enumerate(self.types) if t in types]
+        sel = (self.chain == ci) & np.isin(self.type, codes) & (self.duration_s > trigger_s)
         return np.bincount(self.path[sel], minlength=self.n_paths).astype(np.int64)
 
 
-def _sources(model: OutageModel, types: Sequence[str]) -> tuple[list[str], list[tuple[str, float, AnyDurationLaw]],
-                                                                  list[set[str]]]:
-    """Event sources of ``types``: the engine's cells (own processes, then common shocks), rates per year."""
-    from seqrisk.engine.events import EVENT_CODES, build_cells
-
-    chains = sorted(set(model.chains) | {m for s in model.shocks for m in s.members})
-    names = {v: k for k, v in EVENT_CODES.items()}
-    src: list[tuple[str, float, AnyDurationLaw]] = []
-    members: list[set[str]] = []
-    for cell in build_cells(model, chains, shocks=True):
-        if names[cell.type] in types:
-            src.append((names[cell.type], cell.rate_per_s * YEAR_S, cell.law))
-            members.append({chains[i] for i in cell.members})
-    return chains, src, members
+def _hits(g: np.random.Generator, cell: Any, m: int) -> BoolArray:
+    """(events, members): which members each of ``m`` events of ``cell`` hits (all, or the hit law's count of
+    them as a uniformly random subset)."""
+    n = len(cell.members)
+    if not cell.hit_cdf or n == 1:
+        return np.ones((m, n), dtype=bool)
+    k = 1 + np.minimum(np.searchsorted(np.asarray(cell.hit_cdf), g.random(m), side="right"), n - 1)
+    rank = np.argsort(np.argsort(g.random((m, n)), axis=1), axis=1)
+    return np.asarray(rank < k[:, None])
 
 
 def sample_outages(model: OutageModel, *, period_s: float = YEAR_S, n_paths: int = 100_000, seed: int = 0,
                    types: Sequence[str] = ("downtime",)) -> OutageSample:
     """Draw outages of ``types`` for every chain and common shock over ``period_s`` seconds.
 
-    Each source is a Poisson process (rate per year x period); a common-shock
-    event hits all its members at once with one duration. Block ``b`` of
-    :data:`BLOCK_PATHS` paths and source ``s`` draw from
-    ``block_generator(seed, b, stream=s + 1)``, so results do not depend on chunking.
+    Each source is a Poisson process (rate per year x period). A common-shock event hits every member at once
+    or, for a fitted shock with a hit law, a random subset of the law's size; each hit chain's type comes from
+    the shock's type mix, and the hit chains of one event share the duration's uniform (the engine's rule).
+    Block ``b`` of :data:`BLOCK_PATHS` paths and source ``s`` draw from ``block_generator(seed, b, stream=s +
+    1)``, so results do not depend on chunking.
     """
+    from seqrisk.engine.events import EVENT_CODES, build_cells
+
     if n_paths < 1 or period_s <= 0:
         raise UsageError("need n_paths >= 1 and period > 0", field="n_paths", value=n_paths)
-    chains, src, members = _sources(model, types)
-    hits = np.array([[c in m for c in chains] for m in members], dtype=bool).reshape(len(src), len(chains))
-    paths: list[IntArray] = []
-    sources: list[IntArray] = []
-    starts: list[FloatArray] = []
-    durs: list[FloatArray] = []
+    chains = sorted(set(model.chains) | {m for s in model.shocks for m in s.members})
+    names = {v: k for k, v in EVENT_CODES.items()}
+    cells = build_cells(model, chains, shocks=True)
+    kept = tuple(t for t in EVENT_CODES if t in types)
+    code = {EVENT_CODES[t]: i for i, t in enumerate(kept)}
+    cols: dict[str, list[Any]] = {k: [] for k in ("path", "chain", "type", "start", "dur")}
     for b0 in range(0, n_paths, BLOCK_PATHS):
         nb = min(BLOCK_PATHS, n_paths - b0)
-        for si, (_t, rate, law) in enumerate(src):
+        for si, cell in enumerate(cells):
+            cell_codes = cell.type_codes or (cell.type,)
+            if not any(names[c] in types for c in cell_codes):
+                continue
             g = block_generator(seed, b0 // BLOCK_PATHS, stream=si + 1)
-            cnt = g.poisson(rate * period_s / YEAR_S, BLOCK_PATHS)[:nb]
+            cnt = g.poisson(cell.rate_per_s * period_s, BLOCK_PATHS)[:nb]
             m = int(cnt.sum())
             # full-block draws then prefix: a partial last block is a prefix of the full one
             u = g.random((m, 2))
-            paths.append(np.repeat(np.arange(b0, b0 + nb), cnt))
-            sources.append(np.full(m, si, dtype=np.int64))
-            starts.append(u[:, 0] * period_s)
-            durs.append(np.asarray(law.ppf(u[:, 1]), float).reshape(m))
-    def ints(xs: list[IntArray]) -> IntArray:
-        return np.concatenate(xs).astype(np.int64) if xs else np.zeros(0, np.int64)
+            hit = _hits(g, cell, m)
+            ev, j = np.nonzero(hit)
+            if cell.type_codes:
+                k = np.minimum(np.searchsorted(np.asarray(cell.type_cdf), g.random(ev.size), side="right"),
+                               len(cell.type_codes) - 1)
+                tcode = np.asarray(cell.type_codes)[k]
+                dur = np.empty(ev.size)
+                for i, law in enumerate(cell.laws):
+                    sel = k == i
+                    dur[sel] = np.asarray(law.ppf(u[ev[sel], 1]), float).reshape(-1)
+            else:
+                tcode = np.full(ev.size, cell.type)
+                dur = np.asarray(cell.law.ppf(u[ev, 1]), float).reshape(-1)
+            ok = np.isin(tcode, list(code))
+            cols["path"].append((b0 + np.repeat(np.arange(nb), cnt))[ev[ok]])
+            cols["chain"].append(np.asarray(cell.members, np.int64)[j[ok]])
+            cols["type"].append(np.array([code[c] for c in tcode[ok]], np.int64))
+            cols["start"].append(u[ev[ok], 0] * period_s)
+            cols["dur"].append(dur[ok])
 
-    def floats(xs: list[FloatArray]) -> FloatArray:
-        return np.concatenate(xs).astype(float) if xs else np.zeros(0)
+    def cat(xs: list[Any], dtype: Any) -> Any:
+        return np.concatenate(xs).astype(dtype) if xs else np.zeros(0, dtype)
 
-    return OutageSample(n_paths=n_paths, period_s=period_s, chains=tuple(chains),
-                        source_type=tuple(t for t, _, _ in src), hits=hits, path=ints(paths),
-                        source=ints(sources), start_s=floats(starts), duration_s=floats(durs))
+    return OutageSample(n_paths=n_paths, period_s=period_s, chains=tuple(chains), types=kept,
+                        path=cat(cols["path"], np.int64), chain=cat(cols["chain"], np.int64),
+                        type=cat(cols["type"], np.int64), start_s=cat(cols["start"], float),
+                        duration_s=cat(cols["dur"], float))
 
 
 def parametric_payouts(sample: OutageSample, cover: ParametricCover) -> FloatArray:
@@ -426,10 +442,10 @@ class InsurerTail:
 
 
 def without_common_shocks(model: OutageModel) -> OutageModel:
-    """The model with each common shock split into independent per-member shocks (same marginals)."""
-    shocks = tuple(CommonShock(f"{s.group}:{m}", (m,), s.rate_per_year, s.duration, s.type)
-                   for s in model.shocks for m in s.members)
-    return replace(model, shocks=shocks)
+    """The model with each common shock split into independent per-member shocks with the same marginals (the
+    rate at which it hits each member, its type mix, durations and posterior: :meth:`OutageModel.independent`);
+    self-excitation is kept as it is, so only the shocks' joint hits are taken away."""
+    return replace(model.independent(), hawkes=model.hawkes, meta=model.meta)
 
 
 def insurer_tail(model: OutageModel, covers: Sequence[ParametricCover], pricing: Pricing = Pricing(), *,
