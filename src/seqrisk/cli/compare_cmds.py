@@ -21,6 +21,7 @@ from seqrisk.cli.decide_inputs import (
     BOOK_FILE,
     MODEL_HELP,
     HorizonOpt,
+    OutageOpt,
     book_arg,
     diff_doc,
     est_doc,
@@ -66,8 +67,7 @@ def compare_cmd(
     paths: Annotated[int | None, typer.Option("--paths", help="Monte Carlo paths per strategy.", min=2)] = 5000,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed (fixes every number).", min=0)] = None,
     horizon: HorizonOpt = None,
-    outage: Annotated[list[str] | None, typer.Option("--outage", help="Stress: CHAIN=DURATION[@TIME], "
-                                                     "repeatable.")] = None,
+    outage: OutageOpt = None,
     fi_baseline: Annotated[bool, typer.Option("--forced-inclusion-baseline", help="Let the baseline use "
                                               "forced inclusion (default: off, so it is a lever).")] = False,
     backend: BackendOpt = None,
@@ -84,7 +84,7 @@ def compare_cmd(
     if perspective is not None:
         check_party(perspective, "--perspective")
     book = book_arg(portfolio)
-    sc = load_scenario_for(config, paths, seed, horizon, outage, forced_inclusion=bool(fi_baseline))
+    sc = load_scenario_for(config, paths, seed, horizon, outage, book=book, forced_inclusion=bool(fi_baseline))
     om, prov = load_model(model, as_of, sc.seed)
     if sweep_spec:
         key, values = parse_sweep(sweep_spec)

@@ -18,8 +18,8 @@ from seqrisk.exceptions import UsageError, ValidationError
 from seqrisk.provenance import Provenance
 from seqrisk.units import format_usd, parse_duration
 
-__all__ = ["BOOK_FILE", "DEFAULT_HORIZON", "MODEL_HELP", "HorizonOpt", "book_arg", "diff_doc", "est_doc", "finite",
-           "load_model", "load_scenario_for", "pm", "pp", "usd_se"]
+__all__ = ["BOOK_FILE", "DEFAULT_HORIZON", "MODEL_HELP", "HorizonOpt", "OutageOpt", "book_arg", "diff_doc", "est_doc",
+           "finite", "load_model", "load_scenario_for", "pm", "pp", "usd_se"]
 
 MODEL_HELP = "Outage model file (default: fitted from the catalog)."
 
@@ -33,6 +33,9 @@ DEFAULT_HORIZON = "1y"
 HorizonOpt = Annotated[str | None, typer.Option(
     "--horizon", metavar="DURATION", help="Horizon, e.g. 1d, 30d, 1y.",
     show_default=f"{DEFAULT_HORIZON}, or the --config file's horizon_s")]
+#: Given outages (stress mode), on chains the book holds: checked by :func:`load_scenario_for` with the book.
+OutageOpt = Annotated[list[str] | None, typer.Option(
+    "--outage", help="Stress: CHAIN=DURATION[@TIME], repeatable (e.g. arbitrum=2h), on a chain the book holds.")]
 
 
 def usd_se(x: float) -> str:
@@ -67,10 +70,13 @@ def load_model(path: Path | None, as_of: str | None, seed: int | None) -> tuple[
 
 
 def load_scenario_for(config: Path | None, paths: int | None, seed: int | None, horizon: str | None,
-                      outage: list[str] | None = None, **fixed: Any) -> Any:
+                      outage: list[str] | None = None, *, book: Any = None, **fixed: Any) -> Any:
     """The scenario of a command: the ``--config`` file (or the defaults) with the command's options over it; the
-    horizon is ``--horizon``, else the file's ``horizon_s``, else :data:`DEFAULT_HORIZON` (one year)."""
+    horizon is ``--horizon``, else the file's ``horizon_s``, else :data:`DEFAULT_HORIZON` (one year). With
+    ``book``, a given outage (``--outage`` or the file's ``stress_outages``) on a chain the book does not hold is
+    refused."""
     from seqrisk.engine import StressOutage, load_scenario
+    from seqrisk.engine.scenario import check_stress_chains
 
     if config is not None and not config.is_file():
         raise UsageError("no such scenario file", field="--config", file=str(config))
@@ -88,6 +94,8 @@ def load_scenario_for(config: Path | None, paths: int | None, seed: int | None, 
     if "horizon_s" not in sc.model_fields_set:
         sc = sc.replace(horizon_s=parse_duration(DEFAULT_HORIZON))
     checks.fits_memory(sc.paths, "--paths", keep_paths=True)  # paths a scenario file sets as well
+    if book is not None:
+        check_stress_chains(book, sc.stress_outages, field="--outage")
     return sc
 
 

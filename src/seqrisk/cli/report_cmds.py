@@ -13,7 +13,7 @@ import typer
 from seqrisk.cli import checks
 from seqrisk.cli.app import app, state
 from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
-from seqrisk.cli.decide_inputs import BOOK_FILE, HorizonOpt, book_arg, load_scenario_for
+from seqrisk.cli.decide_inputs import BOOK_FILE, HorizonOpt, OutageOpt, book_arg, load_scenario_for
 from seqrisk.cli.modeling import AsOfOpt, fitted_model
 from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, messages, output_format, table
 from seqrisk.exceptions import UsageError
@@ -31,6 +31,7 @@ def report_cmd(
     paths: Annotated[int, typer.Option("--paths", help="Monte Carlo paths.", min=100)] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="Seed (fixes every number).", min=0)] = 0,
     config: Annotated[Path | None, typer.Option("--config", help="Scenario file (YAML/JSON).")] = None,
+    outage: OutageOpt = None,
     model: Annotated[Path | None, typer.Option("--model", help="Outage model file (default: fitted from the "
                                                 "catalog).")] = None,
     mitigations: Annotated[bool, typer.Option("--mitigations/--no-mitigations",
@@ -56,7 +57,7 @@ def report_cmd(
     msg = messages()
     cat = state.catalog
     book = book_arg(portfolio)
-    sc = load_scenario_for(config, paths, seed, horizon, parameter_uncertainty=parameter_uncertainty)
+    sc = load_scenario_for(config, paths, seed, horizon, outage, book=book, parameter_uncertainty=parameter_uncertainty)
     checks.fits_memory(sc.paths, "--paths", n_chains=len(book.chains), keep_paths=True)
     with msg.status("fitting the outage model to the incident catalog"):
         om, statistics, prov = fitted_model(model, as_of, seed=sc.seed, statistics=True)

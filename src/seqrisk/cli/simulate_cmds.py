@@ -10,7 +10,7 @@ import typer
 from seqrisk.cli import checks
 from seqrisk.cli.app import app
 from seqrisk.cli.backend_opts import BackendOpt, SchedulerOpt, WorkersOpt, engine_backend
-from seqrisk.cli.decide_inputs import BOOK_FILE, HorizonOpt, book_arg, load_scenario_for
+from seqrisk.cli.decide_inputs import BOOK_FILE, HorizonOpt, OutageOpt, book_arg, load_scenario_for
 from seqrisk.cli.modeling import AsOfOpt, fitted_model
 from seqrisk.cli.notes import negative_loss_note
 from seqrisk.cli.render import JsonOpt, QuietOpt, console, echo_json, json_text, messages, output_format, table
@@ -38,8 +38,7 @@ def simulate_cmd(
     paths: Annotated[int | None, typer.Option("--paths", help="Monte Carlo paths.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed (fixes every number).")] = None,
     horizon: HorizonOpt = None,
-    outage: Annotated[list[str] | None, typer.Option("--outage", help="Stress: CHAIN=DURATION[@TIME], "
-                                                     "repeatable (e.g. arbitrum=2h).")] = None,
+    outage: OutageOpt = None,
     backend: BackendOpt = None,
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
@@ -57,13 +56,12 @@ def simulate_cmd(
 ) -> None:
     """Simulate what sequencer outages cost a book: expected loss, VaR, ES, liquidations, bad debt."""
     from seqrisk.engine import simulate
-    from seqrisk.engine.scenario import check_stress_chains
 
     out_fmt = output_format(out, "--out", OUT_FORMATS) if out is not None else None
     book = book_arg(portfolio)
-    sc = load_scenario_for(config, paths, seed, horizon, outage, parameter_uncertainty=parameter_uncertainty)
+    sc = load_scenario_for(config, paths, seed, horizon, outage, book=book,
+                           parameter_uncertainty=parameter_uncertainty)
     checks.fits_memory(sc.paths, "--paths", n_chains=len(book.chains), keep_paths=sc.keep_paths)
-    check_stress_chains(book, sc.stress_outages, field="--outage")
     om, _, prov = fitted_model(model, as_of, seed=sc.seed)
     if not as_json:
         console().print(prov.header())

@@ -245,6 +245,13 @@ class _Run(JobRequest):
     scenario: dict[str, Any] = Field(default_factory=dict, description="scenario fields (the contents of a "
                                      "--config file: regimes, grace_period_s, settlement ...)")
 
+    def check_book(self, book: Any, field: str) -> None:
+        """A given outage on a chain the book does not hold is refused, as the command refuses it."""
+        from seqrisk.engine import StressOutage
+        from seqrisk.engine.scenario import check_stress_chains
+
+        check_stress_chains(book, [StressOutage.parse(s) for s in self.stress], field="stress[]")
+
 
 class SimulateRequest(_Run):
     """``seqrisk simulate``: EL, VaR, ES with errors, liquidations, bad debt, per chain, component, position."""
@@ -252,12 +259,6 @@ class SimulateRequest(_Run):
     kind: ClassVar[str] = "simulate"
     command: ClassVar[str] = "simulate"
     default_paths: ClassVar[int] = 20_000
-
-    def check_book(self, book: Any, field: str) -> None:
-        from seqrisk.engine import StressOutage
-        from seqrisk.engine.scenario import check_stress_chains
-
-        check_stress_chains(book, [StressOutage.parse(s) for s in self.stress], field="stress[]")
 
 
 class ReportRequest(_Run):
