@@ -61,6 +61,12 @@ class Server:
             self.proc.kill()
             self.proc.wait()
 
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
 
 def start(home: Path, *args: str, env: dict[str, str] | None = None, log_name: str = "serve.log",
           any_port: bool = True) -> Server:

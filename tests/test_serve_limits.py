@@ -26,12 +26,9 @@ LIMITS = {"MAX_POSITIONS": str(len(BOOK["positions"])), "MAX_BOOK_BYTES": "20000
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, dict[str, str], dict[str, str]]]:
     home = tmp_path_factory.mktemp("limits") / "home"
     a, b = bearer(token(home, "write")), bearer(token(home, "write"))
-    srv = start(home, "--workers", "0", env={f"SEQRISK_SERVE_{k}": v for k, v in LIMITS.items()})
-    try:
-        with httpx.Client(base_url=srv.base, timeout=60) as c:
-            yield c, a, b
-    finally:
-        srv.stop()
+    with start(home, "--workers", "0", env={f"SEQRISK_SERVE_{k}": v for k, v in LIMITS.items()}) as srv, \
+            httpx.Client(base_url=srv.base, timeout=60) as c:
+        yield c, a, b
 
 
 def _limit(r: Any, status: int, name: str, allowed: Any) -> dict[str, Any]:

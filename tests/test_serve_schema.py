@@ -31,12 +31,9 @@ _AUTH: dict[str, str] = {}
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home: Path = tmp_path_factory.mktemp("schema-home")
     _AUTH.update(bearer(token(home, "write")))
-    srv = start(home, "--workers", "0", env={"SEQRISK_SERVE_MAX_ACTIVE_JOBS_PER_TOKEN": "100000",
-                                             "SEQRISK_SERVE_MAX_QUEUED_JOBS": "100000"})
-    try:
+    with start(home, "--workers", "0", env={"SEQRISK_SERVE_MAX_ACTIVE_JOBS_PER_TOKEN": "100000",
+                                            "SEQRISK_SERVE_MAX_QUEUED_JOBS": "100000"}) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def test_no_generated_request_gets_a_server_error(server: Server) -> None:

@@ -100,12 +100,9 @@ def _id(case: tuple[Any, ...]) -> str:
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     home = tmp_path_factory.mktemp("serve-validation")
     write = token(home, "write")
-    srv = start(home, "--workers", "0")
-    try:
-        with httpx.Client(base_url=srv.base, timeout=60, headers=bearer(write)) as client:
-            yield {"client": client, "home": home}
-    finally:
-        srv.stop()
+    with start(home, "--workers", "0") as srv, httpx.Client(base_url=srv.base, timeout=60,
+                                                             headers=bearer(write)) as client:
+        yield {"client": client, "home": home}
 
 
 def test_every_job_kind_has_cases() -> None:

@@ -37,11 +37,8 @@ PLOTS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(d 
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
     home = tmp_path_factory.mktemp("dash-home")
     secret = token(home, "write")
-    srv = start(home, "--workers", "1")
-    try:
+    with start(home, "--workers", "1") as srv:
         yield srv, secret
-    finally:
-        srv.stop()
 
 
 def _observe(home: Path, chain: str, at: float, label: str, lag_s: float) -> None:
