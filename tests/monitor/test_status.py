@@ -12,7 +12,7 @@ import pytest
 
 from seqrisk.exceptions import DataError, UnknownChainError
 from seqrisk.health import Observation
-from seqrisk.monitor.silence import BlockIntervalLaw, RegimeMixture, silence_log_odds
+from seqrisk.monitor.silence import BlockIntervalLaw, RegimeMixture, completed_log_odds, silence_log_odds
 from seqrisk.monitor.status import StatusConfig, StatusModel
 from seqrisk.monitor.types import Evidence
 from seqrisk.outage import DurationLaw, OutageModel
@@ -437,7 +437,7 @@ def test_no_false_alarm_on_a_steady_chain_with_rare_long_stalls() -> None:
     stall = rng.random(n) < 1 / 1000
     iv[stall] = 5.0 + rng.exponential(6.0, int(stall.sum()))
     assert iv.max() > 30.0
-    m = StatusModel.for_chain("base", model=EXAMPLE_MODEL)
+    m = StatusModel.for_chain("base", model=EXAMPLE_MODEL, fixed_cadence=False)  # timestamps show the stalls
     t_blocks = 1e9 + np.cumsum(iv)
     polls = np.arange(t_blocks[0] + 0.3, t_blocks[-1], 4.0)
     heads = np.searchsorted(t_blocks + 0.3, polls, side="right") - 1
@@ -448,3 +448,90 @@ def test_no_false_alarm_on_a_steady_chain_with_rare_long_stalls() -> None:
     p_n, m_n, *_ = m.interval_fit.params()
     share = float(np.mean(iv > 5.0))
     assert p_n == pytest.approx(share, rel=0.35) and m_n == pytest.approx(6.0, rel=0.35)
+
+
+def test_fixed_cadence_comes_from_the_catalog() -> None:
+    """OP-stack chains give block n the timestamp genesis + n b and back-fill a stall with blocks stamped on
+    schedule (the catalog's empty_blocks_backfilled); Arbitrum makes blocks on demand. Their tails' priors
+    differ: a late block on a schedule is late by about one more block time (max(b, 1 s)); on demand by
+    max(2 b, 2 s)."""
+    base = StatusModel.for_chain("base", model=EXAMPLE_MODEL)
+    arb = StatusModel.for_chain("arbitrum", model=EXAMPLE_MODEL)
+    assert base.config.fixed_cadence and not arb.config.fixed_cadence
+    assert base.interval_fit.normal_slow_mean_s == 2.0 and arb.interval_fit.normal_slow_mean_s == 2.0
+    assert StatusModel.for_chain("base", model=EXAMPLE_MODEL, block_time_s=0.5).interval_fit.normal_slow_mean_s == 1.0
+    assert StatusModel.for_chain("arbitrum", model=EXAMPLE_MODEL, block_time_s=3.0).interval_fit.normal_slow_mean_s \
+        == 6.0
+
+
+def test_completed_odds_against_numerical_integration() -> None:
+    """The odds that a silence which ended after x was an outage: the integral against scipy's quad, and the
+    verdicts it exists for (a stall of seconds ended: a slow interval; one of ten minutes: an outage)."""
+    from scipy import integrate, stats
+
+    law = BlockIntervalLaw(2.0, 5.0, 1e-3, 3.0, (6.0, 9.0), (math.log(1e-3) - 0.5, math.log(1e-3) - 1.2))
+    dur = stats.lognorm(s=1.5, scale=3000.0)
+    rate = 50.0
+    lam = rate / YEAR_S
+    for x in (7.0, 12.0, 40.0, 600.0):
+        down = integrate.quad(lambda y: lam * math.exp(-lam * y) * float(law.sf(y)) * dur.pdf(x - y), 0.0, x,
+                              points=[2.0, 5.0, 6.0, 9.0], limit=200, epsabs=0)[0]
+        h = 1e-6
+        up = (float(law.sf(x - h)) - float(law.sf(x + h))) / (2 * h) * math.exp(-lam * x)
+        got = completed_log_odds(x, law, rate, dur.pdf)
+        assert got == pytest.approx(math.log(down / up), abs=2e-3), x
+    assert completed_log_odds(12.0, law, rate, dur.pdf) < -5.0
+    assert completed_log_odds(600.0, law, rate, dur.pdf) > 5.0
+
+
+def _fixed_cadence_stream(rng: np.random.Generator, n: int, share: float, mean_excess: float,
+                          bt: float = 2.0, lag: float = 0.3, poll: float = 4.0
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Blocks due every ``bt`` (timestamps on schedule); a ``share`` of them late by ``bt + 1`` s plus an
+    exponential of mean ``mean_excess`` (the blocks due meanwhile come with it, back-filled); seen ``lag`` s
+    after they are made. Returns the polls, the head seen at each, the heads' timestamps, the late blocks'
+    delays."""
+    ts = 1e9 + bt * np.arange(n)
+    late = rng.random(n) < share
+    late[:10] = False
+    delay = np.where(late, bt + 1.0 + rng.exponential(mean_excess, n), 0.0)
+    made = np.maximum.accumulate(ts + delay)  # a block comes no sooner than the ones before it
+    polls = np.arange(ts[0] + lag, made[-1], poll)
+    heads = np.searchsorted(made + lag, polls, side="right") - 1
+    return polls, heads, ts, delay[late]
+
+
+def test_fixed_cadence_chain_learns_its_late_blocks_from_the_observer_clock() -> None:
+    """A fixed-cadence chain whose blocks are now and then late (one in 1,000 by 3 s plus an exponential of mean
+    8 s), back-filled: the timestamps always say 2 s, so only the observer's clock shows the stalls. The
+    model learns their share and tail from it; a stall it alarmed on while it lasted still teaches the law
+    once it ended (a stall of seconds is no outage), so after the first few no stall is alarmed on again."""
+    rng = np.random.default_rng(5)
+    polls, heads, ts, delays = _fixed_cadence_stream(rng, 150_000, 1e-3, 8.0)
+    assert delays.max() > 20.0
+    m = StatusModel.for_chain("base", model=EXAMPLE_MODEL)
+    down = np.array([m.update(Evidence("base", float(t), (Observation("a", float(t), int(h), float(ts[h])),))).p_down
+                     >= 0.9 for t, h in zip(polls, heads, strict=True)])
+    onsets = np.flatnonzero(down & ~np.concatenate([[False], down[:-1]]))
+    assert onsets.size <= 3, onsets.size  # the first long stalls, before the chain showed any
+    assert not np.any(onsets > polls.size // 4)  # none once a few were learned
+    p_n, m_n, p_s, _m_s, q, _r = m.interval_fit.params()
+    # slow intervals past u = 5 s: the late blocks' delays beyond 3 s (each is one interval of 2 s + delay)
+    share = float(np.mean(delays > 3.0)) * delays.size / ts.size
+    seen = (1.0 - m.interval_fit.p_spell) * p_n + m.interval_fit.p_spell * p_s
+    assert seen == pytest.approx(share, rel=0.5), (seen, share)
+    assert m_n == pytest.approx(8.0, rel=0.5)
+
+
+def test_fixed_cadence_stalls_are_invisible_to_timestamps() -> None:
+    """The same stream judged by the timestamps alone (the chain taken for one that stamps blocks when they are
+    made): every interval is 2 s, nothing is learned, and the stalls keep being alarmed on all along (15 times
+    here, 8 in the second half, against once above)."""
+    rng = np.random.default_rng(5)
+    polls, heads, ts, _ = _fixed_cadence_stream(rng, 150_000, 1e-3, 8.0)
+    m = StatusModel.for_chain("base", model=EXAMPLE_MODEL, fixed_cadence=False, prior_slow_mean_s=2.0)
+    down = np.array([m.update(Evidence("base", float(t), (Observation("a", float(t), int(h), float(ts[h])),))).p_down
+                     >= 0.9 for t, h in zip(polls, heads, strict=True)])
+    onsets = np.flatnonzero(down & ~np.concatenate([[False], down[:-1]]))
+    assert np.sum(onsets > polls.size // 2) >= 5
+    assert m.interval_fit.params()[0] < 1e-4

@@ -74,7 +74,7 @@ import numpy as np
 
 from seqrisk.units import YEAR_S
 
-__all__ = ["BlockIntervalLaw", "RegimeFit", "RegimeMixture", "silence_log_odds"]
+__all__ = ["BlockIntervalLaw", "RegimeFit", "RegimeMixture", "completed_log_odds", "silence_log_odds"]
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(32)
 _GL16_X, _GL16_W = np.polynomial.legendre.leggauss(16)
@@ -138,6 +138,24 @@ class BlockIntervalLaw:
             return ls[-1] - (s - xs[-1]) / self.slow_mean_s
         a, c = xs[i - 1], xs[i]
         return ls[i - 1] + (ls[i] - ls[i - 1]) * (s - a) / (c - a)
+
+    def log_hazard_scalar(self, s: float) -> float:
+        """``log`` of the hazard ``-d/ds log P(B > s)`` (1/s): the survival is log-linear on every piece, so
+        the hazard is constant on each (``-inf`` before ``a``, where no interval ends)."""
+        xs, ls = self._xs, self._ls  # type: ignore[attr-defined]
+        a = self.sure_s
+        if s <= a:
+            return -math.inf
+        if s <= xs[0]:
+            slope = -ls[0] / (xs[0] - a)
+        else:
+            i = bisect.bisect_right(xs, s)
+            slope = 1.0 / self.slow_mean_s if i == len(xs) else (ls[i - 1] - ls[i]) / (xs[i] - xs[i - 1])
+        return math.log(slope) if slope > 0 else -math.inf
+
+    def logpdf_scalar(self, s: float) -> float:
+        """``log`` of the density of ``B`` at ``s`` (1/s)."""
+        return self.logsf_scalar(s) + self.log_hazard_scalar(s)
 
     def logsf(self, s: Any) -> Any:
         """``log P(B > s)``, vectorised."""
@@ -213,6 +231,14 @@ class RegimeMixture:
         """``log P(B > s)`` (log-sum-exp over the regimes)."""
         terms = [math.log(w) + law.logsf_scalar(s) for w, law in self.components()]
         top = max(terms)
+        return top + math.log(sum(math.exp(t - top) for t in terms))
+
+    def logpdf_scalar(self, s: float) -> float:
+        """``log`` of the mixture's density at ``s`` (1/s)."""
+        terms = [math.log(w) + law.logpdf_scalar(s) for w, law in self.components()]
+        top = max(terms)
+        if top == -math.inf:
+            return top
         return top + math.log(sum(math.exp(t - top) for t in terms))
 
     def logsf(self, s: Any) -> Any:
@@ -521,6 +547,33 @@ def silence_log_odds(silence_s: float, law: AnyIntervalLaw, rate_per_year: float
         total += w * float(np.sum(ws * lam * np.exp(-lam * xs + np.asarray(one.logsf(xs))) * sd))
     if total <= 0.0:  # the duration law says no outage lasts this long; the block law says it is not a block
         total = 1e-300
+    return math.log(total) - log_up
+
+
+def completed_log_odds(interval_s: float, law: AnyIntervalLaw, rate_per_year: float, duration_pdf: Any) -> float:
+    """``log`` of the odds that a silence which *ended* after ``interval_s`` seconds (the head moved) was an
+    outage rather than a slow interval: ``P(down, ended at x) / P(up, ended at x)`` with::
+
+        P(up, ended at x)   = f_B(x) exp(-lambda x)
+        P(down, ended at x) = integral_0^x lambda exp(-lambda y) S_B(y) f_D(x - y) dy
+
+    (an outage that started after ``y`` quiet seconds and lasted the rest; ``f`` the densities,
+    ``duration_pdf`` vectorised in seconds). A short stall ends where outage durations have almost no
+    density, so once it ends it is known for a slow interval even if its silence was judged down while it
+    lasted; a long one ends where only an outage could. Quadrature as :func:`silence_log_odds`.
+    """
+    lam = rate_per_year / YEAR_S
+    x = max(float(interval_s), 0.0)
+    if lam <= 0.0 or x == 0.0:
+        return -math.inf
+    log_up = law.logpdf_scalar(x) - lam * x
+    total = 0.0
+    for w, one in law.components():
+        ys, ws = _nodes(x, one)
+        fd = np.asarray(duration_pdf(np.maximum(x - ys, 0.0)), dtype=float)
+        total += w * float(np.sum(ws * lam * np.exp(-lam * ys + np.asarray(one.logsf(ys))) * fd))
+    if total <= 0.0:
+        return -math.inf if log_up > -math.inf else 0.0
     return math.log(total) - log_up
 
 

@@ -31,8 +31,10 @@ It is a small Bayesian model with two states, *up* and *down* (docs/monitor.md, 
 
 These are conditionally independent given the state, so their log likelihood ratios add to the silence's
 log odds. States: *down* when ``p_down >= down_at``; *degraded* when ``p_down >= degraded_at``, the feed
-says down, or no endpoint answered; otherwise *healthy*. Intervals seen while the chain was not judged down
-(peak ``p_down`` of the silence below one half) teach the block-interval law.
+says down, or no endpoint answered; otherwise *healthy*. Intervals that were not outages (peak ``p_down``
+of the silence below one half, or, once the head moved, a silence that ended sooner than outages do) teach
+the block-interval law; on a fixed-cadence chain (blocks due every ``b``, late ones back-filled with
+timestamps on schedule) they are timed by the observer's clock, since the timestamps always say ``b``.
 """
 
 from __future__ import annotations
@@ -42,10 +44,12 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from seqrisk.exceptions import DataError
 from seqrisk.health import HealthRules, HealthState, step
 from seqrisk.monitor.priors import chain_prior
-from seqrisk.monitor.silence import RegimeFit, silence_log_odds
+from seqrisk.monitor.silence import RegimeFit, completed_log_odds, silence_log_odds
 from seqrisk.monitor.types import Evidence, State, Status
 from seqrisk.units import YEAR_S
 
@@ -71,16 +75,17 @@ class StatusConfig:
     block_time_s: float
     downtime_rate_per_year: float
     duration: AnyDurationLaw
+    fixed_cadence: bool = False             # blocks due every block_time_s, late ones back-filled on schedule
     slow_after_s: float | None = None       # default 2 * block_time_s + 1
     prior_p_slow: float = 0.01
-    prior_intervals: float = 100.0
-    prior_slow_mean_s: float | None = None  # default max(2 * block_time_s, 2)
+    prior_intervals: float = 50.0
+    prior_slow_mean_s: float | None = None  # default max(b, 1) if fixed_cadence else max(2 b, 2)
     prior_slow_n: float = 3.0
     prior_spell_p_slow: float = 0.5
     prior_spell_intervals: float = 10.0
     prior_spell_slow_mean_s: float | None = None  # default prior_slow_mean_s
     prior_spell_start: float = 1e-3
-    prior_spell_start_n: float = 1000.0
+    prior_spell_start_n: float = 500.0
     prior_spell_blocks: float = 20.0
     prior_spell_end_n: float = 20.0
     learn: bool = True
@@ -127,7 +132,8 @@ class StatusConfig:
 
     def interval_prior(self) -> RegimeFit:
         """The two-regime block-interval law before the chain has shown anything."""
-        m0 = self.prior_slow_mean_s if self.prior_slow_mean_s is not None else max(2.0 * self.block_time_s, 2.0)
+        m0 = self.prior_slow_mean_s if self.prior_slow_mean_s is not None else \
+            max(self.block_time_s, 1.0) if self.fixed_cadence else max(2.0 * self.block_time_s, 2.0)
         m_spell = self.prior_spell_slow_mean_s if self.prior_spell_slow_mean_s is not None else m0
         return RegimeFit(self.block_time_s, self.slow_after, self.prior_p_slow, self.prior_intervals, m0,
                          self.prior_slow_n, self.prior_spell_p_slow, self.prior_spell_intervals, m_spell,
@@ -155,6 +161,23 @@ def _overdue_log_lr(age_s: float, usual_s: float, stall_share: float) -> float:
     return -math.log((1.0 - stall_share) * tail + stall_share)
 
 
+def _density(law: AnyDurationLaw) -> Any:
+    """A duration law's density (1/s, vectorised): from its log-scale density where it has one, else by
+    differencing its survival."""
+    pdf_log = getattr(law, "pdf_log", None)
+    if pdf_log is not None:
+        def pdf(x: Any) -> Any:
+            x = np.maximum(np.asarray(x, dtype=float), 1e-300)
+            return np.asarray(pdf_log(np.log(x))) / x
+        return pdf
+
+    def diff(x: Any) -> Any:
+        x = np.asarray(x, dtype=float)
+        h = 1e-4 * np.maximum(x, 1.0)
+        return (np.asarray(law.sf(x)) - np.asarray(law.sf(x + h))) / h
+    return diff
+
+
 def _sigmoid(x: float) -> float:
     if x == math.inf:
         return 1.0
@@ -177,6 +200,7 @@ class StatusModel:
         frozen = getattr(config.duration, "frozen", None)  # a parametric law: its scipy distribution built once
         dist = frozen() if frozen is not None else None
         self._duration_sf = dist.sf if dist is not None else config.duration.sf
+        self._duration_pdf = dist.pdf if dist is not None else _density(config.duration)
         # silences this short take the odds' closed form: outages this short are rare (P(D < s) <= 1e-4) and an
         # outage this recent is unlikely (lambda s <= 1e-4), the closed form's relative errors
         lam = config.downtime_rate_per_year / YEAR_S
@@ -192,7 +216,8 @@ class StatusModel:
         set any :class:`StatusConfig` field."""
         pr = chain_prior(chain, model, catalog)
         base: dict[str, Any] = {"chain": pr.chain, "block_time_s": pr.block_time_s or DEFAULT_BLOCK_TIME_S,
-                                "downtime_rate_per_year": pr.downtime_rate_per_year, "duration": pr.duration}
+                                "downtime_rate_per_year": pr.downtime_rate_per_year, "duration": pr.duration,
+                                "fixed_cadence": pr.fixed_cadence}
         names = {f.name for f in dataclasses.fields(StatusConfig)}
         bad = sorted(set(overrides) - names)
         if bad:
@@ -267,11 +292,8 @@ class StatusModel:
         moved = prev_head is not None and head is not None and head > prev_head
         if moved:
             assert head is not None and prev_head is not None
-            if c.learn and mem.peak_p_down < 0.5:
-                span = (mem.health.head_time_utc - prev_time) if (mem.health.head_time_utc is not None
-                                                                 and prev_time is not None) \
-                    else t - (prev_seen if prev_seen is not None else t)
-                self._fit = self._fit.add(head - prev_head, max(span, 0.0))
+            if c.learn:
+                self._learn(head - prev_head, prev_time, prev_seen, t)
             mem.peak_p_down = 0.0
             mem.moved_since_start = True
         if answered and age_obs is not None:
@@ -321,6 +343,33 @@ class StatusModel:
         return Status(chain=c.chain, observed_utc=t, state=state, p_down=p, head_number=head,
                       head_age_observer_s=age_obs, head_age_block_s=age_blk, down_for_s=s if head is not None
                       else 0.0, lagging_endpoints=lagging, unreachable_endpoints=unreachable, reasons=tuple(reasons))
+
+    def _learn(self, n: int, prev_time: float | None, prev_seen: float | None, t: float) -> None:
+        """Teach the block-interval law the ``n`` intervals that ended when the head moved (seen at ``t``).
+
+        The span: by the block clock where blocks carry timestamps; on a fixed-cadence chain, whose timestamps
+        say ``b`` whatever happened, by the observer's: the first of the new blocks came no later than ``t``
+        and no earlier than the last look that did not see it (the silence then), and the blocks after it
+        were due ``b`` apart. The silence is learned unless it was an outage: while it lasted its peak
+        ``P(down)`` stayed below one half, or, now that it ended, an outage that short is the less likely
+        explanation (:func:`~seqrisk.monitor.silence.completed_log_odds`; a stall of seconds alarmed on while it
+        lasted still teaches the law, so the next one like it is not alarmed on again).
+        """
+        c, mem = self.config, self._mem
+        head_time = mem.health.head_time_utc
+        if c.fixed_cadence and prev_time is not None:
+            first = max(c.block_time_s, t - prev_time - (n - 1) * c.block_time_s, mem.silence_s)
+            span = (n - 1) * c.block_time_s + first
+        elif head_time is not None and prev_time is not None:
+            span = head_time - prev_time
+        else:
+            span = t - (prev_seen if prev_seen is not None else t)
+        span = max(span, 0.0)
+        if mem.peak_p_down >= 0.5:
+            last = span - (n - 1) * c.block_time_s  # the interval RegimeFit.add takes as the long one
+            if completed_log_odds(last, self._fit.law(), c.downtime_rate_per_year, self._duration_pdf) >= 0.0:
+                return
+        self._fit = self._fit.add(n, span)
 
     # -- persistence --------------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
