@@ -474,7 +474,7 @@ def test_completed_odds_against_numerical_integration() -> None:
     rate = 50.0
     lam = rate / YEAR_S
     for x in (7.0, 12.0, 40.0, 600.0):
-        down = integrate.quad(lambda y: lam * math.exp(-lam * y) * float(law.sf(y)) * dur.pdf(x - y), 0.0, x,
+        down = integrate.quad(lambda y, x=x: lam * math.exp(-lam * y) * float(law.sf(y)) * dur.pdf(x - y), 0.0, x,
                               points=[2.0, 5.0, 6.0, 9.0], limit=200, epsabs=0)[0]
         h = 1e-6
         up = (float(law.sf(x - h)) - float(law.sf(x + h))) / (2 * h) * math.exp(-lam * x)
@@ -515,7 +515,7 @@ def test_fixed_cadence_chain_learns_its_late_blocks_from_the_observer_clock() ->
     onsets = np.flatnonzero(down & ~np.concatenate([[False], down[:-1]]))
     assert onsets.size <= 3, onsets.size  # the first long stalls, before the chain showed any
     assert not np.any(onsets > polls.size // 4)  # none once a few were learned
-    p_n, m_n, p_s, _m_s, q, _r = m.interval_fit.params()
+    p_n, m_n, p_s, _m_s, _q, _r = m.interval_fit.params()
     # slow intervals past u = 5 s: the late blocks' delays beyond 3 s (each is one interval of 2 s + delay)
     share = float(np.mean(delays > 3.0)) * delays.size / ts.size
     seen = (1.0 - m.interval_fit.p_spell) * p_n + m.interval_fit.p_spell * p_s
