@@ -8,11 +8,11 @@ It is a small Bayesian model with two states, *up* and *down* (docs/monitor.md, 
    any endpoint; a replica more than ``replica_lag_blocks`` behind is *lagging* and its head does not count,
    so one lagging or unreachable replica changes nothing while another serves the head). The silence ``s`` is
    the observer-clock age of that head, refined by the block clock: the head block's own timestamp age,
-   kept within ``[observer age, observer age + poll gap + clock_slack_s]`` (a back-filled or skewed
-   timestamp cannot stretch it further); before the head has moved once since the monitor started, the
-   observer clock knows nothing and the block clock alone is used. The prior odds given the silence come
-   from the chain's block-interval law (two regimes, normal and slow spell, learned online), outage rate and
-   duration law (:mod:`seqrisk.monitor.silence`).
+   kept within ``[observer age, observer age + g + clock_slack_s]`` with ``g`` the poll gap in which the head
+   appeared (a back-filled or skewed timestamp cannot stretch it further); before the head has moved once
+   since the monitor started, the observer clock knows nothing and the block clock alone is used. The prior
+   odds given the silence come from the chain's block-interval law (two regimes, normal and slow spell,
+   learned online), outage rate and duration law (:mod:`seqrisk.monitor.silence`).
 2. **Uptime feed** (where watched): says down with probability ``feed_sensitivity * (1 - exp(-(s -
    feed_delay_s)^+ / feed_delay_s))`` when the chain is down (the feed's own node waits for a stale head,
    then a round must land), at least ``feed_floor``; and with probability ``feed_false_down`` when it is up.
@@ -152,6 +152,7 @@ class _Memory:
     silence_s: float = 0.0
     silence_log_odds: float = -math.inf
     peak_p_down: float = 0.0
+    sight_gap_s: float | None = None  # the poll gap in which the head appeared (None: not known)
 
 
 def _overdue_log_lr(age_s: float, usual_s: float, stall_share: float) -> float:
@@ -296,13 +297,15 @@ class StatusModel:
                 self._learn(head - prev_head, prev_time, prev_seen, t)
             mem.peak_p_down = 0.0
             mem.moved_since_start = True
+            mem.sight_gap_s = gap
         if answered and age_obs is not None:
             if age_blk is None:
                 s = age_obs
             elif not mem.moved_since_start:
                 s = max(age_blk, age_obs)
             else:
-                s = min(max(age_blk, age_obs), age_obs + gap + c.clock_slack_s)
+                appeared = mem.sight_gap_s if mem.sight_gap_s is not None else gap
+                s = min(max(age_blk, age_obs), age_obs + appeared + c.clock_slack_s)
             mem.silence_s = s
             mem.silence_log_odds = self.silence_log_odds(s)
         s = mem.silence_s
@@ -348,18 +351,19 @@ class StatusModel:
         """Teach the block-interval law the ``n`` intervals that ended when the head moved (seen at ``t``).
 
         The span: by the block clock where blocks carry timestamps; on a fixed-cadence chain, whose timestamps
-        say ``b`` whatever happened, by the observer's: the first of the new blocks came no later than ``t``
-        and no earlier than the last look that did not see it (the silence then), and the blocks after it
-        were due ``b`` apart. The silence is learned unless it was an outage: while it lasted its peak
-        ``P(down)`` stayed below one half, or, now that it ended, an outage that short is the less likely
-        explanation (:func:`~seqrisk.monitor.silence.completed_log_odds`; a stall of seconds alarmed on while it
-        lasted still teaches the law, so the next one like it is not alarmed on again).
+        say ``b`` whatever happened, the silence the last look saw (at least ``b``) and the blocks after it
+        ``b`` apart: the first new block came after that look (so the interval was at least that long) and
+        by this one, and no longer bound is known (``t`` less the old head's timestamp would count every
+        poll gap as a slow block; the monitor polls a late chain every ``suspect_interval_s``, so a late
+        block's silence is seen to within that). The silence is learned unless it was an outage: while it
+        lasted its peak ``P(down)`` stayed below one half, or, now that it ended, an outage that short is the
+        less likely explanation (:func:`~seqrisk.monitor.silence.completed_log_odds`; a stall of seconds
+        alarmed on while it lasted still teaches the law, so the next one like it is not alarmed on again).
         """
         c, mem = self.config, self._mem
         head_time = mem.health.head_time_utc
         if c.fixed_cadence and prev_time is not None:
-            first = max(c.block_time_s, t - prev_time - (n - 1) * c.block_time_s, mem.silence_s)
-            span = (n - 1) * c.block_time_s + first
+            span = (n - 1) * c.block_time_s + max(c.block_time_s, mem.silence_s)
         elif head_time is not None and prev_time is not None:
             span = head_time - prev_time
         else:
@@ -380,7 +384,8 @@ class StatusModel:
                            "head_first_seen_utc": h.head_first_seen_utc, "rounds": h.rounds,
                            "endpoint_heads": {k: [v[0], v[1]] for k, v in h.endpoint_heads.items()}},
                 "started_utc": m.started_utc, "last_utc": m.last_utc, "moved_since_start": m.moved_since_start,
-                "silence_s": m.silence_s, "peak_p_down": m.peak_p_down, "intervals": self._fit.to_dict()}
+                "silence_s": m.silence_s, "peak_p_down": m.peak_p_down, "sight_gap_s": m.sight_gap_s,
+                "intervals": self._fit.to_dict()}
 
     @classmethod
     def from_state(cls, chain: str, state: dict[str, Any], **kw: Any) -> StatusModel:
@@ -399,7 +404,8 @@ class StatusModel:
                                  int(h["rounds"]))
             model._fit = model._fit.with_state(state["intervals"])
             model._mem = _Memory(health, state["started_utc"], state["last_utc"], bool(state["moved_since_start"]),
-                                 float(state["silence_s"]), -math.inf, float(state["peak_p_down"]))
+                                 float(state["silence_s"]), -math.inf, float(state["peak_p_down"]),
+                                 None if state.get("sight_gap_s") is None else float(state["sight_gap_s"]))
             model._mem.silence_log_odds = model.silence_log_odds(model._mem.silence_s)
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"malformed status state: {exc!r}", chain=model.chain) from None
