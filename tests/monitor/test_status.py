@@ -535,3 +535,20 @@ def test_fixed_cadence_stalls_are_invisible_to_timestamps() -> None:
     onsets = np.flatnonzero(down & ~np.concatenate([[False], down[:-1]]))
     assert np.sum(onsets > polls.size // 2) >= 5
     assert m.interval_fit.params()[0] < 1e-4
+
+
+def test_the_block_clock_is_trusted_within_the_gap_in_which_the_head_appeared() -> None:
+    """A head first seen by a round 4 s after the one before it may have appeared any time in those 4 s: its
+    block-clock age counts up to that gap (plus the 2 s slack) past the observer age, also in the quick rounds
+    that follow (the monitor polls a late chain every 0.5 s); a timestamp further back than that is not
+    believed."""
+    m = _model(block_time_s=2.0)
+    t = _steady(m, 1e9, 50)
+    head = 49
+    st = m.update(_round(t + 4.0, ("a", head + 1, t + 0.2)))  # made 0.2 s after the last round, seen 3.8 s later
+    assert st.down_for_s == pytest.approx(3.8)
+    for k in range(1, 6):  # quick rounds: the silence is the block's age, not observer age + 0.5 + 2
+        st = m.update(_round(t + 4.0 + 0.5 * k, ("a", head + 1, t + 0.2)))
+        assert st.down_for_s == pytest.approx(3.8 + 0.5 * k)
+    st = m.update(_round(t + 8.0, ("a", head + 2, t - 30.0)))  # a timestamp from long ago: not believed
+    assert st.down_for_s == pytest.approx(1.5 + 2.0)  # observer age 0, the 1.5 s gap it appeared in, 2 s slack
