@@ -158,7 +158,7 @@ def replay(run: str, kind: str, fixed: bool, adaptive: bool, ts: np.ndarray, mad
     deg = (state >= 1) & ~np.concatenate([[False], state[:-1] >= 1])
     out["seqrisk"]["degraded_episodes_outside_outages"] = int(np.sum(deg & ~inside(t_s, starts, ends)))  # type: ignore[index]
     if adaptive:  # the head-age rules poll on their own grid: once per chain kind
-        out |= rules(ts, visible, starts, ends, horizon)
+        out |= rules(ts, made, starts, ends, horizon)
     return out
 
 
@@ -183,9 +183,10 @@ def score(polls: np.ndarray, alarm: np.ndarray, starts: np.ndarray, ends: np.nda
                           (("p10", 10), ("median", 50), ("p90", 90), ("max", 100))} if det.size else {}}
 
 
-def rules(ts: np.ndarray, visible: np.ndarray, starts: np.ndarray, ends: np.ndarray, horizon: float
+def rules(ts: np.ndarray, made: np.ndarray, starts: np.ndarray, ends: np.ndarray, horizon: float
           ) -> dict[str, object]:
     """Chainlink's 120 s rule and the hindsight rule on the plain ``POLL_S`` grid."""
+    visible = made + PROPAGATION_S
     polls = np.arange(float(visible[0]) + POLL_PHASE_S, horizon, POLL_S)
     head = np.searchsorted(visible, polls, side="right") - 1
     changed = np.concatenate([[True], head[1:] != head[:-1]])
@@ -200,7 +201,7 @@ def rules(ts: np.ndarray, visible: np.ndarray, starts: np.ndarray, ends: np.ndar
     assert ok, "the closed-form Chainlink rule disagrees with seqrisk.health.step"
     # hindsight: the shortest head-age threshold with no false positive in this year (the longest head age seen
     # outside the outages, the head standing when an outage began left out), as a rule of its own
-    standing = np.searchsorted(visible, starts, side="right") - 1
+    standing = np.searchsorted(made, starts, side="right") - 1  # made before the outage, maybe seen after
     quiet = ~inside(polls, starts, ends) & ~np.isin(head, standing)
     threshold = float(age[quiet].max())
     gaps = np.diff(visible)

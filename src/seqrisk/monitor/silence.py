@@ -281,12 +281,31 @@ def _ladder(block_time_s: float, slow_after_s: float) -> tuple[float, ...]:
 @functools.lru_cache(maxsize=256)
 def _log_steps(ts: tuple[float, ...], ks: tuple[float, ...], m0: float, nh: float) -> tuple[float, ...]:
     """``log P(B > t_j) - log P(B > u)`` at every threshold: the sums of the steps' posterior mean logs (cached:
-    a round in which no interval ran past ``u`` leaves the ladder counts, and so the steps, as they were)."""
+    a round in which no interval ran past ``u`` leaves the ladder counts, and so the steps, as they were).
+
+    Each step's prior is the exponential tail of the chain's mean excess past ``u`` (:func:`_mean_excess`:
+    the prior ``m0`` until the chain shows slow intervals), so past the longest interval seen the tail goes on
+    falling as the chain's own did, not as the prior's."""
+    m = _mean_excess(ts, ks, m0, nh)
     out = [0.0]
     for j in range(len(ts) - 1):
-        rho = math.exp(-(ts[j + 1] - ts[j]) / m0)
+        rho = math.exp(-(ts[j + 1] - ts[j]) / m)
         out.append(out[-1] + math.log((rho * nh + ks[j + 1]) / (nh + ks[j])))
     return tuple(out)
+
+
+def _mean_excess(ts: tuple[float, ...], ks: tuple[float, ...], m0: float, nh: float) -> float:
+    """Posterior mean of how far past ``u`` a slow interval runs (s): ``nh`` prior intervals of mean excess
+    ``m0`` and the counted ones, whose excess is read off the ladder (the area under the counted survival,
+    log-linear between thresholds, the last threshold's intervals at their lower bound)."""
+    area = 0.0
+    for j in range(len(ts) - 1):
+        a, b = ks[j], ks[j + 1]
+        if a > b > 0:  # the counted survival falls exponentially from a to b: its logarithmic mean
+            area += (ts[j + 1] - ts[j]) * (a - b) / math.log(a / b)
+        else:
+            area += (ts[j + 1] - ts[j]) * 0.5 * (a + b)
+    return (nh * m0 + area) / (nh + ks[0])
 
 
 def _bin_log(ls: tuple[float, ...], j: int) -> float:
