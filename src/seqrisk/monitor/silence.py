@@ -10,8 +10,10 @@ past ``u`` it is counted on a *ladder* of thresholds ``t_0 = u < t_1 < ...``
 log-survival linear between thresholds and past the last one
 (:class:`BlockIntervalLaw`). The ladder learns how heavy or light the chain's
 tail is without assuming a shape (an exponential tail is one ladder among
-many); where the chain never showed an interval, a step keeps its prior (an
-exponential tail of mean ``m_0``).
+many); where the chain never showed an interval, a step keeps its prior: an
+exponential tail of the chain's own mean excess past ``u`` (``m_0`` until it
+shows a slow interval), so past the longest interval seen the tail falls as the
+chain's did.
 
 **Two regimes.** Chains have slow spells: for a while many blocks in a row are
 slow, then the chain is fast again. One law for all intervals mixes them, and
@@ -31,14 +33,15 @@ slow intervals overall.
 
 The parameters are learned from the chain's own intervals: each regime's
 ``p`` and each of its ladder steps ``h_j`` has a beta prior (the steps' means
-``exp(-(t_{j+1} - t_j) / m_0)``), ``q`` and ``r`` beta priors,
-updated with every interval observed while the chain was not judged down, each
-interval counted in each regime (and each transition) with its posterior weight
-from the filter (an online expectation step; the point estimates are the
-posterior means given those weighted counts). A share of slow intervals
-``p`` is thus never below about one over the number of intervals seen: a year
-without a slow block bounds ``P(B > u)`` near ``1 / N``, it does not make it
-zero. A spell's ``p_S`` is kept at least half its prior mean: a "spell" whose
+``exp(-(t_{j+1} - t_j) / m)``, ``m`` the mean excess above), ``q`` and ``r``
+beta priors, updated with every interval that was no outage (see
+:mod:`seqrisk.monitor.status`), each interval counted in each regime (and each
+transition) with its posterior weight from the filter (an online expectation
+step; the point estimates are the posterior means given those weighted counts).
+A share of slow intervals ``p`` is thus never below about half one over the
+number of intervals seen (the priors weigh half a slow interval): a year
+without a slow block bounds ``P(B > u)`` near ``1 / (2 N)``, it does not make
+it zero. A spell's ``p_S`` is kept at least half its prior mean: a "spell" whose
 intervals are as fast as ordinary ones is no spell, and without the floor the
 spell regime of a chain that has none drifts to the normal law while ``q``
 stays at its prior.
