@@ -20,7 +20,9 @@ the fitted downtime law above 5 minutes (so both detectors can see every one). s
 :class:`seqrisk.monitor.status.StatusModel`, starting the year at the catalog's priors and learning online,
 polled as the monitor polls: every ``POLL_S`` seconds, and every ``SUSPECT_S`` while the chain looks late
 (:meth:`seqrisk.monitor.runner.Monitor.interval_after`); on the steady chain it is also replayed on the
-plain ``POLL_S`` grid, to show what the faster polls add. A detection is its first *down* state in an
+plain ``POLL_S`` grid, to show what the faster polls add, and the two fixed-cadence chains again with the
+priors of a chain that makes blocks on demand (``JEFFREYS``), to show what the fixed-cadence priors buy
+and cost. A detection is its first *down* state in an
 outage, a false positive an entry into *down* outside every outage. Chainlink's rule: the head's
 observer-clock age reaches 120 s on the ``POLL_S`` grid (:func:`seqrisk.health.step` under
 ``HealthRules.chainlink()``, re-computed in closed form over the year and checked against ``step`` on the
@@ -63,16 +65,16 @@ WARMUP_S = 7 * 86400.0
 CHAINLINK_S = 120.0
 SEED = 2026
 CHAIN = "base"
-#: a prior that late blocks are rarer than a clean history can confirm: a tenth of the default's weight of slow
-#: intervals (0.05 of one, where the default's 0.5 is Jeffreys'), for the slow share and for spell starts
-SPARSE: dict[str, Any] = {"prior_p_slow": 0.001, "prior_spell_start_n": 50.0}
+#: the priors of a chain that makes blocks on demand (half a slow interval's weight, Jeffreys', for the slow
+#: share and for spell starts), where a fixed-cadence chain's defaults weigh a twentieth of one
+JEFFREYS: dict[str, Any] = {"prior_p_slow": 0.01, "prior_spell_start_n": 500.0}
 #: (name, chain kind, fixed cadence, polls as the monitor does: every POLL_S and every SUSPECT_S while late,
 #: status model settings)
 RUNS: tuple[tuple[str, str, bool, bool, dict[str, Any]], ...] = (
     ("slow spells", "slow spells", False, True, {}), ("steady", "steady", True, True, {}),
     ("late blocks", "late blocks", True, True, {}), ("steady, 4 s polls only", "steady", True, False, {}),
-    ("steady, sparse prior", "steady", True, True, SPARSE), ("late blocks, sparse prior", "late blocks", True, True,
-                                                              SPARSE))
+    ("steady, Jeffreys prior", "steady", True, True, JEFFREYS),
+    ("late blocks, Jeffreys prior", "late blocks", True, True, JEFFREYS))
 T0_UTC = 1.7e9
 
 
@@ -277,7 +279,7 @@ def render(res: dict[str, Any]) -> str:
         label = "seqrisk status (down at P >= 0.9)" if r["adaptive_polls"] else \
             f"seqrisk status, {res['poll_s']:g} s polls only"
         if r["prior"]:
-            label = "seqrisk status, sparse prior (" + ", ".join(f"{k} {v:g}" for k, v in r["prior"].items()) + ")"
+            label = "seqrisk status, on-demand priors (" + ", ".join(f"{k} {v:g}" for k, v in r["prior"].items()) + ")"
         rows = [("seqrisk", label)]
         if "chainlink_120s" in r:
             rows += [("chainlink_120s", "Chainlink 120 s"),

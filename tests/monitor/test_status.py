@@ -413,10 +413,10 @@ def test_a_version_2_state_still_loads() -> None:
     p_n, m_n, p_s, m_s, q, r = m2.interval_fit.params()
     c = m2.config
     m0 = c.prior_slow_mean_s or 4.0
-    assert p_n == pytest.approx((c.prior_p_slow * c.prior_intervals + 40) / (c.prior_intervals + 5000), rel=1e-9)
+    assert p_n == pytest.approx((c.slow_share_prior * c.prior_intervals + 40) / (c.prior_intervals + 5000), rel=1e-9)
     assert m_n == pytest.approx((c.prior_slow_n * m0 + 280) / (c.prior_slow_n + 40), rel=0.12)
     assert m_s == pytest.approx((c.prior_slow_n * m0 + 1350) / (c.prior_slow_n + 150), rel=0.12)
-    assert q == pytest.approx((c.prior_spell_start * c.prior_spell_start_n + 10) / (c.prior_spell_start_n + 5100))
+    assert q == pytest.approx((c.prior_spell_start * c.spell_start_weight + 10) / (c.spell_start_weight + 5100))
     assert p_s == pytest.approx((c.prior_spell_p_slow * c.prior_spell_intervals + 150)
                                 / (c.prior_spell_intervals + 300))
     assert r == pytest.approx((c.prior_spell_end_n / c.prior_spell_blocks + 12) / (c.prior_spell_end_n + 300))

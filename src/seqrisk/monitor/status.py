@@ -77,7 +77,7 @@ class StatusConfig:
     duration: AnyDurationLaw
     fixed_cadence: bool = False             # blocks due every block_time_s, late ones back-filled on schedule
     slow_after_s: float | None = None       # default 2 * block_time_s + 1
-    prior_p_slow: float = 0.01
+    prior_p_slow: float | None = None       # default 0.001 if fixed_cadence else 0.01 (see slow_share_prior)
     prior_intervals: float = 50.0
     prior_slow_mean_s: float | None = None  # default max(b, 1) if fixed_cadence else max(2 b, 2)
     prior_slow_n: float = 3.0
@@ -85,7 +85,7 @@ class StatusConfig:
     prior_spell_intervals: float = 10.0
     prior_spell_slow_mean_s: float | None = None  # default prior_slow_mean_s
     prior_spell_start: float = 1e-3
-    prior_spell_start_n: float = 500.0
+    prior_spell_start_n: float | None = None  # default 50 if fixed_cadence else 500
     prior_spell_blocks: float = 20.0
     prior_spell_end_n: float = 20.0
     learn: bool = True
@@ -111,13 +111,13 @@ class StatusConfig:
                   "batch_stall_share": 0 < self.batch_stall_share < 1, "batch_interval_s": self.batch_interval_s > 0,
                   "unreachable_odds": self.unreachable_odds > 0, "probe_stuck_share": 0 < self.probe_stuck_share < 1,
                   "probe_include_s": self.probe_include_s is None or self.probe_include_s > 0,
-                  "prior_p_slow": 0 < self.prior_p_slow < 1,
+                  "prior_p_slow": 0 < self.slow_share_prior < 1,
                   "prior_intervals": self.prior_intervals > 0, "prior_slow_n": self.prior_slow_n > 0,
-                  "prior_spell_p_slow": self.prior_p_slow < self.prior_spell_p_slow < 1,
+                  "prior_spell_p_slow": self.slow_share_prior < self.prior_spell_p_slow < 1,
                   "prior_spell_intervals": self.prior_spell_intervals > 0,
                   "prior_spell_start": 0 < self.prior_spell_start < 1,
                   "prior_spell_blocks": self.prior_spell_blocks > 1,
-                  "prior_spell_start_n": self.prior_spell_start_n > 0,
+                  "prior_spell_start_n": self.spell_start_weight > 0,
                   "prior_spell_end_n": self.prior_spell_end_n > 0,
                   "prior_slow_mean_s": self.prior_slow_mean_s is None or self.prior_slow_mean_s > 0,
                   "prior_spell_slow_mean_s": self.prior_spell_slow_mean_s is None or self.prior_spell_slow_mean_s > 0}
@@ -125,6 +125,24 @@ class StatusConfig:
             if not ok:
                 raise DataError("status model setting out of range", chain=self.chain, field=name,
                                 value=getattr(self, name))
+
+    @property
+    def slow_share_prior(self) -> float:
+        """Prior mean share of slow intervals in ordinary times, worth ``prior_intervals``: 1% (half a slow
+        interval's weight, Jeffreys'), or 0.1% (a twentieth of one) on a fixed-cadence chain, whose protocol
+        makes a block every ``b``: there a clean history is believed sooner (benchmarks/bench_monitor.py
+        measures both)."""
+        if self.prior_p_slow is not None:
+            return self.prior_p_slow
+        return 0.001 if self.fixed_cadence else 0.01
+
+    @property
+    def spell_start_weight(self) -> float:
+        """How many intervals the spell-start prior (mean ``prior_spell_start``) is worth: 500 (half a spell
+        start), 50 on a fixed-cadence chain."""
+        if self.prior_spell_start_n is not None:
+            return self.prior_spell_start_n
+        return 50.0 if self.fixed_cadence else 500.0
 
     @property
     def slow_after(self) -> float:
@@ -135,9 +153,9 @@ class StatusConfig:
         m0 = self.prior_slow_mean_s if self.prior_slow_mean_s is not None else \
             max(self.block_time_s, 1.0) if self.fixed_cadence else max(2.0 * self.block_time_s, 2.0)
         m_spell = self.prior_spell_slow_mean_s if self.prior_spell_slow_mean_s is not None else m0
-        return RegimeFit(self.block_time_s, self.slow_after, self.prior_p_slow, self.prior_intervals, m0,
+        return RegimeFit(self.block_time_s, self.slow_after, self.slow_share_prior, self.prior_intervals, m0,
                          self.prior_slow_n, self.prior_spell_p_slow, self.prior_spell_intervals, m_spell,
-                         self.prior_slow_n, self.prior_spell_start, self.prior_spell_start_n, self.prior_spell_blocks,
+                         self.prior_slow_n, self.prior_spell_start, self.spell_start_weight, self.prior_spell_blocks,
                          self.prior_spell_end_n)
 
 
