@@ -1,7 +1,8 @@
 """Monitor overhead: 26 chains x 2 endpoints polled every 2 s, CPU share and memory of the monitor process.
 
 ``.venv/bin/python benchmarks/run.py monitor_overhead`` (needs anvil: ``npm ci``). Two anvil nodes mining
-every 2 s serve all 52 endpoints (each chain's config points at both, chain id 31337); the monitor runs as
+every 2 s serve all 52 endpoints (each chain's config points at both, chain id 31337, block time 2 s, so no
+chain looks late and none is polled faster than every 2 s); the monitor runs as
 its own process (``seqrisk monitor --config``), exactly as deployed: status model, alerts machine, store
 writes, Prometheus endpoint. Once every chain has done a round, the monitor's CPU seconds (user + system,
 from the OS) and resident memory are read over a window of ``WINDOW_S`` wall seconds; CPU share is CPU
@@ -33,6 +34,7 @@ from integration.anvil import Anvil, free_port  # noqa: E402 (the tests' anvil h
 
 CHAINS = 26
 INTERVAL_S = 2.0
+BLOCK_S = 2.0
 WINDOW_S = 40.0
 PAIRS = 3
 
@@ -50,7 +52,8 @@ def _run(urls: list[str], store: bool, chain_ids: list[str]) -> dict[str, float]
         cfg = Path(tmp) / "monitor.yaml"
         cfg.write_text(yaml.safe_dump({
             "interval_s": INTERVAL_S, "timeout_s": 1.5, "store": store,
-            "chains": [{"id": c, "endpoints": urls, "chain_id": 31337, "feed": "none", "inbox": "none"}
+            "chains": [{"id": c, "endpoints": urls, "chain_id": 31337, "feed": "none", "inbox": "none",
+                        "status": {"block_time_s": BLOCK_S}}  # the nodes' cadence: no chain looks late
                        for c in chain_ids],
             "nowcast": {"paths": 1000}}))
         port = free_port()

@@ -28,6 +28,7 @@ def test_bare_chain_takes_every_registry_fact_from_the_catalog(tmp_path: Path) -
     assert base.settlement_chain_id == 1
     assert nova.feed is None  # the catalog says Chainlink has no feed there: nothing to read
     assert cfg.interval_s == 2.0 and cfg.metrics.host == "127.0.0.1"
+    assert cfg.suspect_interval_s == 0.5  # a late chain is polled faster by default
 
 
 def test_config_values_override_the_catalog_and_durations_parse(tmp_path: Path) -> None:
@@ -47,6 +48,8 @@ nowcast: {books: [book.yaml], scenario: venue/scenario.yaml}
     cfg = load_monitor_config(p)
     (base,) = resolve_chains(cfg, CAT)
     assert cfg.interval_s == 5.0 and cfg.timeout_s == 1.5
+    assert load_monitor_config(data={"chains": ["base"], "suspect_interval_s": "0.25s"}).suspect_interval_s == 0.25
+    assert load_monitor_config(data={"chains": ["base"], "suspect_interval_s": None}).suspect_interval_s is None
     assert base.endpoints == ("http://127.0.0.1:8545", "http://127.0.0.1:8546") and base.chain_id == 31337
     assert base.feed is None
     assert base.inbox == "0xFf00000000000000000000000000000000008453"  # lower case in, checksummed out

@@ -281,3 +281,43 @@ def test_probe_inclusion_feeds_the_status(tmp_path: Path, model: Any) -> None:
     assert metrics.probe_ok.labels("base")._value.get() == 1.0
     assert metrics.probe_pending.labels("base")._value.get() == 0.0
     assert ch.probe_index == 2 and node.pool == []
+
+
+@pytest.mark.parametrize(("age_s", "faster"), [(0.0, False), (8.0, True), (7200.0, False)])
+def test_a_late_chain_is_polled_faster_until_judged_down(tmp_path: Path, model: Any, age_s: float,
+                                                         faster: bool) -> None:
+    """Rounds every 1 s, every 0.1 s while the chain looks late: a head that keeps moving is polled at the usual
+    pace, one silent for 8 s (past the 3 s slow-block threshold of a 1 s chain, not yet judged down) about ten
+    times as often, one silent for two hours (judged down at once) at the usual pace again."""
+    import time
+
+    chain = Chain()
+    t0 = time.time()  # clock-ok: the monitor's own loop runs on real time here
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        now = time.time()  # clock-ok
+        chain.head = 100 + int(now - t0) if age_s == 0.0 else 100
+        chain.t = int(now) if age_s == 0.0 else int(t0 - age_s)
+        return chain.answer(request)
+
+    cfg = load_monitor_config(data={
+        "chains": [{"id": "base", "endpoints": ["http://a.test/"], "feed": "none", "inbox": "none",
+                    "status": {"block_time_s": 1.0}}],
+        "interval_s": 1, "suspect_interval_s": 0.1, "timeout_s": 1, "metrics": {"port": None}, "store": False})
+    mon = Monitor(cfg, resolve_chains(cfg, CAT), status_factory=default_status_factory(model, CAT),
+                  metrics=MonitorMetrics(), transport=httpx.MockTransport(handler), environ={})
+
+    async def go() -> int:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(1.5, stop.set)
+        await mon.run(stop=stop)
+        return mon._chains["base"].rounds
+
+    rounds = asyncio.run(go())
+    st = mon._chains["base"].last_status
+    assert st is not None and (st.state == "down") == (age_s > 3600)
+    assert mon.interval_after("base") == (0.1 if faster else 1.0)
+    if faster:
+        assert rounds >= 6, rounds
+    else:
+        assert rounds <= 3, rounds

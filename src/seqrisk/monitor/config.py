@@ -190,6 +190,10 @@ class MonitorConfig(_Frozen):
 
     chains: tuple[ChainSpec, ...] = Field(min_length=1)
     interval_s: float = Field(2.0, gt=0, description="seconds between two polling rounds of a chain")
+    suspect_interval_s: float | None = Field(0.5, gt=0, description="seconds between two rounds of a chain that "
+                                             "looks late (its head silent past the slow-block threshold, or its "
+                                             "status degraded) until it is judged down or moves again (null: "
+                                             "always interval_s)")
     timeout_s: float = Field(1.5, gt=0, description="an endpoint's answer later than this is no answer")
     concurrency: int = Field(64, ge=1, le=4096, description="requests in flight across all chains")
     l1: L1Settings = L1Settings()
@@ -203,7 +207,7 @@ class MonitorConfig(_Frozen):
                                          "of the watched chains older than this are deleted hourly; status "
                                          "changes, alerts and events are kept (null: keep everything)")
 
-    _dur = field_validator("interval_s", "timeout_s", mode="before")(_seconds)
+    _dur = field_validator("interval_s", "suspect_interval_s", "timeout_s", mode="before")(_seconds)
 
     @field_validator("chains", mode="before")
     @classmethod

@@ -2,8 +2,8 @@
 
 :func:`chain_prior` gives a chain's downtime rate (its own events plus the
 common-shock events that hit it, per year), its predictive downtime duration
-law and the registry facts the monitor uses (block time, forced-inclusion
-delay, Chainlink uptime feed). :func:`default_model` is the outage model
+law and the registry facts the monitor uses (block time, whether blocks
+keep a fixed cadence, forced-inclusion delay, Chainlink uptime feed). :func:`default_model` is the outage model
 fitted to the bundled catalog as of its coverage date (what ``seqrisk fit``
 fits without options), fitted once per process and catalog.
 """
@@ -49,6 +49,7 @@ class ChainPrior:
     block_time_s: float | None
     forced_inclusion_delay_s: float | None
     uptime_feed: str | None
+    fixed_cadence: bool = False
 
 
 def chain_prior(chain: str, model: OutageModel | None = None, catalog: Catalog | None = None) -> ChainPrior:
@@ -79,4 +80,4 @@ def chain_prior(chain: str, model: OutageModel | None = None, catalog: Catalog |
     fid = law.forced_inclusion_delay_s if law is not None and law.forced_inclusion_delay_s is not None \
         else c.forced_inclusion_delay_s
     feed = c.chainlink_uptime_feed if c.chainlink_uptime_feed not in (None, "none") else None
-    return ChainPrior(c.id, rate, duration, c.block_time_s, fid, feed)
+    return ChainPrior(c.id, rate, duration, c.block_time_s, fid, feed, c.empty_blocks_backfilled is True)

@@ -4,9 +4,10 @@
 (:func:`~seqrisk.monitor.poll.poll_round`, every endpoint at once, each bounded by ``timeout_s``), the
 status model's update, the alert machine's step, one store transaction, the metrics. A chain whose round
 overran its interval starts the next one at once and skips the rounds it missed; no chain waits for
-another. Work that can take long runs beside the rounds, never in them: the now-cast (in a worker thread)
-and webhook deliveries (their own tasks, with retries), the L1 reader (one task per L1, blocks read in a
-worker thread) and probe transactions.
+another. A chain that looks late is polled every ``suspect_interval_s`` until it is judged down or its head
+moves (:meth:`Monitor.interval_after`). Work that can take long runs beside the rounds, never in them: the
+now-cast (in a worker thread) and webhook deliveries (their own tasks, with retries), the L1 reader (one task
+per L1, blocks read in a worker thread) and probe transactions.
 
 Failures are logged and counted, never fatal: an endpoint that does not answer is unreachable for the
 round; a feed that cannot be read is counted and left out of the evidence; a receiver that stays down gets
@@ -262,7 +263,7 @@ class Monitor:
                 self.counts.round_errors += 1
                 log.exception("%s: round failed", ch.spec.id)
             ch.rounds += 1
-            due += self.cfg.interval_s
+            due += self.interval_after(ch.spec.id)
             delay = due - loop.time()
             if delay < 0:
                 due, delay = loop.time(), 0.0
@@ -270,6 +271,19 @@ class Monitor:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
+
+    def interval_after(self, chain: str) -> float:
+        """Seconds from this round of ``chain`` to its next: ``suspect_interval_s`` while the chain looks late
+        (its head silent past the status model's slow-block threshold, or its status degraded) and is not yet
+        judged down, so that a stall is called as soon as the silence says so rather than at the next regular
+        round; ``interval_s`` otherwise (a chain judged down is watched at the usual pace)."""
+        ch, fast, every = self._chains[chain], self.cfg.suspect_interval_s, self.cfg.interval_s
+        st = ch.last_status
+        if fast is None or st is None or st.state == "down":
+            return every
+        late_after = getattr(getattr(ch.model, "config", None), "slow_after", None)
+        late = st.state == "degraded" or (late_after is not None and st.down_for_s >= late_after)
+        return min(fast, every) if late else every
 
     async def round(self, chain: str) -> tuple[RoundResult, Status, Transition | None]:
         """One round of ``chain``: poll, score, alert, store, metrics."""

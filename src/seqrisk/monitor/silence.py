@@ -10,8 +10,10 @@ past ``u`` it is counted on a *ladder* of thresholds ``t_0 = u < t_1 < ...``
 log-survival linear between thresholds and past the last one
 (:class:`BlockIntervalLaw`). The ladder learns how heavy or light the chain's
 tail is without assuming a shape (an exponential tail is one ladder among
-many); where the chain never showed an interval, a step keeps its prior (an
-exponential tail of mean ``m_0``).
+many); where the chain never showed an interval, a step keeps its prior: an
+exponential tail of the chain's own mean excess past ``u`` (``m_0`` until it
+shows a slow interval), so past the longest interval seen the tail falls as the
+chain's did.
 
 **Two regimes.** Chains have slow spells: for a while many blocks in a row are
 slow, then the chain is fast again. One law for all intervals mixes them, and
@@ -31,14 +33,15 @@ slow intervals overall.
 
 The parameters are learned from the chain's own intervals: each regime's
 ``p`` and each of its ladder steps ``h_j`` has a beta prior (the steps' means
-``exp(-(t_{j+1} - t_j) / m_0)``), ``q`` and ``r`` beta priors,
-updated with every interval observed while the chain was not judged down, each
-interval counted in each regime (and each transition) with its posterior weight
-from the filter (an online expectation step; the point estimates are the
-posterior means given those weighted counts). A share of slow intervals
-``p`` is thus never below about one over the number of intervals seen: a year
-without a slow block bounds ``P(B > u)`` near ``1 / N``, it does not make it
-zero. A spell's ``p_S`` is kept at least half its prior mean: a "spell" whose
+``exp(-(t_{j+1} - t_j) / m)``, ``m`` the mean excess above), ``q`` and ``r``
+beta priors, updated with every interval that was no outage (see
+:mod:`seqrisk.monitor.status`), each interval counted in each regime (and each
+transition) with its posterior weight from the filter (an online expectation
+step; the point estimates are the posterior means given those weighted counts).
+A share of slow intervals ``p`` is thus never below about half one over the
+number of intervals seen (the priors weigh half a slow interval): a year
+without a slow block bounds ``P(B > u)`` near ``1 / (2 N)``, it does not make
+it zero. A spell's ``p_S`` is kept at least half its prior mean: a "spell" whose
 intervals are as fast as ordinary ones is no spell, and without the floor the
 spell regime of a chain that has none drifts to the normal law while ``q``
 stays at its prior.
@@ -74,7 +77,7 @@ import numpy as np
 
 from seqrisk.units import YEAR_S
 
-__all__ = ["BlockIntervalLaw", "RegimeFit", "RegimeMixture", "silence_log_odds"]
+__all__ = ["BlockIntervalLaw", "RegimeFit", "RegimeMixture", "completed_log_odds", "silence_log_odds"]
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(32)
 _GL16_X, _GL16_W = np.polynomial.legendre.leggauss(16)
@@ -138,6 +141,24 @@ class BlockIntervalLaw:
             return ls[-1] - (s - xs[-1]) / self.slow_mean_s
         a, c = xs[i - 1], xs[i]
         return ls[i - 1] + (ls[i] - ls[i - 1]) * (s - a) / (c - a)
+
+    def log_hazard_scalar(self, s: float) -> float:
+        """``log`` of the hazard ``-d/ds log P(B > s)`` (1/s): the survival is log-linear on every piece, so
+        the hazard is constant on each (``-inf`` before ``a``, where no interval ends)."""
+        xs, ls = self._xs, self._ls  # type: ignore[attr-defined]
+        a = self.sure_s
+        if s <= a:
+            return -math.inf
+        if s <= xs[0]:
+            slope = -ls[0] / (xs[0] - a)
+        else:
+            i = bisect.bisect_right(xs, s)
+            slope = 1.0 / self.slow_mean_s if i == len(xs) else (ls[i - 1] - ls[i]) / (xs[i] - xs[i - 1])
+        return math.log(slope) if slope > 0 else -math.inf
+
+    def logpdf_scalar(self, s: float) -> float:
+        """``log`` of the density of ``B`` at ``s`` (1/s)."""
+        return self.logsf_scalar(s) + self.log_hazard_scalar(s)
 
     def logsf(self, s: Any) -> Any:
         """``log P(B > s)``, vectorised."""
@@ -215,6 +236,14 @@ class RegimeMixture:
         top = max(terms)
         return top + math.log(sum(math.exp(t - top) for t in terms))
 
+    def logpdf_scalar(self, s: float) -> float:
+        """``log`` of the mixture's density at ``s`` (1/s)."""
+        terms = [math.log(w) + law.logpdf_scalar(s) for w, law in self.components()]
+        top = max(terms)
+        if top == -math.inf:
+            return top
+        return top + math.log(sum(math.exp(t - top) for t in terms))
+
     def logsf(self, s: Any) -> Any:
         """``log P(B > s)``, vectorised."""
         terms = np.array([math.log(w) + np.asarray(law.logsf(s)) for w, law in self.components()])
@@ -255,12 +284,31 @@ def _ladder(block_time_s: float, slow_after_s: float) -> tuple[float, ...]:
 @functools.lru_cache(maxsize=256)
 def _log_steps(ts: tuple[float, ...], ks: tuple[float, ...], m0: float, nh: float) -> tuple[float, ...]:
     """``log P(B > t_j) - log P(B > u)`` at every threshold: the sums of the steps' posterior mean logs (cached:
-    a round in which no interval ran past ``u`` leaves the ladder counts, and so the steps, as they were)."""
+    a round in which no interval ran past ``u`` leaves the ladder counts, and so the steps, as they were).
+
+    Each step's prior is the exponential tail of the chain's mean excess past ``u`` (:func:`_mean_excess`:
+    the prior ``m0`` until the chain shows slow intervals), so past the longest interval seen the tail goes on
+    falling as the chain's own did, not as the prior's."""
+    m = _mean_excess(ts, ks, m0, nh)
     out = [0.0]
     for j in range(len(ts) - 1):
-        rho = math.exp(-(ts[j + 1] - ts[j]) / m0)
+        rho = math.exp(-(ts[j + 1] - ts[j]) / m)
         out.append(out[-1] + math.log((rho * nh + ks[j + 1]) / (nh + ks[j])))
     return tuple(out)
+
+
+def _mean_excess(ts: tuple[float, ...], ks: tuple[float, ...], m0: float, nh: float) -> float:
+    """Posterior mean of how far past ``u`` a slow interval runs (s): ``nh`` prior intervals of mean excess
+    ``m0`` and the counted ones, whose excess is read off the ladder (the area under the counted survival,
+    log-linear between thresholds, the last threshold's intervals at their lower bound)."""
+    area = 0.0
+    for j in range(len(ts) - 1):
+        a, b = ks[j], ks[j + 1]
+        if a > b > 0:  # the counted survival falls exponentially from a to b: its logarithmic mean
+            area += (ts[j + 1] - ts[j]) * (a - b) / math.log(a / b)
+        else:
+            area += (ts[j + 1] - ts[j]) * 0.5 * (a + b)
+    return (nh * m0 + area) / (nh + ks[0])
 
 
 def _bin_log(ls: tuple[float, ...], j: int) -> float:
@@ -521,6 +569,33 @@ def silence_log_odds(silence_s: float, law: AnyIntervalLaw, rate_per_year: float
         total += w * float(np.sum(ws * lam * np.exp(-lam * xs + np.asarray(one.logsf(xs))) * sd))
     if total <= 0.0:  # the duration law says no outage lasts this long; the block law says it is not a block
         total = 1e-300
+    return math.log(total) - log_up
+
+
+def completed_log_odds(interval_s: float, law: AnyIntervalLaw, rate_per_year: float, duration_pdf: Any) -> float:
+    """``log`` of the odds that a silence which *ended* after ``interval_s`` seconds (the head moved) was an
+    outage rather than a slow interval: ``P(down, ended at x) / P(up, ended at x)`` with::
+
+        P(up, ended at x)   = f_B(x) exp(-lambda x)
+        P(down, ended at x) = integral_0^x lambda exp(-lambda y) S_B(y) f_D(x - y) dy
+
+    (an outage that started after ``y`` quiet seconds and lasted the rest; ``f`` the densities,
+    ``duration_pdf`` vectorised in seconds). A short stall ends where outage durations have almost no
+    density, so once it ends it is known for a slow interval even if its silence was judged down while it
+    lasted; a long one ends where only an outage could. Quadrature as :func:`silence_log_odds`.
+    """
+    lam = rate_per_year / YEAR_S
+    x = max(float(interval_s), 0.0)
+    if lam <= 0.0 or x == 0.0:
+        return -math.inf
+    log_up = law.logpdf_scalar(x) - lam * x
+    total = 0.0
+    for w, one in law.components():
+        ys, ws = _nodes(x, one)
+        fd = np.asarray(duration_pdf(np.maximum(x - ys, 0.0)), dtype=float)
+        total += w * float(np.sum(ws * lam * np.exp(-lam * ys + np.asarray(one.logsf(ys))) * fd))
+    if total <= 0.0:
+        return -math.inf if log_up > -math.inf else 0.0
     return math.log(total) - log_up
 
 

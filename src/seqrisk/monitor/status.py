@@ -8,11 +8,11 @@ It is a small Bayesian model with two states, *up* and *down* (docs/monitor.md, 
    any endpoint; a replica more than ``replica_lag_blocks`` behind is *lagging* and its head does not count,
    so one lagging or unreachable replica changes nothing while another serves the head). The silence ``s`` is
    the observer-clock age of that head, refined by the block clock: the head block's own timestamp age,
-   kept within ``[observer age, observer age + poll gap + clock_slack_s]`` (a back-filled or skewed
-   timestamp cannot stretch it further); before the head has moved once since the monitor started, the
-   observer clock knows nothing and the block clock alone is used. The prior odds given the silence come
-   from the chain's block-interval law (two regimes, normal and slow spell, learned online), outage rate and
-   duration law (:mod:`seqrisk.monitor.silence`).
+   kept within ``[observer age, observer age + g + clock_slack_s]`` with ``g`` the poll gap in which the head
+   appeared (a back-filled or skewed timestamp cannot stretch it further); before the head has moved once
+   since the monitor started, the observer clock knows nothing and the block clock alone is used. The prior
+   odds given the silence come from the chain's block-interval law (two regimes, normal and slow spell,
+   learned online), outage rate and duration law (:mod:`seqrisk.monitor.silence`).
 2. **Uptime feed** (where watched): says down with probability ``feed_sensitivity * (1 - exp(-(s -
    feed_delay_s)^+ / feed_delay_s))`` when the chain is down (the feed's own node waits for a stale head,
    then a round must land), at least ``feed_floor``; and with probability ``feed_false_down`` when it is up.
@@ -31,8 +31,10 @@ It is a small Bayesian model with two states, *up* and *down* (docs/monitor.md, 
 
 These are conditionally independent given the state, so their log likelihood ratios add to the silence's
 log odds. States: *down* when ``p_down >= down_at``; *degraded* when ``p_down >= degraded_at``, the feed
-says down, or no endpoint answered; otherwise *healthy*. Intervals seen while the chain was not judged down
-(peak ``p_down`` of the silence below one half) teach the block-interval law.
+says down, or no endpoint answered; otherwise *healthy*. Intervals that were not outages (peak ``p_down``
+of the silence below one half, or, once the head moved, a silence that ended sooner than outages do) teach
+the block-interval law; on a fixed-cadence chain (blocks due every ``b``, late ones back-filled with
+timestamps on schedule) they are timed by the observer's clock, since the timestamps always say ``b``.
 """
 
 from __future__ import annotations
@@ -42,10 +44,12 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from seqrisk.exceptions import DataError
 from seqrisk.health import HealthRules, HealthState, step
 from seqrisk.monitor.priors import chain_prior
-from seqrisk.monitor.silence import RegimeFit, silence_log_odds
+from seqrisk.monitor.silence import RegimeFit, completed_log_odds, silence_log_odds
 from seqrisk.monitor.types import Evidence, State, Status
 from seqrisk.units import YEAR_S
 
@@ -71,16 +75,17 @@ class StatusConfig:
     block_time_s: float
     downtime_rate_per_year: float
     duration: AnyDurationLaw
+    fixed_cadence: bool = False             # blocks due every block_time_s, late ones back-filled on schedule
     slow_after_s: float | None = None       # default 2 * block_time_s + 1
-    prior_p_slow: float = 0.01
-    prior_intervals: float = 100.0
-    prior_slow_mean_s: float | None = None  # default max(2 * block_time_s, 2)
+    prior_p_slow: float | None = None       # default 0.001 if fixed_cadence else 0.01 (see slow_share_prior)
+    prior_intervals: float = 50.0
+    prior_slow_mean_s: float | None = None  # default max(b, 1) if fixed_cadence else max(2 b, 2)
     prior_slow_n: float = 3.0
     prior_spell_p_slow: float = 0.5
     prior_spell_intervals: float = 10.0
     prior_spell_slow_mean_s: float | None = None  # default prior_slow_mean_s
     prior_spell_start: float = 1e-3
-    prior_spell_start_n: float = 1000.0
+    prior_spell_start_n: float | None = None  # default 50 if fixed_cadence else 500
     prior_spell_blocks: float = 20.0
     prior_spell_end_n: float = 20.0
     learn: bool = True
@@ -106,13 +111,13 @@ class StatusConfig:
                   "batch_stall_share": 0 < self.batch_stall_share < 1, "batch_interval_s": self.batch_interval_s > 0,
                   "unreachable_odds": self.unreachable_odds > 0, "probe_stuck_share": 0 < self.probe_stuck_share < 1,
                   "probe_include_s": self.probe_include_s is None or self.probe_include_s > 0,
-                  "prior_p_slow": 0 < self.prior_p_slow < 1,
+                  "prior_p_slow": 0 < self.slow_share_prior < 1,
                   "prior_intervals": self.prior_intervals > 0, "prior_slow_n": self.prior_slow_n > 0,
-                  "prior_spell_p_slow": self.prior_p_slow < self.prior_spell_p_slow < 1,
+                  "prior_spell_p_slow": self.slow_share_prior < self.prior_spell_p_slow < 1,
                   "prior_spell_intervals": self.prior_spell_intervals > 0,
                   "prior_spell_start": 0 < self.prior_spell_start < 1,
                   "prior_spell_blocks": self.prior_spell_blocks > 1,
-                  "prior_spell_start_n": self.prior_spell_start_n > 0,
+                  "prior_spell_start_n": self.spell_start_weight > 0,
                   "prior_spell_end_n": self.prior_spell_end_n > 0,
                   "prior_slow_mean_s": self.prior_slow_mean_s is None or self.prior_slow_mean_s > 0,
                   "prior_spell_slow_mean_s": self.prior_spell_slow_mean_s is None or self.prior_spell_slow_mean_s > 0}
@@ -122,16 +127,35 @@ class StatusConfig:
                                 value=getattr(self, name))
 
     @property
+    def slow_share_prior(self) -> float:
+        """Prior mean share of slow intervals in ordinary times, worth ``prior_intervals``: 1% (half a slow
+        interval's weight, Jeffreys'), or 0.1% (a twentieth of one) on a fixed-cadence chain, whose protocol
+        makes a block every ``b``: there a clean history is believed sooner (benchmarks/bench_monitor.py
+        measures both)."""
+        if self.prior_p_slow is not None:
+            return self.prior_p_slow
+        return 0.001 if self.fixed_cadence else 0.01
+
+    @property
+    def spell_start_weight(self) -> float:
+        """How many intervals the spell-start prior (mean ``prior_spell_start``) is worth: 500 (half a spell
+        start), 50 on a fixed-cadence chain."""
+        if self.prior_spell_start_n is not None:
+            return self.prior_spell_start_n
+        return 50.0 if self.fixed_cadence else 500.0
+
+    @property
     def slow_after(self) -> float:
         return self.slow_after_s if self.slow_after_s is not None else 2.0 * self.block_time_s + 1.0
 
     def interval_prior(self) -> RegimeFit:
         """The two-regime block-interval law before the chain has shown anything."""
-        m0 = self.prior_slow_mean_s if self.prior_slow_mean_s is not None else max(2.0 * self.block_time_s, 2.0)
+        m0 = self.prior_slow_mean_s if self.prior_slow_mean_s is not None else \
+            max(self.block_time_s, 1.0) if self.fixed_cadence else max(2.0 * self.block_time_s, 2.0)
         m_spell = self.prior_spell_slow_mean_s if self.prior_spell_slow_mean_s is not None else m0
-        return RegimeFit(self.block_time_s, self.slow_after, self.prior_p_slow, self.prior_intervals, m0,
+        return RegimeFit(self.block_time_s, self.slow_after, self.slow_share_prior, self.prior_intervals, m0,
                          self.prior_slow_n, self.prior_spell_p_slow, self.prior_spell_intervals, m_spell,
-                         self.prior_slow_n, self.prior_spell_start, self.prior_spell_start_n, self.prior_spell_blocks,
+                         self.prior_slow_n, self.prior_spell_start, self.spell_start_weight, self.prior_spell_blocks,
                          self.prior_spell_end_n)
 
 
@@ -146,6 +170,7 @@ class _Memory:
     silence_s: float = 0.0
     silence_log_odds: float = -math.inf
     peak_p_down: float = 0.0
+    sight_gap_s: float | None = None  # the poll gap in which the head appeared (None: not known)
 
 
 def _overdue_log_lr(age_s: float, usual_s: float, stall_share: float) -> float:
@@ -153,6 +178,23 @@ def _overdue_log_lr(age_s: float, usual_s: float, stall_share: float) -> float:
     ``usual_s``) while up, except a ``stall_share`` of the time when it is late on its own."""
     tail = math.exp(-max(age_s - usual_s, 0.0) / usual_s)
     return -math.log((1.0 - stall_share) * tail + stall_share)
+
+
+def _density(law: AnyDurationLaw) -> Any:
+    """A duration law's density (1/s, vectorised): from its log-scale density where it has one, else by
+    differencing its survival."""
+    pdf_log = getattr(law, "pdf_log", None)
+    if pdf_log is not None:
+        def pdf(x: Any) -> Any:
+            x = np.maximum(np.asarray(x, dtype=float), 1e-300)
+            return np.asarray(pdf_log(np.log(x))) / x
+        return pdf
+
+    def diff(x: Any) -> Any:
+        x = np.asarray(x, dtype=float)
+        h = 1e-4 * np.maximum(x, 1.0)
+        return (np.asarray(law.sf(x)) - np.asarray(law.sf(x + h))) / h
+    return diff
 
 
 def _sigmoid(x: float) -> float:
@@ -177,6 +219,7 @@ class StatusModel:
         frozen = getattr(config.duration, "frozen", None)  # a parametric law: its scipy distribution built once
         dist = frozen() if frozen is not None else None
         self._duration_sf = dist.sf if dist is not None else config.duration.sf
+        self._duration_pdf = dist.pdf if dist is not None else _density(config.duration)
         # silences this short take the odds' closed form: outages this short are rare (P(D < s) <= 1e-4) and an
         # outage this recent is unlikely (lambda s <= 1e-4), the closed form's relative errors
         lam = config.downtime_rate_per_year / YEAR_S
@@ -192,7 +235,8 @@ class StatusModel:
         set any :class:`StatusConfig` field."""
         pr = chain_prior(chain, model, catalog)
         base: dict[str, Any] = {"chain": pr.chain, "block_time_s": pr.block_time_s or DEFAULT_BLOCK_TIME_S,
-                                "downtime_rate_per_year": pr.downtime_rate_per_year, "duration": pr.duration}
+                                "downtime_rate_per_year": pr.downtime_rate_per_year, "duration": pr.duration,
+                                "fixed_cadence": pr.fixed_cadence}
         names = {f.name for f in dataclasses.fields(StatusConfig)}
         bad = sorted(set(overrides) - names)
         if bad:
@@ -267,20 +311,19 @@ class StatusModel:
         moved = prev_head is not None and head is not None and head > prev_head
         if moved:
             assert head is not None and prev_head is not None
-            if c.learn and mem.peak_p_down < 0.5:
-                span = (mem.health.head_time_utc - prev_time) if (mem.health.head_time_utc is not None
-                                                                 and prev_time is not None) \
-                    else t - (prev_seen if prev_seen is not None else t)
-                self._fit = self._fit.add(head - prev_head, max(span, 0.0))
+            if c.learn:
+                self._learn(head - prev_head, prev_time, prev_seen, t)
             mem.peak_p_down = 0.0
             mem.moved_since_start = True
+            mem.sight_gap_s = gap
         if answered and age_obs is not None:
             if age_blk is None:
                 s = age_obs
             elif not mem.moved_since_start:
                 s = max(age_blk, age_obs)
             else:
-                s = min(max(age_blk, age_obs), age_obs + gap + c.clock_slack_s)
+                appeared = mem.sight_gap_s if mem.sight_gap_s is not None else gap
+                s = min(max(age_blk, age_obs), age_obs + appeared + c.clock_slack_s)
             mem.silence_s = s
             mem.silence_log_odds = self.silence_log_odds(s)
         s = mem.silence_s
@@ -322,6 +365,34 @@ class StatusModel:
                       head_age_observer_s=age_obs, head_age_block_s=age_blk, down_for_s=s if head is not None
                       else 0.0, lagging_endpoints=lagging, unreachable_endpoints=unreachable, reasons=tuple(reasons))
 
+    def _learn(self, n: int, prev_time: float | None, prev_seen: float | None, t: float) -> None:
+        """Teach the block-interval law the ``n`` intervals that ended when the head moved (seen at ``t``).
+
+        The span: by the block clock where blocks carry timestamps; on a fixed-cadence chain, whose timestamps
+        say ``b`` whatever happened, the silence the last look saw (at least ``b``) and the blocks after it
+        ``b`` apart: the first new block came after that look (so the interval was at least that long) and
+        by this one, and no longer bound is known (``t`` less the old head's timestamp would count every
+        poll gap as a slow block; the monitor polls a late chain every ``suspect_interval_s``, so a late
+        block's silence is seen to within that). The silence is learned unless it was an outage: while it
+        lasted its peak ``P(down)`` stayed below one half, or, now that it ended, an outage that short is the
+        less likely explanation (:func:`~seqrisk.monitor.silence.completed_log_odds`; a stall of seconds
+        alarmed on while it lasted still teaches the law, so the next one like it is not alarmed on again).
+        """
+        c, mem = self.config, self._mem
+        head_time = mem.health.head_time_utc
+        if c.fixed_cadence and prev_time is not None:
+            span = (n - 1) * c.block_time_s + max(c.block_time_s, mem.silence_s)
+        elif head_time is not None and prev_time is not None:
+            span = head_time - prev_time
+        else:
+            span = t - (prev_seen if prev_seen is not None else t)
+        span = max(span, 0.0)
+        if mem.peak_p_down >= 0.5:
+            last = span - (n - 1) * c.block_time_s  # the interval RegimeFit.add takes as the long one
+            if completed_log_odds(last, self._fit.law(), c.downtime_rate_per_year, self._duration_pdf) >= 0.0:
+                return
+        self._fit = self._fit.add(n, span)
+
     # -- persistence --------------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
         """The model's memory as a JSON-able dict (for a restart: :meth:`from_state`)."""
@@ -331,7 +402,8 @@ class StatusModel:
                            "head_first_seen_utc": h.head_first_seen_utc, "rounds": h.rounds,
                            "endpoint_heads": {k: [v[0], v[1]] for k, v in h.endpoint_heads.items()}},
                 "started_utc": m.started_utc, "last_utc": m.last_utc, "moved_since_start": m.moved_since_start,
-                "silence_s": m.silence_s, "peak_p_down": m.peak_p_down, "intervals": self._fit.to_dict()}
+                "silence_s": m.silence_s, "peak_p_down": m.peak_p_down, "sight_gap_s": m.sight_gap_s,
+                "intervals": self._fit.to_dict()}
 
     @classmethod
     def from_state(cls, chain: str, state: dict[str, Any], **kw: Any) -> StatusModel:
@@ -350,7 +422,8 @@ class StatusModel:
                                  int(h["rounds"]))
             model._fit = model._fit.with_state(state["intervals"])
             model._mem = _Memory(health, state["started_utc"], state["last_utc"], bool(state["moved_since_start"]),
-                                 float(state["silence_s"]), -math.inf, float(state["peak_p_down"]))
+                                 float(state["silence_s"]), -math.inf, float(state["peak_p_down"]),
+                                 None if state.get("sight_gap_s") is None else float(state["sight_gap_s"]))
             model._mem.silence_log_odds = model.silence_log_odds(model._mem.silence_s)
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"malformed status state: {exc!r}", chain=model.chain) from None
