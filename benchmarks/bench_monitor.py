@@ -44,6 +44,7 @@ import numpy as np
 
 from seqrisk.health import HealthRules, HealthState, Observation, step
 from seqrisk.monitor.priors import chain_prior
+from seqrisk.monitor.runner import looks_late
 from seqrisk.monitor.status import StatusModel
 from seqrisk.monitor.types import Evidence
 
@@ -152,7 +153,7 @@ def replay(run: str, kind: str, fixed: bool, adaptive: bool, ts: np.ndarray, mad
         st = model.update(Evidence(CHAIN, tu, (Observation("rpc", tu, h, T0_UTC + float(ts[h])),)))
         times.append(t)
         states.append(code[st.state])
-        if adaptive and st.state != "down" and (st.state == "degraded" or st.down_for_s >= u):
+        if adaptive and looks_late(st, u):  # the monitor's own rule (Monitor.interval_after)
             t += SUSPECT_S
             fast += 1
         else:

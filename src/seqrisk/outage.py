@@ -158,6 +158,12 @@ class DurationLaw:
             return (np.asarray(x) < self.params["duration_s"]).astype(float)
         return self.frozen().sf(x)
 
+    def pdf(self, x: Any) -> Any:
+        """Density of D at x (1/s; a fixed duration has none: 0)."""
+        if self.family == "fixed":
+            return np.zeros(np.shape(x)) if np.ndim(x) else 0.0
+        return self.frozen().pdf(x)
+
     def cdf(self, x: Any) -> Any:
         """P(D <= x), x in seconds."""
         return 1.0 - np.asarray(self.sf(x))
@@ -259,6 +265,12 @@ class PredictiveDuration:
     def sf(self, x: Any) -> Any:
         """P(D > x), x in seconds."""
         out = 1.0 - np.asarray(self.cdf(x))
+        return float(out) if out.ndim == 0 else out
+
+    def pdf(self, x: Any) -> Any:
+        """Density of D at x (1/s): the log-scale density over x."""
+        x = np.maximum(np.asarray(x, dtype=float), 1e-300)
+        out = np.asarray(self._pdf_log(np.log(x))) / x
         return float(out) if out.ndim == 0 else out
 
     def _pdf_log(self, lx: FloatArray) -> FloatArray:

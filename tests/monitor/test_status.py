@@ -572,3 +572,15 @@ def test_the_tail_past_the_longest_interval_seen_falls_as_the_chain_s_did() -> N
     ratio = float(law_n.sf(far)) / share / math.exp(-(far - 5.0) / 8.0)
     assert 1 / 3 < ratio < 3, ratio
     assert float(law_n.sf(far)) / share > 100 * math.exp(-(far - 5.0) / 4.0)
+
+
+def test_duration_densities_are_the_survival_s_slope() -> None:
+    """The densities the completed-silence odds use: the fitted (predictive) law's and a parametric one's match
+    the slope of their survival; a fixed duration has none."""
+    x = np.array([60.0, 600.0, 7200.0])
+    for law in (StatusModel.for_chain("base", model=EXAMPLE_MODEL).config.duration,
+                DurationLaw("lognormal", {"median_s": 3000.0, "sigma": 1.5})):
+        h = 1e-4 * x
+        slope = (np.asarray(law.sf(x - h)) - np.asarray(law.sf(x + h))) / (2 * h)
+        assert np.asarray(law.pdf(x)) == pytest.approx(slope, rel=1e-4)
+    assert DurationLaw("fixed", {"duration_s": 600.0}).pdf(60.0) == 0.0

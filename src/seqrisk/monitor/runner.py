@@ -122,6 +122,13 @@ class _Counts:
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
 
+def looks_late(status: Status, late_after_s: float | None) -> bool:
+    """Whether a chain is polled quickly after this status: degraded, or its head silent for ``late_after_s``
+    or longer (the status model's slow-block threshold), and not yet judged down."""
+    return status.state != "down" and (status.state == "degraded" or
+                                       (late_after_s is not None and status.down_for_s >= late_after_s))
+
+
 class Monitor:
     """Watches ``chains`` as ``cfg`` says. ``store`` (a state store) is optional; so are metrics.
 
@@ -282,8 +289,7 @@ class Monitor:
         if fast is None or st is None or st.state == "down":
             return every
         late_after = getattr(getattr(ch.model, "config", None), "slow_after", None)
-        late = st.state == "degraded" or (late_after is not None and st.down_for_s >= late_after)
-        return min(fast, every) if late else every
+        return min(fast, every) if looks_late(st, late_after) else every
 
     async def round(self, chain: str) -> tuple[RoundResult, Status, Transition | None]:
         """One round of ``chain``: poll, score, alert, store, metrics."""

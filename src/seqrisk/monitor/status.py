@@ -44,8 +44,6 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from seqrisk.exceptions import DataError
 from seqrisk.health import HealthRules, HealthState, step
 from seqrisk.monitor.priors import chain_prior
@@ -180,23 +178,6 @@ def _overdue_log_lr(age_s: float, usual_s: float, stall_share: float) -> float:
     return -math.log((1.0 - stall_share) * tail + stall_share)
 
 
-def _density(law: AnyDurationLaw) -> Any:
-    """A duration law's density (1/s, vectorised): from its log-scale density where it has one, else by
-    differencing its survival."""
-    pdf_log = getattr(law, "pdf_log", None)
-    if pdf_log is not None:
-        def pdf(x: Any) -> Any:
-            x = np.maximum(np.asarray(x, dtype=float), 1e-300)
-            return np.asarray(pdf_log(np.log(x))) / x
-        return pdf
-
-    def diff(x: Any) -> Any:
-        x = np.asarray(x, dtype=float)
-        h = 1e-4 * np.maximum(x, 1.0)
-        return (np.asarray(law.sf(x)) - np.asarray(law.sf(x + h))) / h
-    return diff
-
-
 def _sigmoid(x: float) -> float:
     if x == math.inf:
         return 1.0
@@ -219,7 +200,7 @@ class StatusModel:
         frozen = getattr(config.duration, "frozen", None)  # a parametric law: its scipy distribution built once
         dist = frozen() if frozen is not None else None
         self._duration_sf = dist.sf if dist is not None else config.duration.sf
-        self._duration_pdf = dist.pdf if dist is not None else _density(config.duration)
+        self._duration_pdf = dist.pdf if dist is not None else config.duration.pdf
         # silences this short take the odds' closed form: outages this short are rare (P(D < s) <= 1e-4) and an
         # outage this recent is unlikely (lambda s <= 1e-4), the closed form's relative errors
         lam = config.downtime_rate_per_year / YEAR_S
